@@ -1,0 +1,86 @@
+# vhost-user-scsi: a vhost-user SCSI target daemon.
+#
+#   make                 build build/vhost-user-scsi
+#   make check           everything CI runs: format, unit tests (plain and
+#                        ASan+UBSan), guest tests under TCG
+#   make demo            boot a TCG guest whose disks come from the daemon
+#   make SAN=1 ...       build into build/asan with ASan+UBSan
+
+CC      ?= cc
+PKGS    := liburing jansson
+SAN     ?= 0
+
+ifeq ($(SAN),1)
+O       := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT     := -O1
+else
+O       := build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SANFLAGS) -MMD -MP
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+LIB_SRCS := $(filter-out src/daemon/main.c,$(wildcard src/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TESTS    := $(TEST_SRCS:tests/unit/%.c=$(O)/tests/%)
+DAEMON   := $(O)/vhost-user-scsi
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
+
+.PHONY: all deps unit check check-unit check-asan check-guest format format-check demo clean
+
+all: $(DAEMON) $(TESTS)
+
+deps:
+	@scripts/install-deps.sh
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/libvus.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DAEMON): $(O)/obj/src/daemon/main.o $(O)/libvus.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(O)/libvus.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
+
+# Unit tests: each tests/unit/test_*.c is one cmocka program.
+unit: $(TESTS)
+	@scripts/run-unit-tests.sh $(TESTS)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+check-unit: deps format-check
+	$(MAKE) unit
+	$(MAKE) SAN=1 unit
+
+check-guest: deps
+	$(MAKE) all
+	$(MAKE) SAN=1 all
+	tests/guest/run-all.sh
+
+check: check-unit check-guest
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(O)/obj/src/daemon/main.d $(TEST_SRCS:tests/unit/%.c=$(O)/obj/tests/unit/%.d)

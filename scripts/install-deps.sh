@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages the build, the tests and the demo need.
+# Idempotent: packages already present are left alone; apt-get update runs
+# only when something is missing.  Must run as root on Debian 12.
+set -eu
+
+PKGS="build-essential pkg-config liburing-dev libjansson-dev libcmocka-dev
+clang-format qemu-system-x86 qemu-utils fio sg3-utils e2fsprogs
+busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file
+python3"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run this script as root)" >&2
+	exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
