@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vhost/vu_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* [a, a + alen) and [b, b + blen) intersect; both ranges are known not to wrap. */
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + alen;
+}
+
+int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva,
+                      uint64_t mmap_offset, int fd)
+{
+    int rc = 0;
+
+    if (fd < 0)
+        return -EBADF;
+    if (t->nregions >= VU_MEM_MAX_REGIONS) {
+        rc = -ENOSPC;
+        goto out_close;
+    }
+    /*
+     * A region ending exactly at 2^64 is rejected too: it keeps every
+     * "start + len" computation below free of wrap-around.
+     */
+    if (size == 0 || gpa + size <= gpa || uva + size <= uva || mmap_offset + size <= mmap_offset ||
+        mmap_offset + size > SIZE_MAX) {
+        rc = -EINVAL;
+        goto out_close;
+    }
+    for (unsigned i = 0; i < t->nregions; i++) {
+        const struct vu_mem_region *r = &t->regions[i];
+        if (ranges_overlap(gpa, size, r->gpa, r->size) ||
+            ranges_overlap(uva, size, r->uva, r->size)) {
+            rc = -EEXIST;
+            goto out_close;
+        }
+    }
+
+    /*
+     * Touching a mapping beyond the end of a file raises SIGBUS, so a frontend
+     * that announces more than its fd holds must be refused here rather than
+     * take the whole daemon down on the first access.
+     */
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out_close;
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < mmap_offset + size) {
+        rc = -EINVAL;
+        goto out_close;
+    }
+
+    size_t len = (size_t)(mmap_offset + size);
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        rc = -errno;
+        goto out_close;
+    }
+
+    struct vu_mem_region *r = &t->regions[t->nregions++];
+    r->gpa = gpa;
+    r->size = size;
+    r->uva = uva;
+    r->mmap_offset = mmap_offset;
+    r->mmap_base = base;
+    r->mmap_len = len;
+    r->host = (char *)base + mmap_offset;
+
+out_close:
+    close(fd);
+    return rc;
+}
+
+int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva)
+{
+    for (unsigned i = 0; i < t->nregions; i++) {
+        struct vu_mem_region *r = &t->regions[i];
+        if (r->gpa != gpa || r->size != size || r->uva != uva)
+            continue;
+        munmap(r->mmap_base, r->mmap_len);
+        memmove(r, r + 1, (t->nregions - i - 1) * sizeof(*r));
+        t->nregions--;
+        memset(&t->regions[t->nregions], 0, sizeof(t->regions[0]));
+        return 0;
+    }
+    return -ENOENT;
+}
+
+void vu_mem_table_clear(struct vu_mem_table *t)
+{
+    for (unsigned i = 0; i < t->nregions; i++)
+        munmap(t->regions[i].mmap_base, t->regions[i].mmap_len);
+    memset(t, 0, sizeof(*t));
+}
+
+/*
+ * Host pointer for [addr, addr + len) when that range lies inside one region;
+ * by_uva selects which address space addr is in.  len 0 still requires addr
+ * to be inside a region, so a zero-sized lookup cannot produce a wild pointer.
+ */
+static void *lookup(const struct vu_mem_table *t, uint64_t addr, uint64_t len, bool by_uva,
+                    const struct vu_mem_region **out)
+{
+    for (unsigned i = 0; i < t->nregions; i++) {
+        const struct vu_mem_region *r = &t->regions[i];
+        uint64_t start = by_uva ? r->uva : r->gpa;
+        if (addr < start)
+            continue;
+        uint64_t off = addr - start;
+        if (off >= r->size || len > r->size - off)
+            continue;
+        if (out)
+            *out = r;
+        return (char *)r->host + off;
+    }
+    return NULL;
+}
+
+void *vu_mem_gpa_to_host(const struct vu_mem_table *t, uint64_t gpa, uint64_t len)
+{
+    return lookup(t, gpa, len, false, NULL);
+}
+
+void *vu_mem_uva_to_host(const struct vu_mem_table *t, uint64_t uva, uint64_t len)
+{
+    return lookup(t, uva, len, true, NULL);
+}
+
+int vu_mem_gpa_to_iov(const struct vu_mem_table *t, uint64_t gpa, uint64_t len, struct iovec *iov,
+                      unsigned *cnt, unsigned max)
+{
+    unsigned n = *cnt;
+
+    if (gpa + len < gpa)
+        return -EFAULT;
+    while (len > 0) {
+        const struct vu_mem_region *r = NULL;
+        /* The first byte must be mapped; the piece runs to the end of its region. */
+        char *host = lookup(t, gpa, 1, false, &r);
+        if (!host)
+            return -EFAULT;
+        uint64_t piece = r->size - (gpa - r->gpa);
+        if (piece > len)
+            piece = len;
+        if (n >= max)
+            return -E2BIG;
+        iov[n].iov_base = host;
+        iov[n].iov_len = (size_t)piece;
+        n++;
+        gpa += piece;
+        len -= piece;
+    }
+    /* Only a fully translated range is published, so a failure leaves *cnt alone. */
+    *cnt = n;
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The guest memory table (vhost-user SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG).
+ *
+ * Each region arrives as an fd + offset; it is mapped once, MAP_SHARED.  Every
+ * guest address used by the data path is translated here, with bounds checks:
+ * a range that is not entirely inside mapped regions translates to nothing.
+ *
+ * Threading: tables are built and freed by the control thread.  Workers only
+ * read a table, and only one that the control thread published to them while
+ * they were paused; a table is freed only after no worker can use it.
+ */
+#ifndef VUS_VHOST_VU_MEM_H
+#define VUS_VHOST_VU_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define VU_MEM_MAX_REGIONS 32 /* what we report in GET_MAX_MEM_SLOTS */
+
+struct vu_mem_region {
+    uint64_t gpa;         /* guest physical address */
+    uint64_t size;        /* bytes */
+    uint64_t uva;         /* frontend's virtual address (used in ring addresses) */
+    uint64_t mmap_offset; /* offset of the region within the fd */
+    void *mmap_base;      /* our mapping of [0, mmap_offset + size) of the fd */
+    size_t mmap_len;
+    void *host;           /* mmap_base + mmap_offset: host address of gpa */
+};
+
+struct vu_mem_table {
+    unsigned nregions;
+    struct vu_mem_region regions[VU_MEM_MAX_REGIONS];
+};
+
+/*
+ * Map fd and add a region.  Takes ownership of fd (closed here in all cases:
+ * a mapping does not need it).  Rejects zero sizes, overflowing ranges,
+ * overlap with an existing region (in gpa or uva space) and a full table.
+ * Returns 0 or -errno.
+ */
+int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva,
+                      uint64_t mmap_offset, int fd);
+
+/* Unmap and remove the region with exactly this gpa, size and uva.  0 or -ENOENT. */
+int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva);
+
+/* Unmap everything; the table is empty afterwards. */
+void vu_mem_table_clear(struct vu_mem_table *t);
+
+/* Host pointer for [gpa, gpa + len) if it lies inside one region, else NULL. */
+void *vu_mem_gpa_to_host(const struct vu_mem_table *t, uint64_t gpa, uint64_t len);
+
+/* Host pointer for frontend virtual range [uva, uva + len) inside one region, else NULL. */
+void *vu_mem_uva_to_host(const struct vu_mem_table *t, uint64_t uva, uint64_t len);
+
+/*
+ * Append [gpa, gpa + len) to iov as host ranges; the range may span adjacent
+ * regions.  *cnt is the number of elements used so far and is advanced.
+ * Returns 0, -EFAULT (not all mapped, or wraps) or -E2BIG (more than max elements).
+ */
+int vu_mem_gpa_to_iov(const struct vu_mem_table *t, uint64_t gpa, uint64_t len,
+                      struct iovec *iov, unsigned *cnt, unsigned max);
+
+#endif

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "virtq/virtq.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhost/vu_inflight.h"
+#include "virtq/virtio_ring.h"
+
+/*
+ * Longest indirect table we walk.  The spec bounds a chain by the queue size,
+ * which is at most VIRTQ_MAX_SIZE; a longer table can only be a guest trying
+ * to make us spin over zero-length descriptors.
+ */
+#define VIRTQ_MAX_INDIRECT VIRTQ_MAX_SIZE
+
+/* Relaxed loads/stores of guest-shared fields: each one happens exactly once. */
+#define GUEST_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GUEST_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static bool is_aligned(uint64_t v, uint64_t align)
+{
+    return (v & (align - 1)) == 0;
+}
+
+/*
+ * Translate one ring part and check its alignment both as the frontend gave
+ * it and as we map it (our atomics need the latter).
+ */
+static void *map_part(const struct vu_mem_table *mem, uint64_t uva, uint64_t size, uint64_t align,
+                      int *err)
+{
+    if (!is_aligned(uva, align)) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    void *host = vu_mem_uva_to_host(mem, uva, size);
+    if (!host) {
+        *err = -EFAULT;
+        return NULL;
+    }
+    if (!is_aligned((uintptr_t)host, align)) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    return host;
+}
+
+int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t desc_uva,
+                   uint64_t avail_uva, uint64_t used_uva)
+{
+    unsigned num = vq->num;
+    int err = 0;
+
+    if (num == 0 || num > VIRTQ_MAX_SIZE || (num & (num - 1)) != 0)
+        return -EINVAL;
+    void *desc = map_part(mem, desc_uva, vring_desc_size(num), VRING_DESC_ALIGN, &err);
+    void *avail =
+        desc ? map_part(mem, avail_uva, vring_avail_size(num), VRING_AVAIL_ALIGN, &err) : NULL;
+    void *used =
+        avail ? map_part(mem, used_uva, vring_used_size(num), VRING_USED_ALIGN, &err) : NULL;
+    if (!used) {
+        /* Never leave pointers into a mapping that may be about to go away. */
+        vq->mem = NULL;
+        vq->desc = NULL;
+        vq->avail = NULL;
+        vq->used = NULL;
+        return err;
+    }
+
+    vq->mem = mem;
+    vq->desc = desc;
+    vq->avail = avail;
+    vq->used = used;
+    /*
+     * Resume completions where the ring says they are: after a backend
+     * restart the avail base from the frontend can be ahead of used->idx
+     * (requests that were inflight), and nothing else records it.  Called
+     * again on a memory table change, this reads back what we wrote.
+     */
+    vq->used_idx = le16toh(GUEST_LOAD(&vq->used->idx));
+    vq->signalled_used_valid = false;
+    return 0;
+}
+
+void virtq_set_base(struct virtq *vq, uint16_t last_avail_idx)
+{
+    /*
+     * Guest memory is not read here: the rings may not be mapped (or may be
+     * stale) yet.  virtq_set_addr(), which the frontend sends after this,
+     * corrects used_idx from the ring.
+     */
+    vq->last_avail_idx = last_avail_idx;
+    vq->used_idx = last_avail_idx;
+    vq->signalled_used_valid = false;
+    vq->broken = false;
+}
+
+/*
+ * Copy one descriptor out of guest memory.  The empty asm claims to rewrite
+ * the copy, so the compiler can neither drop it nor go back to guest memory
+ * for a field later: each descriptor is fetched exactly once.
+ */
+static void read_desc(const struct vring_desc_le *src, struct vring_desc_le *dst)
+{
+    memcpy(dst, src, sizeof(*dst));
+    __asm__ volatile("" : "+m"(*dst));
+    dst->addr = le64toh(dst->addr);
+    dst->len = le32toh(dst->len);
+    dst->flags = le16toh(dst->flags);
+    dst->next = le16toh(dst->next);
+}
+
+/*
+ * Walk the chain starting at head into elem.  0, or -EBADMSG for anything the
+ * spec forbids or we cannot map.  The walk is bounded by the size of whichever
+ * table it is in, so a loop ends as soon as it revisits more entries than the
+ * table has.
+ */
+static int walk_chain(const struct virtq *vq, uint16_t head, struct virtq_elem *elem)
+{
+    const struct vring_desc_le *table = vq->desc;
+    uint32_t table_size = vq->num;
+    uint32_t idx = head;
+    uint32_t walked = 0;
+    bool in_indirect = false;
+    bool seen_write = false;
+    unsigned iov_max = elem->iov_max < VIRTQ_MAX_IOV ? elem->iov_max : VIRTQ_MAX_IOV;
+    unsigned n = 0;
+
+    elem->out_num = 0;
+    elem->in_num = 0;
+    for (;;) {
+        struct vring_desc_le d;
+
+        if (idx >= table_size)
+            return -EBADMSG;
+        read_desc(&table[idx], &d);
+        walked++;
+
+        if (d.flags & VRING_DESC_F_INDIRECT) {
+            /* Its WRITE flag means nothing (spec): only the table's entries count. */
+            if (!vq->indirect || in_indirect || (d.flags & VRING_DESC_F_NEXT))
+                return -EBADMSG;
+            if (d.len == 0 || d.len % sizeof(struct vring_desc_le) != 0 ||
+                d.len / sizeof(struct vring_desc_le) > VIRTQ_MAX_INDIRECT)
+                return -EBADMSG;
+            table = vu_mem_gpa_to_host(vq->mem, d.addr, d.len);
+            if (!table)
+                return -EBADMSG;
+            table_size = d.len / sizeof(struct vring_desc_le);
+            in_indirect = true;
+            idx = 0;
+            walked = 0;
+            continue;
+        }
+
+        bool is_write = d.flags & VRING_DESC_F_WRITE;
+        if (is_write)
+            seen_write = true;
+        else if (seen_write)
+            return -EBADMSG;
+
+        if (d.len > 0) {
+            unsigned before = n;
+            if (vu_mem_gpa_to_iov(vq->mem, d.addr, d.len, elem->iov, &n, iov_max) < 0)
+                return -EBADMSG;
+            if (is_write)
+                elem->in_num += n - before;
+            else
+                elem->out_num += n - before;
+        }
+
+        if (!(d.flags & VRING_DESC_F_NEXT))
+            return 0;
+        /* Another hop after visiting every entry of the table means a cycle. */
+        if (walked >= table_size)
+            return -EBADMSG;
+        idx = d.next;
+    }
+}
+
+int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
+{
+    if (vq->broken)
+        return -EIO;
+    if (!vq->avail)
+        return 0;
+
+    uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+    uint16_t pending = (uint16_t)(avail_idx - vq->last_avail_idx);
+    if (pending == 0)
+        return 0;
+    if (pending > vq->num) {
+        vq->broken = true;
+        return -EIO;
+    }
+
+    uint16_t slot = vq->last_avail_idx & (vq->num - 1);
+    uint16_t head = le16toh(GUEST_LOAD(&vq->avail->ring[slot]));
+    if (head >= vq->num) {
+        vq->broken = true;
+        return -EIO;
+    }
+    vq->last_avail_idx++;
+    elem->head = head;
+
+    /* Even a malformed chain is completed through virtq_push(), which clears this. */
+    if (vq->inflight)
+        vu_inflight_mark_popped(vq->inflight, head, ++vq->inflight_counter);
+
+    if (walk_chain(vq, head, elem) < 0) {
+        elem->out_num = 0;
+        elem->in_num = 0;
+        return -EBADMSG;
+    }
+    return 1;
+}
+
+int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem)
+{
+    if (vq->broken || !vq->desc || head >= vq->num)
+        return -EIO;
+    elem->head = head;
+    if (walk_chain(vq, head, elem) < 0) {
+        elem->out_num = 0;
+        elem->in_num = 0;
+        return -EBADMSG;
+    }
+    return 1;
+}
+
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+    /* head comes from our own pop; an out-of-range one is a caller bug, not guest input. */
+    if (!vq->used || head >= vq->num)
+        return;
+
+    struct vring_used_elem_le *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+    GUEST_STORE(&e->id, htole32(head));
+    GUEST_STORE(&e->len, htole32(len));
+    if (vq->inflight)
+        vu_inflight_pre_push(vq->inflight, head);
+
+    vq->used_idx++;
+    /* The element must be visible before the index that hands it to the guest. */
+    __atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+
+    if (vq->inflight)
+        vu_inflight_post_push(vq->inflight, head, vq->used_idx);
+}
+
+/* Whether the guest wants an interrupt for what was pushed since the last call. */
+static bool need_signal(struct virtq *vq)
+{
+    /*
+     * Our used->idx store must be globally visible before we read the
+     * guest's suppression state, or we could miss its request for an
+     * interrupt and it would wait forever.
+     */
+    atomic_thread_fence(memory_order_seq_cst);
+
+    if (!vq->event_idx) {
+        uint16_t flags = le16toh(GUEST_LOAD(&vq->avail->flags));
+        return !(flags & VRING_AVAIL_F_NO_INTERRUPT);
+    }
+
+    uint16_t old = vq->signalled_used;
+    bool valid = vq->signalled_used_valid;
+    uint16_t event = le16toh(GUEST_LOAD(vring_used_event(vq->avail, vq->num)));
+    vq->signalled_used = vq->used_idx;
+    vq->signalled_used_valid = true;
+    /* Without a previous signal to measure from, the window is unknown: signal. */
+    return !valid || vring_need_event(event, vq->used_idx, old);
+}
+
+void virtq_notify(struct virtq *vq)
+{
+    if (!vq->avail || vq->call_fd < 0)
+        return;
+    if (!need_signal(vq))
+        return;
+    uint64_t one = 1;
+    /* EAGAIN means the counter is saturated: the guest will be woken anyway. */
+    ssize_t r = write(vq->call_fd, &one, sizeof(one));
+    (void)r;
+}
+
+bool virtq_enable_notify(struct virtq *vq)
+{
+    if (!vq->avail || vq->broken)
+        return false;
+    if (vq->event_idx) {
+        uint16_t avail_idx = le16toh(GUEST_LOAD(&vq->avail->idx));
+        GUEST_STORE(vring_avail_event(vq->used, vq->num), htole16(avail_idx));
+    } else {
+        GUEST_STORE(&vq->used->flags, htole16(0));
+    }
+    /*
+     * The store above must be visible before we look at avail->idx again;
+     * otherwise the guest may have added a request, not seen our request for
+     * a kick, and skipped it: the request would sit there unnoticed.
+     */
+    atomic_thread_fence(memory_order_seq_cst);
+    return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail_idx;
+}
+
+void virtq_disable_notify(struct virtq *vq)
+{
+    /* With EVENT_IDX a stale avail_event already suppresses kicks. */
+    if (!vq->used || vq->event_idx)
+        return;
+    GUEST_STORE(&vq->used->flags, htole16(VRING_USED_F_NO_NOTIFY));
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Split virtqueues, device side (virtio 1.x, section 2.7).
+ *
+ * Everything the guest wrote is untrusted and may change while we read it:
+ * each descriptor is read once into a local copy and validated before use.
+ * A malformed chain fails that request only (virtq_pop() returns
+ * -EBADMSG with the head, which the caller returns with used len 0); a broken
+ * ring (avail index jump beyond the ring size, head out of range) marks the
+ * queue broken and stops it, without touching anything outside the rings.
+ *
+ * Threading: a struct virtq is used by one thread at a time (its worker, or
+ * the control thread while the worker is paused).
+ */
+#ifndef VUS_VIRTQ_VIRTQ_H
+#define VUS_VIRTQ_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vhost/vu_mem.h"
+
+#define VIRTQ_MAX_SIZE 32768 /* largest ring the spec allows */
+#define VIRTQ_MAX_IOV  1024  /* iovecs one request may carry (readable + writable) */
+
+/* VIRTIO feature bits the ring code cares about. */
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1          32
+
+struct vring_desc_le;
+struct vring_avail_le;
+struct vring_used_le;
+struct vu_inflight_split; /* vhost-user inflight region of one queue: see vu_inflight.h */
+
+struct virtq {
+    /* Set up by the control plane (vhost-user messages). */
+    uint16_t num; /* ring size, a power of two <= VIRTQ_MAX_SIZE */
+    struct vring_desc_le *desc;
+    struct vring_avail_le *avail;
+    struct vring_used_le *used;
+    const struct vu_mem_table *mem;
+    bool event_idx;                     /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;                      /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    int call_fd;                        /* -1: none */
+    struct vu_inflight_split *inflight; /* NULL: no inflight tracking */
+
+    /* Ring state. */
+    uint16_t last_avail_idx; /* next avail entry to take */
+    uint16_t used_idx;       /* our copy of used->idx */
+    uint16_t signalled_used; /* used_idx when we last signalled (EVENT_IDX) */
+    bool signalled_used_valid;
+    bool broken;               /* the ring itself is corrupt: stop serving it */
+    uint64_t inflight_counter; /* orders inflight entries for resubmission */
+};
+
+/* One request taken off the ring.  The caller owns iov (per-slot preallocated). */
+struct virtq_elem {
+    uint16_t head;
+    unsigned out_num; /* device-readable iovecs, first in iov */
+    unsigned in_num;  /* device-writable iovecs, after them */
+    struct iovec *iov;
+    unsigned iov_max; /* capacity of iov, <= VIRTQ_MAX_IOV */
+};
+
+/*
+ * Point the queue at its rings.  desc/avail/used are frontend virtual
+ * addresses (SET_VRING_ADDR); they are translated through mem and checked
+ * for size and alignment.  Returns 0 or -EFAULT / -EINVAL.
+ */
+int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t desc_uva,
+                   uint64_t avail_uva, uint64_t used_uva);
+
+/* Reset ring state to a start index (SET_VRING_BASE). */
+void virtq_set_base(struct virtq *vq, uint16_t last_avail_idx);
+
+/*
+ * Take the next available request.
+ * Returns 1 (elem filled), 0 (ring empty), -EBADMSG (bad chain: elem->head is
+ * valid and must be completed with virtq_push(vq, head, 0)), or -EIO (queue
+ * broken: vq->broken set; nothing to complete).
+ */
+int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
+
+/*
+ * Map the chain of a head that is already off the avail ring (inflight
+ * resubmission after a reconnect): like virtq_pop() but without touching the
+ * avail index or the inflight region.  1, -EBADMSG (bad chain) or -EIO (head
+ * out of range or queue not ready).
+ */
+int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem);
+
+/* Put a completed request on the used ring (store-release of used->idx). */
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Signal the call eventfd if the guest wants an interrupt for what was pushed
+ * since the last signal (vring_need_event with EVENT_IDX, else
+ * VRING_AVAIL_F_NO_INTERRUPT).  Call once per batch.
+ */
+void virtq_notify(struct virtq *vq);
+
+/*
+ * Ask the guest to kick (or not) on new requests.  virtq_enable_notify
+ * returns true if requests arrived meanwhile: the caller must pop again, or
+ * the kick for them is lost.
+ */
+bool virtq_enable_notify(struct virtq *vq);
+void virtq_disable_notify(struct virtq *vq);
+
+/* Number of requests popped but not yet pushed is tracked by the caller. */
+
+#endif
