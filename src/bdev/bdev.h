@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Block backends.  A backend is a table of operations (struct bdev_ops) and a
+ * struct bdev that it embeds in its own state.  The SCSI layer sees only this
+ * header: it turns CDBs into byte-addressed struct bdev_io requests.
+ *
+ * Threading: bdev_open/bdev_close run on the main thread before workers start
+ * or after they stopped.  submit() runs on a worker thread, with that
+ * worker's io_loop; the completion callback runs on the same worker.  Several
+ * workers may submit to the same bdev concurrently: backends keep no
+ * per-request state outside the bdev_io.
+ */
+#ifndef VUS_BDEV_BDEV_H
+#define VUS_BDEV_BDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "io/io_loop.h"
+
+enum bdev_io_type {
+    BDEV_IO_READ,
+    BDEV_IO_WRITE,
+    BDEV_IO_FLUSH,        /* make all completed writes durable */
+    BDEV_IO_DISCARD,      /* deallocate; reads may then return zeroes or old data */
+    BDEV_IO_WRITE_ZEROES, /* reads of the range return zeroes afterwards */
+};
+
+struct bdev_io;
+/* result: 0 on success, or a negative errno (see bdev_errno_to_sense in the SCSI layer). */
+typedef void (*bdev_io_cb)(struct bdev_io *io, int result);
+
+/*
+ * One request.  Owned by the caller (embedded in its per-slot context) and
+ * untouched by the caller until cb runs.  offset and len are in bytes and are
+ * multiples of the bdev's block size; the SCSI layer has range-checked them.
+ */
+struct bdev_io {
+    enum bdev_io_type type;
+    uint64_t offset;
+    uint64_t len;
+    struct iovec *iov; /* READ/WRITE: exactly len bytes in guest memory */
+    unsigned iovcnt;   /* <= BDEV_MAX_IOV */
+    bool fua;          /* WRITE: durable before cb runs */
+    bdev_io_cb cb;
+    /* Backend private: */
+    struct io_loop_op op;
+    struct bdev *bdev;
+    struct io_loop *loop;    /* the submitting worker's loop, for resubmissions */
+    uint64_t done;           /* bytes transferred so far; a short transfer resumes here */
+    unsigned trim_idx;       /* iov element trimmed in place for a resubmission... */
+    struct iovec trim_saved; /* ...and its original value, restored before cb runs */
+    bool trimmed;            /* trim_idx/trim_saved are live */
+    uint8_t attempt;         /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+};
+
+#define BDEV_MAX_IOV 1024 /* IOV_MAX: the longest vector a single readv/writev takes */
+
+struct bdev;
+
+struct bdev_ops {
+    const char *name;
+    /*
+     * Start the request.  Returns 0 when accepted: cb will then run exactly
+     * once, possibly before submit returns (synchronous backends such as ram
+     * complete inline).  Returns -errno when not accepted; cb does not run.
+     */
+    int (*submit)(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io);
+    void (*close)(struct bdev *bdev);
+};
+
+struct bdev {
+    const struct bdev_ops *ops;
+    uint64_t size;       /* bytes, a multiple of block_size */
+    uint32_t block_size; /* 512 or 4096 */
+    bool readonly;
+    bool can_discard;           /* DISCARD is supported (and deallocates) */
+    bool discard_zeroes;        /* after DISCARD, reads return zeroes */
+    bool can_write_zeroes;      /* WRITE_ZEROES is supported */
+    bool volatile_cache;        /* writes may be lost on power failure until FLUSH */
+    uint32_t optimal_io_blocks; /* preferred transfer granularity in blocks (0: none) */
+    char desc[128];             /* human-readable "ram 64M" / "file /path" for logs */
+};
+
+/* What --lun asks for, after parsing. */
+enum bdev_type {
+    BDEV_TYPE_RAM,
+    BDEV_TYPE_FILE,
+};
+
+struct bdev_config {
+    enum bdev_type type;
+    uint64_t size;       /* ram: bytes (a multiple of block_size); file: unused */
+    const char *path;    /* file: regular file or block device */
+    uint32_t block_size; /* 512 or 4096 */
+    bool readonly;
+    bool direct; /* file: O_DIRECT */
+};
+
+/*
+ * Open a backend.  On error returns -errno and writes a one-line reason
+ * (naming the path or size) into err.
+ */
+int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+void bdev_close(struct bdev *bdev);
+
+/* Backend constructors, called by bdev_open() once cfg is validated. */
+int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+
+/*
+ * Defensive checks every backend runs at submit: type, read-only, range and
+ * alignment, and that the iovec holds len bytes.  Returns 0 or the -errno that
+ * submit should return.
+ */
+int bdev_io_check(const struct bdev *bdev, const struct bdev_io *io);
+
+/* Helpers for backends. */
+static inline int bdev_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io)
+{
+    io->bdev = bdev;
+    return bdev->ops->submit(bdev, loop, io);
+}
+
+#endif

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "daemon/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+enum {
+    OPT_SOCKET_PATH = 256, /* above any short option character */
+    OPT_FD,
+    OPT_LUN,
+    OPT_THREADS,
+    OPT_PRINT_CAPS,
+};
+
+static const struct option long_opts[] = {
+    { "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
+    { "fd", required_argument, NULL, OPT_FD },
+    { "lun", required_argument, NULL, OPT_LUN },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "verbose", no_argument, NULL, 'v' },
+    { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char usage_text[] =
+    "Usage: vhost-user-scsi --socket-path PATH | --fd N --lun SPEC [--lun SPEC...]\n"
+    "                       [--threads N] [-v] [--print-capabilities] [--help] [--version]\n"
+    "\n"
+    "Serve a virtio-scsi controller to QEMU over the vhost-user protocol.\n"
+    "\n"
+    "Options:\n"
+    "  --socket-path PATH    listen on a new UNIX socket at PATH for the frontend\n"
+    "  --fd N                use the already listening UNIX socket on descriptor N\n"
+    "                        (exactly one of --socket-path and --fd is required)\n"
+    "  --lun SPEC            add a logical unit (repeatable, at least one, at most 256)\n"
+    "  --threads N           worker threads serving the request queues (1..64, default 1)\n"
+    "  -v, --verbose         verbose (debug-level) logging\n"
+    "  --print-capabilities  print the backend capabilities as JSON and exit\n"
+    "  -h, --help            print this text and exit\n"
+    "  -V, --version         print the version and exit\n"
+    "\n"
+    "SPEC is a comma-separated list of KEY=VALUE (write ,, for a comma inside a value):\n"
+    "  type=ram|file         backend (required)\n"
+    "  size=SIZE             ram: disk size (required), bytes with optional K, M, G or T\n"
+    "                        (powers of 1024); a non-zero multiple of the block size\n"
+    "  path=PATH             file: regular file or block device (required)\n"
+    "  target=N              SCSI target 0..255 (default 0)\n"
+    "  lun=N                 LUN 0..255 (default: lowest number unused on the target)\n"
+    "  block-size=512|4096   logical block size (default 512)\n"
+    "  readonly=on|off       refuse writes (default off)\n"
+    "  direct=on|off         file: bypass the host page cache with O_DIRECT (default off)\n"
+    "  serial=STR            unit serial number: up to 36 printable ASCII characters\n"
+    "  wwn=HEX               NAA identifier: 16 hex digits (optional 0x), NAA 5 or 6\n"
+    "\n"
+    "Example:\n"
+    "  vhost-user-scsi --socket-path /tmp/vus.sock \\\n"
+    "      --lun type=file,path=/var/lib/disk.img,serial=disk0 \\\n"
+    "      --lun type=ram,size=1G,lun=1,block-size=4096\n"
+    "  qemu-system-x86_64 -machine q35,memory-backend=mem \\\n"
+    "      -object memory-backend-memfd,id=mem,size=2G,share=on \\\n"
+    "      -chardev socket,id=vus0,path=/tmp/vus.sock \\\n"
+    "      -device vhost-user-scsi-pci,chardev=vus0,num_queues=2 ...\n";
+
+/*
+ * Every message starts "--lun 'SPEC': " so the user sees which of several
+ * --lun is wrong; a very long SPEC is shortened so the reason still fits.
+ */
+#define SPEC_ECHO_MAX 80
+static int lun_error(char *err, size_t errlen, const char *spec, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int lun_error(char *err, size_t errlen, const char *spec, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (strlen(spec) > SPEC_ECHO_MAX)
+        n = snprintf(err, errlen, "--lun '%.*s...': ", SPEC_ECHO_MAX - 3, spec);
+    else
+        n = snprintf(err, errlen, "--lun '%s': ", spec);
+
+    if (n >= 0 && (size_t)n < errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* All of s as a decimal number <= max: no sign, no spaces, no other base. */
+static bool parse_uint(const char *s, unsigned long long max, unsigned long long *v)
+{
+    unsigned long long x;
+    char *end;
+
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    errno = 0;
+    x = strtoull(s, &end, 10);
+    if (errno || *end || x > max)
+        return false;
+    *v = x;
+    return true;
+}
+
+/* 0: ok; -1: not a size; -2: does not fit in 64 bits. */
+static int parse_size(const char *s, uint64_t *v)
+{
+    unsigned long long x;
+    unsigned shift = 0;
+    char *end;
+
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    x = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -2;
+    if (errno)
+        return -1;
+    if (*end) {
+        switch (*end) {
+        case 'K':
+        case 'k':
+            shift = 10;
+            break;
+        case 'M':
+        case 'm':
+            shift = 20;
+            break;
+        case 'G':
+        case 'g':
+            shift = 30;
+            break;
+        case 'T':
+        case 't':
+            shift = 40;
+            break;
+        default:
+            return -1;
+        }
+        if (end[1])
+            return -1;
+    }
+    if (x > (UINT64_MAX >> shift))
+        return -2;
+    *v = (uint64_t)x << shift;
+    return 0;
+}
+
+static bool parse_on_off(const char *s, bool *v)
+{
+    if (!strcmp(s, "on")) {
+        *v = true;
+        return true;
+    }
+    if (!strcmp(s, "off")) {
+        *v = false;
+        return true;
+    }
+    return false;
+}
+
+/* NAA 5 (IEEE registered) and 6 (registered extended) are the 8-byte forms VPD 83h can carry. */
+static bool parse_wwn(const char *s, uint64_t *v)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    if (strlen(s) != 16)
+        return false;
+    for (int i = 0; i < 16; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    if (s[0] != '5' && s[0] != '6')
+        return false;
+    *v = strtoull(s, NULL, 16);
+    return true;
+}
+
+static bool valid_serial(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > SCSI_SERIAL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == ',')
+            return false;
+    }
+    return true;
+}
+
+enum lun_key {
+    K_TYPE,
+    K_SIZE,
+    K_PATH,
+    K_TARGET,
+    K_LUN,
+    K_BLOCK_SIZE,
+    K_READONLY,
+    K_DIRECT,
+    K_SERIAL,
+    K_WWN,
+    K_COUNT,
+};
+
+static const char *const key_names[K_COUNT] = {
+    [K_TYPE] = "type",         [K_SIZE] = "size",     [K_PATH] = "path",
+    [K_TARGET] = "target",     [K_LUN] = "lun",       [K_BLOCK_SIZE] = "block-size",
+    [K_READONLY] = "readonly", [K_DIRECT] = "direct", [K_SERIAL] = "serial",
+    [K_WWN] = "wwn",
+};
+
+/* Apply one key=value to l; checks that need other keys wait for lun_finish(). */
+static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const char *spec,
+                     char *err, size_t errlen)
+{
+    unsigned long long n;
+    int r;
+
+    switch (k) {
+    case K_TYPE:
+        if (!strcmp(val, "ram"))
+            l->bdev.type = BDEV_TYPE_RAM;
+        else if (!strcmp(val, "file"))
+            l->bdev.type = BDEV_TYPE_FILE;
+        else
+            return lun_error(err, errlen, spec, "type= must be ram or file, not '%s'", val);
+        return 0;
+    case K_SIZE:
+        r = parse_size(val, &l->bdev.size);
+        if (r == -2)
+            return lun_error(err, errlen, spec, "size= '%s' does not fit in 64 bits", val);
+        if (r)
+            return lun_error(err, errlen, spec,
+                             "size= '%s' is not a number with an optional K, M, G or T suffix",
+                             val);
+        return 0;
+    case K_PATH:
+        if (strlen(val) >= sizeof(l->path))
+            return lun_error(err, errlen, spec, "path= is too long");
+        strcpy(l->path, val);
+        return 0;
+    case K_TARGET:
+        if (!parse_uint(val, SCSI_MAX_TARGETS - 1, &n))
+            return lun_error(err, errlen, spec, "target= must be 0..%d, not '%s'",
+                             SCSI_MAX_TARGETS - 1, val);
+        l->scsi.target = (unsigned)n;
+        return 0;
+    case K_LUN:
+        if (!parse_uint(val, SCSI_LUNS_PER_TGT - 1, &n))
+            return lun_error(err, errlen, spec, "lun= must be 0..%d, not '%s'",
+                             SCSI_LUNS_PER_TGT - 1, val);
+        l->scsi.lun = (unsigned)n;
+        l->lun_given = true;
+        return 0;
+    case K_BLOCK_SIZE:
+        if (strcmp(val, "512") && strcmp(val, "4096"))
+            return lun_error(err, errlen, spec, "block-size= must be 512 or 4096, not '%s'", val);
+        l->bdev.block_size = strcmp(val, "512") ? 4096 : 512;
+        return 0;
+    case K_READONLY:
+    case K_DIRECT:
+        if (!parse_on_off(val, k == K_READONLY ? &l->bdev.readonly : &l->bdev.direct))
+            return lun_error(err, errlen, spec, "%s= must be on or off, not '%s'", key_names[k],
+                             val);
+        return 0;
+    case K_SERIAL:
+        if (!valid_serial(val))
+            return lun_error(err, errlen, spec,
+                             "serial= must be at most %d printable ASCII characters, no comma",
+                             SCSI_SERIAL_MAX);
+        strcpy(l->scsi.serial, val);
+        return 0;
+    case K_WWN:
+        if (!parse_wwn(val, &l->scsi.wwn))
+            return lun_error(err, errlen, spec,
+                             "wwn= must be 16 hex digits starting with NAA 5 or 6, not '%s'", val);
+        return 0;
+    case K_COUNT:
+        break;
+    }
+    return lun_error(err, errlen, spec, "internal error");
+}
+
+/* Rules that involve several keys, once all of them are known. */
+static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, char *err,
+                      size_t errlen)
+{
+    if (!seen[K_TYPE])
+        return lun_error(err, errlen, spec, "type= is required");
+    if (l->bdev.type == BDEV_TYPE_RAM) {
+        if (seen[K_PATH])
+            return lun_error(err, errlen, spec, "path= is only valid with type=file");
+        if (seen[K_DIRECT])
+            return lun_error(err, errlen, spec, "direct= is only valid with type=file");
+        if (!seen[K_SIZE])
+            return lun_error(err, errlen, spec, "size= is required");
+        if (l->bdev.size == 0 || l->bdev.size % l->bdev.block_size)
+            return lun_error(err, errlen, spec,
+                             "size= must be a non-zero multiple of the block size %u",
+                             (unsigned)l->bdev.block_size);
+        l->bdev.path = NULL;
+    } else {
+        if (seen[K_SIZE])
+            return lun_error(err, errlen, spec, "size= is only valid with type=ram");
+        if (!seen[K_PATH])
+            return lun_error(err, errlen, spec, "path= is required");
+        l->bdev.path = l->path;
+    }
+    return 0;
+}
+
+static int parse_lun(struct opt_lun *l, const char *spec, char *err, size_t errlen)
+{
+    bool seen[K_COUNT] = { false };
+    char val[sizeof(l->path) + 1];
+    const char *p = spec;
+
+    memset(l, 0, sizeof(*l));
+    l->bdev.block_size = 512;
+    if (!*p)
+        return lun_error(err, errlen, spec, "empty specification");
+    for (;;) {
+        size_t klen = strcspn(p, "=,");
+        size_t n = 0;
+        int k;
+
+        if (klen == 0)
+            return lun_error(err, errlen, spec, "empty key");
+        for (k = 0; k < K_COUNT; k++) {
+            if (strlen(key_names[k]) == klen && !strncmp(p, key_names[k], klen))
+                break;
+        }
+        if (k == K_COUNT)
+            return lun_error(err, errlen, spec, "unknown key '%.*s'", (int)klen, p);
+        if (seen[k])
+            return lun_error(err, errlen, spec, "%s= is given twice", key_names[k]);
+        seen[k] = true;
+        p += klen;
+        if (*p != '=')
+            return lun_error(err, errlen, spec, "%s= needs a value", key_names[k]);
+        p++;
+        /* The value runs to the next single comma; ",," is a literal comma (as in QEMU). */
+        while (*p && !(p[0] == ',' && p[1] != ',')) {
+            if (n + 1 >= sizeof(val))
+                return lun_error(err, errlen, spec, "%s= is too long", key_names[k]);
+            val[n++] = *p;
+            p += (p[0] == ',') ? 2 : 1;
+        }
+        val[n] = 0;
+        if (n == 0)
+            return lun_error(err, errlen, spec, "%s= needs a value", key_names[k]);
+        if (lun_apply(l, (enum lun_key)k, val, spec, err, errlen))
+            return -1;
+        if (!*p)
+            break;
+        p++; /* the separating comma */
+    }
+    return lun_finish(l, seen, spec, err, errlen);
+}
+
+/*
+ * Explicit lun= numbers are placed first so that an unnumbered --lun given
+ * earlier on the command line never takes a number named later.
+ */
+static int assign_luns(struct options *o, char *const *specs, char *err, size_t errlen)
+{
+    static const unsigned bits = 8 * sizeof(uint64_t);
+    uint64_t used[SCSI_MAX_TARGETS][SCSI_LUNS_PER_TGT / (8 * sizeof(uint64_t))];
+
+    memset(used, 0, sizeof(used));
+    for (unsigned i = 0; i < o->nluns; i++) {
+        struct scsi_lun_config *c = &o->luns[i].scsi;
+        if (!o->luns[i].lun_given)
+            continue;
+        if (used[c->target][c->lun / bits] & (1ull << (c->lun % bits)))
+            return lun_error(err, errlen, specs[i], "target %u lun %u is already used", c->target,
+                             c->lun);
+        used[c->target][c->lun / bits] |= 1ull << (c->lun % bits);
+    }
+    for (unsigned i = 0; i < o->nluns; i++) {
+        struct scsi_lun_config *c = &o->luns[i].scsi;
+        unsigned lun;
+        if (o->luns[i].lun_given)
+            continue;
+        for (lun = 0; lun < SCSI_LUNS_PER_TGT; lun++) {
+            if (!(used[c->target][lun / bits] & (1ull << (lun % bits))))
+                break;
+        }
+        if (lun == SCSI_LUNS_PER_TGT)
+            return lun_error(err, errlen, specs[i], "no free LUN left on target %u", c->target);
+        c->lun = lun;
+        used[c->target][lun / bits] |= 1ull << (lun % bits);
+    }
+    return 0;
+}
+
+static const char *opt_name(int val)
+{
+    for (const struct option *lo = long_opts; lo->name; lo++) {
+        if (lo->val == val)
+            return lo->name;
+    }
+    return "?";
+}
+
+static int bad_option(int argc, char **argv, char *err, size_t errlen)
+{
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+
+    /* Long options report no optopt when unknown, and their own val when given "=value". */
+    if (optopt == 0 || optopt >= OPT_SOCKET_PATH || !strncmp(arg, "--", 2)) {
+        if (optopt != 0 && strchr(arg, '='))
+            snprintf(err, errlen, "option '--%s' does not take a value", opt_name(optopt));
+        else
+            snprintf(err, errlen, "unknown option '%s'", arg);
+    } else {
+        snprintf(err, errlen, "unknown option '-%c'", optopt);
+    }
+    return -1;
+}
+
+int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
+{
+    char *specs[OPT_MAX_LUNS];
+    bool have_fd = false, have_threads = false;
+    unsigned long long n;
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    o->listen_fd = -1;
+    o->threads = 1;
+    if (errlen)
+        err[0] = 0;
+
+    /* 0, not 1: glibc then also forgets a half-scanned "-abc" from an earlier call. */
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":vhV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SOCKET_PATH:
+            if (o->socket_path) {
+                snprintf(err, errlen, "--socket-path is given twice");
+                return -1;
+            }
+            if (!optarg[0]) {
+                snprintf(err, errlen, "--socket-path must not be empty");
+                return -1;
+            }
+            if (strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+                snprintf(err, errlen, "--socket-path '%s' is too long (at most %zu bytes)", optarg,
+                         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+                return -1;
+            }
+            o->socket_path = optarg;
+            break;
+        case OPT_FD:
+            if (have_fd) {
+                snprintf(err, errlen, "--fd is given twice");
+                return -1;
+            }
+            if (!parse_uint(optarg, INT_MAX, &n)) {
+                snprintf(err, errlen, "--fd '%s': not a file descriptor number", optarg);
+                return -1;
+            }
+            o->listen_fd = (int)n;
+            have_fd = true;
+            break;
+        case OPT_LUN:
+            if (o->nluns == OPT_MAX_LUNS) {
+                snprintf(err, errlen, "--lun '%s': too many LUNs (at most %d)", optarg,
+                         OPT_MAX_LUNS);
+                return -1;
+            }
+            if (parse_lun(&o->luns[o->nluns], optarg, err, errlen))
+                return -1;
+            specs[o->nluns++] = optarg;
+            break;
+        case OPT_THREADS:
+            if (have_threads) {
+                snprintf(err, errlen, "--threads is given twice");
+                return -1;
+            }
+            if (!parse_uint(optarg, OPT_MAX_THREADS, &n) || n == 0) {
+                snprintf(err, errlen, "--threads '%s': must be between 1 and %d", optarg,
+                         OPT_MAX_THREADS);
+                return -1;
+            }
+            o->threads = (unsigned)n;
+            have_threads = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case OPT_PRINT_CAPS:
+            /* The vhost-user "backend program conventions" of QEMU's documentation. */
+            o->print_capabilities = true;
+            fputs("{\"type\": \"scsi\"}\n", out);
+            return 1;
+        case 'h':
+            fputs(usage_text, out);
+            return 1;
+        case 'V':
+            fputs("vhost-user-scsi " VUS_VERSION "\n", out);
+            return 1;
+        case ':':
+            /* Only long options take arguments. */
+            snprintf(err, errlen, "option '--%s' requires an argument", opt_name(optopt));
+            return -1;
+        default:
+            return bad_option(argc, argv, err, errlen);
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (o->socket_path && have_fd) {
+        snprintf(err, errlen, "--socket-path and --fd cannot be used together");
+        return -1;
+    }
+    if (!o->socket_path && !have_fd) {
+        snprintf(err, errlen, "one of --socket-path or --fd is required");
+        return -1;
+    }
+    if (o->nluns == 0) {
+        snprintf(err, errlen, "at least one --lun is required");
+        return -1;
+    }
+    return assign_luns(o, specs, err, errlen);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command line of the daemon:
+ *
+ *   vhost-user-scsi --socket-path PATH | --fd N  --lun SPEC [--lun SPEC...]
+ *                   [--threads N] [-v] [--print-capabilities] [--help] [--version]
+ *
+ * Parsing is pure: nothing is opened or allocated, so every mistake is found
+ * before the daemon touches a file or a socket.
+ */
+#ifndef VUS_DAEMON_OPTIONS_H
+#define VUS_DAEMON_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bdev/bdev.h"
+#include "scsi/scsi.h"
+
+#ifndef VUS_VERSION
+#define VUS_VERSION "0.1.0"
+#endif
+
+#define OPT_MAX_LUNS    256
+#define OPT_MAX_THREADS 64
+
+struct opt_lun {
+    struct bdev_config bdev; /* bdev.path points into path */
+    struct scsi_lun_config scsi;
+    char path[4096];
+    bool lun_given; /* lun= was explicit; otherwise the next free number was chosen */
+};
+
+struct options {
+    const char *socket_path; /* points into argv */
+    int listen_fd;           /* -1 when --socket-path is used */
+    unsigned threads;        /* default 1, 1..OPT_MAX_THREADS */
+    bool verbose;
+    bool print_capabilities;
+    unsigned nluns;
+    struct opt_lun luns[OPT_MAX_LUNS];
+};
+
+/*
+ * Returns 0: run; 1: --help/--version/--print-capabilities was printed to out,
+ * exit 0; -1: error, one line in err (naming the bad option or key, e.g.
+ * "--lun 'type=ram': size= is required"), exit 2.  o is large (about 1 MiB):
+ * allocate it statically or on the heap.
+ */
+int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bdev/bdev.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+struct req {
+    struct bdev_io io;
+    int calls;
+    int result;
+};
+
+static void req_cb(struct bdev_io *io, int result)
+{
+    struct req *r = (struct req *)((char *)io - offsetof(struct req, io));
+    r->calls++;
+    r->result = result;
+}
+
+static struct io_loop loop;
+
+static int setup(void **state)
+{
+    return io_loop_init(&loop, 8);
+}
+
+static int teardown(void **state)
+{
+    io_loop_fini(&loop);
+    return 0;
+}
+
+static int run_req(struct bdev *b, struct req *r)
+{
+    int ret = bdev_submit(b, &loop, &r->io);
+    if (ret) {
+        assert_int_equal(r->calls, 0);
+        return ret;
+    }
+    while (r->calls == 0) {
+        int n = io_loop_run_once(&loop, true);
+        assert_true(n >= 0);
+    }
+    assert_int_equal(r->calls, 1);
+    return r->result;
+}
+
+static int do_io(struct bdev *b, enum bdev_io_type type, uint64_t off, uint64_t len,
+                 struct iovec *iov, unsigned cnt, bool fua)
+{
+    struct req r = { .io = { .type = type,
+                             .offset = off,
+                             .len = len,
+                             .iov = iov,
+                             .iovcnt = cnt,
+                             .fua = fua,
+                             .cb = req_cb } };
+    return run_req(b, &r);
+}
+
+/* A file of size bytes filled with byte c, under dir; the path is written to path. */
+static void make_file(char *path, size_t pathlen, const char *dir, uint64_t size, int c)
+{
+    snprintf(path, pathlen, "%s/vus-bdev-XXXXXX", dir);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    if (size) {
+        static uint8_t buf[64 * KiB];
+        memset(buf, c, sizeof(buf));
+        for (uint64_t done = 0; done < size;) {
+            size_t n = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
+            assert_int_equal(pwrite(fd, buf, n, (off_t)done), (ssize_t)n);
+            done += n;
+        }
+        assert_int_equal(fsync(fd), 0);
+    }
+    close(fd);
+}
+
+static struct bdev *open_file(const char *path, uint32_t bs, bool ro, bool direct)
+{
+    struct bdev_config cfg = {
+        .type = BDEV_TYPE_FILE, .path = path, .block_size = bs, .readonly = ro, .direct = direct
+    };
+    struct bdev *b = NULL;
+    char err[256] = "";
+    int ret = bdev_open(&cfg, &b, err, sizeof(err));
+    if (ret)
+        fail_msg("bdev_open(%s): %d %s", path, ret, err);
+    return b;
+}
+
+static void read_back(const char *path, uint64_t off, void *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+static void test_open_errors(void **state)
+{
+    struct bdev_config cfg = { .type = BDEV_TYPE_FILE, .block_size = 512 };
+    struct bdev *b = (struct bdev *)0x1;
+    char err[256] = "", path[64];
+
+    cfg.path = "/nonexistent-dir/disk.img";
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -ENOENT);
+    assert_null(b);
+    assert_string_equal(err, "cannot open /nonexistent-dir/disk.img: No such file or directory");
+
+    cfg.path = "/tmp";
+    cfg.readonly = true;
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "cannot use /tmp: not a regular file or block device");
+
+    cfg.readonly = false;
+    make_file(path, sizeof(path), "/tmp", 0, 0);
+    cfg.path = path;
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "smaller than one 512-byte block"));
+    assert_non_null(strstr(err, path));
+    unlink(path);
+
+    make_file(path, sizeof(path), "/tmp", 4095, 1);
+    cfg.block_size = 4096;
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "smaller than one 4096-byte block"));
+    unlink(path);
+
+    cfg.path = "";
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EINVAL);
+}
+
+static void test_size_and_properties(void **state)
+{
+    char path[64];
+    struct stat st;
+
+    make_file(path, sizeof(path), "/tmp", 10000, 0);
+    struct bdev *b = open_file(path, 4096, false, false);
+    assert_int_equal(stat(path, &st), 0);
+    assert_string_equal(b->ops->name, "file");
+    assert_int_equal(b->size, 8192); /* rounded down to whole blocks */
+    assert_int_equal(b->block_size, 4096);
+    assert_true(b->volatile_cache);
+    assert_true(b->discard_zeroes);
+    assert_true(b->can_discard); /* /tmp is ext4, tmpfs, xfs or btrfs in CI */
+    assert_true(b->can_write_zeroes);
+    assert_int_equal(b->optimal_io_blocks, st.st_blksize / 4096);
+    assert_non_null(strstr(b->desc, path));
+    bdev_close(b);
+
+    b = open_file(path, 512, false, false);
+    assert_int_equal(b->size, 9728);
+    assert_int_equal(b->optimal_io_blocks, st.st_blksize / 512);
+    bdev_close(b);
+    unlink(path);
+}
+
+static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 13 + seed + (i >> 10));
+}
+
+static void test_write_read(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 1 * MiB, 0);
+    struct bdev *b = open_file(path, 512, false, false);
+    size_t len = 40 * KiB;
+    uint8_t *src = malloc(len), *dst = calloc(1, len), *chk = malloc(len);
+    fill_pattern(src, len, 1);
+
+    struct iovec wiov[3] = { { src, 100 }, { src + 100, 20000 }, { src + 20100, len - 20100 } };
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 512 * 7, len, wiov, 3, false), 0);
+    read_back(path, 512 * 7, chk, len);
+    assert_memory_equal(src, chk, len);
+
+    struct iovec riov[2] = { { dst, 3333 }, { dst + 3333, len - 3333 } };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 512 * 7, len, riov, 2, false), 0);
+    assert_memory_equal(src, dst, len);
+    /* The caller's vector is left as it was given. */
+    assert_ptr_equal(riov[1].iov_base, dst + 3333);
+    assert_int_equal(riov[1].iov_len, len - 3333);
+
+    /* FUA write, then a flush. */
+    fill_pattern(src, len, 9);
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, len, wiov, 3, true), 0);
+    read_back(path, 0, chk, len);
+    assert_memory_equal(src, chk, len);
+    assert_int_equal(do_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0, false), 0);
+
+    /* Out of range and misaligned requests are refused before any I/O. */
+    assert_int_equal(do_io(b, BDEV_IO_READ, 1 * MiB, 512, riov, 1, false), -EINVAL);
+    struct iovec one = { dst, 512 };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 100, 512, &one, 1, false), -EINVAL);
+    struct iovec big = { dst, 1024 };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 512, &big, 1, false), -EINVAL);
+    /* No loop: the file backend cannot do anything. */
+    struct req r = {
+        .io = { .type = BDEV_IO_READ, .len = 512, .iov = &one, .iovcnt = 1, .cb = req_cb }
+    };
+    assert_int_equal(bdev_submit(b, NULL, &r.io), -EINVAL);
+    assert_int_equal(r.calls, 0);
+
+    free(src);
+    free(dst);
+    free(chk);
+    bdev_close(b);
+    unlink(path);
+}
+
+/* More requests in flight than the ring has entries. */
+static void test_many_in_flight(void **state)
+{
+    enum { N = 40, BS = 4096 };
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", N * BS, 0);
+    struct bdev *b = open_file(path, BS, false, false);
+    static uint8_t bufs[N][BS];
+    static struct iovec iov[N];
+    static struct req reqs[N];
+
+    for (int i = 0; i < N; i++) {
+        memset(bufs[i], 'A' + i % 26, BS);
+        iov[i] = (struct iovec){ bufs[i], BS };
+        reqs[i] = (struct req){ .io = { .type = BDEV_IO_WRITE,
+                                        .offset = (uint64_t)i * BS,
+                                        .len = BS,
+                                        .iov = &iov[i],
+                                        .iovcnt = 1,
+                                        .cb = req_cb } };
+        assert_int_equal(bdev_submit(b, &loop, &reqs[i].io), 0);
+    }
+    while (loop.pending)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(reqs[i].calls, 1);
+        assert_int_equal(reqs[i].result, 0);
+        uint8_t chk[BS];
+        read_back(path, (uint64_t)i * BS, chk, BS);
+        assert_memory_equal(chk, bufs[i], BS);
+    }
+    bdev_close(b);
+    unlink(path);
+}
+
+static blkcnt_t blocks_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_blocks;
+}
+
+static void check_zeroed(struct bdev *b, uint64_t size, uint64_t zoff, uint64_t zlen, int fill)
+{
+    uint8_t *buf = malloc(size);
+    struct iovec iov = { buf, size };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, size, &iov, 1, false), 0);
+    for (uint64_t i = 0; i < size; i++) {
+        int want = (i >= zoff && i < zoff + zlen) ? 0 : fill;
+        if (buf[i] != want)
+            fail_msg("byte %llu is %#x, want %#x", (unsigned long long)i, buf[i], want);
+    }
+    free(buf);
+}
+
+static void discard_case(const char *dir)
+{
+    char path[64];
+    make_file(path, sizeof(path), dir, 2 * MiB, 0x77);
+    struct bdev *b = open_file(path, 4096, false, false);
+    assert_true(b->can_discard);
+    blkcnt_t before = blocks_of(path);
+
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 256 * KiB, 1 * MiB, NULL, 0, false), 0);
+    blkcnt_t after = blocks_of(path);
+    /* 1 MiB is 2048 512-byte units; allow for filesystem metadata. */
+    if (after > before - 1800)
+        fail_msg("%s: st_blocks %lld -> %lld, hole not punched", dir, (long long)before,
+                 (long long)after);
+    assert_int_equal(b->size, 2 * MiB);
+    check_zeroed(b, 2 * MiB, 256 * KiB, 1 * MiB, 0x77);
+    bdev_close(b);
+    unlink(path);
+}
+
+static void test_discard_tmp(void **state)
+{
+    discard_case("/tmp");
+}
+
+static void test_discard_shm(void **state)
+{
+    discard_case("/dev/shm");
+}
+
+static void write_zeroes_case(const char *dir)
+{
+    char path[64];
+    make_file(path, sizeof(path), dir, 1 * MiB, 0x31);
+    struct bdev *b = open_file(path, 512, false, false);
+    assert_true(b->can_write_zeroes);
+
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 512 * 3, 64 * KiB + 512, NULL, 0, false), 0);
+    check_zeroed(b, 1 * MiB, 512 * 3, 64 * KiB + 512, 0x31);
+    /* Again: on tmpfs this now goes straight to the punch fallback. */
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 512 * 3, 64 * KiB + 512, NULL, 0, false), 0);
+    check_zeroed(b, 1 * MiB, 512 * 3, 64 * KiB + 512, 0x31);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1 * MiB);
+    bdev_close(b);
+    unlink(path);
+}
+
+static void test_write_zeroes_tmp(void **state)
+{
+    write_zeroes_case("/tmp");
+}
+
+static void test_write_zeroes_shm(void **state)
+{
+    write_zeroes_case("/dev/shm");
+}
+
+/*
+ * The file shrinks after open: the first readv comes back short, the rest
+ * is resubmitted from the middle of an iovec element, hits EOF, and reads
+ * as zeroes.
+ */
+static void test_short_file(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 64 * KiB, 0x42);
+    struct bdev *b = open_file(path, 4096, false, false);
+    assert_int_equal(b->size, 64 * KiB);
+    assert_int_equal(truncate(path, 6000), 0);
+
+    size_t len = 16 * KiB;
+    uint8_t *buf = malloc(len);
+    memset(buf, 0xee, len);
+    struct iovec iov[2] = { { buf, 1000 }, { buf + 1000, len - 1000 } };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, len, iov, 2, false), 0);
+    for (size_t i = 0; i < len; i++) {
+        int want = i < 6000 ? 0x42 : 0;
+        if (buf[i] != want)
+            fail_msg("byte %zu is %#x, want %#x", i, buf[i], want);
+    }
+    assert_ptr_equal(iov[1].iov_base, buf + 1000);
+    assert_int_equal(iov[1].iov_len, len - 1000);
+
+    /* Entirely past the new end of file. */
+    memset(buf, 0xee, len);
+    assert_int_equal(do_io(b, BDEV_IO_READ, 32 * KiB, len, iov, 2, false), 0);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(buf[i], 0);
+    free(buf);
+    bdev_close(b);
+    unlink(path);
+}
+
+static void test_direct(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 1 * MiB, 0);
+    struct bdev *b = open_file(path, 4096, false, true);
+    size_t len = 64 * KiB;
+    uint8_t *src = NULL, *dst = NULL, *chk = malloc(len);
+    assert_int_equal(posix_memalign((void **)&src, 4096, len), 0);
+    assert_int_equal(posix_memalign((void **)&dst, 4096, len + 4096), 0);
+
+    fill_pattern(src, len, 5);
+    struct iovec wiov = { src, len };
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 128 * KiB, len, &wiov, 1, true), 0);
+    read_back(path, 128 * KiB, chk, len);
+    assert_memory_equal(src, chk, len);
+
+    struct iovec riov = { dst, len };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 128 * KiB, len, &riov, 1, false), 0);
+    assert_memory_equal(src, dst, len);
+
+    /* A buffer O_DIRECT would refuse still works (through the cached descriptor). */
+    struct iovec odd = { dst + 1, len };
+    memset(dst, 0, len + 4096);
+    assert_int_equal(do_io(b, BDEV_IO_READ, 128 * KiB, len, &odd, 1, false), 0);
+    assert_memory_equal(src, dst + 1, len);
+    fill_pattern(dst + 1, len, 77);
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, len, &odd, 1, false), 0);
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, len, &riov, 1, false), 0);
+    fill_pattern(chk, len, 77);
+    assert_memory_equal(chk, dst, len);
+
+    free(src);
+    free(dst);
+    free(chk);
+    bdev_close(b);
+    unlink(path);
+}
+
+static void test_readonly(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 64 * KiB, 0x11);
+    struct bdev *b = open_file(path, 512, true, false);
+    uint8_t blk[512];
+    struct iovec iov = { blk, sizeof(blk) };
+
+    assert_true(b->readonly);
+    assert_false(b->can_discard);
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, 512, &iov, 1, false), -EROFS);
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 0, 512, NULL, 0, false), -EROFS);
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 0, 512, NULL, 0, false), -EROFS);
+    assert_int_equal(do_io(b, BDEV_IO_READ, 512, 512, &iov, 1, false), 0);
+    assert_int_equal(blk[0], 0x11);
+
+    /*
+     * Even if a write slipped past the read-only check, the O_RDONLY
+     * descriptor's EBADF reaches the guest as EROFS.
+     */
+    struct req r = {
+        .io = { .type = BDEV_IO_WRITE, .len = 512, .iov = &iov, .iovcnt = 1, .cb = req_cb }
+    };
+    b->readonly = false;
+    int ret = bdev_submit(b, &loop, &r.io);
+    assert_int_equal(ret, 0);
+    b->readonly = true; /* as it really is, when the completion is mapped */
+    while (!r.calls)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    assert_int_equal(r.result, -EROFS);
+    bdev_close(b);
+
+    /* A file we may only read cannot be opened read-write, with the reason given. */
+    assert_int_equal(chmod(path, 0400), 0);
+    if (geteuid() != 0) {
+        struct bdev_config cfg = { .type = BDEV_TYPE_FILE, .path = path, .block_size = 512 };
+        char err[256];
+        assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EACCES);
+        assert_non_null(strstr(err, "Permission denied"));
+    }
+    unlink(path);
+}
+
+/* Block device path, through a loop device when the environment allows one. */
+static char loop_dev[64], loop_file[64];
+
+static int loop_teardown(void **state)
+{
+    char cmd[128];
+    if (loop_dev[0]) {
+        snprintf(cmd, sizeof(cmd), "losetup -d %s", loop_dev);
+        if (system(cmd) != 0)
+            return -1;
+        loop_dev[0] = 0;
+    }
+    if (loop_file[0])
+        unlink(loop_file);
+    return 0;
+}
+
+static void test_block_device(void **state)
+{
+    char *path = loop_file, cmd[256], *dev = loop_dev;
+    make_file(path, sizeof(loop_file), "/tmp", 4 * MiB, 0x5c);
+    snprintf(cmd, sizeof(cmd), "losetup -f --show --sector-size 4096 %s 2>/dev/null", path);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (!fgets(dev, sizeof(loop_dev), p))
+            dev[0] = 0;
+        pclose(p);
+    }
+    dev[strcspn(dev, "\n")] = 0;
+    if (!dev[0])
+        skip();
+
+    struct bdev_config cfg = { .type = BDEV_TYPE_FILE, .path = dev, .block_size = 512 };
+    struct bdev *b = NULL;
+    char err[256] = "";
+    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "logical block size 4096"));
+    assert_non_null(strstr(err, dev));
+
+    b = open_file(dev, 4096, false, false);
+    assert_int_equal(b->size, 4 * MiB);
+    assert_false(b->discard_zeroes);
+    assert_true(b->can_write_zeroes);
+    uint8_t buf[8192];
+    memset(buf, 0xa1, sizeof(buf));
+    struct iovec iov = { buf, sizeof(buf) };
+    assert_int_equal(do_io(b, BDEV_IO_WRITE, 8192, sizeof(buf), &iov, 1, true), 0);
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(do_io(b, BDEV_IO_READ, 8192, sizeof(buf), &iov, 1, false), 0);
+    assert_int_equal(buf[0], 0xa1);
+    assert_int_equal(buf[8191], 0xa1);
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 8192, 4096, NULL, 0, false), 0);
+    assert_int_equal(do_io(b, BDEV_IO_READ, 8192, sizeof(buf), &iov, 1, false), 0);
+    assert_int_equal(buf[0], 0);
+    assert_int_equal(buf[4095], 0);
+    assert_int_equal(buf[4096], 0xa1);
+    if (b->can_discard)
+        assert_int_equal(do_io(b, BDEV_IO_DISCARD, 0, 1 * MiB, NULL, 0, false), 0);
+    else
+        assert_int_equal(do_io(b, BDEV_IO_DISCARD, 0, 1 * MiB, NULL, 0, false), -EOPNOTSUPP);
+    assert_int_equal(do_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0, false), 0);
+    bdev_close(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_size_and_properties),
+        cmocka_unit_test(test_write_read),
+        cmocka_unit_test(test_many_in_flight),
+        cmocka_unit_test(test_discard_tmp),
+        cmocka_unit_test(test_discard_shm),
+        cmocka_unit_test(test_write_zeroes_tmp),
+        cmocka_unit_test(test_write_zeroes_shm),
+        cmocka_unit_test(test_short_file),
+        cmocka_unit_test(test_direct),
+        cmocka_unit_test(test_readonly),
+        cmocka_unit_test_teardown(test_block_device, loop_teardown),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

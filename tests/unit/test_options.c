@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/options.h"
+
+static struct options opts; /* about 1 MiB: not on the stack */
+static char err[512];
+static char outbuf[8192];
+
+/* Parse a NULL-terminated list of arguments (argv[0] is supplied). */
+static int parse_v(const char *first, va_list ap)
+{
+    char *argv[600];
+    int argc = 0;
+    argv[argc++] = "vhost-user-scsi";
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        assert_true(argc < 599);
+        argv[argc++] = (char *)a;
+    }
+    argv[argc] = NULL;
+
+    memset(outbuf, 0, sizeof(outbuf));
+    FILE *out = fmemopen(outbuf, sizeof(outbuf) - 1, "w");
+    assert_non_null(out);
+    memset(err, 'X', sizeof(err));
+    int rc = options_parse(argc, argv, &opts, out, err, sizeof(err));
+    fclose(out);
+    if (rc != -1)
+        assert_string_equal(err, "");
+    return rc;
+}
+
+static int parse(const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    int rc = parse_v(first, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Expect failure with exactly this message. */
+static void expect_error(const char *msg, const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    int rc = parse_v(first, ap);
+    va_end(ap);
+    if (rc != -1)
+        fail_msg("expected error '%s', got rc %d", msg, rc);
+    assert_string_equal(err, msg);
+}
+
+/* One --lun SPEC on a socket path: the common frame of most LUN tests. */
+static int parse_lun(const char *spec)
+{
+    return parse("--socket-path", "/tmp/vus.sock", "--lun", spec, NULL);
+}
+
+static void expect_lun_error(const char *spec, const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "--lun '%s': %s", spec, what);
+    expect_error(msg, "--socket-path", "/tmp/vus.sock", "--lun", spec, NULL);
+}
+
+static void test_minimal(void **state)
+{
+    assert_int_equal(parse_lun("type=ram,size=64M"), 0);
+    assert_string_equal(opts.socket_path, "/tmp/vus.sock");
+    assert_int_equal(opts.listen_fd, -1);
+    assert_int_equal(opts.threads, 1);
+    assert_false(opts.verbose);
+    assert_false(opts.print_capabilities);
+    assert_int_equal(opts.nluns, 1);
+    struct opt_lun *l = &opts.luns[0];
+    assert_int_equal(l->bdev.type, BDEV_TYPE_RAM);
+    assert_int_equal(l->bdev.size, 64ull << 20);
+    assert_int_equal(l->bdev.block_size, 512);
+    assert_false(l->bdev.readonly);
+    assert_false(l->bdev.direct);
+    assert_null(l->bdev.path);
+    assert_int_equal(l->scsi.target, 0);
+    assert_int_equal(l->scsi.lun, 0);
+    assert_false(l->lun_given);
+    assert_string_equal(l->scsi.serial, "");
+    assert_int_equal(l->scsi.wwn, 0);
+}
+
+static void test_all_keys(void **state)
+{
+    assert_int_equal(parse("--fd", "3", "--threads", "4", "-v", "--lun",
+                           "type=file,path=/dev/sdb,target=3,lun=7,block-size=4096,readonly=on,"
+                           "direct=on,serial=ABC-123 x,wwn=0x5001405abcdef012",
+                           NULL),
+                     0);
+    assert_null(opts.socket_path);
+    assert_int_equal(opts.listen_fd, 3);
+    assert_int_equal(opts.threads, 4);
+    assert_true(opts.verbose);
+    struct opt_lun *l = &opts.luns[0];
+    assert_int_equal(l->bdev.type, BDEV_TYPE_FILE);
+    assert_string_equal(l->path, "/dev/sdb");
+    assert_ptr_equal(l->bdev.path, l->path);
+    assert_int_equal(l->scsi.target, 3);
+    assert_int_equal(l->scsi.lun, 7);
+    assert_true(l->lun_given);
+    assert_int_equal(l->bdev.block_size, 4096);
+    assert_true(l->bdev.readonly);
+    assert_true(l->bdev.direct);
+    assert_string_equal(l->scsi.serial, "ABC-123 x");
+    assert_int_equal(l->scsi.wwn, 0x5001405abcdef012ull);
+
+    assert_int_equal(parse_lun("type=file,path=/x,readonly=off,direct=off,wwn=6001405ABCDEF012"),
+                     0);
+    assert_false(opts.luns[0].bdev.readonly);
+    assert_false(opts.luns[0].bdev.direct);
+    assert_int_equal(opts.luns[0].scsi.wwn, 0x6001405abcdef012ull);
+    assert_int_equal(parse("--socket-path", "s", "--verbose", "--lun", "type=ram,size=1M", NULL),
+                     0);
+    assert_true(opts.verbose);
+    assert_int_equal(parse("--socket-path=s", "--lun=type=ram,size=1M", NULL), 0);
+    assert_string_equal(opts.socket_path, "s");
+}
+
+static void test_info_options(void **state)
+{
+    assert_int_equal(parse("--print-capabilities", NULL), 1);
+    assert_string_equal(outbuf, "{\"type\": \"scsi\"}\n");
+    assert_true(opts.print_capabilities);
+
+    assert_int_equal(parse("--version", NULL), 1);
+    assert_string_equal(outbuf, "vhost-user-scsi " VUS_VERSION "\n");
+    assert_int_equal(parse("-V", NULL), 1);
+    assert_string_equal(outbuf, "vhost-user-scsi " VUS_VERSION "\n");
+
+    assert_int_equal(parse("--help", NULL), 1);
+    static const char *const must_mention[] = {
+        "--socket-path",
+        "--fd",
+        "--lun",
+        "--threads",
+        "--verbose",
+        "--print-capabilities",
+        "--help",
+        "--version",
+        "type=ram|file",
+        "size=",
+        "path=",
+        "target=",
+        "lun=",
+        "block-size=512|4096",
+        "readonly=on|off",
+        "direct=on|off",
+        "serial=",
+        "wwn=",
+        "vhost-user-scsi-pci",
+        "-chardev socket",
+    };
+    for (size_t i = 0; i < sizeof(must_mention) / sizeof(must_mention[0]); i++) {
+        if (!strstr(outbuf, must_mention[i]))
+            fail_msg("--help does not mention %s", must_mention[i]);
+    }
+    char first[sizeof(outbuf)];
+    strcpy(first, outbuf);
+    assert_int_equal(parse("-h", NULL), 1);
+    assert_string_equal(outbuf, first);
+    /* Help wins even without the otherwise mandatory options. */
+    assert_int_equal(parse("--lun", "type=ram,size=1M", "--help", NULL), 1);
+}
+
+static void test_sizes(void **state)
+{
+    static const struct {
+        const char *size;
+        uint64_t want;
+    } ok[] = {
+        { "512", 512 },
+        { "1K", 1024 },
+        { "1k", 1024 },
+        { "2M", 2ull << 20 },
+        { "3g", 3ull << 30 },
+        { "1T", 1ull << 40 },
+        { "16777215T", 16777215ull << 40 },
+        { "18446744073709551104", 18446744073709551104ull }, /* 2^64 - 512 */
+    };
+    char spec[128];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(spec, sizeof(spec), "type=ram,size=%s", ok[i].size);
+        if (parse_lun(spec) != 0)
+            fail_msg("%s: %s", spec, err);
+        assert_int_equal(opts.luns[0].bdev.size, ok[i].want);
+    }
+
+    static const char *const overflow[] = { "16777216T", "17179869184G", "18446744073709551616",
+                                            "99999999999999999999999" };
+    for (size_t i = 0; i < sizeof(overflow) / sizeof(overflow[0]); i++) {
+        char what[128];
+        snprintf(spec, sizeof(spec), "type=ram,size=%s", overflow[i]);
+        snprintf(what, sizeof(what), "size= '%s' does not fit in 64 bits", overflow[i]);
+        expect_lun_error(spec, what);
+    }
+
+    static const char *const junk[] = { "K", "-1", " 1", "+1", "1KB", "0x10", "1.5G", "1P", "1 " };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        char what[128];
+        snprintf(spec, sizeof(spec), "type=ram,size=%s", junk[i]);
+        snprintf(what, sizeof(what),
+                 "size= '%s' is not a number with an optional K, M, G or T suffix", junk[i]);
+        expect_lun_error(spec, what);
+    }
+
+    expect_lun_error("type=ram,size=0", "size= must be a non-zero multiple of the block size 512");
+    expect_lun_error("type=ram,size=1000",
+                     "size= must be a non-zero multiple of the block size 512");
+    expect_lun_error("type=ram,size=18446744073709551615",
+                     "size= must be a non-zero multiple of the block size 512");
+    /* The block size may come after the size. */
+    expect_lun_error("type=ram,size=6K,block-size=4096",
+                     "size= must be a non-zero multiple of the block size 4096");
+    assert_int_equal(parse_lun("type=ram,size=8K,block-size=4096"), 0);
+    assert_int_equal(opts.luns[0].bdev.block_size, 4096);
+    assert_int_equal(parse_lun("type=ram,block-size=512,size=1536"), 0);
+}
+
+static void test_lun_spec_errors(void **state)
+{
+    expect_lun_error("type=ram", "size= is required");
+    expect_lun_error("size=1M", "type= is required");
+    expect_lun_error("type=file", "path= is required");
+    expect_lun_error("type=file,path=/x,size=1M", "size= is only valid with type=ram");
+    expect_lun_error("type=ram,size=1M,path=/x", "path= is only valid with type=file");
+    expect_lun_error("type=ram,size=1M,direct=on", "direct= is only valid with type=file");
+    expect_lun_error("type=ram,size=1M,color=red", "unknown key 'color'");
+    expect_lun_error("type=ram,size=1M,Type=ram", "unknown key 'Type'");
+    expect_lun_error("type=ram,size=1M,size=2M", "size= is given twice");
+    expect_lun_error("type=ram,type=file,size=1M", "type= is given twice");
+    expect_lun_error("type=ram,size", "size= needs a value");
+    expect_lun_error("type=ram,size=", "size= needs a value");
+    expect_lun_error("type=ram,size=,lun=1", "size= needs a value");
+    expect_lun_error("type=disk", "type= must be ram or file, not 'disk'");
+    expect_lun_error("type=ram,size=1M,", "empty key");
+    expect_lun_error(",type=ram,size=1M", "empty key");
+    expect_lun_error("=ram", "empty key");
+    expect_lun_error("", "empty specification");
+    expect_lun_error("type=ram,size=1M,target=256", "target= must be 0..255, not '256'");
+    expect_lun_error("type=ram,size=1M,target=-1", "target= must be 0..255, not '-1'");
+    expect_lun_error("type=ram,size=1M,target=1a", "target= must be 0..255, not '1a'");
+    expect_lun_error("type=ram,size=1M,target=0x1", "target= must be 0..255, not '0x1'");
+    expect_lun_error("type=ram,size=1M,lun=256", "lun= must be 0..255, not '256'");
+    expect_lun_error("type=ram,size=1M,lun=99999999999999999999999",
+                     "lun= must be 0..255, not '99999999999999999999999'");
+    expect_lun_error("type=ram,size=1M,block-size=1024",
+                     "block-size= must be 512 or 4096, not '1024'");
+    expect_lun_error("type=ram,size=1M,readonly=yes", "readonly= must be on or off, not 'yes'");
+    expect_lun_error("type=file,path=/x,direct=1", "direct= must be on or off, not '1'");
+
+    assert_int_equal(parse_lun("type=ram,size=1M,target=255,lun=255"), 0);
+    assert_int_equal(opts.luns[0].scsi.target, 255);
+    assert_int_equal(opts.luns[0].scsi.lun, 255);
+}
+
+static void test_serial_and_wwn(void **state)
+{
+    const char *serial_msg = "serial= must be at most 36 printable ASCII characters, no comma";
+    assert_int_equal(parse_lun("type=ram,size=1M,serial=123456789012345678901234567890123456"), 0);
+    assert_string_equal(opts.luns[0].scsi.serial, "123456789012345678901234567890123456");
+    expect_lun_error("type=ram,size=1M,serial=1234567890123456789012345678901234567", serial_msg);
+    expect_lun_error("type=ram,size=1M,serial=a\tb", serial_msg);
+    expect_lun_error("type=ram,size=1M,serial=caf\xc3\xa9", serial_msg);
+    expect_lun_error("type=ram,size=1M,serial=a,,b", serial_msg);
+
+    const char *wwn_fmt = "wwn= must be 16 hex digits starting with NAA 5 or 6, not '%s'";
+    static const char *const bad[] = { "0x4001405abcdef012", "7001405abcdef012",  "5001405abcdef01",
+                                       "5001405abcdef0123",  "5001405abcdef01g",  "0x",
+                                       "x5001405abcdef012",  "0x 001405abcdef012" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char spec[128], what[160];
+        snprintf(spec, sizeof(spec), "type=ram,size=1M,wwn=%s", bad[i]);
+        snprintf(what, sizeof(what), wwn_fmt, bad[i]);
+        expect_lun_error(spec, what);
+    }
+}
+
+static void test_path_escapes_and_length(void **state)
+{
+    assert_int_equal(parse_lun("type=file,path=/a,,b/c,,,readonly=on"), 0);
+    assert_string_equal(opts.luns[0].path, "/a,b/c,");
+    assert_true(opts.luns[0].bdev.readonly);
+
+    static char spec[5000], path[4200];
+    memset(path, 'p', 4095);
+    path[0] = '/';
+    path[4095] = 0;
+    snprintf(spec, sizeof(spec), "type=file,path=%s", path);
+    assert_int_equal(parse_lun(spec), 0);
+    assert_int_equal(strlen(opts.luns[0].path), 4095);
+
+    memset(path, 'p', 4096);
+    path[0] = '/';
+    path[4096] = 0;
+    snprintf(spec, sizeof(spec), "type=file,path=%s", path);
+    assert_int_equal(parse_lun(spec), -1);
+    /* The echoed SPEC is cut to 77 characters and "..." so that the reason fits. */
+    char want[200];
+    snprintf(want, sizeof(want), "--lun '%.77s...': path= is too long", spec);
+    assert_string_equal(err, want);
+}
+
+static void test_lun_numbering(void **state)
+{
+    assert_int_equal(parse("--socket-path", "s",                              /**/
+                           "--lun", "type=ram,size=1M",                       /* -> 1 */
+                           "--lun", "type=ram,size=1M,lun=0",                 /* 0 */
+                           "--lun", "type=ram,size=1M",                       /* -> 3 */
+                           "--lun", "type=ram,size=1M,target=1",              /* -> 0 */
+                           "--lun", "type=ram,size=1M,lun=2",                 /* 2 */
+                           "--lun", "type=file,path=/x,target=1,lun=0,lun=1", /* error */
+                           NULL),
+                     -1);
+    assert_string_equal(err, "--lun 'type=file,path=/x,target=1,lun=0,lun=1': lun= is given twice");
+
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--lun",
+                           "type=ram,size=1M,lun=0", "--lun", "type=ram,size=1M", "--lun",
+                           "type=ram,size=1M,target=1", "--lun", "type=ram,size=1M,lun=2", NULL),
+                     0);
+    assert_int_equal(opts.nluns, 5);
+    assert_int_equal(opts.luns[0].scsi.lun, 1);
+    assert_int_equal(opts.luns[1].scsi.lun, 0);
+    assert_int_equal(opts.luns[2].scsi.lun, 3);
+    assert_int_equal(opts.luns[3].scsi.target, 1);
+    assert_int_equal(opts.luns[3].scsi.lun, 0);
+    assert_int_equal(opts.luns[4].scsi.lun, 2);
+
+    expect_error("--lun 'type=ram,size=1M,lun=5': target 0 lun 5 is already used", "--fd", "0",
+                 "--lun", "type=ram,size=1M,lun=5", "--lun", "type=ram,size=1M,lun=5", NULL);
+    /* The same number on another target is a different unit. */
+    assert_int_equal(parse("--fd", "0", "--lun", "type=ram,size=1M,lun=5", "--lun",
+                           "type=ram,size=1M,lun=5,target=2", NULL),
+                     0);
+}
+
+/* 256 LUNs fill target 0 exactly; a 257th --lun is refused. */
+static void test_lun_limits(void **state)
+{
+    char *argv[2 + 2 + 2 * (OPT_MAX_LUNS + 1) + 1];
+    static char specs[OPT_MAX_LUNS + 1][64];
+    int argc = 0;
+    argv[argc++] = "vhost-user-scsi";
+    argv[argc++] = "--fd";
+    argv[argc++] = "7";
+    for (int i = 0; i < OPT_MAX_LUNS; i++) {
+        if (i == 100)
+            snprintf(specs[i], sizeof(specs[i]), "type=ram,size=4K,lun=0");
+        else
+            snprintf(specs[i], sizeof(specs[i]), "type=ram,size=4K");
+        argv[argc++] = "--lun";
+        argv[argc++] = specs[i];
+    }
+    argv[argc] = NULL;
+    FILE *out = fmemopen(outbuf, sizeof(outbuf), "w");
+    assert_int_equal(options_parse(argc, argv, &opts, out, err, sizeof(err)), 0);
+    assert_int_equal(opts.nluns, OPT_MAX_LUNS);
+    assert_int_equal(opts.luns[100].scsi.lun, 0);
+    assert_int_equal(opts.luns[0].scsi.lun, 1);
+    assert_int_equal(opts.luns[255].scsi.lun, 255);
+    bool seen[256] = { false };
+    for (int i = 0; i < OPT_MAX_LUNS; i++) {
+        assert_false(seen[opts.luns[i].scsi.lun]);
+        seen[opts.luns[i].scsi.lun] = true;
+    }
+
+    snprintf(specs[OPT_MAX_LUNS], sizeof(specs[0]), "type=ram,size=4K,target=1");
+    argv[argc++] = "--lun";
+    argv[argc++] = specs[OPT_MAX_LUNS];
+    argv[argc] = NULL;
+    assert_int_equal(options_parse(argc, argv, &opts, out, err, sizeof(err)), -1);
+    assert_string_equal(err, "--lun 'type=ram,size=4K,target=1': too many LUNs (at most 256)");
+    fclose(out);
+}
+
+static void test_command_line_errors(void **state)
+{
+    expect_error("at least one --lun is required", "--socket-path", "s", NULL);
+    expect_error("one of --socket-path or --fd is required", "--lun", "type=ram,size=1M", NULL);
+    expect_error("--socket-path and --fd cannot be used together", "--socket-path", "s", "--fd",
+                 "3", "--lun", "type=ram,size=1M", NULL);
+    expect_error("--socket-path is given twice", "--socket-path", "a", "--socket-path", "b", NULL);
+    expect_error("--socket-path must not be empty", "--socket-path", "", NULL);
+    expect_error("--fd is given twice", "--fd", "3", "--fd", "4", NULL);
+    expect_error("--fd 'abc': not a file descriptor number", "--fd", "abc", NULL);
+    expect_error("--fd '-1': not a file descriptor number", "--fd", "-1", NULL);
+    expect_error("--fd '2147483648': not a file descriptor number", "--fd", "2147483648", NULL);
+    expect_error("--fd '': not a file descriptor number", "--fd", "", NULL);
+    expect_error("--threads '0': must be between 1 and 64", "--threads", "0", NULL);
+    expect_error("--threads '65': must be between 1 and 64", "--threads", "65", NULL);
+    expect_error("--threads 'two': must be between 1 and 64", "--threads", "two", NULL);
+    expect_error("--threads is given twice", "--threads", "2", "--threads", "2", NULL);
+    expect_error("unknown option '--bogus'", "--bogus", NULL);
+    expect_error("unknown option '-x'", "-x", NULL);
+    expect_error("unknown option '-x'", "-vx", NULL);
+    expect_error("option '--help' does not take a value", "--help=3", NULL);
+    expect_error("option '--lun' requires an argument", "--socket-path", "s", "--lun", NULL);
+    expect_error("option '--threads' requires an argument", "--threads", NULL);
+    expect_error("unexpected argument 'extra'", "--socket-path", "s", "--lun", "type=ram,size=1M",
+                 "extra", NULL);
+
+    assert_int_equal(
+        parse("--fd", "2147483647", "--threads", "64", "--lun", "type=ram,size=1M", NULL), 0);
+    assert_int_equal(opts.listen_fd, 2147483647);
+    assert_int_equal(opts.threads, 64);
+
+    /* sun_path holds 107 bytes and the terminating NUL. */
+    char longpath[200];
+    memset(longpath, 'a', 107);
+    longpath[107] = 0;
+    assert_int_equal(parse("--socket-path", longpath, "--lun", "type=ram,size=1M", NULL), 0);
+    longpath[107] = 'a';
+    longpath[108] = 0;
+    assert_int_equal(parse("--socket-path", longpath, "--lun", "type=ram,size=1M", NULL), -1);
+    assert_non_null(strstr(err, "is too long (at most 107 bytes)"));
+}
+
+/* A tiny error buffer truncates the message and nothing else. */
+static void test_small_error_buffer(void **state)
+{
+    char small[9];
+    char *argv[] = { "vhost-user-scsi", "--socket-path", "s", "--lun", "type=ram", NULL };
+    memset(small, 'Z', sizeof(small));
+    assert_int_equal(options_parse(5, argv, &opts, stdout, small, 8), -1);
+    assert_string_equal(small, "--lun '");
+    assert_int_equal(small[8], 'Z');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_info_options),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_lun_spec_errors),
+        cmocka_unit_test(test_serial_and_wwn),
+        cmocka_unit_test(test_path_escapes_and_length),
+        cmocka_unit_test(test_lun_numbering),
+        cmocka_unit_test(test_lun_limits),
+        cmocka_unit_test(test_command_line_errors),
+        cmocka_unit_test(test_small_error_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
