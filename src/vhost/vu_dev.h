@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The backend side of one vhost-user connection: negotiated features, the
+ * memory table, the vrings' configuration, the inflight region.
+ *
+ * Like libvhost-user, this layer owns no event loop and no thread: the
+ * control thread feeds it messages (vu_dev_handle_msg) and it calls back into
+ * the device (struct vu_dev_ops) around every change that workers must not
+ * see half-done.
+ *
+ * Threading: all functions run on the control thread.  Workers read vrings
+ * and the memory table only between ops->resume() and the next ops->pause().
+ */
+#ifndef VUS_VHOST_VU_DEV_H
+#define VUS_VHOST_VU_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vhost/vu_mem.h"
+#include "vhost/vu_proto.h"
+#include "virtq/virtq.h"
+
+#define VU_MAX_QUEUES 130 /* virtio-scsi: control + event + up to 128 request queues */
+
+struct vu_vring {
+    struct virtq vq;
+    uint64_t desc_uva, avail_uva, used_uva;
+    bool addr_set; /* SET_VRING_ADDR received */
+    bool addr_ok;  /* ...and it translates through the current memory table */
+    int kick_fd;   /* -1: none */
+    int err_fd;
+    bool enabled; /* SET_VRING_ENABLE 1, or implied without protocol features */
+    bool started; /* SET_VRING_KICK received, not stopped since */
+};
+
+struct vu_dev;
+
+struct vu_dev_ops {
+    /*
+     * Stop every worker from touching rings and guest memory and wait until
+     * it has: in-flight requests are completed first.  Called before any
+     * change to vrings or the memory table; nests are not used.
+     */
+    void (*pause)(struct vu_dev *dev);
+    /* Let workers run again; they re-read which vrings are ready. */
+    void (*resume)(struct vu_dev *dev);
+    /*
+     * Vring idx stops (GET_VRING_BASE, reset, disconnect), while paused.  The
+     * device gives back buffers it holds without having used them (rewinding
+     * last_avail_idx), so that the reported base accounts for every request.
+     */
+    void (*queue_stop)(struct vu_dev *dev, unsigned idx);
+};
+
+struct vu_dev {
+    const struct vu_dev_ops *ops;
+    void *opaque;
+    int sock;
+
+    uint64_t offered_features;
+    uint64_t features;
+    uint64_t offered_protocol_features;
+    uint64_t protocol_features;
+    unsigned max_queues; /* reported by GET_QUEUE_NUM; vrings beyond it are refused */
+    uint8_t status;
+
+    struct vu_mem_table mem;
+    struct vu_vring vrings[VU_MAX_QUEUES];
+
+    void *inflight_base;
+    size_t inflight_len;
+    size_t inflight_queue_len;
+    uint16_t inflight_num_queues;
+};
+
+void vu_dev_init(struct vu_dev *dev, const struct vu_dev_ops *ops, void *opaque, uint64_t features,
+                 uint64_t protocol_features, unsigned max_queues);
+
+/*
+ * Handle one received message, replying when the request (or REPLY_ACK)
+ * requires it.  Takes ownership of the message's fds.  Returns 0, or -errno
+ * when the connection must be dropped (malformed message, failed reply).
+ */
+int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg);
+
+/* The frontend went away: stop all vrings, unmap memory, forget the negotiation. */
+void vu_dev_disconnect(struct vu_dev *dev);
+
+/* Whether workers may serve vring idx now. */
+bool vu_vring_ready(const struct vu_dev *dev, unsigned idx);
+
+static inline bool vu_has_feature(const struct vu_dev *dev, unsigned bit)
+{
+    return dev->features & (1ULL << bit);
+}
+
+#endif

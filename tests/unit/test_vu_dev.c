@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The vhost-user device state machine, driven message by message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vhost/vu_dev.h"
+#include "vhost/vu_msg.h"
+
+static int pair[2];
+static struct vu_dev dev;
+static unsigned npause, nresume, nstop;
+static int paused;
+
+static void op_pause(struct vu_dev *d)
+{
+    (void)d;
+    assert_false(paused);
+    paused = 1;
+    npause++;
+}
+
+static void op_resume(struct vu_dev *d)
+{
+    (void)d;
+    assert_true(paused);
+    paused = 0;
+    nresume++;
+}
+
+static void op_queue_stop(struct vu_dev *d, unsigned idx)
+{
+    (void)d;
+    (void)idx;
+    assert_true(paused);
+    nstop++;
+}
+
+static const struct vu_dev_ops ops = {
+    .pause = op_pause,
+    .resume = op_resume,
+    .queue_stop = op_queue_stop,
+};
+
+#define FEATURES ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX))
+#define PROTO                                                                                      \
+    ((1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) |                              \
+     (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD))
+
+static int setup(void **state)
+{
+    (void)state;
+    npause = nresume = nstop = 0;
+    paused = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+        return -1;
+    vu_dev_init(&dev, &ops, NULL, FEATURES, PROTO, 4);
+    dev.sock = pair[0];
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vu_dev_disconnect(&dev);
+    close(pair[0]);
+    close(pair[1]);
+    return 0;
+}
+
+/* Build a message as if received; fds are dup'ed so the device may own them. */
+static int handle(uint32_t req, uint32_t flags, const void *payload, uint32_t size, int fd)
+{
+    struct vu_msg msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.hdr.request = req;
+    msg.hdr.flags = VU_VERSION | flags;
+    msg.hdr.size = size;
+    if (size)
+        memcpy(&msg.payload, payload, size);
+    if (fd >= 0) {
+        msg.fds[0] = dup(fd);
+        msg.nfds = 1;
+    }
+    return vu_dev_handle_msg(&dev, &msg);
+}
+
+static uint64_t read_reply_u64(uint32_t expect_req)
+{
+    struct vu_msg r;
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.hdr.request, expect_req);
+    assert_true(r.hdr.flags & VU_FLAG_REPLY);
+    vu_msg_close_fds(&r);
+    return r.payload.u64;
+}
+
+static void test_features(void **state)
+{
+    uint64_t f;
+
+    (void)state;
+    assert_int_equal(handle(VU_GET_FEATURES, 0, NULL, 0, -1), 0);
+    f = read_reply_u64(VU_GET_FEATURES);
+    assert_int_equal(f, FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES));
+
+    assert_int_equal(handle(VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, -1), 0);
+    assert_int_equal(read_reply_u64(VU_GET_PROTOCOL_FEATURES), PROTO);
+
+    f = PROTO;
+    assert_int_equal(handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1), 0);
+    f = FEATURES;
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+    assert_int_equal(dev.features, FEATURES);
+
+    /* A feature we did not offer: refused, and REPLY_ACK says so. */
+    f = 1ULL << 40;
+    assert_int_equal(handle(VU_SET_FEATURES, VU_FLAG_NEED_REPLY, &f, 8, -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_FEATURES), 1);
+    assert_int_equal(dev.features, FEATURES);
+
+    assert_int_equal(handle(VU_GET_QUEUE_NUM, 0, NULL, 0, -1), 0);
+    assert_int_equal(read_reply_u64(VU_GET_QUEUE_NUM), 4);
+}
+
+static void test_malformed_drops(void **state)
+{
+    uint32_t small = 1;
+
+    (void)state;
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &small, 4, -1), -EPROTO);
+    assert_int_equal(handle(VU_SET_LOG_BASE, 0, NULL, 0, -1), -EPROTO);
+}
+
+static void test_vring_out_of_range(void **state)
+{
+    struct vu_vring_state st = { .index = 4, .num = 128 };
+    uint64_t f = PROTO;
+
+    (void)state;
+    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
+    assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 1);
+    st.index = 0;
+    st.num = 100; /* not a power of two */
+    assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 1);
+    st.num = 128;
+    assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 0);
+}
+
+/* A full ring set-up: memory, addresses, base, kick, enable; then stop. */
+static void test_ring_lifecycle(void **state)
+{
+    const size_t memsz = 1 << 20;
+    int memfd = memfd_create("guest", 0);
+    int kick = eventfd(0, 0);
+    uint64_t f = PROTO;
+    struct vu_mem_table_msg mt;
+    struct vu_vring_state st;
+    struct vu_vring_addr addr;
+    struct vu_msg r;
+
+    (void)state;
+    assert_int_equal(ftruncate(memfd, memsz), 0);
+    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
+    f = FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+    handle(VU_SET_FEATURES, 0, &f, 8, -1);
+
+    memset(&mt, 0, sizeof(mt));
+    mt.nregions = 1;
+    mt.regions[0] =
+        (struct vu_mem_region_desc){ .gpa = 0, .size = memsz, .uva = 0x7f0000000000ULL };
+    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
+    assert_int_equal(dev.mem.nregions, 1);
+
+    st = (struct vu_vring_state){ .index = 2, .num = 64 };
+    handle(VU_SET_VRING_NUM, 0, &st, sizeof(st), -1);
+    addr = (struct vu_vring_addr){ .index = 2,
+                                   .desc_uva = 0x7f0000000000ULL,
+                                   .avail_uva = 0x7f0000001000ULL,
+                                   .used_uva = 0x7f0000002000ULL };
+    handle(VU_SET_VRING_ADDR, 0, &addr, sizeof(addr), -1);
+    assert_true(dev.vrings[2].addr_ok);
+    st = (struct vu_vring_state){ .index = 2, .num = 7 };
+    handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1);
+    uint64_t idx = 2;
+    handle(VU_SET_VRING_KICK, 0, &idx, 8, kick);
+    /* Protocol features negotiated: the ring waits for SET_VRING_ENABLE. */
+    assert_false(vu_vring_ready(&dev, 2));
+    st = (struct vu_vring_state){ .index = 2, .num = 1 };
+    handle(VU_SET_VRING_ENABLE, 0, &st, sizeof(st), -1);
+    assert_true(vu_vring_ready(&dev, 2));
+
+    /* Moving the memory so the rings fall outside it makes the ring not ready. */
+    mt.regions[0].uva = 0x100000000000ULL;
+    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
+    assert_false(vu_vring_ready(&dev, 2));
+    mt.regions[0].uva = 0x7f0000000000ULL;
+    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
+    assert_true(vu_vring_ready(&dev, 2));
+
+    st = (struct vu_vring_state){ .index = 2 };
+    assert_int_equal(handle(VU_GET_VRING_BASE, 0, &st, sizeof(st), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.payload.state.index, 2);
+    assert_int_equal(r.payload.state.num, 7);
+    assert_false(vu_vring_ready(&dev, 2));
+    assert_int_equal(nstop, 1);
+    /* Every change ran between a pause and a resume. */
+    assert_int_equal(npause, nresume);
+    assert_true(npause >= 8);
+    close(memfd);
+    close(kick);
+}
+
+static void test_inflight(void **state)
+{
+    struct vu_inflight_msg in = { .num_queues = 4, .queue_size = 128 };
+    struct vu_msg r;
+
+    (void)state;
+    assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.nfds, 1);
+    assert_true(r.payload.inflight.mmap_size >= 4 * (16 + 16 * 128));
+    /* Hand the same region back, as a frontend does after a backend restart. */
+    in = r.payload.inflight;
+    assert_int_equal(handle(VU_SET_INFLIGHT_FD, 0, &in, sizeof(in), r.fds[0]), 0);
+    assert_non_null(dev.inflight_base);
+    vu_msg_close_fds(&r);
+
+    /* Too many queues is refused. */
+    in.num_queues = 200;
+    assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.nfds, 0);
+    assert_int_equal(r.payload.inflight.mmap_size, 0);
+}
+
+static void test_status_and_slots(void **state)
+{
+    uint64_t s = 0x0f;
+
+    (void)state;
+    assert_int_equal(handle(VU_SET_STATUS, 0, &s, 8, -1), 0);
+    assert_int_equal(handle(VU_GET_STATUS, 0, NULL, 0, -1), 0);
+    assert_int_equal(read_reply_u64(VU_GET_STATUS), 0x0f);
+    assert_int_equal(handle(VU_GET_MAX_MEM_SLOTS, 0, NULL, 0, -1), 0);
+    assert_int_equal(read_reply_u64(VU_GET_MAX_MEM_SLOTS), VU_MEM_MAX_REGIONS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vring_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_slots, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
