@@ -33,7 +33,10 @@ DAEMON   := $(O)/vhost-user-scsi
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 
-.PHONY: all deps unit check check-unit check-asan check-guest format format-check demo clean
+.PHONY: all deps unit check check-unit check-asan check-guest format format-check demo clean install
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
 all: $(DAEMON) $(TESTS)
 
@@ -79,6 +82,17 @@ check: check-unit check-guest
 demo: deps
 	$(MAKE) all
 	scripts/demo.sh
+
+# The binary, its man page, systemd units, and the vhost-user backend
+# description QEMU's tools look for (docs/interop/vhost-user.rst).
+install: $(DAEMON)
+	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi
+	install -D -m 0644 docs/man/vhost-user-scsi.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhost-user-scsi.8
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' contrib/systemd/vhost-user-scsi@.service | \
+		install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/vhost-user-scsi@.service
+	install -D -m 0644 contrib/systemd/vhost-user-scsi@.socket $(DESTDIR)/etc/systemd/system/vhost-user-scsi@.socket
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' contrib/qemu/50-vhost-user-scsi.json | \
+		install -D -m 0644 /dev/stdin $(DESTDIR)$(PREFIX)/share/qemu/vhost-user/50-vhost-user-scsi.json
 
 clean:
 	rm -rf build
