@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * SCSI target emulation (SPC-4 / SBC-3) over block backends.
+ *
+ * The transport (virtio-scsi) resolves the addressed LUN, fills a struct
+ * scsi_task that it keeps preallocated per virtqueue slot, and calls
+ * scsi_task_execute().  Everything about the CDB is checked here, once, before
+ * dispatch; the task ends with task->status, sense and the number of bytes of
+ * data-in actually produced, and task->done() is called exactly once.
+ *
+ * Threading: scsi_target_* / scsi_lun_create / scsi_lun_destroy run on the
+ * main thread while no worker runs.  scsi_task_execute() runs on a worker
+ * thread; several workers may execute tasks on the same LUN concurrently.
+ * scsi_lun_reset() may be called from any thread.  done() runs on the worker
+ * that executed the task.
+ */
+#ifndef VUS_SCSI_SCSI_H
+#define VUS_SCSI_SCSI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "bdev/bdev.h"
+#include "io/io_loop.h"
+
+#define SCSI_MAX_TARGETS  256   /* virtio-scsi addresses targets with one byte */
+#define SCSI_MAX_LUNS     16384 /* flat space LUN: 14 bits */
+#define SCSI_CDB_MAX      32    /* virtio-scsi's default cdb_size */
+#define SCSI_SENSE_MAX    96    /* virtio-scsi's default sense_size */
+#define SCSI_SERIAL_MAX   36
+#define SCSI_LUNS_PER_TGT 256 /* LUNs we serve per target (0..255) */
+
+/* SCSI status codes (SAM-5). */
+#define SCSI_STATUS_GOOD                 0x00
+#define SCSI_STATUS_CHECK_CONDITION      0x02
+#define SCSI_STATUS_BUSY                 0x08
+#define SCSI_STATUS_RESERVATION_CONFLICT 0x18
+#define SCSI_STATUS_TASK_SET_FULL        0x28
+#define SCSI_STATUS_TASK_ABORTED         0x40
+
+enum scsi_data_dir {
+    SCSI_DIR_NONE,
+    SCSI_DIR_TO_DEV,   /* data-out: the initiator sends data (WRITE) */
+    SCSI_DIR_FROM_DEV, /* data-in: the target returns data (READ, INQUIRY) */
+};
+
+/* Identity and settings of one logical unit, from --lun after parsing. */
+struct scsi_lun_config {
+    unsigned target;                  /* 0..255 */
+    unsigned lun;                     /* 0..SCSI_LUNS_PER_TGT-1 */
+    char serial[SCSI_SERIAL_MAX + 1]; /* empty: derive */
+    uint64_t wwn;                     /* NAA identifier for VPD 83h; 0: derive */
+};
+
+struct scsi_target;
+
+/* Unit attention conditions pending on a LUN (bit mask). */
+#define SCSI_UA_POWER_ON_RESET   (1u << 0) /* 29h/00h */
+#define SCSI_UA_CAPACITY_CHANGED (1u << 1) /* 2Ah/09h */
+#define SCSI_UA_REPORTED_LUNS    (1u << 2) /* 3Fh/0Eh */
+
+struct scsi_lun {
+    struct scsi_target *target;
+    unsigned id;       /* LUN number within the target */
+    struct bdev *bdev; /* owned by the LUN */
+    char serial[SCSI_SERIAL_MAX + 1];
+    uint64_t wwn;
+    _Atomic unsigned ua_pending; /* SCSI_UA_* set by resets and events, cleared when reported */
+    _Atomic unsigned inflight;   /* tasks executing on this LUN (see scsi_task_execute) */
+};
+
+/*
+ * A target: up to SCSI_LUNS_PER_TGT LUNs.  A target with LUNs but no LUN 0
+ * still answers INQUIRY (peripheral qualifier 011b), REPORT LUNS, REQUEST
+ * SENSE and TEST UNIT READY at LUN 0, so that initiators can discover the others.
+ */
+struct scsi_target {
+    unsigned id;
+    struct scsi_lun *luns[SCSI_LUNS_PER_TGT];
+    struct scsi_lun lun0_standin; /* bdev == NULL: the "no LUN 0" stand-in */
+};
+
+/* The targets of one controller. */
+struct scsi_target_set {
+    struct scsi_target *targets[SCSI_MAX_TARGETS];
+};
+
+/*
+ * Create a LUN on bdev (ownership of bdev passes to the LUN, also on failure)
+ * and add it to the set, creating the target as needed.  Derives serial and
+ * wwn when not given, deterministically from target, lun and bdev->desc.
+ * Returns 0, or -EEXIST (LUN taken) / -ENOMEM with a reason in err.
+ */
+int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *cfg,
+                    struct bdev *bdev, char *err, size_t errlen);
+void scsi_target_set_destroy(struct scsi_target_set *set);
+
+/*
+ * Resolve a target and LUN to the unit that answers for them: the LUN itself,
+ * the target's LUN 0 stand-in, or NULL when nothing answers (the transport
+ * then reports a bad target).
+ */
+struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsigned lun);
+
+/* Logical unit reset: set POWER ON, RESET OR BUS DEVICE RESET OCCURRED. */
+void scsi_lun_reset(struct scsi_lun *lun);
+
+struct scsi_task;
+typedef void (*scsi_task_done_cb)(struct scsi_task *task);
+
+/*
+ * One command.  The transport fills the "in" part; scsi_task_execute() fills
+ * the "out" part; "private" is the SCSI layer's (preallocated with the task:
+ * no allocation per command).
+ */
+struct scsi_task {
+    /* in */
+    struct scsi_lun *lun;
+    uint8_t cdb[SCSI_CDB_MAX]; /* copied from guest memory: stable */
+    unsigned cdb_len;          /* bytes of cdb[] the initiator supplied */
+    enum scsi_data_dir dir;
+    struct iovec *iov; /* data buffer (guest memory); only of direction dir */
+    unsigned iovcnt;
+    size_t iov_len;       /* total bytes of iov */
+    uint64_t tag;         /* initiator's task tag: for ABORT TASK / QUERY TASK */
+    struct io_loop *loop; /* the executing worker's loop, for backend I/O */
+    scsi_task_done_cb done;
+    void *priv; /* transport's context */
+
+    /* out */
+    uint8_t status;
+    uint8_t sense[SCSI_SENSE_MAX];
+    unsigned sense_len;
+    size_t data_len; /* bytes of data-in written to iov (or data-out consumed) */
+    /*
+     * The data buffer is too small for the transfer the CDB asks for, or has
+     * the wrong direction: status is meaningless and the transport reports
+     * it (virtio-scsi: VIRTIO_SCSI_S_OVERRUN).
+     */
+    bool overrun;
+
+    /* private to the SCSI layer */
+    struct bdev_io bio;
+    struct iovec bio_iov[BDEV_MAX_IOV];
+    uint64_t lba; /* progress of multi-step commands (WRITE SAME, UNMAP, VERIFY) */
+    uint64_t nblocks;
+    unsigned step;
+    uint8_t block_buf[4096]; /* one logical block (WRITE SAME pattern, small data-out) */
+    size_t buf_off;          /* bytes of iov consumed by earlier steps */
+    bool (*io_next)(struct scsi_task *task, int result); /* continues a multi-step command */
+    int io_result;
+    bool io_submitting; /* inside bdev_submit: a completion only records its result */
+    bool io_completed;  /* ... and says so here */
+};
+
+/*
+ * Run task.  Increments lun->inflight before dispatch and decrements it just
+ * before task->done(), so a LUN reset can wait for it to reach zero.
+ */
+void scsi_task_execute(struct scsi_task *task);
+
+/*
+ * Set CHECK CONDITION with fixed-format sense data (key, asc, ascq).  The one
+ * place that builds sense data.
+ */
+void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq);
+
+#endif

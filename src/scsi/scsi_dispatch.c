@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command table and scsi_task_execute(): every check that does not need
+ * the command's own semantics (CDB length, unit attention, the LUN 0
+ * stand-in, the data buffer against the transfer the CDB announces) happens
+ * here, once, before a handler runs.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+#include "util/iov.h"
+
+/*
+ * The one table of commands: handler, CDB size, flags, how the expected
+ * transfer follows from the CDB (kind, length field offset and width), and
+ * the CDB usage data that REPORT SUPPORTED OPERATION CODES returns.  Opcodes
+ * with service actions point at a sub-table.  Anything absent is INVALID
+ * COMMAND OPERATION CODE.
+ */
+/* clang-format off */
+#define U4   0xff, 0xff, 0xff, 0xff
+#define U8   U4, U4
+#define DISC (SCSI_CMD_UA_EXEMPT | SCSI_CMD_STANDIN) /* discovery commands */
+#define CMD(name, fn, len, flags, xfer, off, width, ...) \
+    { name, fn, len, flags, SCSI_XFER_##xfer, off, width, false, 0, { __VA_ARGS__ } }
+#define SACMD(name, fn, len, flags, xfer, off, width, sa, ...) \
+    { name, fn, len, flags, SCSI_XFER_##xfer, off, width, true, sa, { __VA_ARGS__ } }
+
+static const struct scsi_cmd cmds_9e[] = {
+    SACMD("READ CAPACITY(16)", scsi_sbc_read_capacity16, 16, 0, IN_ALLOC, 10, 4,
+          SCSI_SAI_READ_CAPACITY_16, 0x9e, 0x10, U8, U4, 0x01, 0),
+    SACMD("GET LBA STATUS", scsi_sbc_get_lba_status, 16, 0, IN_ALLOC, 10, 4,
+          SCSI_SAI_GET_LBA_STATUS, 0x9e, 0x12, U8, U4, 0, 0),
+};
+
+static const struct scsi_cmd cmds_a3[] = {
+    SACMD("REPORT SUPPORTED OPERATION CODES", scsi_spc_report_opcodes, 12, 0, IN_ALLOC, 6, 4,
+          SCSI_MI_REPORT_OPCODES, 0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, U4, 0, 0),
+};
+
+struct scsi_opcode {
+    const struct scsi_cmd *cmds;
+    unsigned ncmds;
+};
+
+#define ONE(...) { (const struct scsi_cmd[]){ CMD(__VA_ARGS__) }, 1 }
+#define SA(tbl)  { tbl, sizeof(tbl) / sizeof(tbl[0]) }
+
+static const struct scsi_opcode opcodes[256] = {
+    [SCSI_OP_TEST_UNIT_READY] = ONE("TEST UNIT READY", scsi_spc_test_unit_ready, 6,
+                                    SCSI_CMD_STANDIN, NONE, 0, 0, 0x00, 0, 0, 0, 0, 0),
+    [SCSI_OP_REQUEST_SENSE] = ONE("REQUEST SENSE", scsi_spc_request_sense, 6, DISC,
+                                  IN_ALLOC, 4, 1, 0x03, 0x01, 0, 0, 0xff, 0),
+    [SCSI_OP_READ_6] = ONE("READ(6)", scsi_sbc_read_write, 6, 0, IN_BLOCKS, 4, 1,
+                           0x08, 0x1f, 0xff, 0xff, 0xff, 0),
+    [SCSI_OP_WRITE_6] = ONE("WRITE(6)", scsi_sbc_read_write, 6, 0, OUT_BLOCKS, 4, 1,
+                            0x0a, 0x1f, 0xff, 0xff, 0xff, 0),
+    [SCSI_OP_INQUIRY] = ONE("INQUIRY", scsi_spc_inquiry, 6, DISC, IN_ALLOC, 3, 2,
+                            0x12, 0x01, 0xff, 0xff, 0xff, 0),
+    [SCSI_OP_MODE_SENSE_6] = ONE("MODE SENSE(6)", scsi_mode_sense, 6, 0, IN_ALLOC, 4, 1,
+                                 0x1a, 0x08, 0xff, 0xff, 0xff, 0),
+    [SCSI_OP_START_STOP_UNIT] = ONE("START STOP UNIT", scsi_spc_start_stop, 6, 0, NONE, 0, 0,
+                                    0x1b, 0x01, 0, 0x0f, 0xf7, 0),
+    /* IN_FIXED: the length is the response size, 8 bytes. */
+    [SCSI_OP_READ_CAPACITY_10] = ONE("READ CAPACITY(10)", scsi_sbc_read_capacity10, 10, 0,
+                                     IN_FIXED, 8, 0, 0x25, 0, U4, 0, 0, 0x01, 0),
+    [SCSI_OP_READ_10] = ONE("READ(10)", scsi_sbc_read_write, 10, 0, IN_BLOCKS, 7, 2,
+                            0x28, 0x18, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_WRITE_10] = ONE("WRITE(10)", scsi_sbc_read_write, 10, 0, OUT_BLOCKS, 7, 2,
+                             0x2a, 0x18, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_VERIFY_10] = ONE("VERIFY(10)", scsi_sbc_verify, 10, 0, OUT_VERIFY, 7, 2,
+                              0x2f, 0x16, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_SYNC_CACHE_10] = ONE("SYNCHRONIZE CACHE(10)", scsi_sbc_sync_cache, 10, 0, NONE,
+                                  0, 0, 0x35, 0x02, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_WRITE_SAME_10] = ONE("WRITE SAME(10)", scsi_sbc_write_same, 10, 0, OUT_WSAME,
+                                  7, 2, 0x41, 0x08, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_UNMAP] = ONE("UNMAP", scsi_sbc_unmap, 10, 0, OUT_PARAM, 7, 2,
+                          0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+    [SCSI_OP_MODE_SENSE_10] = ONE("MODE SENSE(10)", scsi_mode_sense, 10, 0, IN_ALLOC, 7, 2,
+                                  0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0),
+    [SCSI_OP_READ_16] = ONE("READ(16)", scsi_sbc_read_write, 16, 0, IN_BLOCKS, 10, 4,
+                            0x88, 0x18, U8, U4, 0, 0),
+    [SCSI_OP_WRITE_16] = ONE("WRITE(16)", scsi_sbc_read_write, 16, 0, OUT_BLOCKS, 10, 4,
+                             0x8a, 0x18, U8, U4, 0, 0),
+    [SCSI_OP_VERIFY_16] = ONE("VERIFY(16)", scsi_sbc_verify, 16, 0, OUT_VERIFY, 10, 4,
+                              0x8f, 0x16, U8, U4, 0, 0),
+    [SCSI_OP_SYNC_CACHE_16] = ONE("SYNCHRONIZE CACHE(16)", scsi_sbc_sync_cache, 16, 0, NONE,
+                                  0, 0, 0x91, 0x02, U8, U4, 0, 0),
+    [SCSI_OP_WRITE_SAME_16] = ONE("WRITE SAME(16)", scsi_sbc_write_same, 16, 0, OUT_WSAME,
+                                  10, 4, 0x93, 0x09, U8, U4, 0, 0),
+    [SCSI_OP_SERVICE_ACTION_IN] = SA(cmds_9e),
+    [SCSI_OP_REPORT_LUNS] = ONE("REPORT LUNS", scsi_spc_report_luns, 12, DISC, IN_ALLOC, 6, 4,
+                                0xa0, 0, 0xff, 0, 0, 0, U4, 0, 0),
+    [SCSI_OP_MAINTENANCE_IN] = SA(cmds_a3),
+    [SCSI_OP_READ_12] = ONE("READ(12)", scsi_sbc_read_write, 12, 0, IN_BLOCKS, 6, 4,
+                            0xa8, 0x18, U4, U4, 0, 0),
+    [SCSI_OP_WRITE_12] = ONE("WRITE(12)", scsi_sbc_read_write, 12, 0, OUT_BLOCKS, 6, 4,
+                             0xaa, 0x18, U4, U4, 0, 0),
+    [SCSI_OP_VERIFY_12] = ONE("VERIFY(12)", scsi_sbc_verify, 12, 0, OUT_VERIFY, 6, 4,
+                              0xaf, 0x16, U4, U4, 0, 0),
+};
+/* clang-format on */
+
+const struct scsi_cmd *scsi_cmd_find(uint8_t opcode, uint16_t sa, bool *opcode_known)
+{
+    const struct scsi_opcode *op = &opcodes[opcode];
+
+    *opcode_known = op->ncmds != 0;
+    for (unsigned i = 0; i < op->ncmds; i++) {
+        if (!op->cmds[i].has_sa || op->cmds[i].sa == sa)
+            return &op->cmds[i];
+    }
+    return NULL;
+}
+
+const struct scsi_cmd *scsi_cmd_at(unsigned idx)
+{
+    for (unsigned op = 0; op < 256; op++) {
+        if (idx < opcodes[op].ncmds)
+            return &opcodes[op].cmds[idx];
+        idx -= opcodes[op].ncmds;
+    }
+    return NULL;
+}
+
+uint32_t scsi_max_xfer_blocks(const struct bdev *bdev)
+{
+    return SCSI_MAX_XFER_BYTES / bdev->block_size;
+}
+
+void scsi_task_complete(struct scsi_task *task)
+{
+    atomic_fetch_sub(&task->lun->inflight, 1);
+    task->done(task);
+}
+
+void scsi_task_fail(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+    scsi_task_set_sense(task, key, asc, ascq);
+    scsi_task_complete(task);
+}
+
+void scsi_task_invalid_cdb(struct scsi_task *task)
+{
+    scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB, 0);
+}
+
+void scsi_task_invalid_field(struct scsi_task *task, unsigned byte, int bit)
+{
+    scsi_task_set_sense(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB, 0);
+    scsi_sense_set_field(task, true, byte, bit);
+    scsi_task_complete(task);
+}
+
+void scsi_task_invalid_param(struct scsi_task *task, unsigned byte, int bit)
+{
+    scsi_task_set_sense(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_PARAM, 0);
+    scsi_sense_set_field(task, false, byte, bit);
+    scsi_task_complete(task);
+}
+
+void scsi_task_reply(struct scsi_task *task, const void *buf, size_t len, size_t alloc)
+{
+    size_t n = len < alloc ? len : alloc;
+
+    if (task->dir != SCSI_DIR_FROM_DEV)
+        n = 0;
+    if (n > task->iov_len)
+        n = task->iov_len;
+    task->data_len = iov_from_buf(task->iov, task->iovcnt, 0, buf, n);
+    task->status = SCSI_STATUS_GOOD;
+    scsi_task_complete(task);
+}
+
+static void scsi_bio_cb(struct bdev_io *io, int result)
+{
+    struct scsi_task *task = (struct scsi_task *)((char *)io - offsetof(struct scsi_task, bio));
+
+    if (task->io_submitting) {
+        /* Inline completion: the submit loop below carries on without recursing. */
+        task->io_result = result;
+        task->io_completed = true;
+        return;
+    }
+    if (task->io_next(task, result))
+        scsi_task_submit(task, task->io_next);
+}
+
+void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *task, int result))
+{
+    for (;;) {
+        int rc;
+
+        task->io_next = next;
+        task->io_completed = false;
+        task->io_submitting = true;
+        task->bio.cb = scsi_bio_cb;
+        rc = bdev_submit(task->lun->bdev, task->loop, &task->bio);
+        task->io_submitting = false;
+        if (rc == 0 && !task->io_completed)
+            return; /* scsi_bio_cb continues later, on this thread */
+        if (!next(task, rc < 0 ? rc : task->io_result))
+            return;
+    }
+}
+
+/* The transfer the CDB announces, in bytes; exact: the buffer must hold all of it. */
+static uint64_t expected_xfer(const struct scsi_task *task, const struct scsi_cmd *cmd,
+                              enum scsi_data_dir *dir, bool *exact)
+{
+    const uint8_t *cdb = task->cdb;
+    uint64_t field = 0, bs = task->lun->bdev != NULL ? task->lun->bdev->block_size : 0;
+
+    switch (cmd->len_size) {
+    case 1:
+        field = cdb[cmd->len_off];
+        break;
+    case 2:
+        field = get_be16(&cdb[cmd->len_off]);
+        break;
+    case 4:
+        field = get_be32(&cdb[cmd->len_off]);
+        break;
+    }
+    *exact = true;
+    switch (cmd->xfer) {
+    case SCSI_XFER_IN_ALLOC:
+        *dir = SCSI_DIR_FROM_DEV;
+        *exact = false;
+        return field;
+    case SCSI_XFER_IN_FIXED:
+        *dir = SCSI_DIR_FROM_DEV;
+        *exact = false;
+        return cmd->len_off;
+    case SCSI_XFER_IN_BLOCKS:
+    case SCSI_XFER_OUT_BLOCKS:
+        *dir = cmd->xfer == SCSI_XFER_IN_BLOCKS ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
+        if (cmd->len_size == 1 && field == 0)
+            field = 256; /* READ(6)/WRITE(6) */
+        return field * bs;
+    case SCSI_XFER_OUT_PARAM:
+        *dir = SCSI_DIR_TO_DEV;
+        return field;
+    case SCSI_XFER_OUT_WSAME:
+        *dir = SCSI_DIR_TO_DEV;
+        if (cdb[0] == SCSI_OP_WRITE_SAME_16 && (cdb[1] & SCSI_WS_NDOB))
+            return 0;
+        return bs;
+    case SCSI_XFER_OUT_VERIFY:
+        *dir = SCSI_DIR_TO_DEV;
+        switch ((cdb[1] >> 1) & 3) {
+        case 1:
+            return field * bs;
+        case 3:
+            return field != 0 ? bs : 0;
+        default:
+            return 0;
+        }
+    default:
+        *dir = SCSI_DIR_NONE;
+        return 0;
+    }
+}
+
+static bool buffer_fits(const struct scsi_task *task, const struct scsi_cmd *cmd)
+{
+    enum scsi_data_dir dir;
+    bool exact;
+    uint64_t need = expected_xfer(task, cmd, &dir, &exact);
+
+    if (need == 0)
+        return true;
+    if (task->iov_len > 0 && task->dir != dir)
+        return false;
+    return !exact || (task->dir == dir && task->iov_len >= need);
+}
+
+void scsi_task_execute(struct scsi_task *task)
+{
+    struct scsi_lun *lun = task->lun;
+    const struct scsi_cmd *cmd;
+    bool opcode_known;
+    uint8_t asc, ascq;
+    unsigned cdb_len = task->cdb_len < SCSI_CDB_MAX ? task->cdb_len : SCSI_CDB_MAX;
+
+    atomic_fetch_add(&lun->inflight, 1);
+    task->status = SCSI_STATUS_GOOD;
+    task->sense_len = 0;
+    task->data_len = 0;
+    task->overrun = false;
+    task->io_submitting = false;
+
+    if (cdb_len == 0) {
+        scsi_task_invalid_cdb(task);
+        return;
+    }
+    cmd = scsi_cmd_find(task->cdb[0], task->cdb[1] & 0x1f, &opcode_known);
+    if (cmd != NULL && cdb_len < cmd->cdb_len) {
+        scsi_task_invalid_cdb(task);
+        return;
+    }
+    if ((cmd == NULL || !(cmd->flags & SCSI_CMD_UA_EXEMPT)) && scsi_ua_take(lun, &asc, &ascq)) {
+        scsi_task_fail(task, SCSI_SK_UNIT_ATTENTION, asc, ascq);
+        return;
+    }
+    if (lun->bdev == NULL && (cmd == NULL || !(cmd->flags & SCSI_CMD_STANDIN))) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, 0);
+        return;
+    }
+    if (cmd == NULL) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE, 0);
+        return;
+    }
+    /* Linked commands and ACA are not supported (SAM-5 5.10). */
+    if (task->cdb[cmd->cdb_len - 1] & SCSI_CDB_NACA) {
+        scsi_task_invalid_field(task, cmd->cdb_len - 1u, 2);
+        return;
+    }
+    if (!buffer_fits(task, cmd)) {
+        task->overrun = true;
+        scsi_task_complete(task);
+        return;
+    }
+    cmd->handler(task);
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Targets and logical units: creation, lookup, reset.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+/*
+ * NAA 5 needs a 24-bit IEEE company ID.  We own none, so a fixed value with
+ * the locally-administered bit pattern of a MAC address is used: it cannot
+ * collide with a real vendor's assignment.
+ */
+#define SCSI_WWN_COMPANY_ID 0x025653u
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Same backend and address give the same identity across restarts: guests key on it. */
+static uint64_t lun_hash(unsigned target, unsigned lun, const char *desc)
+{
+    uint8_t addr[4] = { (uint8_t)target, (uint8_t)(lun >> 8), (uint8_t)lun, 0 };
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    h = fnv1a(h, addr, sizeof(addr));
+    return fnv1a(h, desc, strnlen(desc, sizeof(((struct bdev *)0)->desc)));
+}
+
+static bool serial_ok(const char *s)
+{
+    size_t n = strnlen(s, SCSI_SERIAL_MAX + 1);
+
+    if (n == 0 || n > SCSI_SERIAL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *cfg,
+                    struct bdev *bdev, char *err, size_t errlen)
+{
+    struct scsi_target *tgt;
+    struct scsi_lun *lun;
+    uint64_t h;
+
+    if (cfg->target >= SCSI_MAX_TARGETS || cfg->lun >= SCSI_LUNS_PER_TGT) {
+        snprintf(err, errlen, "LUN %u:%u out of range (target < %u, lun < %u)", cfg->target,
+                 cfg->lun, SCSI_MAX_TARGETS, SCSI_LUNS_PER_TGT);
+        bdev_close(bdev);
+        return -EINVAL;
+    }
+    /* The emulation stages one block in task->block_buf (WRITE SAME, VERIFY, UNMAP). */
+    if (bdev->block_size < 512 || bdev->block_size > sizeof(((struct scsi_task *)0)->block_buf) ||
+        (bdev->block_size & (bdev->block_size - 1)) != 0 || bdev->size < bdev->block_size ||
+        bdev->size % bdev->block_size != 0) {
+        snprintf(err, errlen, "LUN %u:%u: unsupported geometry (block size %u, size %llu)",
+                 cfg->target, cfg->lun, bdev->block_size, (unsigned long long)bdev->size);
+        bdev_close(bdev);
+        return -EINVAL;
+    }
+    if (cfg->serial[0] != '\0' && !serial_ok(cfg->serial)) {
+        snprintf(err, errlen, "LUN %u:%u: serial must be 1-%u printable characters", cfg->target,
+                 cfg->lun, SCSI_SERIAL_MAX);
+        bdev_close(bdev);
+        return -EINVAL;
+    }
+    tgt = set->targets[cfg->target];
+    if (tgt != NULL && tgt->luns[cfg->lun] != NULL) {
+        snprintf(err, errlen, "LUN %u:%u already exists", cfg->target, cfg->lun);
+        bdev_close(bdev);
+        return -EEXIST;
+    }
+    lun = calloc(1, sizeof(*lun));
+    if (lun == NULL) {
+        snprintf(err, errlen, "LUN %u:%u: out of memory", cfg->target, cfg->lun);
+        bdev_close(bdev);
+        return -ENOMEM;
+    }
+    if (tgt == NULL) {
+        tgt = calloc(1, sizeof(*tgt));
+        if (tgt == NULL) {
+            snprintf(err, errlen, "target %u: out of memory", cfg->target);
+            free(lun);
+            bdev_close(bdev);
+            return -ENOMEM;
+        }
+        tgt->id = cfg->target;
+        tgt->lun0_standin.target = tgt;
+        tgt->lun0_standin.id = 0;
+        set->targets[cfg->target] = tgt;
+    }
+
+    h = lun_hash(cfg->target, cfg->lun, bdev->desc);
+    lun->target = tgt;
+    lun->id = cfg->lun;
+    lun->bdev = bdev;
+    if (cfg->serial[0] != '\0')
+        memcpy(lun->serial, cfg->serial, strnlen(cfg->serial, SCSI_SERIAL_MAX));
+    else
+        snprintf(lun->serial, sizeof(lun->serial), "VUS%02X%02X%016llX", cfg->target & 0xff,
+                 cfg->lun & 0xff, (unsigned long long)h);
+    if (cfg->wwn != 0)
+        lun->wwn = cfg->wwn;
+    else
+        lun->wwn = 5ull << 60 | (uint64_t)SCSI_WWN_COMPANY_ID << 36 | (h & 0xfffffffffull);
+    /* A new unit reports its power-on like a real disk does. */
+    atomic_init(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
+    atomic_init(&lun->inflight, 0);
+    tgt->luns[cfg->lun] = lun;
+    return 0;
+}
+
+void scsi_target_set_destroy(struct scsi_target_set *set)
+{
+    for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
+        struct scsi_target *tgt = set->targets[t];
+
+        if (tgt == NULL)
+            continue;
+        for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
+            if (tgt->luns[l] == NULL)
+                continue;
+            bdev_close(tgt->luns[l]->bdev);
+            free(tgt->luns[l]);
+        }
+        free(tgt);
+        set->targets[t] = NULL;
+    }
+}
+
+struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsigned lun)
+{
+    struct scsi_target *tgt;
+
+    if (set == NULL || target >= SCSI_MAX_TARGETS)
+        return NULL;
+    tgt = set->targets[target];
+    if (tgt == NULL)
+        return NULL;
+    if (lun < SCSI_LUNS_PER_TGT && tgt->luns[lun] != NULL)
+        return tgt->luns[lun];
+    if (lun == 0)
+        return &tgt->lun0_standin;
+    return NULL;
+}
+
+void scsi_lun_reset(struct scsi_lun *lun)
+{
+    atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
+}

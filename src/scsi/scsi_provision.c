@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Logical block provisioning: UNMAP and WRITE SAME(10)/(16).
+ *
+ * Both are multi-step: UNMAP issues one DISCARD per descriptor, WRITE SAME
+ * without deallocation writes its one-block pattern BDEV_MAX_IOV blocks at a
+ * time.  The data they act on is copied into task->block_buf first, so the
+ * guest cannot change it between validation and use.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+#include "util/iov.h"
+
+#define UNMAP_HDR  8
+#define UNMAP_DESC 16
+
+_Static_assert(UNMAP_HDR + UNMAP_DESC * SCSI_MAX_UNMAP_DESCS <=
+                   sizeof(((struct scsi_task *)0)->block_buf),
+               "UNMAP descriptor list must fit in block_buf");
+
+static bool finish_errno(struct scsi_task *task, int err)
+{
+    scsi_task_set_errno(task, err, true);
+    scsi_task_complete(task);
+    return false;
+}
+
+/* Next descriptor with blocks to discard, from task->step on; false when none is left. */
+static bool unmap_prepare(struct scsi_task *task)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+
+    for (; task->step < task->nblocks; task->step++) {
+        const uint8_t *d = &task->block_buf[UNMAP_HDR + UNMAP_DESC * task->step];
+        uint32_t n = get_be32(&d[8]);
+
+        if (n == 0)
+            continue;
+        memset(&task->bio, 0, sizeof(task->bio));
+        task->bio.type = BDEV_IO_DISCARD;
+        task->bio.offset = get_be64(d) * bs;
+        task->bio.len = (uint64_t)n * bs;
+        task->step++;
+        return true;
+    }
+    return false;
+}
+
+static bool unmap_next(struct scsi_task *task, int result)
+{
+    if (result < 0)
+        return finish_errno(task, result);
+    if (unmap_prepare(task))
+        return true;
+    scsi_task_complete(task);
+    return false;
+}
+
+void scsi_sbc_unmap(struct scsi_task *task)
+{
+    const struct bdev *bdev = task->lun->bdev;
+    size_t plen = get_be16(&task->cdb[7]), bddl, ndesc, copy;
+
+    /* ANCHOR needs anchored-state support (ANC_SUP), which we do not report. */
+    if (task->cdb[1] & 0x01) {
+        scsi_task_invalid_field(task, 1, 0);
+        return;
+    }
+    if (!bdev->can_discard) {
+        scsi_task_invalid_cdb(task);
+        return;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return;
+    }
+    if (plen == 0) {
+        scsi_task_complete(task);
+        return;
+    }
+    if (plen < UNMAP_HDR) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_PARAM_LIST_LENGTH, 0);
+        return;
+    }
+    if (iov_to_buf(task->iov, task->iovcnt, 0, task->block_buf, UNMAP_HDR) != UNMAP_HDR) {
+        task->overrun = true;
+        scsi_task_complete(task);
+        return;
+    }
+    /* A descriptor cut short by either length is ignored, as SBC-3 allows. */
+    bddl = get_be16(&task->block_buf[2]);
+    if (bddl > plen - UNMAP_HDR)
+        bddl = plen - UNMAP_HDR;
+    ndesc = bddl / UNMAP_DESC;
+    if (ndesc > SCSI_MAX_UNMAP_DESCS) {
+        scsi_task_invalid_param(task, 2, -1); /* UNMAP BLOCK DESCRIPTOR DATA LENGTH */
+        return;
+    }
+    /* The whole list fits in block_buf: a stable copy the guest cannot change. */
+    copy = UNMAP_HDR + UNMAP_DESC * ndesc;
+    if (iov_to_buf(task->iov, task->iovcnt, 0, task->block_buf, copy) != copy) {
+        task->overrun = true;
+        scsi_task_complete(task);
+        return;
+    }
+    task->data_len = plen;
+    /* All descriptors are checked before any is acted on: the command fails whole. */
+    for (size_t i = 0; i < ndesc; i++) {
+        const uint8_t *d = &task->block_buf[UNMAP_HDR + UNMAP_DESC * i];
+        uint32_t n = get_be32(&d[8]);
+
+        if (n > SCSI_MAX_UNMAP_BLOCKS) {
+            scsi_task_invalid_param(task, (unsigned)(UNMAP_HDR + UNMAP_DESC * i + 8), -1);
+            return;
+        }
+        if (!scsi_lba_range_ok(task->lun, get_be64(d), n)) {
+            scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+            return;
+        }
+    }
+    task->step = 0;
+    task->nblocks = ndesc;
+    if (unmap_prepare(task))
+        scsi_task_submit(task, unmap_next);
+    else
+        scsi_task_complete(task);
+}
+
+/* The pattern write of WRITE SAME: up to BDEV_MAX_IOV copies of block_buf per request. */
+static bool ws_prepare(struct scsi_task *task)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+    uint64_t n = task->nblocks < BDEV_MAX_IOV ? task->nblocks : BDEV_MAX_IOV;
+
+    memset(&task->bio, 0, sizeof(task->bio));
+    task->bio.type = BDEV_IO_WRITE;
+    task->bio.offset = task->lba * bs;
+    task->bio.len = n * bs;
+    task->bio.iov = task->bio_iov;
+    task->bio.iovcnt = (unsigned)n;
+    return true;
+}
+
+static bool ws_next(struct scsi_task *task, int result)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+
+    if (result < 0)
+        return finish_errno(task, result);
+    task->lba += task->bio.len / bs;
+    task->nblocks -= task->bio.len / bs;
+    if (task->nblocks == 0) {
+        scsi_task_complete(task);
+        return false;
+    }
+    return ws_prepare(task);
+}
+
+static bool ws_single_done(struct scsi_task *task, int result)
+{
+    if (result < 0)
+        return finish_errno(task, result);
+    scsi_task_complete(task);
+    return false;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0)
+            return false;
+    }
+    return true;
+}
+
+void scsi_sbc_write_same(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    const struct bdev *bdev = task->lun->bdev;
+    struct scsi_lba_range r = scsi_cdb_range(cdb);
+    bool ndob = cdb[0] == SCSI_OP_WRITE_SAME_16 && (cdb[1] & SCSI_WS_NDOB);
+    bool unmap = cdb[1] & SCSI_WS_UNMAP, zero;
+    uint32_t bs = bdev->block_size;
+
+    /*
+     * WSNZ is reported: 0 blocks ("to the end of the medium") is refused.
+     * UNMAP is refused when LBPWS is not reported, as SBC-3 lets initiators
+     * rely on the VPD page.
+     */
+    if (cdb[1] & SCSI_CDB_PROTECT) {
+        scsi_task_invalid_field(task, 1, 7);
+        return;
+    }
+    if (cdb[1] & SCSI_WS_ANCHOR) {
+        scsi_task_invalid_field(task, 1, 4);
+        return;
+    }
+    if (unmap && !bdev->can_discard) {
+        scsi_task_invalid_field(task, 1, 3);
+        return;
+    }
+    if (r.n == 0 || r.n > SCSI_MAX_WS_BLOCKS) {
+        scsi_task_invalid_field(task, r.n_off, -1);
+        return;
+    }
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return;
+    }
+    if (bs > sizeof(task->block_buf)) {
+        finish_errno(task, -EINVAL);
+        return;
+    }
+    if (ndob) {
+        memset(task->block_buf, 0, bs);
+    } else {
+        if (iov_to_buf(task->iov, task->iovcnt, 0, task->block_buf, bs) != bs) {
+            task->overrun = true;
+            scsi_task_complete(task);
+            return;
+        }
+        task->data_len = bs;
+    }
+    zero = all_zero(task->block_buf, bs);
+    task->lba = r.lba;
+    task->nblocks = r.n;
+
+    memset(&task->bio, 0, sizeof(task->bio));
+    task->bio.offset = r.lba * bs;
+    task->bio.len = (uint64_t)r.n * bs;
+    /*
+     * Deallocation only when it reads back as the pattern; otherwise the
+     * zeroes have to be written (WRITE_ZEROES when the backend has it).
+     */
+    if (zero && unmap && bdev->discard_zeroes) {
+        task->bio.type = BDEV_IO_DISCARD;
+        scsi_task_submit(task, ws_single_done);
+        return;
+    }
+    if (zero && bdev->can_write_zeroes) {
+        task->bio.type = BDEV_IO_WRITE_ZEROES;
+        scsi_task_submit(task, ws_single_done);
+        return;
+    }
+    for (unsigned i = 0; i < BDEV_MAX_IOV && i < r.n; i++) {
+        task->bio_iov[i].iov_base = task->block_buf;
+        task->bio_iov[i].iov_len = bs;
+    }
+    ws_prepare(task);
+    scsi_task_submit(task, ws_next);
+}

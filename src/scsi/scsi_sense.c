@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Sense data and the mapping from backend errors to SCSI status.
+ *
+ * Only fixed-format sense (response code 70h) is produced: descriptor format
+ * is never enabled (D_SENSE is 0 in the control mode page and not changeable),
+ * and cutting the data to the transport's sense buffer is the transport's job.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+size_t scsi_sense_build(uint8_t *buf, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+    memset(buf, 0, SCSI_SENSE_FIXED_LEN);
+    buf[0] = SCSI_SENSE_FIXED_CURRENT;
+    buf[2] = key & 0x0f;
+    buf[7] = SCSI_SENSE_FIXED_LEN - 8; /* additional sense length */
+    buf[12] = asc;
+    buf[13] = ascq;
+    return SCSI_SENSE_FIXED_LEN;
+}
+
+void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+    task->status = SCSI_STATUS_CHECK_CONDITION;
+    task->sense_len = (unsigned)scsi_sense_build(task->sense, key, asc, ascq);
+}
+
+void scsi_sense_set_info(struct scsi_task *task, uint64_t info)
+{
+    /* The fixed format has 4 bytes of INFORMATION: larger values cannot be reported. */
+    if (task->sense_len < SCSI_SENSE_FIXED_LEN || info > UINT32_MAX)
+        return;
+    task->sense[0] |= SCSI_SENSE_VALID;
+    put_be32(&task->sense[3], (uint32_t)info);
+}
+
+void scsi_sense_set_field(struct scsi_task *task, bool in_cdb, unsigned byte, int bit)
+{
+    if (task->sense_len < SCSI_SENSE_FIXED_LEN)
+        return;
+    /* SKSV, C/D, BPV + BIT POINTER, then FIELD POINTER (SPC-4 4.5.2.4.2). */
+    task->sense[15] = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) | (bit >= 0 ? 0x08 | (bit & 7) : 0));
+    put_be16(&task->sense[16], (uint16_t)byte);
+}
+
+/*
+ * The one place that decides what a backend failure looks like to the
+ * initiator.  Transient resource shortage is BUSY so that the initiator
+ * retries instead of failing the I/O up to the file system.
+ */
+static const struct {
+    int err;
+    uint8_t status; /* BUSY, or CHECK CONDITION with the sense below */
+    uint8_t key;
+    uint8_t asc_read, ascq_read;
+    uint8_t asc_write, ascq_write;
+} errno_sense[] = {
+    { EIO, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_UNRECOVERED_READ, 0,
+      SCSI_ASC_WRITE_ERROR, 0 },
+    { ENOSPC, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED,
+      SCSI_ASCQ_SPACE_ALLOC_FAILED, SCSI_ASC_WRITE_PROTECTED, SCSI_ASCQ_SPACE_ALLOC_FAILED },
+    { EROFS, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0,
+      SCSI_ASC_WRITE_PROTECTED, 0 },
+    { EPERM, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0,
+      SCSI_ASC_WRITE_PROTECTED, 0 },
+    { EACCES, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0,
+      SCSI_ASC_WRITE_PROTECTED, 0 },
+    { EOPNOTSUPP, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_ILLEGAL_REQUEST,
+      SCSI_ASC_INVALID_FIELD_IN_CDB, 0, SCSI_ASC_INVALID_FIELD_IN_CDB, 0 },
+    { ENOMEM, SCSI_STATUS_BUSY, 0, 0, 0, 0, 0 },
+    { EAGAIN, SCSI_STATUS_BUSY, 0, 0, 0, 0, 0 },
+    /* Anything else is our failure, not the medium's: internal target failure. */
+    { 0, SCSI_STATUS_CHECK_CONDITION, SCSI_SK_HARDWARE_ERROR, SCSI_ASC_INTERNAL_FAILURE, 0,
+      SCSI_ASC_INTERNAL_FAILURE, 0 },
+};
+
+void scsi_task_set_errno(struct scsi_task *task, int err, bool write)
+{
+    size_t i, last = sizeof(errno_sense) / sizeof(errno_sense[0]) - 1;
+
+    if (err < 0)
+        err = -err;
+    for (i = 0; i < last; i++) {
+        if (errno_sense[i].err == err)
+            break;
+    }
+    if (errno_sense[i].status == SCSI_STATUS_BUSY) {
+        task->status = SCSI_STATUS_BUSY;
+        task->sense_len = 0;
+        return;
+    }
+    if (write)
+        scsi_task_set_sense(task, errno_sense[i].key, errno_sense[i].asc_write,
+                            errno_sense[i].ascq_write);
+    else
+        scsi_task_set_sense(task, errno_sense[i].key, errno_sense[i].asc_read,
+                            errno_sense[i].ascq_read);
+}
+
+/* In the order they are reported when several are pending. */
+static const struct {
+    unsigned bit;
+    uint8_t asc, ascq;
+} ua_sense[] = {
+    { SCSI_UA_POWER_ON_RESET, SCSI_ASC_POWER_ON_RESET, 0 },
+    { SCSI_UA_CAPACITY_CHANGED, SCSI_ASC_PARAMETERS_CHANGED, SCSI_ASCQ_CAPACITY_CHANGED },
+    { SCSI_UA_REPORTED_LUNS, SCSI_ASC_TARGET_CHANGED, SCSI_ASCQ_REPORTED_LUNS },
+};
+
+bool scsi_ua_take(struct scsi_lun *lun, uint8_t *asc, uint8_t *ascq)
+{
+    unsigned cur = atomic_load(&lun->ua_pending);
+
+    /*
+     * Several workers may race for the same condition; the compare-exchange
+     * makes exactly one of them report it.
+     */
+    for (;;) {
+        size_t i;
+
+        for (i = 0; i < sizeof(ua_sense) / sizeof(ua_sense[0]); i++) {
+            if (cur & ua_sense[i].bit)
+                break;
+        }
+        if (i == sizeof(ua_sense) / sizeof(ua_sense[0])) {
+            /* Unknown bits cannot be reported: drop them rather than loop. */
+            if (cur != 0 && !atomic_compare_exchange_weak(&lun->ua_pending, &cur, 0))
+                continue;
+            return false;
+        }
+        if (atomic_compare_exchange_weak(&lun->ua_pending, &cur, cur & ~ua_sense[i].bit)) {
+            *asc = ua_sense[i].asc;
+            *ascq = ua_sense[i].ascq;
+            return true;
+        }
+    }
+}

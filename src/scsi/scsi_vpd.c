@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Vital product data pages (INQUIRY with EVPD=1).  Every limit reported here
+ * is one the command handlers enforce: initiators (Linux sd, libiscsi) size
+ * their requests from these pages.
+ */
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+static const uint8_t disk_pages[] = {
+    SCSI_VPD_SUPPORTED,    SCSI_VPD_SERIAL,    SCSI_VPD_DEVICE_ID,
+    SCSI_VPD_BLOCK_LIMITS, SCSI_VPD_BLOCK_DEV, SCSI_VPD_LB_PROVISION,
+};
+
+static size_t vpd_supported(const struct scsi_lun *lun, uint8_t *buf)
+{
+    /* The stand-in has no unit behind it: it only lists this page. */
+    size_t n = lun->bdev != NULL ? sizeof(disk_pages) : 1;
+
+    memcpy(&buf[4], disk_pages, n);
+    return 4 + n;
+}
+
+static size_t vpd_serial(const struct scsi_lun *lun, uint8_t *buf)
+{
+    size_t n = strnlen(lun->serial, SCSI_SERIAL_MAX);
+
+    memcpy(&buf[4], lun->serial, n);
+    return 4 + n;
+}
+
+static size_t vpd_device_id(const struct scsi_lun *lun, uint8_t *buf)
+{
+    size_t n = strnlen(lun->serial, SCSI_SERIAL_MAX), off = 4;
+
+    /* NAA designator, associated with the logical unit. */
+    buf[off++] = SCSI_CODESET_BINARY;
+    buf[off++] = SCSI_DESIG_NAA;
+    buf[off++] = 0;
+    buf[off++] = 8;
+    put_be64(&buf[off], lun->wwn);
+    off += 8;
+
+    /* T10 vendor ID designator: vendor identification, then the serial to make it unique. */
+    buf[off++] = SCSI_CODESET_ASCII;
+    buf[off++] = SCSI_DESIG_T10;
+    buf[off++] = 0;
+    buf[off++] = (uint8_t)(8 + n);
+    memcpy(&buf[off], "VUSCSI  ", 8);
+    memcpy(&buf[off + 8], lun->serial, n);
+    off += 8 + n;
+    return off;
+}
+
+static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
+{
+    const struct bdev *bdev = lun->bdev;
+    uint32_t gran = bdev->optimal_io_blocks;
+
+    memset(&buf[4], 0, 0x3c);
+    /* WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 ("to the end") is refused. */
+    buf[4] = 0x01;
+    put_be16(&buf[6], (uint16_t)(gran > 0xffff ? 0xffff : gran));
+    put_be32(&buf[8], scsi_max_xfer_blocks(bdev));
+    if (bdev->can_discard) {
+        put_be32(&buf[20], SCSI_MAX_UNMAP_BLOCKS);
+        put_be32(&buf[24], SCSI_MAX_UNMAP_DESCS);
+        put_be32(&buf[28], 1); /* optimal unmap granularity */
+    }
+    put_be64(&buf[36], SCSI_MAX_WS_BLOCKS);
+    return 4 + 0x3c;
+}
+
+static size_t vpd_block_dev(const struct scsi_lun *lun, uint8_t *buf)
+{
+    memset(&buf[4], 0, 0x3c);
+    put_be16(&buf[4], 1); /* MEDIUM ROTATION RATE: non-rotating */
+    return 4 + 0x3c;
+}
+
+static size_t vpd_provisioning(const struct scsi_lun *lun, uint8_t *buf)
+{
+    const struct bdev *bdev = lun->bdev;
+
+    memset(&buf[4], 0, 4);
+    if (bdev->can_discard) {
+        buf[5] = 0x80 | 0x40 | 0x20; /* LBPU, LBPWS, LBPWS10 */
+        if (bdev->discard_zeroes)
+            buf[5] |= 0x04; /* LBPRZ */
+        buf[6] = 0x02;      /* PROVISIONING TYPE: thin */
+    }
+    return 8;
+}
+
+size_t scsi_vpd_page(const struct scsi_lun *lun, uint8_t page, uint8_t *buf)
+{
+    size_t len;
+
+    if (lun->bdev == NULL && page != SCSI_VPD_SUPPORTED)
+        return 0;
+    switch (page) {
+    case SCSI_VPD_SUPPORTED:
+        len = vpd_supported(lun, buf);
+        break;
+    case SCSI_VPD_SERIAL:
+        len = vpd_serial(lun, buf);
+        break;
+    case SCSI_VPD_DEVICE_ID:
+        len = vpd_device_id(lun, buf);
+        break;
+    case SCSI_VPD_BLOCK_LIMITS:
+        len = vpd_block_limits(lun, buf);
+        break;
+    case SCSI_VPD_BLOCK_DEV:
+        len = vpd_block_dev(lun, buf);
+        break;
+    case SCSI_VPD_LB_PROVISION:
+        len = vpd_provisioning(lun, buf);
+        break;
+    default:
+        return 0;
+    }
+    buf[0] = lun->bdev != NULL ? SCSI_TYPE_DISK : (SCSI_PQ_NOT_CAPABLE | SCSI_TYPE_UNKNOWN);
+    buf[1] = page;
+    put_be16(&buf[2], (uint16_t)(len - 4));
+    return len;
+}
