@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Request queues: take a chain off the ring, find the headers in it (any
+ * layout: they may be split across descriptors), hand the command to the SCSI
+ * layer, and write the response when it completes.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/iov.h"
+#include "util/log.h"
+#include "virtio_scsi/vscsi.h"
+
+int vscsi_queue_alloc(struct vscsi_queue *q, unsigned nreqs)
+{
+    /* calloc: the large per-slot arrays stay untouched (unbacked) until used. */
+    q->reqs = calloc(nreqs, sizeof(*q->reqs));
+    if (!q->reqs)
+        return -ENOMEM;
+    q->nreqs = nreqs;
+    q->free_list = NULL;
+    for (unsigned i = nreqs; i-- > 0;) {
+        struct vscsi_req *r = &q->reqs[i];
+        r->q = q;
+        r->elem.iov = r->iov;
+        r->elem.iov_max = VIRTQ_MAX_IOV;
+        atomic_init(&r->active_lun, NULL);
+        r->next_free = q->free_list;
+        q->free_list = r;
+    }
+    q->inflight = 0;
+    q->need_notify = false;
+    q->starved = false;
+    return 0;
+}
+
+void vscsi_queue_free(struct vscsi_queue *q)
+{
+    free(q->reqs);
+    q->reqs = NULL;
+    q->nreqs = 0;
+    q->free_list = NULL;
+    q->inflight = 0;
+}
+
+static void req_release(struct vscsi_req *r)
+{
+    struct vscsi_queue *q = r->q;
+
+    atomic_store_explicit(&r->active_lun, NULL, memory_order_release);
+    r->next_free = q->free_list;
+    q->free_list = r;
+    q->inflight--;
+}
+
+/* Return the chain with len bytes written and free the slot. */
+static void req_finish(struct vscsi_req *r, uint32_t len)
+{
+    struct vscsi_queue *q = r->q;
+
+    virtq_push(q->vq, r->elem.head, len);
+    q->need_notify = true;
+    req_release(r);
+}
+
+static struct iovec *in_iov(struct vscsi_req *r)
+{
+    return r->elem.iov + r->elem.out_num;
+}
+
+/* Answer with only a transport response code (no SCSI status). */
+static void req_fail(struct vscsi_req *r, uint8_t response)
+{
+    struct virtio_scsi_cmd_resp resp;
+
+    memset(&resp, 0, sizeof(resp));
+    resp.response = response;
+    iov_from_buf(in_iov(r), r->elem.in_num, 0, &resp, sizeof(resp));
+    req_finish(r, sizeof(resp));
+}
+
+static void req_done(struct scsi_task *task)
+{
+    struct vscsi_req *r = task->priv;
+    struct virtio_scsi_cmd_resp resp;
+    uint32_t len = sizeof(resp);
+
+    memset(&resp, 0, sizeof(resp));
+    if (task->overrun) {
+        resp.response = VIRTIO_SCSI_S_OVERRUN;
+    } else {
+        size_t moved = task->data_len < task->iov_len ? task->data_len : task->iov_len;
+        unsigned sense_len = task->sense_len;
+
+        if (sense_len > VIRTIO_SCSI_SENSE_SIZE)
+            sense_len = VIRTIO_SCSI_SENSE_SIZE;
+        resp.response = VIRTIO_SCSI_S_OK;
+        resp.status = task->status;
+        resp.sense_len = htole32(sense_len);
+        memcpy(resp.sense, task->sense, sense_len);
+        resp.resid = htole32((uint32_t)(task->iov_len - moved));
+        if (task->dir == SCSI_DIR_FROM_DEV)
+            len += (uint32_t)moved;
+    }
+    iov_from_buf(in_iov(r), r->elem.in_num, 0, &resp, sizeof(resp));
+    req_finish(r, len);
+}
+
+/* Start one request whose chain was taken off the ring into r. */
+static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
+{
+    const size_t req_len = sizeof(struct virtio_scsi_cmd_req);
+    const size_t resp_len = sizeof(struct virtio_scsi_cmd_resp);
+    struct virtio_scsi_cmd_req hdr;
+    struct scsi_task *task = &r->task;
+    unsigned out_num = r->elem.out_num, in_num = r->elem.in_num;
+    size_t out_len = iov_size(r->elem.iov, out_num);
+    size_t in_len = iov_size(in_iov(r), in_num);
+    unsigned target, lun_id;
+    struct scsi_lun *lun;
+    int n;
+
+    if (in_len < resp_len) {
+        /* Nowhere to put a response: hand the chain back untouched. */
+        LOG_RATELIMITED(LOG_LEVEL_WARN, "queue %u: request without room for a response", q->index);
+        req_finish(r, 0);
+        return;
+    }
+    if (out_len < req_len) {
+        req_fail(r, VIRTIO_SCSI_S_FAILURE);
+        return;
+    }
+    iov_to_buf(r->elem.iov, out_num, 0, &hdr, req_len);
+    if (vscsi_parse_lun(hdr.lun, &target, &lun_id) < 0 ||
+        !(lun = scsi_lookup(q->targets, target, lun_id))) {
+        req_fail(r, VIRTIO_SCSI_S_BAD_TARGET);
+        return;
+    }
+
+    memset(task, 0, offsetof(struct scsi_task, bio));
+    if (out_len > req_len && in_len > resp_len) {
+        /* Bidirectional commands need VIRTIO_SCSI_F_INOUT, which we do not offer. */
+        req_fail(r, VIRTIO_SCSI_S_FAILURE);
+        return;
+    } else if (out_len > req_len) {
+        task->dir = SCSI_DIR_TO_DEV;
+        n = iov_slice(r->elem.iov, out_num, req_len, out_len - req_len, r->data_iov, VIRTQ_MAX_IOV);
+        task->iov_len = out_len - req_len;
+    } else if (in_len > resp_len) {
+        task->dir = SCSI_DIR_FROM_DEV;
+        n = iov_slice(in_iov(r), in_num, resp_len, in_len - resp_len, r->data_iov, VIRTQ_MAX_IOV);
+        task->iov_len = in_len - resp_len;
+    } else {
+        task->dir = SCSI_DIR_NONE;
+        n = 0;
+    }
+    if (n < 0) {
+        req_fail(r, VIRTIO_SCSI_S_FAILURE);
+        return;
+    }
+    task->lun = lun;
+    memcpy(task->cdb, hdr.cdb, sizeof(hdr.cdb));
+    task->cdb_len = sizeof(hdr.cdb);
+    task->iov = r->data_iov;
+    task->iovcnt = (unsigned)n;
+    task->tag = le64toh(hdr.tag);
+    task->loop = q->loop;
+    task->done = req_done;
+    task->priv = r;
+
+    atomic_store_explicit(&r->active_tag, task->tag, memory_order_relaxed);
+    atomic_store_explicit(&r->active_lun, lun, memory_order_release);
+    scsi_task_execute(task);
+}
+
+void vscsi_queue_process(struct vscsi_queue *q)
+{
+    struct virtq *vq = q->vq;
+
+    for (;;) {
+        virtq_disable_notify(vq);
+        while (q->free_list) {
+            struct vscsi_req *r = q->free_list;
+            int ret = virtq_pop(vq, &r->elem);
+
+            if (ret == 0)
+                break;
+            if (ret == -EIO) {
+                LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped",
+                                q->index);
+                return;
+            }
+            q->free_list = r->next_free;
+            q->inflight++;
+            if (ret < 0) {
+                LOG_RATELIMITED(LOG_LEVEL_WARN, "queue %u: malformed descriptor chain (head %u)",
+                                q->index, r->elem.head);
+                req_finish(r, 0);
+                continue;
+            }
+            req_start(q, r);
+        }
+        if (!q->free_list) {
+            /* Completions free slots; vscsi_queue_flush comes back here. */
+            q->starved = true;
+            return;
+        }
+        q->starved = false;
+        if (!virtq_enable_notify(vq))
+            return;
+    }
+}
+
+void vscsi_queue_flush(struct vscsi_queue *q)
+{
+    if (q->starved && q->free_list)
+        vscsi_queue_process(q);
+    if (q->need_notify) {
+        q->need_notify = false;
+        virtq_notify(q->vq);
+    }
+}
+
+bool vscsi_queue_find_task(struct vscsi_queue *q, const struct scsi_lun *lun, uint64_t tag)
+{
+    for (unsigned i = 0; i < q->nreqs; i++) {
+        struct vscsi_req *r = &q->reqs[i];
+        if (atomic_load_explicit(&r->active_lun, memory_order_acquire) == lun &&
+            atomic_load_explicit(&r->active_tag, memory_order_relaxed) == tag)
+            return true;
+    }
+    return false;
+}
