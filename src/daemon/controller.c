@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "daemon/controller.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vhost/vu_proto.h"
+
+#define TMF_TIMEOUT_MS 30000
+
+uint64_t controller_features(void)
+{
+    return (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+           (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_SCSI_F_HOTPLUG) |
+           /*
+            * Parameter-change events go through the event queue like hotplug
+            * ones.  QEMU up to at least 10.2 also sets this bit without
+            * asking, so a backend that does not offer it cannot start.
+            */
+           (1ULL << VIRTIO_SCSI_F_CHANGE);
+}
+
+uint64_t controller_protocol_features(void)
+{
+    return (1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) |
+           (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD) | (1ULL << VU_PROTOCOL_F_RESET_DEVICE) |
+           (1ULL << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ULL << VU_PROTOCOL_F_STATUS);
+}
+
+static struct controller *to_ctl(struct vu_dev *dev)
+{
+    return dev->opaque;
+}
+
+static void ctl_pause(struct vu_dev *dev)
+{
+    struct controller *c = to_ctl(dev);
+
+    if (c->paused)
+        return;
+    for (unsigned i = 0; i < c->nworkers; i++)
+        worker_pause(&c->workers[i]);
+    c->paused = true;
+}
+
+/* Give ready request queues to workers; stopped ones lose their slots. */
+static void assign_queues(struct controller *c)
+{
+    unsigned nactive = 0;
+
+    for (unsigned i = 0; i < c->nworkers; i++)
+        c->workers[i].nqueues = 0;
+    for (unsigned idx = VIRTIO_SCSI_VQ_REQUEST; idx < c->dev.max_queues; idx++) {
+        struct vu_vring *vr = &c->dev.vrings[idx];
+        struct vscsi_queue *q = &c->reqq[idx];
+
+        if (!vu_vring_ready(&c->dev, idx)) {
+            if (q->reqs)
+                vscsi_queue_free(q);
+            continue;
+        }
+        if (q->reqs && q->nreqs != vr->vq.num)
+            vscsi_queue_free(q);
+        if (!q->reqs && vscsi_queue_alloc(q, vr->vq.num) < 0) {
+            LOG_ERR("queue %u: out of memory for %u request slots", idx, vr->vq.num);
+            continue;
+        }
+        q->vq = &vr->vq;
+        q->index = idx;
+        q->targets = &c->targets;
+
+        struct worker *w = &c->workers[(idx - VIRTIO_SCSI_VQ_REQUEST) % c->nworkers];
+        struct worker_queue *wq = &w->queues[w->nqueues++];
+        memset(wq, 0, sizeof(*wq));
+        wq->q = q;
+        wq->kick_fd = vr->kick_fd;
+        c->active_reqq[nactive++] = q;
+    }
+    c->ctrl.reqqs = c->active_reqq;
+    c->ctrl.nreqqs = nactive;
+}
+
+static void ctl_resume(struct vu_dev *dev)
+{
+    struct controller *c = to_ctl(dev);
+
+    if (!c->paused)
+        return;
+    assign_queues(c);
+    c->ctrl.vq = &dev->vrings[VIRTIO_SCSI_VQ_CONTROL].vq;
+    c->evq.vq =
+        vu_vring_ready(dev, VIRTIO_SCSI_VQ_EVENT) ? &dev->vrings[VIRTIO_SCSI_VQ_EVENT].vq : NULL;
+    for (unsigned i = 0; i < c->nworkers; i++)
+        worker_resume(&c->workers[i]);
+    c->paused = false;
+}
+
+static void ctl_queue_stop(struct vu_dev *dev, unsigned idx)
+{
+    struct controller *c = to_ctl(dev);
+
+    if (idx == VIRTIO_SCSI_VQ_EVENT) {
+        c->evq.vq = &dev->vrings[idx].vq;
+        vscsi_eventq_stop(&c->evq);
+        c->evq.vq = NULL;
+    }
+    /* Request queues are drained by the pause that precedes this. */
+}
+
+static const struct vu_dev_ops controller_ops = {
+    .pause = ctl_pause,
+    .resume = ctl_resume,
+    .queue_stop = ctl_queue_stop,
+};
+
+int controller_start(struct controller *c, unsigned nworkers)
+{
+    int ret;
+
+    if (nworkers == 0 || nworkers > CONTROLLER_MAX_WORKERS)
+        return -EINVAL;
+    vu_dev_init(&c->dev, &controller_ops, c, controller_features(), controller_protocol_features(),
+                VU_MAX_QUEUES);
+    c->ctrl.targets = &c->targets;
+    c->ctrl.tmf_timeout_ms = TMF_TIMEOUT_MS;
+    c->workers = calloc(nworkers, sizeof(*c->workers));
+    if (!c->workers)
+        return -ENOMEM;
+    for (unsigned i = 0; i < nworkers; i++) {
+        ret = worker_start(&c->workers[i], i);
+        if (ret < 0) {
+            c->nworkers = i;
+            controller_stop(c);
+            return ret;
+        }
+    }
+    c->nworkers = nworkers;
+    c->paused = true; /* workers start parked */
+    return 0;
+}
+
+void controller_stop(struct controller *c)
+{
+    if (c->dev.ops)
+        vu_dev_disconnect(&c->dev);
+    for (unsigned i = 0; i < c->nworkers; i++)
+        worker_stop(&c->workers[i]);
+    for (unsigned idx = 0; idx < VU_MAX_QUEUES; idx++)
+        if (c->reqq[idx].reqs)
+            vscsi_queue_free(&c->reqq[idx]);
+    free(c->workers);
+    c->workers = NULL;
+    c->nworkers = 0;
+    scsi_target_set_destroy(&c->targets);
+}
+
+void controller_kick_fixed(struct controller *c, unsigned idx)
+{
+    struct vu_vring *vr = &c->dev.vrings[idx];
+    uint64_t v;
+
+    if (read(vr->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        LOG_WARN("queue %u: kick read failed: %s", idx, strerror(errno));
+    if (!vu_vring_ready(&c->dev, idx))
+        return;
+    if (idx == VIRTIO_SCSI_VQ_CONTROL) {
+        vscsi_ctrl_process(&c->ctrl);
+    } else {
+        c->evq.vq = &vr->vq;
+        vscsi_eventq_process(&c->evq);
+    }
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One virtio-scsi controller: the vhost-user device state, its SCSI targets,
+ * the worker threads serving its request queues, and the control and event
+ * queues (served by the control thread).
+ *
+ * Threading: everything here runs on the control thread.
+ */
+#ifndef VUS_DAEMON_CONTROLLER_H
+#define VUS_DAEMON_CONTROLLER_H
+
+#include <stdbool.h>
+
+#include "daemon/worker.h"
+#include "scsi/scsi.h"
+#include "vhost/vu_dev.h"
+#include "virtio_scsi/vscsi.h"
+
+#define CONTROLLER_MAX_WORKERS 64
+
+struct controller {
+    struct vu_dev dev;
+    struct scsi_target_set targets; /* filled by the caller before controller_start */
+    unsigned nworkers;
+    struct worker *workers;
+    bool paused;
+    struct vscsi_queue reqq[VU_MAX_QUEUES]; /* by vring index; 0 and 1 unused */
+    struct vscsi_queue *active_reqq[VU_MAX_QUEUES];
+    struct vscsi_ctrl ctrl;
+    struct vscsi_eventq evq;
+};
+
+/* The virtio and vhost-user features this device offers. */
+uint64_t controller_features(void);
+uint64_t controller_protocol_features(void);
+
+/* Start nworkers workers (all paused, serving nothing).  0 or -errno. */
+int controller_start(struct controller *c, unsigned nworkers);
+/* Stop the workers and free everything, including the targets. */
+void controller_stop(struct controller *c);
+
+/* A kick on the control (0) or event (1) queue; call when its kick fd is readable. */
+void controller_kick_fixed(struct controller *c, unsigned idx);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "daemon/server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vhost/vu_msg.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/*
+ * Whether a process listens on the socket at sa.  A refused connection means
+ * the file is left over from a daemon that is gone.  Nonblocking: a listener
+ * whose backlog is full (EAGAIN) is alive too, and must not hang us.
+ */
+static bool socket_in_use(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    bool in_use;
+
+    if (fd < 0)
+        return false;
+    in_use = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN ||
+             errno == EINPROGRESS;
+    close(fd);
+    return in_use;
+}
+
+int server_listen(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, errlen, "socket path too long: %s", path);
+        return -ENAMETOOLONG;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    /* Only ever remove a socket: never a file someone named by mistake. */
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a socket", path);
+            return -EEXIST;
+        }
+        /* Taking over a live daemon's socket would cut it off from new frontends. */
+        if (socket_in_use(&sa)) {
+            snprintf(err, errlen, "%s is in use by another process", path);
+            return -EADDRINUSE;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Serve one connection until it ends or a stop is requested. */
+static void serve_connection(struct controller *c, int conn)
+{
+    struct vu_msg msg;
+
+    /*
+     * Messages are read only once poll says data is there; a frontend that
+     * then stalls in the middle of one must not hold the daemon forever.
+     */
+    struct timeval tmo = { .tv_sec = 5, .tv_usec = 0 };
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+    c->dev.sock = conn;
+    while (!stop_requested) {
+        struct pollfd pfd[3];
+        unsigned n = 0, fixed[2];
+        int ret;
+
+        pfd[n++] = (struct pollfd){ .fd = conn, .events = POLLIN };
+        for (unsigned idx = 0; idx < 2; idx++) {
+            if (vu_vring_ready(&c->dev, idx)) {
+                fixed[n - 1] = idx;
+                pfd[n++] = (struct pollfd){ .fd = c->dev.vrings[idx].kick_fd, .events = POLLIN };
+            }
+        }
+        ret = poll(pfd, n, -1);
+        if (ret < 0) {
+            if (errno == EINTR)
+                continue;
+            LOG_ERR("poll: %s", strerror(errno));
+            break;
+        }
+        for (unsigned i = 1; i < n; i++)
+            if (pfd[i].revents & POLLIN)
+                controller_kick_fixed(c, fixed[i - 1]);
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ret = vu_msg_recv(conn, &msg);
+            if (ret == 0) {
+                LOG_INFO("frontend disconnected");
+                break;
+            }
+            if (ret < 0) {
+                LOG_ERR("vhost-user connection: %s; dropping it", strerror(-ret));
+                break;
+            }
+            if (vu_dev_handle_msg(&c->dev, &msg) < 0)
+                break;
+        }
+    }
+    vu_dev_disconnect(&c->dev);
+    c->dev.sock = -1;
+    close(conn);
+}
+
+int server_run(struct controller *c, int listen_fd)
+{
+    install_signals();
+    while (!stop_requested) {
+        struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+        int conn;
+
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
+                continue;
+            LOG_ERR("accept: %s", strerror(errno));
+            return -errno;
+        }
+        LOG_INFO("frontend connected");
+        serve_connection(c, conn);
+    }
+    LOG_INFO("stopping");
+    return 0;
+}

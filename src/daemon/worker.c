@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "daemon/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define WORKER_RING_ENTRIES 256
+
+static void arm_kick(struct worker_queue *wq)
+{
+    struct io_uring_sqe *sqe = io_loop_get_sqe(&wq->w->loop, &wq->kick_op);
+
+    if (!sqe) {
+        LOG_ERR("worker %u: cannot queue a kick read", wq->w->id);
+        return;
+    }
+    io_uring_prep_read(sqe, wq->kick_fd, &wq->kick_buf, sizeof(wq->kick_buf), 0);
+    wq->armed = true;
+}
+
+static void on_kick(struct io_loop_op *op, int res)
+{
+    struct worker_queue *wq =
+        (struct worker_queue *)((char *)op - offsetof(struct worker_queue, kick_op));
+    struct worker *w = wq->w;
+
+    wq->armed = false;
+    if (res == -ECANCELED)
+        return;
+    if (res < 0 && res != -EAGAIN && res != -EINTR) {
+        LOG_ERR("worker %u: kick fd of queue %u failed: %s", w->id, wq->q->index, strerror(-res));
+        return;
+    }
+    vscsi_queue_process(wq->q);
+    /* A pause in progress cancels reads; do not start a new one behind its back. */
+    if (!w->parking)
+        arm_kick(wq);
+}
+
+static void arm_wake(struct worker *w)
+{
+    struct io_uring_sqe *sqe = io_loop_get_sqe(&w->loop, &w->wake_op);
+
+    if (!sqe)
+        return;
+    io_uring_prep_read(sqe, w->wake_fd, &w->wake_buf, sizeof(w->wake_buf), 0);
+    w->wake_armed = true;
+}
+
+static void on_wake(struct io_loop_op *op, int res)
+{
+    struct worker *w = (struct worker *)((char *)op - offsetof(struct worker, wake_op));
+
+    w->wake_armed = false;
+    (void)res;
+}
+
+static void flush_queues(struct worker *w)
+{
+    for (unsigned i = 0; i < w->nqueues; i++)
+        vscsi_queue_flush(w->queues[i].q);
+}
+
+static bool busy(struct worker *w)
+{
+    for (unsigned i = 0; i < w->nqueues; i++)
+        if (w->queues[i].armed || w->queues[i].q->inflight)
+            return true;
+    return false;
+}
+
+/* Stop taking requests, finish the started ones, and park until resumed. */
+static bool park(struct worker *w)
+{
+    w->parking = true;
+    for (unsigned i = 0; i < w->nqueues; i++) {
+        struct worker_queue *wq = &w->queues[i];
+        if (wq->armed) {
+            struct io_uring_sqe *sqe = io_loop_get_sqe(&w->loop, NULL);
+            if (sqe) {
+                io_uring_prep_cancel(sqe, &wq->kick_op, 0);
+                /* The cancel's own completion needs no callback. */
+                io_uring_sqe_set_data(sqe, NULL);
+            }
+        }
+    }
+    while (busy(w)) {
+        if (io_loop_run_once(&w->loop, true) < 0)
+            break;
+        flush_queues(w);
+    }
+
+    pthread_mutex_lock(&w->lock);
+    w->state = WORKER_PAUSED;
+    pthread_cond_broadcast(&w->cond);
+    while (w->state == WORKER_PAUSED)
+        pthread_cond_wait(&w->cond, &w->lock);
+    bool exiting = w->state == WORKER_EXIT;
+    if (!exiting)
+        w->state = WORKER_RUNNING;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    if (exiting)
+        return false;
+
+    w->parking = false;
+    /* The queue list may have changed: serve what it says now. */
+    for (unsigned i = 0; i < w->nqueues; i++) {
+        struct worker_queue *wq = &w->queues[i];
+        wq->w = w;
+        wq->kick_op.cb = on_kick;
+        wq->armed = false;
+        wq->q->loop = &w->loop;
+        arm_kick(wq);
+        /* Requests that came while we were parked may have had their kick consumed. */
+        vscsi_queue_process(wq->q);
+    }
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    if (!park(w))
+        return NULL;
+    for (;;) {
+        enum worker_state st;
+
+        if (!w->wake_armed)
+            arm_wake(w);
+        /* io_loop_run_once reports errors as its return value, not in errno. */
+        int ret = io_loop_run_once(&w->loop, true);
+        if (ret < 0 && ret != -EINTR)
+            LOG_WARN("worker %u: io_uring wait failed: %s", w->id, strerror(-ret));
+        flush_queues(w);
+
+        pthread_mutex_lock(&w->lock);
+        st = w->state;
+        pthread_mutex_unlock(&w->lock);
+        if (st == WORKER_PAUSE_REQUESTED || st == WORKER_EXIT) {
+            if (!park(w))
+                return NULL;
+        }
+    }
+}
+
+int worker_start(struct worker *w, unsigned id)
+{
+    sigset_t all, old;
+    int ret;
+
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->wake_op.cb = on_wake;
+    w->state = WORKER_PAUSE_REQUESTED;
+    w->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (w->wake_fd < 0)
+        return -errno;
+    ret = io_loop_init(&w->loop, WORKER_RING_ENTRIES);
+    if (ret < 0) {
+        close(w->wake_fd);
+        return ret;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+
+    /* Signals are for the control thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    ret = -pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret < 0) {
+        io_loop_fini(&w->loop);
+        close(w->wake_fd);
+        return ret;
+    }
+    /* Wait until it is parked, so that the control thread owns its queue list. */
+    pthread_mutex_lock(&w->lock);
+    while (w->state != WORKER_PAUSED)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+void worker_pause(struct worker *w)
+{
+    const uint64_t one = 1;
+
+    pthread_mutex_lock(&w->lock);
+    if (w->state == WORKER_RUNNING) {
+        w->state = WORKER_PAUSE_REQUESTED;
+        if (write(w->wake_fd, &one, sizeof(one)) < 0)
+            LOG_WARN("worker %u: wakeup failed: %s", w->id, strerror(errno));
+    }
+    while (w->state != WORKER_PAUSED)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_resume(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->state == WORKER_PAUSED) {
+        w->state = WORKER_RESUME_REQUESTED;
+        pthread_cond_broadcast(&w->cond);
+        /* Wait for the handover, so a following pause cannot be missed. */
+        while (w->state == WORKER_RESUME_REQUESTED)
+            pthread_cond_wait(&w->cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_stop(struct worker *w)
+{
+    worker_pause(w);
+    pthread_mutex_lock(&w->lock);
+    w->state = WORKER_EXIT;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    io_loop_fini(&w->loop);
+    close(w->wake_fd);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+}
