@@ -33,7 +33,7 @@ DAEMON   := $(O)/vhost-user-scsi
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 
-.PHONY: all deps unit check check-unit check-asan check-guest format format-check demo clean install
+.PHONY: all deps unit check check-unit check-frontend check-guest format format-check demo clean install
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -75,9 +75,17 @@ check-unit: deps format-check
 check-guest: deps
 	$(MAKE) all
 	$(MAKE) SAN=1 all
-	tests/guest/run-all.sh
+	VUS_BACKEND=daemon tests/guest/run-all.sh
 
-check: check-unit check-guest
+# VM-free tests through our own vhost-user frontend (frontend.mk), plain and
+# sanitized daemon, plus a fio run through the external engine.
+check-frontend: deps
+	$(MAKE) all fio-engine frontend-tests
+	$(MAKE) frontend-check
+	$(MAKE) SAN=1 all frontend-tests
+	$(MAKE) SAN=1 frontend-check
+
+check: check-unit check-frontend check-guest
 
 demo: deps
 	$(MAKE) all
@@ -98,3 +106,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJS:.o=.d) $(O)/obj/src/daemon/main.d $(TEST_SRCS:tests/unit/%.c=$(O)/obj/tests/unit/%.d)
+
+# Fragments with their own targets; they use O and CFLAGS defined above.
+include frontend.mk

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Library-internal state shared by the frontend's source files. */
+#ifndef VUS_FRONTEND_FE_INTERNAL_H
+#define VUS_FRONTEND_FE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "frontend/vus_frontend.h"
+#include "virtq/virtio_ring.h"
+
+/* Feature bits the library knows (values from the virtio spec). */
+#define FE_F_INDIRECT_DESC 28
+#define FE_F_EVENT_IDX     29
+#define FE_F_VERSION_1     32
+#define FE_F_PROTOCOL      30
+
+/* Per-head slot: the request header and the response header of one command. */
+#define FE_SLOT_REQ_OFF  0
+#define FE_SLOT_RESP_OFF 64
+#define FE_SLOT_SIZE     192
+
+struct fe_region {
+    int fd;
+    void *hva;
+    uint64_t gpa;
+    size_t size;
+    size_t used; /* bump allocator */
+};
+
+struct fe_head {
+    void *cookie;
+    uint16_t ndesc;
+    bool busy;
+    uint16_t ids[VUS_FE_MAX_SEGS + 2]; /* descriptors this head owns, to free without walking */
+};
+
+struct vus_fe_vq {
+    struct vus_fe *fe;
+    unsigned idx;
+    uint16_t num;
+    bool started;
+    struct vring_desc_le *desc;
+    struct vring_avail_le *avail;
+    struct vring_used_le *used;
+    uint16_t *free_ids; /* stack of free descriptor ids */
+    unsigned nfree;
+    uint16_t avail_idx; /* next entry we write */
+    uint16_t avail_pub; /* what the device has seen */
+    uint16_t last_used;
+    unsigned inflight;
+    int kick_fd, call_fd;
+    uint64_t calls;
+    struct fe_head *heads;
+    uint8_t *slots;              /* num * FE_SLOT_SIZE, guest memory */
+    struct vring_desc_le *indir; /* num tables of VUS_FE_MAX_INDIR + 2, guest memory */
+    struct vus_fe_cmd **cmd_of;  /* by head, for vus_fe_cmd_reap */
+};
+
+struct vus_fe {
+    int sock;
+    int timeout_ms;
+    pthread_mutex_t lock; /* the control connection */
+    uint64_t features, protocol_features;
+    unsigned backend_queues;
+    unsigned nvqs;
+    struct fe_region regions[VUS_FE_MAX_REGIONS];
+    unsigned nregions;
+    unsigned alloc_region; /* vus_fe_alloc's current region */
+    struct vus_fe_vq vqs[VUS_FE_MAX_QUEUES];
+    uint16_t qsize;
+};
+
+/* fe_conn.c */
+int fe_request(struct vus_fe *fe, uint32_t request, const void *payload, uint32_t size,
+               const int *fds, unsigned nfds, void *reply, uint32_t reply_size);
+void *fe_hva(const struct vus_fe *fe, uint64_t gpa, size_t len);
+uint64_t fe_gpa_of(const struct vus_fe *fe, const void *p);
+
+/* fe_vq.c */
+int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num);
+void fe_vq_fini(struct vus_fe_vq *vq);
+int fe_vq_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len);
+
+#endif

@@ -1,0 +1,54 @@
+#!/bin/sh
+# A few seconds of fio through the external engine against a fresh daemon:
+# verified random read/write on two queues (threads), the same with two
+# processes, trims, flushes with FUA and indirect descriptors, QD = ring size.
+# Prints its results the way cmocka does, so tests/frontend/run.sh counts them.
+#   tools/fio/smoke.sh ENGINE.so     (daemon: $VUS_DAEMON)
+set -u
+engine=$1
+daemon=${VUS_DAEMON:-build/vhost-user-scsi}
+dir=$(mktemp -d /tmp/vusfio.XXXXXX)
+sock=$dir/vus.sock
+"$daemon" --socket-path "$sock" --lun type=ram,size=64M --threads 2 >"$dir/daemon.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+pass=0
+fail=0
+failed=""
+run() {
+    name=$1
+    shift
+    echo "[ RUN      ] fio_$name"
+    if timeout 60 fio --name="$name" --ioengine=external:"$engine" --socket="$sock" --lun=0 \
+        --output-format=terse "$@" >"$dir/$name.out" 2>&1 &&
+        ! grep -q "error\|fio: " "$dir/$name.out"; then
+        echo "[       OK ] fio_$name"
+        pass=$((pass + 1))
+    else
+        cat "$dir/$name.out"
+        echo "[  FAILED  ] fio_$name"
+        fail=$((fail + 1))
+        failed="$failed fio_$name"
+    fi
+}
+run randrw_verify_threads --thread --numjobs=2 --size=16M --offset_increment=16M --rw=randrw --bs=4k --iodepth=32 \
+    --verify=crc32c --do_verify=1
+run randrw_processes --numjobs=2 --size=8M --offset_increment=8M --rw=randwrite --bs=16k --iodepth=8 \
+    --verify=md5 --do_verify=1
+run trim --thread --rw=randtrim --bs=64k --iodepth=8 --size=16M
+run fua_fsync_indirect --thread --rw=randwrite --bs=4k --iodepth=4 --fsync=8 --fua=1 \
+    --indirect=1 --size=4M
+run qd_ring_size --thread --rw=randread --bs=4k --iodepth=128 --queue_size=128 --size=16M \
+    --iodepth_batch_submit=128 --iodepth_batch_complete_min=1
+kill "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    cat "$dir/daemon.log"
+    echo "[  FAILED  ] fio_daemon_exit (status $rc)"
+    fail=$((fail + 1))
+fi
+rm -rf "$dir"
+echo "[  PASSED  ] $pass test(s)."
+[ "$fail" -eq 0 ] || echo "[  FAILED  ] $fail test(s), listed below:$failed"
+[ "$fail" -eq 0 ]
