@@ -19,7 +19,8 @@ run() {
     name=$1
     shift
     echo "[ RUN      ] fio_$name"
-    if timeout 60 fio --name="$name" --ioengine=external:"$engine" --socket="$sock" --lun=0 \
+    # verify_state_save=0: fio would otherwise leave *-verify.state files in the cwd.
+    if timeout 60 fio --name="$name" --verify_state_save=0 --ioengine=external:"$engine" --socket="$sock" --lun=0 \
         --output-format=terse "$@" >"$dir/$name.out" 2>&1 &&
         ! grep -q "error\|fio: " "$dir/$name.out"; then
         echo "[       OK ] fio_$name"
