@@ -121,6 +121,12 @@ static bool park(struct worker *w)
         /* Requests that came while we were parked may have had their kick consumed. */
         vscsi_queue_process(wq->q);
     }
+    /*
+     * Requests that completed inline just now (RAM LUNs) are on the used
+     * ring; signal them before the loop goes back to sleep, or a guest
+     * waiting for them waits until some unrelated event wakes us.
+     */
+    flush_queues(w);
     return true;
 }
 
