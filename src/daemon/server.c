@@ -17,11 +17,14 @@
 #include "vhost/vu_msg.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t dump_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGUSR1)
+        dump_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 /*
@@ -88,6 +91,8 @@ static void install_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGUSR1: log the rings' indexes, for diagnosing a stuck guest. */
+    sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -117,6 +122,10 @@ static void serve_connection(struct controller *c, int conn)
             }
         }
         ret = poll(pfd, n, -1);
+        if (dump_requested) {
+            dump_requested = 0;
+            vu_dev_log_state(&c->dev);
+        }
         if (ret < 0) {
             if (errno == EINTR)
                 continue;
@@ -140,6 +149,8 @@ static void serve_connection(struct controller *c, int conn)
                 break;
         }
     }
+    if (log_enabled(LOG_LEVEL_DEBUG))
+        vu_dev_log_state(&c->dev);
     vu_dev_disconnect(&c->dev);
     c->dev.sock = -1;
     close(conn);

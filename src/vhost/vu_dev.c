@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "vhost/vu_inflight.h"
 #include "vhost/vu_msg.h"
+#include "virtq/virtio_ring.h"
 
 static void vring_reset(struct vu_vring *vr)
 {
@@ -247,6 +249,13 @@ static int handle_set_inflight(struct vu_dev *dev, struct vu_msg *msg)
     if (in->mmap_size < (uint64_t)qlen * in->num_queues || in->mmap_size > (1ULL << 32) ||
         (in->mmap_offset & 4095))
         return -EINVAL;
+    /* As for memory regions: touching a mapping past the end of the file is SIGBUS. */
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISREG(st.st_mode) && ((uint64_t)st.st_size < in->mmap_offset ||
+                                (uint64_t)st.st_size - in->mmap_offset < in->mmap_size))
+        return -EINVAL;
     base =
         mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)in->mmap_offset);
     if (base == MAP_FAILED)
@@ -310,6 +319,18 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
             close(vr->vq.call_fd);
         vr->vq.call_fd = fd;
         msg->fds[0] = -1;
+        /*
+         * QEMU may enable a ring before it hands over the call fd (and
+         * swaps it later when the guest masks vectors).  A completion made
+         * meanwhile had no one to signal: signal once now.  A spurious
+         * interrupt costs the guest a look at its used ring; a lost one
+         * hangs the request forever.
+         */
+        if (fd >= 0 && vr->started && vr->vq.used) {
+            uint64_t one = 1;
+            if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                LOG_WARN("vring %u: call fd: %s", idx, strerror(errno));
+        }
         return 0;
     case VU_SET_VRING_ERR:
         if (vr->err_fd >= 0)
@@ -502,4 +523,26 @@ int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
         return vu_msg_send_reply(dev->sock, msg, &ack, sizeof(ack), -1);
     }
     return 0;
+}
+
+void vu_dev_log_state(const struct vu_dev *dev)
+{
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        const struct vu_vring *vr = &dev->vrings[i];
+        const struct virtq *vq = &vr->vq;
+
+        if (!vr->started && !vr->enabled)
+            continue;
+        /* Debug aid only: the guest may be changing these as we read them. */
+        LOG_INFO("vring %u: num %u started %d enabled %d ready %d broken %d last_avail %u used %u "
+                 "signalled %u/%d | guest: avail idx %d flags %d used_event %d, used idx %d "
+                 "avail_event %d",
+                 i, vq->num, vr->started, vr->enabled, vu_vring_ready(dev, i), vq->broken,
+                 vq->last_avail_idx, vq->used_idx, vq->signalled_used, vq->signalled_used_valid,
+                 vq->avail ? le16toh(vq->avail->idx) : -1,
+                 vq->avail ? le16toh(vq->avail->flags) : -1,
+                 vq->avail ? le16toh(*vring_used_event(vq->avail, vq->num)) : -1,
+                 vq->used ? le16toh(vq->used->idx) : -1,
+                 vq->used ? le16toh(*vring_avail_event(vq->used, vq->num)) : -1);
+    }
 }

@@ -88,6 +88,9 @@ int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg);
 /* The frontend went away: stop all vrings, unmap memory, forget the negotiation. */
 void vu_dev_disconnect(struct vu_dev *dev);
 
+/* Log every started vring's indexes (SIGUSR1 and debug shutdown; racy by nature). */
+void vu_dev_log_state(const struct vu_dev *dev);
+
 /* Whether workers may serve vring idx now. */
 bool vu_vring_ready(const struct vu_dev *dev, unsigned idx);
 

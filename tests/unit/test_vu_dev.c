@@ -211,6 +211,18 @@ static void test_ring_lifecycle(void **state)
     assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
     assert_true(vu_vring_ready(&dev, 2));
 
+    /*
+     * Regression: a call fd that arrives after the ring started is signalled
+     * once, for completions made while there was none (QEMU enables rings
+     * before it sends their call fds).
+     */
+    int call = eventfd(0, EFD_NONBLOCK);
+    uint64_t cnt = 0;
+    handle(VU_SET_VRING_CALL, 0, &idx, 8, call);
+    assert_int_equal(read(call, &cnt, sizeof(cnt)), sizeof(cnt));
+    assert_int_equal(cnt, 1);
+    close(call);
+
     st = (struct vu_vring_state){ .index = 2 };
     assert_int_equal(handle(VU_GET_VRING_BASE, 0, &st, sizeof(st), -1), 0);
     assert_int_equal(vu_msg_recv(pair[1], &r), 1);
