@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config liburing-dev libjansson-dev libcmocka-dev
 clang-format qemu-system-x86 qemu-utils fio sg3-utils e2fsprogs
 busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file
-python3"
+python3 clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

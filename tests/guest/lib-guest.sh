@@ -1,0 +1,116 @@
+# shellcheck shell=sh
+# Guest-side helpers (busybox sh; sourced by the guest half of each test).
+#
+# Disks are found by their SCSI address rather than by sdX letter: the
+# kernel probes LUNs asynchronously, so sda is not reliably LUN 0.
+
+G_FAILS=0
+
+# One line per failed check; the host shows these lines on failure.
+g_fail() {
+	echo "VUS-CHECK-FAIL: $*"
+	G_FAILS=$((G_FAILS + 1))
+}
+g_ok() { echo "ok: $*"; }
+# Values the host half reads back from the serial log.
+g_kv() { echo "VUS-KV: $1=$2"; }
+
+# g_check DESCRIPTION COMMAND...: run the command, record the result.
+g_check() {
+	desc=$1
+	shift
+	if "$@"; then g_ok "$desc"; else g_fail "$desc"; fi
+}
+
+# g_expect_eq DESCRIPTION GOT WANT
+g_expect_eq() {
+	if [ "$2" = "$3" ]; then
+		g_ok "$1 = $3"
+	else
+		g_fail "$1: got '$2', want '$3'"
+	fi
+}
+
+# g_grep DESCRIPTION PATTERN FILE: extended regexp must match the file.
+g_grep() {
+	if grep -q -E "$2" "$3"; then
+		g_ok "$1"
+	else
+		g_fail "$1 (no /$2/ in $3)"
+		sed 's/^/    | /' "$3"
+	fi
+}
+
+g_done() {
+	if [ "$G_FAILS" -ne 0 ]; then
+		echo "guest: $G_FAILS check(s) failed"
+		exit 1
+	fi
+	exit 0
+}
+
+# Wait until N SCSI disks have a block device (sd probing is async).
+g_wait_disks() {
+	want=$1
+	tries=${2:-300}
+	while [ "$tries" -gt 0 ]; do
+		n=0
+		for d in /sys/class/scsi_disk/*; do
+			[ -d "$d/device/block" ] && n=$((n + 1))
+		done
+		[ "$n" -ge "$want" ] && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	echo "disks present:"
+	ls /sys/class/scsi_disk/ /sys/block/ 2>&1
+	g_fail "expected $want SCSI disks, found $n"
+	return 1
+}
+
+# H:C:T:L of the disk at LUN $1 (target ${2:-0}).
+g_addr_of_lun() {
+	for d in /sys/class/scsi_device/*; do
+		a=${d##*/}
+		t=${a%:*}
+		t=${t##*:}
+		if [ "${a##*:}" = "$1" ] && [ "$t" = "${2:-0}" ]; then
+			echo "$a"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# /dev/sdX of LUN $1.
+g_disk_of_lun() {
+	a=$(g_addr_of_lun "$@") || return 1
+	b=$(ls "/sys/class/scsi_device/$a/device/block/" 2>/dev/null | head -1)
+	[ -n "$b" ] || return 1
+	echo "/dev/$b"
+}
+
+# /dev/sgN of LUN $1.
+g_sg_of_lun() {
+	a=$(g_addr_of_lun "$@") || return 1
+	g=$(ls "/sys/class/scsi_device/$a/device/scsi_generic/" 2>/dev/null | head -1)
+	[ -n "$g" ] || return 1
+	echo "/dev/$g"
+}
+
+# Run a command, echo it and its output into the serial log, keep the output
+# in $G_OUT for later greps.  Returns the command's status.
+G_OUT=/tmp/g_out
+g_run() {
+	echo "+ $*"
+	"$@" >"$G_OUT" 2>&1
+	rc=$?
+	sed 's/^/  /' "$G_OUT"
+	[ "$rc" -eq 0 ] || echo "  (exit $rc)"
+	return "$rc"
+}
+
+# Debian's busybox shell runs its own applets before searching PATH, so the
+# full tools whose names collide with an applet are called by path.
+blkdiscard() { /usr/sbin/blkdiscard "$@"; }
+mke2fs() { /usr/sbin/mke2fs "$@"; }

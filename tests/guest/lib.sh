@@ -1,0 +1,257 @@
+# shellcheck shell=bash
+# Host-side helpers for the guest tests (bash; sourced, not run).
+#
+# A test script calls, in order:
+#   vus_setup NAME            temp dir, log names, cleanup trap
+#   vus_start_backend [--threads N] [--queues N] LUNSPEC...
+#                             LUNSPEC uses the daemon's --lun syntax
+#   vus_run_guest GUESTTEST [ARGS]   boot one VM running the guest half
+#   vus_stop_backend          stop the daemon, fail on a sanitizer report
+#   vus_finish                print the verdict, exit 0/1
+#
+# Backend selection (VUS_BACKEND):
+#   daemon  build/vhost-user-scsi through vhost-user-scsi-pci (the default
+#           whenever the binary exists)
+#   qemu    QEMU's own virtio-scsi-pci + scsi-hd on the same backing
+#           files: the same guest driver and tools, used to validate the
+#           harness itself while the daemon is not ready
+# VUS_DAEMON overrides the daemon binary (the ASan test uses build/asan/...).
+
+VUS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VUS_OUT=$VUS_ROOT/build/guest
+VUS_LOGDIR=$VUS_OUT/logs
+VUS_DAEMON=${VUS_DAEMON:-$VUS_ROOT/build/vhost-user-scsi}
+if [ -z "${VUS_BACKEND:-}" ]; then
+	if [ -x "$VUS_DAEMON" ]; then VUS_BACKEND=daemon; else VUS_BACKEND=qemu; fi
+fi
+
+VUS_FAILS=0
+VUS_DPID=
+VUS_DEV_ARGS=()
+
+vus_log() { echo "[$VUS_NAME] $*" >&2; }
+vus_fail() {
+	echo "[$VUS_NAME] FAIL: $*" >&2
+	VUS_FAILS=$((VUS_FAILS + 1))
+}
+vus_skip() {
+	echo "[$VUS_NAME] SKIP: $*" >&2
+	vus_cleanup
+	exit 77
+}
+
+vus_setup() {
+	VUS_NAME=$1
+	mkdir -p "$VUS_LOGDIR"
+	# Several people run these tests in one tree: two runs of one test
+	# would overwrite each other's logs, so they take turns.  Fd 8 is
+	# closed for every child so an orphan cannot keep the lock.
+	exec 8>"$VUS_LOGDIR/.$VUS_NAME.lock"
+	if ! flock -n 8; then
+		vus_log "waiting for another run of $VUS_NAME to finish"
+		flock 8
+	fi
+	VUS_TMP=$(mktemp -d "/tmp/vus-$VUS_NAME.XXXXXX")
+	VUS_SERIAL=$VUS_LOGDIR/$VUS_NAME.serial.log
+	VUS_DLOG=$VUS_LOGDIR/$VUS_NAME.daemon.log
+	VUS_SOCK=$VUS_TMP/vus.sock
+	: >"$VUS_DLOG"
+	rm -f "$VUS_SERIAL"
+	VUS_T0=$(date +%s.%N)
+	trap vus_cleanup EXIT
+	trap 'vus_fail "interrupted"; exit 1' INT TERM
+	if [ "$VUS_BACKEND" = daemon ]; then
+		vus_log "backend: daemon $VUS_DAEMON"
+	else
+		vus_log "backend: QEMU-emulated virtio-scsi-pci + scsi-hd"
+	fi
+}
+
+# Also the path taken on errors and interrupts, so it never waits long.
+vus_cleanup() {
+	if [ -n "$VUS_DPID" ] && kill -0 "$VUS_DPID" 2>/dev/null; then
+		kill "$VUS_DPID" 2>/dev/null
+		sleep 0.5
+		kill -0 "$VUS_DPID" 2>/dev/null && kill -KILL "$VUS_DPID" 2>/dev/null
+		wait "$VUS_DPID" 2>/dev/null
+	fi
+	VUS_DPID=
+	[ -n "${VUS_TMP:-}" ] && rm -rf "$VUS_TMP"
+	VUS_TMP=
+}
+
+# Value of a "key=value" field inside a comma separated LUN spec.
+vus_lun_key() {
+	local spec=$1 key=$2 kv
+	local IFS=,
+	for kv in $spec; do
+		if [ "${kv%%=*}" = "$key" ]; then
+			echo "${kv#*=}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Turn daemon-syntax LUN specs into QEMU scsi-hd devices.  RAM LUNs become
+# sparse files in the temp dir: same capacity, and zero-filled like RAM.
+vus_qemu_luns() {
+	local nq=$1 spec i=0 type size path lun tgt bs ro dev drv wwn
+	shift
+	VUS_DEV_ARGS+=(-device "virtio-scsi-pci,id=scsi0,num_queues=$nq")
+	for spec in "$@"; do
+		type=$(vus_lun_key "$spec" type)
+		path=$(vus_lun_key "$spec" path || true)
+		if [ "$type" = ram ]; then
+			size=$(vus_lun_key "$spec" size)
+			path=$VUS_TMP/ram$i.img
+			truncate -s "$size" "$path"
+		fi
+		lun=$(vus_lun_key "$spec" lun || echo "$i")
+		tgt=$(vus_lun_key "$spec" target || echo 0)
+		drv="if=none,id=d$i,file=$path,format=raw,discard=unmap"
+		ro=$(vus_lun_key "$spec" readonly || echo off)
+		[ "$ro" = on ] && drv="$drv,readonly=on"
+		[ "$(vus_lun_key "$spec" direct || echo off)" = on ] && drv="$drv,cache=none"
+		dev="scsi-hd,bus=scsi0.0,drive=d$i,scsi-id=$tgt,lun=$lun"
+		bs=$(vus_lun_key "$spec" block-size || true)
+		[ -n "$bs" ] && dev="$dev,logical_block_size=$bs,physical_block_size=$bs"
+		if vus_lun_key "$spec" serial >/dev/null; then
+			dev="$dev,serial=$(vus_lun_key "$spec" serial)"
+		fi
+		if vus_lun_key "$spec" wwn >/dev/null; then
+			wwn=$(vus_lun_key "$spec" wwn)
+			dev="$dev,wwn=0x${wwn#0x}"
+		fi
+		VUS_DEV_ARGS+=(-drive "$drv" -device "$dev")
+		i=$((i + 1))
+	done
+}
+
+# Wait until the daemon listens on its socket (or died trying).
+vus_wait_socket() {
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$VUS_SOCK" ] && return 0
+		kill -0 "$VUS_DPID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+vus_start_daemon() {
+	local threads=$1
+	shift
+	local args=(--socket-path "$VUS_SOCK")
+	local spec
+	for spec in "$@"; do args+=(--lun "$spec"); done
+	[ -n "$threads" ] && args+=(--threads "$threads")
+	echo "# $VUS_DAEMON ${args[*]}" >>"$VUS_DLOG"
+	# Sanitizer reports go to the daemon log, which vus_stop_backend scans;
+	# leaks are reported only if the daemon exits cleanly on SIGTERM.
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+		"$VUS_DAEMON" "${args[@]}" ${VUS_DAEMON_EXTRA:-} 2>>"$VUS_DLOG" >&2 8>&- &
+	VUS_DPID=$!
+	if ! vus_wait_socket; then
+		vus_fail "daemon did not create $VUS_SOCK (log $VUS_DLOG)"
+		tail -5 "$VUS_DLOG" >&2
+		return 1
+	fi
+}
+
+vus_start_backend() {
+	local threads='' nq=1
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--threads) threads=$2; shift 2 ;;
+		--queues) nq=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	VUS_DEV_ARGS=()
+	if [ "$VUS_BACKEND" = daemon ]; then
+		[ -x "$VUS_DAEMON" ] || { vus_fail "no daemon binary $VUS_DAEMON"; return 1; }
+		vus_start_daemon "$threads" "$@" || return 1
+		VUS_DEV_ARGS+=(-chardev "socket,id=vus,path=$VUS_SOCK"
+			-device "vhost-user-scsi-pci,chardev=vus,num_queues=$nq")
+	else
+		vus_qemu_luns "$nq" "$@"
+	fi
+}
+
+# Boot the guest and run the guest half of a test; the serial log stays in
+# build/guest/logs.  Returns run-vm.sh's status.
+vus_run_guest() {
+	local gtest=$1 gargs=${2:-} rc t0 t1
+	t0=$(date +%s.%N)
+	"$VUS_ROOT/scripts/guest/run-vm.sh" --test "$gtest" --args "$gargs" \
+		--log "$VUS_SERIAL" ${VUS_CONSOLE:+--console} -- "${VUS_DEV_ARGS[@]}" 8>&-
+	rc=$?
+	t1=$(date +%s.%N)
+	vus_log "guest $gtest: rc=$rc in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s"
+	[ "$rc" = 0 ] || vus_fail "guest half '$gtest' failed (rc=$rc, log $VUS_SERIAL)"
+	if [ "$rc" != 0 ]; then
+		tr -d '\r' <"$VUS_SERIAL" | grep -a -E '^VUS-CHECK-FAIL|^VUS-WARN' | head -20 >&2
+	fi
+	return "$rc"
+}
+
+# "VUS-KV: key=value" lines printed by the guest half.
+vus_guest_kv() {
+	tr -d '\r' <"$VUS_SERIAL" | sed -n "s/^VUS-KV: $1=//p" | tail -1
+}
+
+vus_sanitizer_check() {
+	if grep -q -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer' "$VUS_DLOG"; then
+		vus_fail "sanitizer report in $VUS_DLOG"
+		grep -m 5 -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$VUS_DLOG" >&2
+	fi
+}
+
+# Stop the daemon.  It must still be running: dying during a test is a bug
+# even when the guest happened to finish.
+vus_stop_backend() {
+	[ "$VUS_BACKEND" = daemon ] || return 0
+	if [ -n "$VUS_DPID" ]; then
+		if ! kill -0 "$VUS_DPID" 2>/dev/null; then
+			wait "$VUS_DPID" 2>/dev/null
+			vus_fail "daemon exited during the test (status $?, log $VUS_DLOG)"
+		else
+			kill "$VUS_DPID"
+			# A daemon that ignores SIGTERM would hang the run here.
+			local i
+			for i in $(seq 1 50); do
+				kill -0 "$VUS_DPID" 2>/dev/null || break
+				sleep 0.1
+			done
+			if kill -0 "$VUS_DPID" 2>/dev/null; then
+				vus_fail "daemon still running 5 s after SIGTERM"
+				kill -KILL "$VUS_DPID"
+			fi
+			wait "$VUS_DPID" 2>/dev/null
+		fi
+		VUS_DPID=
+	fi
+	vus_sanitizer_check
+}
+
+vus_finish() {
+	local t1
+	t1=$(date +%s.%N)
+	local dt
+	dt=$(awk -v a="$VUS_T0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	vus_cleanup
+	if [ "$VUS_FAILS" = 0 ]; then
+		echo "[$VUS_NAME] PASS (${dt}s)" >&2
+		exit 0
+	fi
+	echo "[$VUS_NAME] FAIL: $VUS_FAILS problem(s) (${dt}s)" >&2
+	exit 1
+}
+
+# Skip a test that needs the real daemon when running on the QEMU backend.
+vus_require_daemon() {
+	[ "$VUS_BACKEND" = daemon ] || vus_skip "needs the vhost-user-scsi daemon (backend is $VUS_BACKEND)"
+	[ -x "$VUS_DAEMON" ] || vus_skip "no daemon binary $VUS_DAEMON"
+}

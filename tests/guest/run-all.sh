@@ -1,0 +1,111 @@
+#!/bin/bash
+# Run every guest test (each boots its own TCG VM against its own daemon),
+# then the informational libiscsi conformance run.
+#
+#   tests/guest/run-all.sh [TEST...]     e.g. run-all.sh inquiry fio
+#
+# Environment: VUS_BACKEND=daemon|qemu (lib.sh), QEMU=path,
+# VUS_SKIP_CONFORMANCE=1 to leave out the conformance run.
+#
+# The last line of output is "N passed, N failed"; the exit status is
+# non-zero when any test failed.  A test that cannot run in this setup
+# (e.g. the ASan test without build/asan) is reported as skipped.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LOGDIR=$ROOT/build/guest/logs
+
+ALL="inquiry data ext4 fio discard badlun badfrontend reconnect asan"
+TESTS=${*:-$ALL}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Decide the backend once so every test agrees (same rule as lib.sh).
+if [ -z "${VUS_BACKEND:-}" ]; then
+	if [ -x "${VUS_DAEMON:-$ROOT/build/vhost-user-scsi}" ]; then
+		VUS_BACKEND=daemon
+	else
+		VUS_BACKEND=qemu
+		echo "run-all: no daemon binary: using QEMU's emulated virtio-scsi (daemon-only tests skip)"
+	fi
+fi
+export VUS_BACKEND
+
+T0=$(now)
+mkdir -p "$LOGDIR"
+# One whole run at a time per tree (the per-test logs have fixed names).
+exec 7>"$ROOT/build/guest/.run-all.lock"
+if ! flock -n 7; then
+	echo "run-all: waiting for another run-all in this tree to finish"
+	flock 7
+fi
+if ! "$ROOT/scripts/guest/build-guest.sh"; then
+	echo "run-all: building the guest failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+touch "$LOGDIR/.run-all.start"
+pass=0
+fail=0
+skip=0
+results=()
+for t in $TESTS; do
+	script=$HERE/test-$t.sh
+	if [ ! -x "$script" ]; then
+		results+=("FAIL  $t (no $script)")
+		fail=$((fail + 1))
+		continue
+	fi
+	echo "=== $t"
+	t1=$(now)
+	"$script" 2>&1 7>&- | tee "$LOGDIR/$t.run.log"
+	rc=${PIPESTATUS[0]}
+	dt=$(since "$t1")
+	case "$rc" in
+	0)
+		results+=("PASS  $t (${dt}s)")
+		pass=$((pass + 1))
+		;;
+	77)
+		results+=("SKIP  $t (${dt}s): $(grep -m1 'SKIP:' "$LOGDIR/$t.run.log" | sed 's/.*SKIP: //')")
+		skip=$((skip + 1))
+		;;
+	*)
+		results+=("FAIL  $t (${dt}s, rc=$rc; logs $LOGDIR/$t.*)")
+		fail=$((fail + 1))
+		;;
+	esac
+done
+
+conf=
+if [ "${VUS_SKIP_CONFORMANCE:-0}" != 1 ] && [ -z "${*:-}" ]; then
+	echo "=== conformance (informational)"
+	t1=$(now)
+	if "$HERE/conformance.sh" >"$LOGDIR/conformance.run.log" 2>&1 7>&-; then
+		conf="conformance ($(since "$t1")s): $(sed -n 's/^tests: //p' "$LOGDIR/conformance.summary.txt")"
+	else
+		conf="conformance: the run itself broke, see $LOGDIR/conformance.run.log"
+	fi
+	# Counts and the first failing tests; the summary file has them all.
+	sed -n '2,13p' "$LOGDIR/conformance.summary.txt" 2>/dev/null
+	echo "    full output: $LOGDIR/conformance.serial.log, failures: $LOGDIR/conformance.summary.txt"
+fi
+
+echo
+echo "=== summary (backend: $VUS_BACKEND, QEMU ${QEMU:-/usr/bin/qemu-system-x86_64}, total $(since "$T0")s)"
+for r in "${results[@]}"; do
+	echo "  $r"
+done
+[ -n "$conf" ] && echo "  INFO  $conf"
+# Time from QEMU start to the guest's init, as the guest's clock saw it.
+boots=$(find "$LOGDIR" -name '*.serial.log' -newer "$LOGDIR/.run-all.start" -exec cat {} + | tr -d '\r' |
+	sed -n 's/^VUS-BOOT: userspace at \([0-9.]*\)s$/\1/p' | sort -n)
+if [ -n "$boots" ]; then
+	echo "  guest boot to userspace: $(echo "$boots" | awk '{ v[NR] = $1 } END {
+		printf "min %.2fs, median %.2fs, max %.2fs over %d boots", v[1], v[int((NR + 1) / 2)], v[NR], NR }')"
+fi
+[ "$skip" -gt 0 ] && echo "$skip skipped"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
