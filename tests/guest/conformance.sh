@@ -53,4 +53,15 @@ counts=$(awk '$1 == "tests" && NF >= 5 { print $2, $3, $4, $5; exit }' "$VUS_TMP
 } >"$SUMMARY"
 cat "$SUMMARY" >&2
 [ -n "$counts" ] || vus_fail "iscsi-test-cu produced no summary (log $VUS_SERIAL)"
+# A regression gate: every failure must be a known one, with its reason
+# recorded in conformance-known-failures.txt.
+known=$(dirname "$0")/conformance-known-failures.txt
+if [ -z "${VUS_CONFORMANCE_INFORMATIONAL:-}" ]; then
+	sed -n 's/^  \([A-Za-z0-9_]*\.[A-Za-z0-9_]*\):.*/\1/p' "$SUMMARY" | while read -r t; do
+		grep -qx "$t" "$known" || echo "$t"
+	done >"$VUS_TMP/new-failures"
+	while read -r t; do
+		vus_fail "conformance test $t failed and is not a known failure"
+	done <"$VUS_TMP/new-failures"
+fi
 vus_finish
