@@ -24,6 +24,8 @@ int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_
             return -EINVAL;
         }
         return bdev_file_open(cfg, out, err, errlen);
+    case BDEV_TYPE_NULL:
+        return bdev_null_open(cfg, out, err, errlen);
     }
     snprintf(err, errlen, "unknown backend type %d", (int)cfg->type);
     return -EINVAL;

@@ -88,11 +88,12 @@ struct bdev {
 enum bdev_type {
     BDEV_TYPE_RAM,
     BDEV_TYPE_FILE,
+    BDEV_TYPE_NULL, /* completes every request without moving data */
 };
 
 struct bdev_config {
     enum bdev_type type;
-    uint64_t size;       /* ram: bytes (a multiple of block_size); file: unused */
+    uint64_t size;       /* ram, null: bytes (a multiple of block_size); file: unused */
     const char *path;    /* file: regular file or block device */
     uint32_t block_size; /* 512 or 4096 */
     bool readonly;
@@ -109,6 +110,7 @@ void bdev_close(struct bdev *bdev);
 /* Backend constructors, called by bdev_open() once cfg is validated. */
 int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_null_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 
 /*
  * Defensive checks every backend runs at submit: type, read-only, range and

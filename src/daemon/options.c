@@ -49,8 +49,9 @@ static const char usage_text[] =
     "  -V, --version         print the version and exit\n"
     "\n"
     "SPEC is a comma-separated list of KEY=VALUE (write ,, for a comma inside a value):\n"
-    "  type=ram|file         backend (required)\n"
-    "  size=SIZE             ram: disk size (required), bytes with optional K, M, G or T\n"
+    "  type=ram|file|null    backend (required); null completes I/O without storing data\n"
+    "                        (reads leave the guest buffer as it was)\n"
+    "  size=SIZE             ram, null: disk size (required), bytes with optional K, M, G or T\n"
     "                        (powers of 1024); a non-zero multiple of the block size\n"
     "  path=PATH             file: regular file or block device (required)\n"
     "  target=N              SCSI target 0..255 (default 0)\n"
@@ -234,8 +235,10 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             l->bdev.type = BDEV_TYPE_RAM;
         else if (!strcmp(val, "file"))
             l->bdev.type = BDEV_TYPE_FILE;
+        else if (!strcmp(val, "null"))
+            l->bdev.type = BDEV_TYPE_NULL;
         else
-            return lun_error(err, errlen, spec, "type= must be ram or file, not '%s'", val);
+            return lun_error(err, errlen, spec, "type= must be ram, file or null, not '%s'", val);
         return 0;
     case K_SIZE:
         r = parse_size(val, &l->bdev.size);
@@ -299,7 +302,7 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
 {
     if (!seen[K_TYPE])
         return lun_error(err, errlen, spec, "type= is required");
-    if (l->bdev.type == BDEV_TYPE_RAM) {
+    if (l->bdev.type == BDEV_TYPE_RAM || l->bdev.type == BDEV_TYPE_NULL) {
         if (seen[K_PATH])
             return lun_error(err, errlen, spec, "path= is only valid with type=file");
         if (seen[K_DIRECT])
@@ -313,7 +316,7 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
         l->bdev.path = NULL;
     } else {
         if (seen[K_SIZE])
-            return lun_error(err, errlen, spec, "size= is only valid with type=ram");
+            return lun_error(err, errlen, spec, "size= is only valid with type=ram or null");
         if (!seen[K_PATH])
             return lun_error(err, errlen, spec, "path= is required");
         l->bdev.path = l->path;

@@ -152,7 +152,7 @@ static void test_info_options(void **state)
         "--print-capabilities",
         "--help",
         "--version",
-        "type=ram|file",
+        "type=ram|file|null",
         "size=",
         "path=",
         "target=",
@@ -236,7 +236,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram", "size= is required");
     expect_lun_error("size=1M", "type= is required");
     expect_lun_error("type=file", "path= is required");
-    expect_lun_error("type=file,path=/x,size=1M", "size= is only valid with type=ram");
+    expect_lun_error("type=file,path=/x,size=1M", "size= is only valid with type=ram or null");
     expect_lun_error("type=ram,size=1M,path=/x", "path= is only valid with type=file");
     expect_lun_error("type=ram,size=1M,direct=on", "direct= is only valid with type=file");
     expect_lun_error("type=ram,size=1M,color=red", "unknown key 'color'");
@@ -246,7 +246,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram,size", "size= needs a value");
     expect_lun_error("type=ram,size=", "size= needs a value");
     expect_lun_error("type=ram,size=,lun=1", "size= needs a value");
-    expect_lun_error("type=disk", "type= must be ram or file, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file or null, not 'disk'");
     expect_lun_error("type=ram,size=1M,", "empty key");
     expect_lun_error(",type=ram,size=1M", "empty key");
     expect_lun_error("=ram", "empty key");
@@ -266,6 +266,42 @@ static void test_lun_spec_errors(void **state)
     assert_int_equal(parse_lun("type=ram,size=1M,target=255,lun=255"), 0);
     assert_int_equal(opts.luns[0].scsi.target, 255);
     assert_int_equal(opts.luns[0].scsi.lun, 255);
+}
+
+/* type=null takes a size exactly like ram, and nothing that only a file has. */
+static void test_null_lun(void **state)
+{
+    assert_int_equal(parse_lun("type=null,size=1G"), 0);
+    assert_int_equal(opts.nluns, 1);
+    assert_int_equal(opts.luns[0].bdev.type, BDEV_TYPE_NULL);
+    assert_int_equal(opts.luns[0].bdev.size, 1ull << 30);
+    assert_int_equal(opts.luns[0].bdev.block_size, 512);
+    assert_null(opts.luns[0].bdev.path);
+
+    assert_int_equal(parse_lun("type=null,size=64K,block-size=4096,readonly=on,lun=7"), 0);
+    assert_int_equal(opts.luns[0].bdev.type, BDEV_TYPE_NULL);
+    assert_int_equal(opts.luns[0].bdev.size, 64 * 1024);
+    assert_int_equal(opts.luns[0].bdev.block_size, 4096);
+    assert_true(opts.luns[0].bdev.readonly);
+    assert_int_equal(opts.luns[0].scsi.lun, 7);
+
+    expect_lun_error("type=null", "size= is required");
+    expect_lun_error("type=null,size=0", "size= must be a non-zero multiple of the block size 512");
+    expect_lun_error("type=null,size=6K,block-size=4096",
+                     "size= must be a non-zero multiple of the block size 4096");
+    expect_lun_error("type=null,size=1M,path=/x", "path= is only valid with type=file");
+    expect_lun_error("type=null,size=1M,direct=on", "direct= is only valid with type=file");
+    expect_lun_error("type=Null,size=1M", "type= must be ram, file or null, not 'Null'");
+
+    /* Mixed with the other types, numbered in command-line order. */
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--lun",
+                           "type=null,size=1T", "--lun", "type=file,path=/x", NULL),
+                     0);
+    assert_int_equal(opts.nluns, 3);
+    assert_int_equal(opts.luns[1].bdev.type, BDEV_TYPE_NULL);
+    assert_int_equal(opts.luns[1].scsi.lun, 1);
+    assert_int_equal(opts.luns[1].bdev.size, 1ull << 40);
+    assert_int_equal(opts.luns[2].bdev.type, BDEV_TYPE_FILE);
 }
 
 static void test_serial_and_wwn(void **state)
@@ -448,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_info_options),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_lun_spec_errors),
+        cmocka_unit_test(test_null_lun),
         cmocka_unit_test(test_serial_and_wwn),
         cmocka_unit_test(test_path_escapes_and_length),
         cmocka_unit_test(test_lun_numbering),
