@@ -33,7 +33,7 @@ DAEMON   := $(O)/vhost-user-scsi
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 
-.PHONY: all deps unit check check-unit check-frontend check-guest format format-check demo clean install
+.PHONY: all deps unit check check-unit check-frontend check-fuzz check-guest format format-check demo clean install
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -85,7 +85,11 @@ check-frontend: deps
 	$(MAKE) SAN=1 all frontend-tests
 	$(MAKE) SAN=1 frontend-check
 
-check: check-unit check-frontend check-guest
+# libFuzzer smoke: each target replays its regressions and fuzzes ~15 s (fuzz.mk).
+check-fuzz: deps
+	$(MAKE) fuzz-smoke
+
+check: check-unit check-frontend check-fuzz check-guest
 
 demo: deps
 	$(MAKE) all
@@ -109,3 +113,4 @@ clean:
 
 # Fragments with their own targets; they use O and CFLAGS defined above.
 include frontend.mk
+include fuzz.mk

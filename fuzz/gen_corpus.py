@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write the seed corpora of the fuzz targets into fuzz/corpus/<target>/.
+
+Each seed is a small, meaningful input in the layout the target's header
+comment describes: a vhost-user handshake, a valid descriptor chain, common
+CDBs.  Run it again after changing an input layout; the output is
+deterministic.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+def desc(addr, length, flags, nxt):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+# ---------------------------------------------------------------- vu_msg
+VERSION = 1
+NEED_REPLY = 1 << 3
+GET_FEATURES, SET_FEATURES, SET_OWNER, RESET_OWNER, SET_MEM_TABLE = 1, 2, 3, 4, 5
+SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
+SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
+GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
+GET_INFLIGHT_FD, SET_INFLIGHT_FD, RESET_DEVICE, GET_MAX_MEM_SLOTS = 31, 32, 34, 36
+ADD_MEM_REG, REM_MEM_REG, SET_STATUS, GET_STATUS = 37, 38, 39, 40
+
+FEATURES = (1 << 32) | (1 << 28) | (1 << 29) | (1 << 30) | (1 << 1) | (1 << 2)
+PROTO = (1 << 0) | (1 << 3) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 16)
+UVA = 0x7F0000000000
+MEM_SIZE = 1 << 20  # memfd size kind 0
+
+# fd kinds byte: bits 0-1 memfd size (0: 1 MiB, 1: 64 KiB), bit 2: first fd is an eventfd
+KIND_MEMFD_1M, KIND_MEMFD_64K, KIND_EVENTFD = 0, 1, 4
+
+
+def msg(req, payload=b"", flags=VERSION, nfds=0, kinds=0):
+    raw = struct.pack("<III", req, flags, len(payload)) + payload
+    return struct.pack("<BBH", nfds, kinds, len(raw)) + raw
+
+
+def u64(v):
+    return struct.pack("<Q", v)
+
+
+def state(idx, num):
+    return struct.pack("<II", idx, num)
+
+
+def region(gpa, size, uva, off):
+    return struct.pack("<QQQQ", gpa, size, uva, off)
+
+
+def mem_table(regions):
+    return struct.pack("<II", len(regions), 0) + b"".join(regions)
+
+
+def vring_addr(idx, desc, used, avail):
+    return struct.pack("<IIQQQQ", idx, 0, desc, used, avail, 0)
+
+
+def vring_setup(idx, num=128):
+    base = 0x10000 * (idx + 1)
+    return (msg(SET_VRING_NUM, state(idx, num)) + msg(SET_VRING_BASE, state(idx, 0)) +
+            msg(SET_VRING_ADDR, vring_addr(idx, UVA + base, UVA + base + 0x2000,
+                                           UVA + base + 0x1000)) +
+            msg(SET_VRING_CALL, u64(idx), nfds=1, kinds=KIND_EVENTFD) +
+            msg(SET_VRING_KICK, u64(idx), nfds=1, kinds=KIND_EVENTFD) +
+            msg(SET_VRING_ENABLE, state(idx, 1), flags=VERSION | NEED_REPLY))
+
+
+def negotiate():
+    return (msg(GET_FEATURES) + msg(SET_FEATURES, u64(FEATURES)) + msg(GET_PROTOCOL_FEATURES) +
+            msg(SET_PROTOCOL_FEATURES, u64(PROTO)) + msg(GET_QUEUE_NUM) + msg(SET_OWNER) +
+            msg(GET_MAX_MEM_SLOTS))
+
+
+def set_mem_table():
+    return msg(SET_MEM_TABLE, mem_table([region(0, MEM_SIZE, UVA, 0)]), nfds=1,
+               kinds=KIND_MEMFD_1M)
+
+
+def guest_write(offset, blob, region_sel=0):
+    body = struct.pack("<I", offset) + blob
+    return struct.pack("<BBH", 0x80, region_sel, len(body)) + body
+
+
+def post_requests(idx):
+    """The guest posts two requests on ring idx (as laid out by vring_setup): a
+    2-descriptor chain and an indirect one."""
+    base = 0x10000 * (idx + 1)
+    data = 0x80000 + 0x1000 * idx
+    table = desc(data + 0x200, 16, F_NEXT, 1) + desc(data + 0x400, 96, F_WRITE, 0)
+    return (guest_write(base, desc(data, 64, F_NEXT, 1) + desc(data + 0x100, 512, F_WRITE, 0) +
+                        desc(data + 0x800, 32, F_INDIRECT, 0)) +
+            guest_write(data + 0x800, table) +
+            guest_write(base + 0x1000, struct.pack("<HHHH", 0, 2, 0, 2)))
+
+
+def inflight(num_queues, queue_size, size=0):
+    return struct.pack("<QQHHI", size, 0, num_queues, queue_size, 0)
+
+
+def gen_vu_msg():
+    q = bytes([3])  # max_queues 4
+    write("vu_msg", "handshake", q + negotiate() + set_mem_table() +
+          b"".join(vring_setup(i) for i in range(3)) + msg(SET_STATUS, u64(0xf)) +
+          msg(GET_STATUS))
+    write("vu_msg", "handshake_requests", q + negotiate() + set_mem_table() +
+          b"".join(vring_setup(i) for i in range(3)) + post_requests(0) + post_requests(2) +
+          msg(GET_VRING_BASE, state(2, 0)))
+    write("vu_msg", "handshake_get_inflight", q + negotiate() + set_mem_table() +
+          msg(GET_INFLIGHT_FD, inflight(3, 128)) + b"".join(vring_setup(i) for i in range(3)))
+    # 64 KiB memfd, as much as 3 queues of 128 entries need.
+    write("vu_msg", "handshake_set_inflight", q + negotiate() + set_mem_table() +
+          msg(SET_INFLIGHT_FD, inflight(3, 128, 0x10000), nfds=1, kinds=KIND_MEMFD_64K) +
+          b"".join(vring_setup(i) for i in range(3)) + post_requests(1))
+    write("vu_msg", "mem_slots", q + negotiate() +
+          msg(ADD_MEM_REG, u64(0) + region(0, MEM_SIZE, UVA, 0), nfds=1, kinds=KIND_MEMFD_1M) +
+          vring_setup(0) +
+          msg(REM_MEM_REG, u64(0) + region(0, MEM_SIZE, UVA, 0), nfds=1, kinds=KIND_MEMFD_1M) +
+          msg(GET_VRING_BASE, state(0, 0)))
+    write("vu_msg", "stop_and_reset", q + negotiate() + set_mem_table() + vring_setup(2) +
+          msg(GET_VRING_BASE, state(2, 0)) + msg(RESET_DEVICE) + vring_setup(2, 256) +
+          msg(RESET_OWNER))
+    # Two regions, the rings in the second; then a table whose second of three regions overlaps
+    # the first.
+    two = mem_table([region(0, MEM_SIZE, UVA, 0), region(0x100000000, MEM_SIZE, UVA + 0x40000000, 0)])
+    bad = mem_table([region(0, MEM_SIZE, UVA, 0), region(0x80000, MEM_SIZE, UVA + 0x40000000, 0),
+                     region(0x200000000, MEM_SIZE, UVA + 0x80000000, 0)])
+    write("vu_msg", "two_regions", q + negotiate() + msg(SET_MEM_TABLE, two, nfds=2) +
+          msg(SET_VRING_NUM, state(0, 64)) +
+          msg(SET_VRING_ADDR, vring_addr(0, UVA + 0x40000000, UVA + 0x40002000, UVA + 0x40001000)) +
+          msg(SET_VRING_KICK, u64(0), nfds=1, kinds=KIND_EVENTFD) +
+          msg(SET_VRING_ENABLE, state(0, 1)) + msg(SET_MEM_TABLE, bad, nfds=3))
+    write("vu_msg", "no_protocol_features", bytes([1]) + msg(GET_FEATURES) +
+          msg(SET_FEATURES, u64(1 << 32)) + set_mem_table() + vring_setup(0, 8) +
+          msg(SET_VRING_ERR, u64(0x100)))
+
+
+# ---------------------------------------------------------------- virtq
+VQ_MEM = 0x4000
+
+
+def virtq_input(flags, log2num, d, a, u, descs, heads, script=b"", base=0, iov_max=1023,
+                extra=()):
+    img = bytearray(VQ_MEM)
+    for i, dd in enumerate(descs):
+        img[d + 16 * i:d + 16 * i + 16] = dd
+    struct.pack_into("<HH", img, a, 0, base + len(heads))
+    for i, h in enumerate(heads):
+        struct.pack_into("<H", img, a + 4 + 2 * ((base + i) % (1 << log2num)), h)
+    for off, blob in extra:
+        img[off:off + len(blob)] = blob
+    # Trailing zeroes are what the target assumes anyway: keep the seeds short.
+    img = bytes(img).rstrip(b"\0")
+    hdr = struct.pack("<BBHHHHHB3x", flags, log2num, d, a, u, base, iov_max, len(script))
+    return hdr + script + img
+
+
+def gen_virtq():
+    # Rings of 8 at 0x0 / 0x200 / 0x400; data in A at 0x800, and 0x1000 (still A).
+    two = [desc(0x800, 16, F_NEXT, 1), desc(0x1000, 512, F_WRITE, 0)]
+    write("virtq", "chain2", virtq_input(0, 3, 0, 0x200, 0x400, two, [0]))
+    write("virtq", "chain2_event_idx_inflight", virtq_input(2 | 8, 3, 0, 0x200, 0x400, two, [0],
+                                                            base=0xfffe))
+    # Indirect: one ring descriptor pointing at a 3-entry table at 0x600.
+    table = desc(0x800, 16, F_NEXT, 1) + desc(0x900, 8, F_NEXT, 2) + desc(0x1000, 512, F_WRITE, 0)
+    write("virtq", "indirect", virtq_input(4, 3, 0, 0x200, 0x400,
+                                           [desc(0x600, 48, F_INDIRECT, 0)], [0],
+                                           extra=[(0x600, table)]))
+    # A buffer across the A/B boundary (adjacent layout) and one in B after a hole.
+    write("virtq", "across_regions", virtq_input(0, 3, 0, 0x200, 0x400,
+                                                 [desc(0x1f00, 0x200, F_NEXT, 1),
+                                                  desc(0x2100, 64, F_WRITE, 0)], [0]))
+    write("virtq", "hole_layout", virtq_input(1, 3, 0, 0x200, 0x400,
+                                              [desc(0x100000 + 0x100, 64, F_WRITE, 0)], [0]))
+    # Two requests: pop both and hold them, guest store to avail->idx, then complete out of order.
+    script = bytes([1, 1, 3, 0x02, 0x02, 0x03, 0x00, 2, 1, 0x10, 0x00, 2, 0, 0x20, 0x00, 5, 4, 0])
+    write("virtq", "script_hold", virtq_input(2, 3, 0, 0x200, 0x400,
+                                              two + [desc(0x1800, 32, F_WRITE, 0)], [0, 2],
+                                              script=script))
+    # A loop (desc 0 -> 1 -> 0) and a ring with a bad head: both must end cleanly.
+    write("virtq", "loop", virtq_input(0, 3, 0, 0x200, 0x400,
+                                       [desc(0x800, 16, F_NEXT, 1), desc(0x900, 16, F_NEXT, 0)],
+                                       [0, 9]))
+
+
+# ---------------------------------------------------------------- scsi
+DIR_NONE, DIR_TO_DEV, DIR_FROM_DEV = 0, 1, 2
+
+
+def scsi_input(lun_sel, direction, cdb, buf_len, niov=1, seed=0, ua=0, fault=0, data=b""):
+    large = 0
+    if buf_len > 0xFFFF:
+        large, buf_len = 1, buf_len >> 4
+    hdr = struct.pack("<BBBHBHB", lun_sel, direction | (ua << 2) | (large << 5), len(cdb),
+                      buf_len, niov - 1, seed, fault)
+    return hdr + cdb.ljust(32, b"\0") + data
+
+
+def gen_scsi():
+    inq = bytes([0x12, 0, 0, 0, 96, 0])
+    write("scsi", "inquiry", scsi_input(0, DIR_FROM_DEV, inq, 96))
+    write("scsi", "inquiry_standin", scsi_input(5, DIR_FROM_DEV, inq, 96))
+    for page in (0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2):
+        write("scsi", "inquiry_vpd_%02x" % page,
+              scsi_input(0, DIR_FROM_DEV, bytes([0x12, 1, page, 0, 255, 0]), 255, niov=3, seed=7))
+    write("scsi", "test_unit_ready_ua", scsi_input(0, DIR_NONE, bytes(6), 0, ua=1))
+    write("scsi", "request_sense", scsi_input(0, DIR_FROM_DEV, bytes([3, 0, 0, 0, 18, 0]), 18))
+    write("scsi", "report_luns", scsi_input(5, DIR_FROM_DEV,
+                                            bytes([0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]), 256))
+    write("scsi", "read_capacity16", scsi_input(2, DIR_FROM_DEV,
+                                                bytes([0x9E, 0x10]) + bytes(8) +
+                                                struct.pack(">I", 32) + bytes(2), 32))
+    write("scsi", "read10", scsi_input(0, DIR_FROM_DEV,
+                                       bytes([0x28, 0]) + struct.pack(">IBHB", 8, 0, 4, 0),
+                                       2048, niov=5, seed=3))
+    write("scsi", "read10_fault", scsi_input(0, DIR_FROM_DEV,
+                                             bytes([0x28, 0]) + struct.pack(">IBHB", 8, 0, 4, 0),
+                                             2048, fault=1 << 3))
+    write("scsi", "write16", scsi_input(3, DIR_TO_DEV,
+                                        bytes([0x8A, 0x08]) + struct.pack(">QIBB", 0, 1, 0, 0),
+                                        4096, niov=9, seed=11, data=bytes(range(256)) * 2))
+    write("scsi", "write16_null_high_lba",
+          scsi_input(2, DIR_TO_DEV, bytes([0x8A, 0]) + struct.pack(">QIBB", (1 << 31) - 8, 8,
+                                                                   0, 0), 4096))
+    unmap_params = struct.pack(">HH4x", 22, 16) + struct.pack(">QI4x", 8, 16)
+    write("scsi", "unmap", scsi_input(0, DIR_TO_DEV, bytes([0x42, 0, 0, 0, 0, 0, 0]) +
+                                      struct.pack(">HB", len(unmap_params), 0), 24,
+                                      data=unmap_params))
+    write("scsi", "write_same16_unmap",
+          scsi_input(0, DIR_TO_DEV, bytes([0x93, 0x08]) + struct.pack(">QIBB", 0, 64, 0, 0), 512))
+    write("scsi", "mode_sense10_all", scsi_input(0, DIR_FROM_DEV,
+                                                 bytes([0x5A, 0, 0x3F, 0, 0, 0, 0, 1, 0, 0]),
+                                                 256))
+    write("scsi", "sync_cache10", scsi_input(0, DIR_NONE, bytes([0x35, 0]) + bytes(8), 0))
+    write("scsi", "compare_and_write",
+          scsi_input(0, DIR_TO_DEV, bytes([0x89, 0]) + struct.pack(">Q3xB2x", 4, 1), 1024))
+    write("scsi", "report_opcodes", scsi_input(0, DIR_FROM_DEV,
+                                               bytes([0xA3, 0x0C, 0, 0, 0, 0]) +
+                                               struct.pack(">I", 4096) + bytes(2), 4096))
+    write("scsi", "verify16_bytchk", scsi_input(1, DIR_TO_DEV,
+                                                bytes([0x8F, 0x02]) + struct.pack(">QIBB", 1, 1,
+                                                                                  0, 0), 4096))
+    # Completions after submit returns (fault byte bit 5), for the multi-step commands.
+    deferred = 1 << 5
+    write("scsi", "deferred_read10", scsi_input(0, DIR_FROM_DEV,
+                                                bytes([0x28, 0]) + struct.pack(">IBHB", 8, 0, 4, 0),
+                                                2048, fault=deferred))
+    write("scsi", "deferred_write_same16",
+          scsi_input(0, DIR_TO_DEV, bytes([0x93, 0]) + struct.pack(">QIBB", 0, 64, 0, 0), 512,
+                     fault=deferred, data=b"\xa5" * 512))
+    write("scsi", "deferred_unmap", scsi_input(0, DIR_TO_DEV, bytes([0x42, 0, 0, 0, 0, 0, 0]) +
+                                               struct.pack(">HB", len(unmap_params), 0), 24,
+                                               fault=deferred, data=unmap_params))
+    write("scsi", "deferred_compare_and_write",
+          scsi_input(0, DIR_TO_DEV, bytes([0x89, 0]) + struct.pack(">Q3xB2x", 4, 1), 1024,
+                     fault=deferred | (1 << 3) | 1))
+
+
+def main():
+    gen_vu_msg()
+    gen_virtq()
+    gen_scsi()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
