@@ -253,6 +253,20 @@ static void test_inflight(void **state)
     assert_non_null(dev.inflight_base);
     vu_msg_close_fds(&r);
 
+    /* Regression (fuzzer): an fd too short for the claimed range is refused, not mapped. */
+    int small = memfd_create("short", 0);
+    assert_int_equal(ftruncate(small, 65536), 0);
+    in = (struct vu_inflight_msg){
+        .mmap_size = 65536, .mmap_offset = 0x41000000, .num_queues = 4, .queue_size = 128
+    };
+    void *before = dev.inflight_base;
+    uint64_t pf = PROTO;
+    handle(VU_SET_PROTOCOL_FEATURES, 0, &pf, 8, -1);
+    assert_int_equal(handle(VU_SET_INFLIGHT_FD, VU_FLAG_NEED_REPLY, &in, sizeof(in), small), 0);
+    assert_int_equal(read_reply_u64(VU_SET_INFLIGHT_FD), 1); /* REPLY_ACK: failed */
+    assert_ptr_equal(dev.inflight_base, before);
+    close(small);
+
     /* Too many queues is refused. */
     in.num_queues = 200;
     assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
