@@ -27,7 +27,7 @@ struct vu_mem_region {
     uint64_t mmap_offset; /* offset of the region within the fd */
     void *mmap_base;      /* our mapping of [0, mmap_offset + size) of the fd */
     size_t mmap_len;
-    void *host;           /* mmap_base + mmap_offset: host address of gpa */
+    void *host; /* mmap_base + mmap_offset: host address of gpa */
 };
 
 struct vu_mem_table {
@@ -61,7 +61,7 @@ void *vu_mem_uva_to_host(const struct vu_mem_table *t, uint64_t uva, uint64_t le
  * regions.  *cnt is the number of elements used so far and is advanced.
  * Returns 0, -EFAULT (not all mapped, or wraps) or -E2BIG (more than max elements).
  */
-int vu_mem_gpa_to_iov(const struct vu_mem_table *t, uint64_t gpa, uint64_t len,
-                      struct iovec *iov, unsigned *cnt, unsigned max);
+int vu_mem_gpa_to_iov(const struct vu_mem_table *t, uint64_t gpa, uint64_t len, struct iovec *iov,
+                      unsigned *cnt, unsigned max);
 
 #endif
