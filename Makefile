@@ -2,7 +2,9 @@
 #
 #   make                 build build/vhost-user-scsi
 #   make check           everything CI runs: format, unit tests (plain and
-#                        ASan+UBSan), guest tests under TCG
+#                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
+#                        guest tests under TCG, the QEMU series and its qtests
+#   make qemu            the patched QEMU (patches/ on QEMU 10.2.2)
 #   make demo            boot a TCG guest whose disks come from the daemon
 #   make SAN=1 ...       build into build/asan with ASan+UBSan
 
@@ -33,7 +35,7 @@ DAEMON   := $(O)/vhost-user-scsi
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 
-.PHONY: all deps unit check check-unit check-frontend check-fuzz check-guest format format-check demo clean install
+.PHONY: all deps unit check check-unit check-frontend check-fuzz check-guest check-qemu format format-check demo clean install
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -89,7 +91,13 @@ check-frontend: deps
 check-fuzz: deps
 	$(MAKE) fuzz-smoke
 
-check: check-unit check-frontend check-fuzz check-guest
+# The QEMU series (qemu.mk): applies, checkpatch-clean, qtests against the
+# real daemon; then the guest tests again on the patched QEMU 10.2.2.
+check-qemu: deps
+	$(MAKE) qemu-check
+	VUS_BACKEND=daemon $(MAKE) qemu-guest-check
+
+check: check-unit check-frontend check-fuzz check-guest check-qemu
 
 demo: deps
 	$(MAKE) all
@@ -114,3 +122,4 @@ clean:
 # Fragments with their own targets; they use O and CFLAGS defined above.
 include frontend.mk
 include fuzz.mk
+include qemu.mk
