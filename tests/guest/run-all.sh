@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LOGDIR=$ROOT/build/guest/logs
 
-ALL="inquiry data ext4 fio discard badlun badfrontend reconnect asan"
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }
