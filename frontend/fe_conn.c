@@ -61,17 +61,25 @@ static int send_msg(int sock, uint32_t request, uint32_t flags, const void *payl
     return 0;
 }
 
+int fe_wait_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+
+    do {
+        r = poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+}
+
 static int read_full(int sock, void *buf, size_t len, int timeout_ms)
 {
     size_t done = 0;
 
     while (done < len) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        int r = poll(&p, 1, timeout_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
+        int r = fe_wait_readable(sock, timeout_ms);
         if (r < 0)
-            return -errno;
+            return r;
         if (r == 0)
             return -ETIMEDOUT;
         ssize_t n = recv(sock, (char *)buf + done, len - done, 0);
@@ -96,18 +104,15 @@ static int recv_msg(int sock, struct vu_msg_hdr *hdr, void *payload, size_t max,
     struct msghdr mh = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
     };
-    struct pollfd p = { .fd = sock, .events = POLLIN };
     char sink[64];
     ssize_t n;
     int r;
 
     if (fd_out)
         *fd_out = -1;
-    do {
-        r = poll(&p, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
+    r = fe_wait_readable(sock, timeout_ms);
     if (r < 0)
-        return -errno;
+        return r;
     if (r == 0)
         return -ETIMEDOUT;
     do {

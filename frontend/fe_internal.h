@@ -75,6 +75,8 @@ int fe_request(struct vus_fe *fe, uint32_t request, const void *payload, uint32_
                const int *fds, unsigned nfds, void *reply, uint32_t reply_size);
 void *fe_hva(const struct vus_fe *fe, uint64_t gpa, size_t len);
 uint64_t fe_gpa_of(const struct vus_fe *fe, const void *p);
+/* Wait for POLLIN, retrying interrupted polls: 1 readable, 0 timed out, or -errno. */
+int fe_wait_readable(int fd, int timeout_ms);
 
 /* fe_vq.c */
 int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num);

@@ -5,7 +5,6 @@
  * deliberately broken (loops, bad next fields): the table is never walked.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,7 +225,6 @@ int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len)
 
 int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
 {
-    struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
     uint64_t v;
 
     for (;;) {
@@ -237,11 +235,9 @@ int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
         atomic_thread_fence(memory_order_seq_cst);
         if (used_idx(vq) != vq->last_used)
             return 1;
-        int r = poll(&p, 1, timeout_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
+        int r = fe_wait_readable(vq->call_fd, timeout_ms);
         if (r < 0)
-            return -errno;
+            return r;
         if (r == 0)
             return used_idx(vq) != vq->last_used;
         if (read(vq->call_fd, &v, sizeof(v)) == sizeof(v))

@@ -123,13 +123,11 @@ static void victim_serves(unsigned nreq)
     vus_fe_close(fe);
 }
 
-static int abuse_group_setup(unsigned threads)
+static int abuse_group_setup(void **state)
 {
-    static char th[8];
-    const char *vargs[] = { "--lun", "type=ram,size=16M", "--threads", th, NULL };
+    static const char *const vargs[] = { "--lun", "type=ram,size=16M", "--threads", "2", NULL };
     static const char *const bargs[] = { "--lun", "type=ram,size=8M", "--threads", "2", NULL };
 
-    snprintf(th, sizeof(th), "%u", threads);
     if (daemon_start(&victim, vargs) < 0 || daemon_start(&bystander, bargs) < 0)
         return -1;
     /* One clean cycle first: the idle fd count is taken after the first connection. */
@@ -143,7 +141,7 @@ static int abuse_group_setup(unsigned threads)
     return pthread_create(&by_thread, NULL, bystander_main, NULL) == 0 ? 0 : -1;
 }
 
-static int abuse_group_teardown(void)
+static int abuse_group_teardown(void **state)
 {
     int ret = 0;
 
@@ -173,6 +171,61 @@ static void after_abuse(void)
     for (int i = 0; i < 200 && atomic_load(&by_rounds) == before; i++)
         usleep(5000);
     assert_true(atomic_load(&by_rounds) > before);
+}
+
+/* One test's connection to the victim. */
+struct abuse_ctx {
+    struct vus_fe *fe;
+    struct vus_fe_vq *vq, *other; /* request queues 0 and 1 */
+    uint8_t *data;                /* 1 MiB in memory region 1 */
+};
+
+/* queue_size 0: the library's default. */
+static int abuse_test_setup(void **state, unsigned queue_size)
+{
+    static struct abuse_ctx cx;
+    struct vus_fe_config cfg = { .socket_path = victim.sock,
+                                 .num_req_queues = 2,
+                                 .queue_size = queue_size,
+                                 .mem_regions = 2,
+                                 .timeout_ms = T_TIMEOUT,
+                                 .connect_retry_ms = 2000 };
+    struct vus_fe_cmd c;
+
+    /* A failed test leaves its connection open: close it, or the daemon stays busy with it. */
+    vus_fe_close(cx.fe);
+    memset(&cx, 0, sizeof(cx));
+    if (vus_fe_connect(&cfg, &cx.fe) < 0)
+        return -1;
+    cx.vq = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST);
+    cx.other = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST + 1);
+    cx.data = vus_fe_alloc_in(cx.fe, 1, 1 << 20, 4096);
+    for (int i = 0; i < 3; i++) {
+        memset(&c, 0, sizeof(c));
+        if (vus_fe_cmd_exec(cx.vq, &c, T_TIMEOUT) < 0)
+            return -1;
+        if (c.status == 0)
+            break;
+    }
+    *state = &cx;
+    return cx.data ? 0 : -1;
+}
+
+static int abuse_test_teardown(void **state)
+{
+    struct abuse_ctx *cx = *state;
+
+    vus_fe_close(cx->fe);
+    cx->fe = NULL;
+    return 0;
+}
+
+/* End of an abusive test: drop its connection, then check victim and bystander. */
+static void abuse_done(struct abuse_ctx *cx)
+{
+    vus_fe_close(cx->fe);
+    cx->fe = NULL;
+    after_abuse();
 }
 
 #endif

@@ -19,57 +19,9 @@
 #include "tests/frontend/fe_bystander.h"
 #include "vhost/vu_proto.h"
 
-struct ctx {
-    struct vus_fe *fe;
-    struct vus_fe_vq *vq;
-    uint8_t *data; /* in region 1 */
-};
-
-static int group_setup(void **state)
-{
-    return abuse_group_setup(2);
-}
-
-static int group_teardown(void **state)
-{
-    return abuse_group_teardown();
-}
-
 static int test_setup(void **state)
 {
-    static struct ctx cx;
-    struct vus_fe_config cfg = { .socket_path = victim.sock,
-                                 .num_req_queues = 2,
-                                 .mem_regions = 2,
-                                 .timeout_ms = T_TIMEOUT,
-                                 .connect_retry_ms = 2000 };
-    struct vus_fe_cmd c;
-
-    /* A failed test leaves its connection open: close it, or the daemon stays busy with it. */
-    vus_fe_close(cx.fe);
-    memset(&cx, 0, sizeof(cx));
-    if (vus_fe_connect(&cfg, &cx.fe) < 0)
-        return -1;
-    cx.vq = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST);
-    cx.data = vus_fe_alloc_in(cx.fe, 1, 1 << 20, 4096);
-    for (int i = 0; i < 3; i++) {
-        memset(&c, 0, sizeof(c));
-        if (vus_fe_cmd_exec(cx.vq, &c, T_TIMEOUT) < 0)
-            return -1;
-        if (c.status == 0)
-            break;
-    }
-    *state = &cx;
-    return cx.data ? 0 : -1;
-}
-
-static int test_teardown(void **state)
-{
-    struct ctx *cx = *state;
-
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    return 0;
+    return abuse_test_setup(state, 0);
 }
 
 /* READ of 1 block into buf on vq: 0 done (response in *c), or -ETIMEDOUT. */
@@ -85,7 +37,7 @@ static int read_block(struct vus_fe_vq *vq, uint8_t *buf, struct vus_fe_cmd *c, 
 static void expect_dropped(uint32_t request, uint32_t flags, const void *payload, uint32_t size,
                            const int *fds, unsigned nfds)
 {
-    struct ctx *cx;
+    struct abuse_ctx *cx;
     struct vus_fe_cmd c;
 
     assert_int_equal(test_setup((void **)&cx), 0);
@@ -93,9 +45,7 @@ static void expect_dropped(uint32_t request, uint32_t flags, const void *payload
     assert_true(vus_fe_peer_closed(cx->fe, T_TIMEOUT));
     /* The rings of the dropped connection are no longer served. */
     assert_true(read_block(cx->vq, cx->data, &c, 100) < 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 static void test_wrong_message_sizes(void **state)
@@ -184,22 +134,20 @@ static void test_bad_region_counts(void **state)
 /* A message cut in the middle, then the socket closes. */
 static void test_truncated_message(void **state)
 {
-    struct ctx *cx;
+    struct abuse_ctx *cx;
     struct vu_msg_hdr h = { VU_SET_VRING_NUM, VU_VERSION, 8 };
 
     (void)state;
     assert_int_equal(test_setup((void **)&cx), 0);
     assert_int_equal(write(vus_fe_socket(cx->fe), &h, sizeof(h)), (ssize_t)sizeof(h));
     assert_int_equal(write(vus_fe_socket(cx->fe), &h, 3), 3);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* Well-formed vring messages with values out of range: refused, connection kept. */
 static void test_bad_vring_values(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vu_vring_state st;
     struct vu_vring_addr a = {
         .index = 2, .desc_uva = 0x1000, .avail_uva = 0x2000, .used_uva = 0x3000
@@ -231,15 +179,13 @@ static void test_bad_vring_values(void **state)
     /* The untouched queue 2 still serves. */
     assert_int_equal(read_block(cx->vq, cx->data, &c, T_TIMEOUT), 0);
     assert_int_equal(c.status, 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* Regions that overlap, whose fd is too small, of size 0, or wrapping: refused. */
 static void test_bad_memory_tables(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vu_mem_table_msg t = { .nregions = 2 };
     struct vus_fe_cmd c;
     void *h0, *h1;
@@ -278,15 +224,13 @@ static void test_bad_memory_tables(void **state)
     assert_int_equal(vus_fe_request_ack(cx->fe, VU_REM_MEM_REG, &one, sizeof(one), NULL, 0), 1);
     assert_int_equal(read_block(cx->vq, cx->data, &c, T_TIMEOUT), 0);
     assert_int_equal(c.status, 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* The table shrinks under running queues, then grows back. */
 static void test_memory_shrinks_under_queues(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vus_fe_cmd c;
     const unsigned only0 = 0, only1 = 1;
     struct vu_mem_single_msg one = { 0 };
@@ -322,9 +266,7 @@ static void test_memory_shrinks_under_queues(void **state)
     assert_int_equal(vus_fe_request_ack(cx->fe, VU_ADD_MEM_REG, &one, sizeof(one), &fd1, 1), 0);
     assert_int_equal(read_block(cx->vq, cx->data, &c, T_TIMEOUT), 0);
     assert_int_equal(c.status, 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 struct flipper {
@@ -354,7 +296,7 @@ static void *io_under_flips(void *arg)
 /* I/O streams on one queue while the table flips between full and shrunk. */
 static void test_memory_flips_during_io(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct flipper f = { .vq = vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_REQUEST + 1), .data = cx->data };
     const unsigned only0 = 0;
     pthread_t th;
@@ -371,9 +313,7 @@ static void test_memory_flips_during_io(void **state)
     pthread_join(th, NULL);
     assert_int_equal(f.bad, 0);
     assert_true(f.ok > 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /*
@@ -382,7 +322,7 @@ static void test_memory_flips_during_io(void **state)
  */
 static void test_inflight_fd_shorter_than_claimed(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vu_inflight_msg inf = {
         .mmap_size = 1 << 20, .mmap_offset = 0, .num_queues = 4, .queue_size = 128
     };
@@ -396,9 +336,7 @@ static void test_inflight_fd_shorter_than_claimed(void **state)
     assert_true(daemon_alive(&victim));
     assert_int_equal(read_block(cx->vq, cx->data, &c, T_TIMEOUT), 0);
     assert_int_equal(c.status, 0);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 int main(void)
@@ -410,13 +348,14 @@ int main(void)
         cmocka_unit_test(test_extra_fds),
         cmocka_unit_test(test_bad_region_counts),
         cmocka_unit_test(test_truncated_message),
-        cmocka_unit_test_setup_teardown(test_bad_vring_values, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_memory_tables, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_vring_values, test_setup, abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_memory_tables, test_setup, abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_memory_shrinks_under_queues, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_memory_flips_during_io, test_setup, test_teardown),
+                                        abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_flips_during_io, test_setup,
+                                        abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_inflight_fd_shorter_than_claimed, test_setup,
-                                        test_teardown),
+                                        abuse_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, abuse_group_setup, abuse_group_teardown);
 }

@@ -18,59 +18,9 @@
 
 #define QSIZE 256
 
-struct ctx {
-    struct vus_fe *fe;
-    struct vus_fe_vq *vq, *other;
-    uint8_t *data;
-};
-
-static int group_setup(void **state)
-{
-    return abuse_group_setup(2);
-}
-
-static int group_teardown(void **state)
-{
-    return abuse_group_teardown();
-}
-
 static int test_setup(void **state)
 {
-    static struct ctx cx;
-    struct vus_fe_config cfg = { .socket_path = victim.sock,
-                                 .num_req_queues = 2,
-                                 .queue_size = QSIZE,
-                                 .mem_regions = 2,
-                                 .timeout_ms = T_TIMEOUT,
-                                 .connect_retry_ms = 2000 };
-    struct vus_fe_cmd c;
-
-    /* A failed test leaves its connection open: close it, or the daemon stays busy with it. */
-    vus_fe_close(cx.fe);
-    memset(&cx, 0, sizeof(cx));
-    if (vus_fe_connect(&cfg, &cx.fe) < 0)
-        return -1;
-    cx.vq = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST);
-    cx.other = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST + 1);
-    cx.data = vus_fe_alloc_in(cx.fe, 1, 1 << 20, 4096);
-    for (int i = 0; i < 3; i++) {
-        memset(&c, 0, sizeof(c));
-        if (vus_fe_cmd_exec(cx.vq, &c, T_TIMEOUT) < 0)
-            return -1;
-        if (c.status == 0)
-            break;
-    }
-    *state = &cx;
-    return cx.data ? 0 : -1;
-}
-
-static int test_teardown(void **state)
-{
-    struct ctx *cx = *state;
-
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    return 0;
+    return abuse_test_setup(state, QSIZE);
 }
 
 /* A good READ on vq: the queue still serves. */
@@ -87,7 +37,7 @@ static void queue_serves(struct vus_fe_vq *vq, uint8_t *buf)
 }
 
 /* Valid virtio-scsi READ(16) header in head's slot; returns the slot's gpas. */
-static void prepare_slot(struct ctx *cx, uint16_t head, uint64_t *req_gpa, uint64_t *resp_gpa,
+static void prepare_slot(struct abuse_ctx *cx, uint16_t head, uint64_t *req_gpa, uint64_t *resp_gpa,
                          uint8_t **resp)
 {
     uint8_t *slot = vus_fe_vq_hdr_slot(cx->vq, head, NULL);
@@ -103,7 +53,7 @@ static void prepare_slot(struct ctx *cx, uint16_t head, uint64_t *req_gpa, uint6
 }
 
 /* Publish a raw chain, expect it back with length 0 and an untouched response. */
-static void expect_rejected(struct ctx *cx, uint16_t head, const uint16_t *ids, unsigned n,
+static void expect_rejected(struct abuse_ctx *cx, uint16_t head, const uint16_t *ids, unsigned n,
                             const uint8_t *resp)
 {
     void *cookie = NULL;
@@ -122,7 +72,7 @@ static void expect_rejected(struct ctx *cx, uint16_t head, const uint16_t *ids, 
 
 static void test_descriptor_loops(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     uint64_t rq, rs, dg;
     uint8_t *resp;
     uint16_t ids[3];
@@ -145,15 +95,12 @@ static void test_descriptor_loops(void **state)
     prepare_slot(cx, ids[0], &rq, &rs, &resp);
     vus_fe_vq_write_desc(cx->vq, ids[0], rq, 51, VRING_DESC_F_NEXT, QSIZE + 7);
     expect_rejected(cx, ids[0], ids, 1, resp);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
-    cx->fe = NULL;
+    abuse_done(cx);
 }
 
 static void test_addresses_outside_memory(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     static const uint64_t bad[] = { 0, 0x1000, 0xfffffffffffff000ull, 1ull << 52 };
     uint64_t rq, rs;
     uint8_t *resp;
@@ -182,14 +129,12 @@ static void test_addresses_outside_memory(void **state)
     vus_fe_vq_write_desc(cx->vq, ids[0], 0xdead0000ull, 51, VRING_DESC_F_NEXT, ids[1]);
     vus_fe_vq_write_desc(cx->vq, ids[1], rs, 108, VRING_DESC_F_WRITE, 0);
     expect_rejected(cx, ids[0], ids, 2, resp);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 static void test_lengths_that_overflow(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     uint64_t rq, rs, dg;
     uint8_t *resp;
     uint16_t ids[4];
@@ -214,15 +159,13 @@ static void test_lengths_that_overflow(void **state)
             vus_fe_vq_write_desc(cx->vq, ids[3], dg, 0xffffffffu, VRING_DESC_F_WRITE, 0);
         expect_rejected(cx, ids[0], ids, n, resp);
     }
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* Any layout is legal: headers in 1-byte descriptors work, directly and indirectly. */
 static void test_header_split_across_descriptors(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct iovec iov = { cx->data, 4096 };
     struct vus_fe_cmd c;
 
@@ -258,7 +201,7 @@ static void test_header_split_across_descriptors(void **state)
 
 static void test_indirect_abuse(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vring_desc_le *t1 = vus_fe_alloc(cx->fe, 4 * 16, 16);
     struct vring_desc_le *t2 = vus_fe_alloc(cx->fe, 4 * 16, 16);
     uint64_t rq, rs, g1, g2;
@@ -300,15 +243,13 @@ static void test_indirect_abuse(void **state)
         vus_fe_vq_write_desc(cx->vq, ids[0], taddr, tlen, VRING_DESC_F_INDIRECT, 0);
         expect_rejected(cx, ids[0], ids, 1, resp);
     }
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* Headers too short, readable after writable, both directions. */
 static void test_bad_request_shapes(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     uint64_t rq, rs, dg;
     uint8_t *resp;
     uint16_t ids[3];
@@ -357,7 +298,7 @@ static void test_bad_request_shapes(void **state)
 /* The avail index moves by more than the ring: that ring stops, nothing else does. */
 static void test_avail_index_jump(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vus_fe_cmd c;
     uint8_t cdb[16];
 
@@ -372,30 +313,26 @@ static void test_avail_index_jump(void **state)
     vus_fe_vq_kick(cx->vq);
     assert_int_equal(vus_fe_vq_wait(cx->vq, 300), 0);
     queue_serves(cx->other, cx->data);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* A head beyond the descriptor table. */
 static void test_head_out_of_range(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     uint16_t none = 0;
 
     assert_int_equal(vus_fe_vq_publish_raw(cx->vq, QSIZE + 3, &none, 0, NULL), 0);
     vus_fe_vq_kick(cx->vq);
     assert_int_equal(vus_fe_vq_wait(cx->vq, 300), 0);
     queue_serves(cx->other, cx->data);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 /* The control and event queues get the same treatment. */
 static void test_control_and_event_queue_abuse(void **state)
 {
-    struct ctx *cx = *state;
+    struct abuse_ctx *cx = *state;
     struct vus_fe_vq *ctl = vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_CONTROL);
     struct vus_fe_vq *evq = vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_EVENT);
     uint8_t *req = vus_fe_alloc(cx->fe, 64, 16), *resp = req + 32;
@@ -429,25 +366,25 @@ static void test_control_and_event_queue_abuse(void **state)
     usleep(50000);
     queue_serves(cx->vq, cx->data);
     queue_serves(cx->other, cx->data);
-    vus_fe_close(cx->fe);
-    cx->fe = NULL;
-    after_abuse();
+    abuse_done(cx);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_descriptor_loops, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_addresses_outside_memory, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_lengths_that_overflow, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_loops, test_setup, abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_addresses_outside_memory, test_setup,
+                                        abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_lengths_that_overflow, test_setup,
+                                        abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_header_split_across_descriptors, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_indirect_abuse, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_request_shapes, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_avail_index_jump, test_setup, test_teardown),
-        cmocka_unit_test_setup_teardown(test_head_out_of_range, test_setup, test_teardown),
+                                        abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_indirect_abuse, test_setup, abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_request_shapes, test_setup, abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_avail_index_jump, test_setup, abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_head_out_of_range, test_setup, abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_control_and_event_queue_abuse, test_setup,
-                                        test_teardown),
+                                        abuse_test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, abuse_group_setup, abuse_group_teardown);
 }

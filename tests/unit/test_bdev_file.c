@@ -14,22 +14,10 @@
 #include <cmocka.h>
 
 #include "bdev/bdev.h"
+#include "bdev_test_util.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
-
-struct req {
-    struct bdev_io io;
-    int calls;
-    int result;
-};
-
-static void req_cb(struct bdev_io *io, int result)
-{
-    struct req *r = (struct req *)((char *)io - offsetof(struct req, io));
-    r->calls++;
-    r->result = result;
-}
 
 static struct io_loop loop;
 

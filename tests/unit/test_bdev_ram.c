@@ -10,54 +10,13 @@
 #include <cmocka.h>
 
 #include "bdev/bdev.h"
+#include "bdev_test_util.h"
 
 #define MiB (1024u * 1024u)
 
-struct req {
-    struct bdev_io io;
-    int calls;
-    int result;
-};
-
-static void req_cb(struct bdev_io *io, int result)
-{
-    struct req *r = (struct req *)((char *)io - offsetof(struct req, io));
-    r->calls++;
-    r->result = result;
-}
-
-/* Submit and return the completion result, or the submit error (then cb must not have run). */
-static int do_io(struct bdev *b, enum bdev_io_type type, uint64_t off, uint64_t len,
-                 struct iovec *iov, unsigned cnt)
-{
-    struct req r = {
-        .io = { .type = type, .offset = off, .len = len, .iov = iov, .iovcnt = cnt, .cb = req_cb }
-    };
-    int ret = bdev_submit(b, NULL, &r.io);
-    if (ret) {
-        assert_int_equal(r.calls, 0);
-        return ret;
-    }
-    /* ram completes inline, exactly once. */
-    assert_int_equal(r.calls, 1);
-    return r.result;
-}
-
-static struct bdev *open_ram(uint64_t size, uint32_t bs, bool ro)
-{
-    struct bdev_config cfg = {
-        .type = BDEV_TYPE_RAM, .size = size, .block_size = bs, .readonly = ro
-    };
-    struct bdev *b = NULL;
-    char err[256] = "";
-    assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), 0);
-    assert_non_null(b);
-    return b;
-}
-
 static void test_open_properties(void **state)
 {
-    struct bdev *b = open_ram(64 * MiB, 4096, false);
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 64 * MiB, 4096, false);
     assert_string_equal(b->ops->name, "ram");
     assert_int_equal(b->size, 64 * MiB);
     assert_int_equal(b->block_size, 4096);
@@ -69,7 +28,7 @@ static void test_open_properties(void **state)
     assert_string_equal(b->desc, "ram 64M");
     bdev_close(b);
 
-    b = open_ram(3 * 512, 512, true);
+    b = open_sync(BDEV_TYPE_RAM, 3 * 512, 512, true);
     assert_true(b->readonly);
     assert_string_equal(b->desc, "ram 1536");
     bdev_close(b);
@@ -109,36 +68,36 @@ static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
 
 static void test_write_read_scattered(void **state)
 {
-    struct bdev *b = open_ram(1 * MiB, 512, false);
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 1 * MiB, 512, false);
     size_t len = 3 * 4096;
     uint8_t *src = malloc(len), *dst = calloc(1, len);
     fill_pattern(src, len, 3);
 
     /* Element boundaries that fall in the middle of blocks. */
     struct iovec wiov[3] = { { src, 1 }, { src + 1, 5000 }, { src + 5001, len - 5001 } };
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, 8192, len, wiov, 3), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 8192, len, wiov, 3), 0);
 
     struct iovec riov[2] = { { dst, 777 }, { dst + 777, len - 777 } };
-    assert_int_equal(do_io(b, BDEV_IO_READ, 8192, len, riov, 2), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 8192, len, riov, 2), 0);
     assert_memory_equal(src, dst, len);
 
     /* The blocks around it were never written. */
     uint8_t blk[512], zero[512] = { 0 };
     struct iovec one = { blk, sizeof(blk) };
-    assert_int_equal(do_io(b, BDEV_IO_READ, 8192 - 512, 512, &one, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 8192 - 512, 512, &one, 1), 0);
     assert_memory_equal(blk, zero, 512);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 8192 + len, 512, &one, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 8192 + len, 512, &one, 1), 0);
     assert_memory_equal(blk, zero, 512);
 
     /* Last block of the disk is reachable. */
     memset(blk, 0xab, sizeof(blk));
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, 1 * MiB - 512, 512, &one, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 1 * MiB - 512, 512, &one, 1), 0);
     memset(blk, 0, sizeof(blk));
-    assert_int_equal(do_io(b, BDEV_IO_READ, 1 * MiB - 512, 512, &one, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 1 * MiB - 512, 512, &one, 1), 0);
     assert_int_equal(blk[0], 0xab);
     assert_int_equal(blk[511], 0xab);
 
-    assert_int_equal(do_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0), 0);
     free(src);
     free(dst);
     bdev_close(b);
@@ -146,27 +105,27 @@ static void test_write_read_scattered(void **state)
 
 static void zeroing_case(enum bdev_io_type type)
 {
-    struct bdev *b = open_ram(1 * MiB, 512, false);
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 1 * MiB, 512, false);
     size_t len = 64 * 1024;
     uint8_t *buf = malloc(len), *chk = malloc(len);
     memset(buf, 0x5a, len);
     struct iovec iov = { buf, len };
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, len, &iov, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 0, len, &iov, 1), 0);
 
     /* Starts and ends mid-page: both partial-page ends and whole pages in between. */
     uint64_t zoff = 512 * 3, zlen = 4096 * 5 + 512 * 2;
-    assert_int_equal(do_io(b, type, zoff, zlen, NULL, 0), 0);
+    assert_int_equal(sync_io(b, type, zoff, zlen, NULL, 0), 0);
 
     struct iovec ciov = { chk, len };
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, len, &ciov, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, len, &ciov, 1), 0);
     for (size_t i = 0; i < len; i++) {
         uint8_t want = (i >= zoff && i < zoff + zlen) ? 0 : 0x5a;
         if (chk[i] != want)
             fail_msg("byte %zu is %#x, want %#x", i, chk[i], want);
     }
     /* Writing after a discard works normally again. */
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, len, &iov, 1), 0);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, len, &ciov, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 0, len, &iov, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, len, &ciov, 1), 0);
     assert_memory_equal(buf, chk, len);
     free(buf);
     free(chk);
@@ -185,40 +144,40 @@ static void test_write_zeroes(void **state)
 
 static void test_readonly(void **state)
 {
-    struct bdev *b = open_ram(1 * MiB, 512, true);
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 1 * MiB, 512, true);
     uint8_t blk[512];
     struct iovec iov = { blk, sizeof(blk) };
 
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, 0, 512, &iov, 1), -EROFS);
-    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 0, 512, NULL, 0), -EROFS);
-    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 0, 512, NULL, 0), -EROFS);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 512, &iov, 1), 0);
-    assert_int_equal(do_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 0, 512, &iov, 1), -EROFS);
+    assert_int_equal(sync_io(b, BDEV_IO_DISCARD, 0, 512, NULL, 0), -EROFS);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE_ZEROES, 0, 512, NULL, 0), -EROFS);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 512, &iov, 1), 0);
+    assert_int_equal(sync_io(b, BDEV_IO_FLUSH, 0, 0, NULL, 0), 0);
     bdev_close(b);
 }
 
 static void test_bad_requests(void **state)
 {
-    struct bdev *b = open_ram(1 * MiB, 4096, false);
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 1 * MiB, 4096, false);
     static uint8_t buf[8192];
     struct iovec iov = { buf, sizeof(buf) };
     struct iovec small = { buf, 4095 };
 
     /* Past the end, straddling the end, wrapping around 2^64. */
-    assert_int_equal(do_io(b, BDEV_IO_READ, 1 * MiB, 4096, &iov, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 1 * MiB - 4096, 8192, &iov, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_WRITE, UINT64_MAX - 4095, 8192, &iov, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 4096, UINT64_MAX - 4095, NULL, 0), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 1 * MiB, 4096, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 1 * MiB - 4096, 8192, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, UINT64_MAX - 4095, 8192, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_DISCARD, 4096, UINT64_MAX - 4095, NULL, 0), -EINVAL);
     /* Misaligned. */
-    assert_int_equal(do_io(b, BDEV_IO_READ, 512, 4096, &iov, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 512, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 512, 4096, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 512, &iov, 1), -EINVAL);
     /* iovec shorter or longer than len, too many elements, missing. */
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 4096, &small, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 4096, &iov, 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 4096, &iov, BDEV_MAX_IOV + 1), -EINVAL);
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 4096, NULL, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 4096, &small, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 4096, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 4096, &iov, BDEV_MAX_IOV + 1), -EINVAL);
+    assert_int_equal(sync_io(b, BDEV_IO_READ, 0, 4096, NULL, 1), -EINVAL);
     /* Unknown type. */
-    assert_int_equal(do_io(b, (enum bdev_io_type)99, 0, 4096, &iov, 1), -EINVAL);
+    assert_int_equal(sync_io(b, (enum bdev_io_type)99, 0, 4096, &iov, 1), -EINVAL);
     bdev_close(b);
 }
 
