@@ -252,7 +252,7 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
     case K_PATH:
         if (strlen(val) >= sizeof(l->path))
             return lun_error(err, errlen, spec, "path= is too long");
-        strcpy(l->path, val);
+        memcpy(l->path, val, strlen(val) + 1); /* length checked above */
         return 0;
     case K_TARGET:
         if (!parse_uint(val, SCSI_MAX_TARGETS - 1, &n))
@@ -283,7 +283,7 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             return lun_error(err, errlen, spec,
                              "serial= must be at most %d printable ASCII characters, no comma",
                              SCSI_SERIAL_MAX);
-        strcpy(l->scsi.serial, val);
+        memcpy(l->scsi.serial, val, strlen(val) + 1); /* valid_serial bounds it */
         return 0;
     case K_WWN:
         if (!parse_wwn(val, &l->scsi.wwn))

@@ -170,7 +170,7 @@ static void test_info_options(void **state)
             fail_msg("--help does not mention %s", must_mention[i]);
     }
     char first[sizeof(outbuf)];
-    strcpy(first, outbuf);
+    snprintf(first, sizeof(first), "%s", outbuf);
     assert_int_equal(parse("-h", NULL), 1);
     assert_string_equal(outbuf, first);
     /* Help wins even without the otherwise mandatory options. */

@@ -28,7 +28,7 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/vus_server_test.XXXXXX");
+    snprintf(f->dir, sizeof(f->dir), "%s", "/tmp/vus_server_test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
     *state = f;
@@ -65,7 +65,7 @@ static int connect_to(const char *path)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     assert_true(fd >= 0);
-    strcpy(sa.sun_path, path);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
         close(fd);
@@ -189,7 +189,8 @@ static void test_refuses_live_socket(void **state)
     /* Even with a full backlog, the check does not block. */
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fill[4];
-    strcpy(sa.sun_path, f->path);
+    assert_true(strlen(f->path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
     for (unsigned i = 0; i < 4; i++) {
         fill[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         assert_true(fill[i] >= 0);
