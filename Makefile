@@ -6,6 +6,7 @@
 #                        guest tests under TCG, the QEMU series and its qtests
 #   make qemu            the patched QEMU (patches/ on QEMU 10.2.2)
 #   make demo            boot a TCG guest whose disks come from the daemon
+#   make bench           benchmarks -> docs/benchmarks.md (bench-quick: a smoke run)
 #   make SAN=1 ...       build into build/asan with ASan+UBSan
 
 CC      ?= cc
@@ -73,6 +74,7 @@ format-check:
 check-unit: deps format-check
 	$(MAKE) unit
 	$(MAKE) SAN=1 unit
+	$(MAKE) bench-test
 
 check-guest: deps
 	$(MAKE) all
@@ -123,3 +125,4 @@ clean:
 include frontend.mk
 include fuzz.mk
 include qemu.mk
+include bench.mk

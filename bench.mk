@@ -1,0 +1,42 @@
+# Benchmarks (included from the Makefile).
+#
+#   make bench         full run: 30 s per point, 2 alternated runs, then
+#                      docs/benchmarks.md + docs/benchmarks.png
+#   make bench-quick   the same pipeline with 3 s points and one run: a smoke
+#                      test of the whole thing, not numbers to quote
+#   make bench-test    cmocka test of the malloc counter the benchmark relies on
+#
+# Needs a quiet machine for numbers that mean anything: fio, the daemon and
+# tgt share the CPUs. Variables of bench/run.sh (BENCH_*) pass through.
+
+BENCH_MCOUNT := build/bench/malloc_count.so
+
+BENCH_TEST := build/bench/test_malloc_count
+
+.PHONY: bench bench-quick bench-deps bench-contrib bench-test
+
+$(BENCH_MCOUNT): bench/malloc_count.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -shared -fPIC -o $@ $<
+
+$(BENCH_TEST): bench/test_malloc_count.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -o $@ $< \
+		$(shell pkg-config --libs cmocka 2>/dev/null)
+
+bench-test: $(BENCH_MCOUNT) $(BENCH_TEST)
+	$(BENCH_TEST) $(BENCH_MCOUNT)
+
+bench-contrib:
+	bench/contrib.sh
+
+# Plain prerequisites, no recursive make: works whether or not the Makefile
+# includes this file yet (make -f Makefile -f bench.mk bench-quick).
+bench-deps: deps build/vhost-user-scsi fio-engine bench-test bench-contrib
+
+bench: bench-deps
+	bench/run.sh
+
+bench-quick: bench-deps
+	BENCH_RUNTIME=$${BENCH_RUNTIME:-3} BENCH_RUNS=$${BENCH_RUNS:-1} BENCH_LUN_SIZE=$${BENCH_LUN_SIZE:-256M} \
+		BENCH_GUEST_RUNTIME=$${BENCH_GUEST_RUNTIME:-5} BENCH_LABEL=$${BENCH_LABEL:-quick} bench/run.sh
