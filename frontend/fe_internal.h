@@ -50,6 +50,7 @@ struct vus_fe_vq {
     unsigned inflight;
     int kick_fd, call_fd;
     uint64_t calls;
+    uint64_t kicks; /* eventfd writes: the device asked for them */
     struct fe_head *heads;
     uint8_t *slots;              /* num * FE_SLOT_SIZE, guest memory */
     struct vring_desc_le *indir; /* num tables of VUS_FE_MAX_INDIR + 2, guest memory */

@@ -164,6 +164,7 @@ void vus_fe_vq_kick(struct vus_fe_vq *vq)
     vq->avail_pub = now;
     if (need && vq->kick_fd >= 0) {
         uint64_t one = 1;
+        vq->kicks++;
         ssize_t w = write(vq->kick_fd, &one, sizeof(one));
         (void)w; /* a saturated eventfd still wakes the device */
     }
@@ -206,8 +207,6 @@ int fe_vq_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len)
     h->busy = false;
     vq->last_used++;
     vq->inflight--;
-    if (has_event_idx(vq))
-        *vring_used_event(vq->avail, vq->num) = htole16(vq->last_used);
     *head = (uint16_t)id;
     *len = le32toh(e->len);
     return 1;
@@ -263,6 +262,11 @@ unsigned vus_fe_vq_inflight(const struct vus_fe_vq *vq)
 uint64_t vus_fe_vq_calls(const struct vus_fe_vq *vq)
 {
     return vq->calls;
+}
+
+uint64_t vus_fe_vq_kicks(const struct vus_fe_vq *vq)
+{
+    return vq->kicks;
 }
 
 void *vus_fe_vq_hdr_slot(struct vus_fe_vq *vq, uint16_t head, size_t *len)

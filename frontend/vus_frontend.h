@@ -97,15 +97,21 @@ int vus_fe_vq_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsigned 
                   void *cookie);
 /* Publish what was added; kicks when the device wants a notification. */
 void vus_fe_vq_kick(struct vus_fe_vq *vq);
-/* One completion: 1 and its cookie/length, 0 when none is there. */
+/*
+ * One completion: 1 and its cookie/length, 0 when none is there.  Reaping
+ * does not ask the device for an interrupt; vus_fe_vq_wait does, as Linux's
+ * driver only re-enables callbacks once it has drained the ring.
+ */
 int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len);
-/* Wait for a completion: 1, 0 on timeout, -errno. */
+/* Wait for a completion (asking for a call first): 1, 0 on timeout, -errno. */
 int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms);
 unsigned vus_fe_vq_free_descs(const struct vus_fe_vq *vq);
 unsigned vus_fe_vq_size(const struct vus_fe_vq *vq);
 unsigned vus_fe_vq_inflight(const struct vus_fe_vq *vq);
 /* Number of call-eventfd signals seen so far. */
 uint64_t vus_fe_vq_calls(const struct vus_fe_vq *vq);
+/* Kicks sent so far (avail_event / NO_NOTIFY honoured: only those the device wanted). */
+uint64_t vus_fe_vq_kicks(const struct vus_fe_vq *vq);
 
 /* virtio-scsi. */
 enum {
