@@ -137,6 +137,13 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
         free(r);
         return -e;
     }
+    /*
+     * Requests land at random places of a disk far bigger than any cache:
+     * with 4 KiB pages each one also misses the TLB.  Transparent huge pages
+     * made a random 4 KiB copy out of 1 GiB 20% cheaper (bench/copy_floor).
+     * Only a hint: without THP the disk works the same.
+     */
+    madvise(mem, (size_t)cfg->size, MADV_HUGEPAGE);
     long page = sysconf(_SC_PAGESIZE);
     r->page_size = page > 0 ? (size_t)page : 4096;
     r->mem = mem;
