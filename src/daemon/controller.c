@@ -116,7 +116,7 @@ static const struct vu_dev_ops controller_ops = {
     .queue_stop = ctl_queue_stop,
 };
 
-int controller_start(struct controller *c, unsigned nworkers)
+int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_ns)
 {
     int ret;
 
@@ -130,7 +130,7 @@ int controller_start(struct controller *c, unsigned nworkers)
     if (!c->workers)
         return -ENOMEM;
     for (unsigned i = 0; i < nworkers; i++) {
-        ret = worker_start(&c->workers[i], i);
+        ret = worker_start(&c->workers[i], i, poll_max_ns);
         if (ret < 0) {
             c->nworkers = i;
             controller_stop(c);

@@ -34,8 +34,11 @@ struct controller {
 uint64_t controller_features(void);
 uint64_t controller_protocol_features(void);
 
-/* Start nworkers workers (all paused, serving nothing).  0 or -errno. */
-int controller_start(struct controller *c, unsigned nworkers);
+/*
+ * Start nworkers workers (all paused, serving nothing), each polling for up
+ * to poll_max_ns (see worker_start).  0 or -errno.
+ */
+int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_ns);
 /* Stop the workers and free everything, including the targets. */
 void controller_stop(struct controller *c);
 

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         scsi_target_set_destroy(&ctl.targets);
         return 1;
     }
-    ret = controller_start(&ctl, opts.threads);
+    ret = controller_start(&ctl, opts.threads, (uint64_t)opts.poll_us * 1000);
     if (ret < 0) {
         fprintf(stderr, "vhost-user-scsi: cannot start %u worker threads: %s\n", opts.threads,
                 strerror(-ret));

@@ -16,6 +16,7 @@ enum {
     OPT_FD,
     OPT_LUN,
     OPT_THREADS,
+    OPT_POLL_US,
     OPT_PRINT_CAPS,
 };
 
@@ -24,6 +25,7 @@ static const struct option long_opts[] = {
     { "fd", required_argument, NULL, OPT_FD },
     { "lun", required_argument, NULL, OPT_LUN },
     { "threads", required_argument, NULL, OPT_THREADS },
+    { "poll-us", required_argument, NULL, OPT_POLL_US },
     { "verbose", no_argument, NULL, 'v' },
     { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
     { "help", no_argument, NULL, 'h' },
@@ -33,7 +35,8 @@ static const struct option long_opts[] = {
 
 static const char usage_text[] =
     "Usage: vhost-user-scsi --socket-path PATH | --fd N --lun SPEC [--lun SPEC...]\n"
-    "                       [--threads N] [-v] [--print-capabilities] [--help] [--version]\n"
+    "                       [--threads N] [--poll-us N] [-v] [--print-capabilities]\n"
+    "                       [--help] [--version]\n"
     "\n"
     "Serve a virtio-scsi controller to QEMU over the vhost-user protocol.\n"
     "\n"
@@ -43,6 +46,9 @@ static const char usage_text[] =
     "                        (exactly one of --socket-path and --fd is required)\n"
     "  --lun SPEC            add a logical unit (repeatable, at least one, at most 256)\n"
     "  --threads N           worker threads serving the request queues (1..64, default 1)\n"
+    "  --poll-us N           a worker polls its queues for up to N microseconds after the\n"
+    "                        last request before it sleeps; the window adapts to the load,\n"
+    "                        an idle device is not polled (0..1000, default 32; 0: never poll)\n"
     "  -v, --verbose         verbose (debug-level) logging\n"
     "  --print-capabilities  print the backend capabilities as JSON and exit\n"
     "  -h, --help            print this text and exit\n"
@@ -437,13 +443,14 @@ static int bad_option(int argc, char **argv, char *err, size_t errlen)
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
     char *specs[OPT_MAX_LUNS];
-    bool have_fd = false, have_threads = false;
+    bool have_fd = false, have_threads = false, have_poll = false;
     unsigned long long n;
     int c;
 
     memset(o, 0, sizeof(*o));
     o->listen_fd = -1;
     o->threads = 1;
+    o->poll_us = OPT_DEFAULT_POLL_US;
     if (errlen)
         err[0] = 0;
 
@@ -502,6 +509,19 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             }
             o->threads = (unsigned)n;
             have_threads = true;
+            break;
+        case OPT_POLL_US:
+            if (have_poll) {
+                snprintf(err, errlen, "--poll-us is given twice");
+                return -1;
+            }
+            if (!parse_uint(optarg, OPT_MAX_POLL_US, &n)) {
+                snprintf(err, errlen, "--poll-us '%s': must be between 0 and %d", optarg,
+                         OPT_MAX_POLL_US);
+                return -1;
+            }
+            o->poll_us = (unsigned)n;
+            have_poll = true;
             break;
         case 'v':
             o->verbose = true;

@@ -3,7 +3,8 @@
  * The command line of the daemon:
  *
  *   vhost-user-scsi --socket-path PATH | --fd N  --lun SPEC [--lun SPEC...]
- *                   [--threads N] [-v] [--print-capabilities] [--help] [--version]
+ *                   [--threads N] [--poll-us N] [-v] [--print-capabilities]
+ *                   [--help] [--version]
  *
  * Parsing is pure: nothing is opened or allocated, so every mistake is found
  * before the daemon touches a file or a socket.
@@ -24,6 +25,9 @@
 
 #define OPT_MAX_LUNS    256
 #define OPT_MAX_THREADS 64
+#define OPT_MAX_POLL_US 1000
+/* QEMU's iothreads poll for at most 32 us by default; the same trade-off. */
+#define OPT_DEFAULT_POLL_US 32
 
 struct opt_lun {
     struct bdev_config bdev; /* bdev.path points into path */
@@ -36,6 +40,7 @@ struct options {
     const char *socket_path; /* points into argv */
     int listen_fd;           /* -1 when --socket-path is used */
     unsigned threads;        /* default 1, 1..OPT_MAX_THREADS */
+    unsigned poll_us;        /* longest poll window, 0..OPT_MAX_POLL_US */
     bool verbose;
     bool print_capabilities;
     unsigned nluns;

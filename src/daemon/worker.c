@@ -2,10 +2,12 @@
 #include "daemon/worker.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -37,7 +39,14 @@ static void on_kick(struct io_loop_op *op, int res)
         LOG_ERR("worker %u: kick fd of queue %u failed: %s", w->id, wq->q->index, strerror(-res));
         return;
     }
-    vscsi_queue_process(wq->q);
+    /*
+     * A polling worker keeps kicks off until it goes to sleep (enable_kicks);
+     * turning them on here would make the guest kick for every request.
+     */
+    if (w->poll.max_ns)
+        vscsi_queue_poll(wq->q);
+    else
+        vscsi_queue_process(wq->q);
     /* A pause in progress cancels reads; do not start a new one behind its back. */
     if (!w->parking)
         arm_kick(wq);
@@ -130,6 +139,58 @@ static bool park(struct worker *w)
     return true;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Spin on the rings and the io_uring for up to the poll window.  Returns true
+ * when there is something for the loop to do (requests were taken, a
+ * completion or a control-thread wakeup is waiting, submissions are queued);
+ * false when the window ran out, with *polled_ns the time spent.
+ */
+static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
+{
+    uint64_t start, now;
+
+    *polled_ns = 0;
+    if (w->poll.cur_ns == 0 || w->nqueues == 0)
+        return false;
+    start = now_ns();
+    for (;;) {
+        bool found = false;
+
+        if (io_uring_cq_ready(&w->loop.ring) || io_uring_sq_ready(&w->loop.ring))
+            return true;
+        for (unsigned i = 0; i < w->nqueues; i++)
+            found |= vscsi_queue_poll(w->queues[i].q);
+        if (found)
+            return true;
+        now = now_ns();
+        if (now - start >= w->poll.cur_ns) {
+            *polled_ns = now - start;
+            return false;
+        }
+        /*
+         * Spin only on an otherwise idle CPU: a thread that could run here
+         * (the guest's vCPU, say) goes first, so polling never delays the
+         * very work it waits for.
+         */
+        sched_yield();
+    }
+}
+
+/* Before sleeping: ask the guest to kick again, taking what came meanwhile. */
+static void enable_kicks(struct worker *w)
+{
+    for (unsigned i = 0; i < w->nqueues; i++)
+        vscsi_queue_process(w->queues[i].q);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -138,13 +199,23 @@ static void *worker_main(void *arg)
         return NULL;
     for (;;) {
         enum worker_state st;
+        uint64_t polled_ns, slept_from = 0;
+        bool work;
 
         if (!w->wake_armed)
             arm_wake(w);
+        work = poll_for_work(w, &polled_ns);
+        if (!work && w->poll.max_ns) {
+            enable_kicks(w);
+            flush_queues(w);
+            slept_from = now_ns();
+        }
         /* io_loop_run_once reports errors as its return value, not in errno. */
-        int ret = io_loop_run_once(&w->loop, true);
+        int ret = io_loop_run_once(&w->loop, !work);
         if (ret < 0 && ret != -EINTR)
             LOG_WARN("worker %u: io_uring wait failed: %s", w->id, strerror(-ret));
+        if (slept_from)
+            poll_window_after_sleep(&w->poll, polled_ns, now_ns() - slept_from);
         flush_queues(w);
 
         pthread_mutex_lock(&w->lock);
@@ -157,13 +228,14 @@ static void *worker_main(void *arg)
     }
 }
 
-int worker_start(struct worker *w, unsigned id)
+int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
 {
     sigset_t all, old;
     int ret;
 
     memset(w, 0, sizeof(*w));
     w->id = id;
+    poll_window_init(&w->poll, poll_max_ns);
     w->wake_op.cb = on_wake;
     w->state = WORKER_PAUSE_REQUESTED;
     w->wake_fd = eventfd(0, EFD_CLOEXEC);

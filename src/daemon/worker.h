@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "io/io_loop.h"
+#include "io/poll_window.h"
 #include "vhost/vu_dev.h"
 #include "virtio_scsi/vscsi.h"
 
@@ -48,7 +49,8 @@ struct worker {
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
-    bool parking; /* worker thread only: between a pause request and the resume */
+    bool parking;            /* worker thread only: between a pause request and the resume */
+    struct poll_window poll; /* worker thread only */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     enum worker_state state; /* under lock */
@@ -58,9 +60,11 @@ struct worker {
 
 /*
  * Start the thread; it begins paused with no queues (the control thread
- * resumes it once it has something to serve).  0 or -errno.
+ * resumes it once it has something to serve).  It polls its queues for up to
+ * poll_max_ns after the last work it found (adaptively, see poll_window.h;
+ * 0 = sleep at once, pure interrupt mode).  0 or -errno.
  */
-int worker_start(struct worker *w, unsigned id);
+int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns);
 void worker_pause(struct worker *w);
 void worker_resume(struct worker *w);
 /* End the thread (from any state) and free its resources. */

@@ -24,6 +24,13 @@
 
 struct vscsi_queue;
 
+/*
+ * While taking a batch of requests, signal the completed ones every this many
+ * (4 KiB QD32 on RAM LUNs: 8 and 16 were best, 16 when fio and the daemon
+ * share CPUs; end-of-batch only was 2.5x slower; see docs/benchmarks.md).
+ */
+#define VSCSI_SIGNAL_BATCH 16
+
 /* One request slot: preallocated, reused for every request. */
 struct vscsi_req {
     struct vscsi_queue *q;
@@ -54,8 +61,18 @@ struct vscsi_queue {
 int vscsi_queue_alloc(struct vscsi_queue *q, unsigned nreqs);
 void vscsi_queue_free(struct vscsi_queue *q);
 
-/* Take and start every available request (worker). */
+/*
+ * Take and start every available request and ask the guest to kick for the
+ * next one (worker; before it sleeps).
+ */
 void vscsi_queue_process(struct vscsi_queue *q);
+
+/*
+ * Polling (worker): if requests are available, take them and leave the
+ * guest's kicks off; vscsi_queue_process turns them back on.  Returns whether
+ * there was anything to take.
+ */
+bool vscsi_queue_poll(struct vscsi_queue *q);
 
 /*
  * End of a batch of completions (worker): signal the guest once if anything

@@ -176,42 +176,71 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     scsi_task_execute(task);
 }
 
+/*
+ * Take and start available requests while slots last.  Returns false when the
+ * ring turned out corrupt and the queue stopped.
+ */
+static bool take_requests(struct vscsi_queue *q)
+{
+    struct virtq *vq = q->vq;
+    unsigned taken = 0;
+
+    while (q->free_list) {
+        struct vscsi_req *r = q->free_list;
+        int ret = virtq_pop(vq, &r->elem);
+
+        if (ret == 0)
+            break;
+        if (ret == -EIO) {
+            LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped", q->index);
+            return false;
+        }
+        q->free_list = r->next_free;
+        q->inflight++;
+        if (ret < 0) {
+            LOG_RATELIMITED(LOG_LEVEL_WARN, "queue %u: malformed descriptor chain (head %u)",
+                            q->index, r->elem.head);
+            req_finish(r, 0);
+            continue;
+        }
+        req_start(q, r);
+        /*
+         * Requests that completed inline (RAM LUNs) would otherwise wait for
+         * the whole batch before the guest hears of them, with the guest idle
+         * meanwhile: tell it every so often.  Not after each one: a signal
+         * costs a syscall here and a wakeup there.
+         */
+        if (++taken % VSCSI_SIGNAL_BATCH == 0 && q->need_notify) {
+            q->need_notify = false;
+            virtq_notify(vq);
+        }
+    }
+    /* Completions free slots; vscsi_queue_flush comes back here. */
+    q->starved = !q->free_list;
+    return true;
+}
+
 void vscsi_queue_process(struct vscsi_queue *q)
 {
     struct virtq *vq = q->vq;
 
     for (;;) {
         virtq_disable_notify(vq);
-        while (q->free_list) {
-            struct vscsi_req *r = q->free_list;
-            int ret = virtq_pop(vq, &r->elem);
-
-            if (ret == 0)
-                break;
-            if (ret == -EIO) {
-                LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped",
-                                q->index);
-                return;
-            }
-            q->free_list = r->next_free;
-            q->inflight++;
-            if (ret < 0) {
-                LOG_RATELIMITED(LOG_LEVEL_WARN, "queue %u: malformed descriptor chain (head %u)",
-                                q->index, r->elem.head);
-                req_finish(r, 0);
-                continue;
-            }
-            req_start(q, r);
-        }
-        if (!q->free_list) {
-            /* Completions free slots; vscsi_queue_flush comes back here. */
-            q->starved = true;
+        if (!take_requests(q) || q->starved)
             return;
-        }
-        q->starved = false;
         if (!virtq_enable_notify(vq))
             return;
     }
+}
+
+bool vscsi_queue_poll(struct vscsi_queue *q)
+{
+    if (q->starved || !virtq_avail_pending(q->vq))
+        return false;
+    /* While we look for ourselves, a kick would only cost the guest an exit. */
+    virtq_disable_notify(q->vq);
+    take_requests(q);
+    return true;
 }
 
 void vscsi_queue_flush(struct vscsi_queue *q)

@@ -307,6 +307,13 @@ bool virtq_enable_notify(struct virtq *vq)
     return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail_idx;
 }
 
+bool virtq_avail_pending(const struct virtq *vq)
+{
+    if (!vq->avail || vq->broken)
+        return false;
+    return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail_idx;
+}
+
 void virtq_disable_notify(struct virtq *vq)
 {
     /* With EVENT_IDX a stale avail_event already suppresses kicks. */

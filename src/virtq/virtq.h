@@ -109,6 +109,12 @@ void virtq_notify(struct virtq *vq);
 bool virtq_enable_notify(struct virtq *vq);
 void virtq_disable_notify(struct virtq *vq);
 
+/*
+ * Whether the guest has made requests available that were not popped yet.
+ * One load of the avail index, no side effects: what a polling worker spins on.
+ */
+bool virtq_avail_pending(const struct virtq *vq);
+
 /* Number of requests popped but not yet pushed is tracked by the caller. */
 
 #endif

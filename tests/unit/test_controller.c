@@ -54,7 +54,7 @@ static int setup_n(void **state, unsigned nworkers)
         assert_int_equal(rh_ring_init(&f->r[i], &f->m, NUM, false, true), 0);
     f->c = calloc(1, sizeof(*f->c));
     assert_non_null(f->c);
-    assert_int_equal(controller_start(f->c, nworkers), 0);
+    assert_int_equal(controller_start(f->c, nworkers, 0), 0);
     disk = fb_new(DISK_SIZE, BS, FB_INLINE);
     assert_non_null(disk);
     assert_int_equal(scsi_lun_create(&f->c->targets, &cfg, &disk->b, err, sizeof(err)), 0);
@@ -190,8 +190,8 @@ static void test_start_arguments(void **state)
     struct controller *c = calloc(1, sizeof(*c));
 
     assert_non_null(c);
-    assert_int_equal(controller_start(c, 0), -EINVAL);
-    assert_int_equal(controller_start(c, CONTROLLER_MAX_WORKERS + 1), -EINVAL);
+    assert_int_equal(controller_start(c, 0, 0), -EINVAL);
+    assert_int_equal(controller_start(c, CONTROLLER_MAX_WORKERS + 1, 0), -EINVAL);
     free(c);
 }
 

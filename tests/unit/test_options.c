@@ -78,6 +78,7 @@ static void test_minimal(void **state)
     assert_string_equal(opts.socket_path, "/tmp/vus.sock");
     assert_int_equal(opts.listen_fd, -1);
     assert_int_equal(opts.threads, 1);
+    assert_int_equal(opts.poll_us, OPT_DEFAULT_POLL_US);
     assert_false(opts.verbose);
     assert_false(opts.print_capabilities);
     assert_int_equal(opts.nluns, 1);
@@ -97,7 +98,7 @@ static void test_minimal(void **state)
 
 static void test_all_keys(void **state)
 {
-    assert_int_equal(parse("--fd", "3", "--threads", "4", "-v", "--lun",
+    assert_int_equal(parse("--fd", "3", "--threads", "4", "--poll-us", "0", "-v", "--lun",
                            "type=file,path=/dev/sdb,target=3,lun=7,block-size=4096,readonly=on,"
                            "direct=on,serial=ABC-123 x,wwn=0x5001405abcdef012",
                            NULL),
@@ -105,6 +106,7 @@ static void test_all_keys(void **state)
     assert_null(opts.socket_path);
     assert_int_equal(opts.listen_fd, 3);
     assert_int_equal(opts.threads, 4);
+    assert_int_equal(opts.poll_us, 0);
     assert_true(opts.verbose);
     struct opt_lun *l = &opts.luns[0];
     assert_int_equal(l->bdev.type, BDEV_TYPE_FILE);
@@ -440,6 +442,10 @@ static void test_command_line_errors(void **state)
     expect_error("--threads '65': must be between 1 and 64", "--threads", "65", NULL);
     expect_error("--threads 'two': must be between 1 and 64", "--threads", "two", NULL);
     expect_error("--threads is given twice", "--threads", "2", "--threads", "2", NULL);
+    expect_error("--poll-us '1001': must be between 0 and 1000", "--poll-us", "1001", NULL);
+    expect_error("--poll-us '-1': must be between 0 and 1000", "--poll-us", "-1", NULL);
+    expect_error("--poll-us '5us': must be between 0 and 1000", "--poll-us", "5us", NULL);
+    expect_error("--poll-us is given twice", "--poll-us", "2", "--poll-us", "2", NULL);
     expect_error("unknown option '--bogus'", "--bogus", NULL);
     expect_error("unknown option '-x'", "-x", NULL);
     expect_error("unknown option '-x'", "-vx", NULL);

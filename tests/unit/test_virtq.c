@@ -589,6 +589,26 @@ static void test_enable_disable_notify(void **state)
     assert_int_equal(le16toh(*avail_event), 3);
 }
 
+static void test_avail_pending(void **state)
+{
+    struct fx *f = *state;
+
+    assert_false(virtq_avail_pending(&f->vq));
+    set_desc(f->desc, 0, DATA_GPA, 8, 0, 0);
+    publish(f, 0);
+    /* Looking changes nothing: not the index, not the guest's notification state. */
+    f->used->flags = 0;
+    assert_true(virtq_avail_pending(&f->vq));
+    assert_true(virtq_avail_pending(&f->vq));
+    assert_int_equal(f->used->flags, 0);
+    assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
+    assert_false(virtq_avail_pending(&f->vq));
+    /* A broken ring has nothing to offer, whatever its index says. */
+    publish(f, 0);
+    f->vq.broken = true;
+    assert_false(virtq_avail_pending(&f->vq));
+}
+
 static void test_inflight_tracking(void **state)
 {
     struct fx *f = *state;
@@ -659,6 +679,7 @@ int main(void)
         T(test_notify_event_idx),
         T(test_notify_event_idx_wrap),
         T(test_enable_disable_notify),
+        T(test_avail_pending),
         T(test_inflight_tracking),
     };
 #undef T

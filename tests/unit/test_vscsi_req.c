@@ -640,6 +640,75 @@ static void test_one_call_per_batch(void **state)
     assert_int_equal(rh_calls(&f->r), 0);
 }
 
+/* Replace the fixture's ring and slots by bigger ones. */
+static void regrow(struct fx *f, uint16_t num, bool event_idx)
+{
+    vscsi_queue_free(&f->q);
+    rh_ring_fini(&f->r);
+    assert_int_equal(rh_ring_init(&f->r, &f->m, num, event_idx, true), 0);
+    f->q.vq = &f->r.vq;
+    assert_int_equal(vscsi_queue_alloc(&f->q, num), 0);
+}
+
+/*
+ * A long batch of inline completions is signalled as it goes, every
+ * VSCSI_SIGNAL_BATCH requests, not only at its end: the guest can reap the
+ * first ones while the rest are still being copied.
+ */
+static void test_long_batch_signalled_as_it_goes(void **state)
+{
+    enum { N = 2 * VSCSI_SIGNAL_BATCH + 3 };
+    struct fx *f = *state;
+    const uint8_t tur[6] = { 0 };
+    static struct preq p[N];
+
+    regrow(f, 128, false);
+    for (unsigned i = 0; i < N; i++) {
+        preq_cmd(f, &p[i], LUN_0_0, i, tur, 6, NULL, 0, 0);
+        preq_post(f, &p[i], false);
+    }
+    vscsi_queue_process(&f->q);
+    assert_int_equal(rh_used_pending(&f->r), N);
+    assert_int_equal(rh_calls(&f->r), 2);
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(rh_calls(&f->r), 1);
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(rh_calls(&f->r), 0);
+}
+
+/*
+ * Polling takes requests with kicks left off (both notification styles);
+ * vscsi_queue_process, before the worker sleeps, turns them back on.
+ */
+static void test_poll_keeps_kicks_off(void **state)
+{
+    struct fx *f = *state;
+    const uint8_t tur[6] = { 0 };
+    struct preq p;
+
+    for (int event_idx = 0; event_idx < 2; event_idx++) {
+        regrow(f, 16, event_idx);
+        vscsi_queue_process(&f->q);
+        assert_false(vscsi_queue_poll(&f->q));
+        for (unsigned i = 0; i < 3; i++) {
+            preq_cmd(f, &p, LUN_0_0, i, tur, 6, NULL, 0, 0);
+            preq_post(f, &p, false);
+            assert_true(vscsi_queue_poll(&f->q));
+            assert_int_equal(take_used(f, p.head), RESP_LEN);
+            if (event_idx)
+                assert_int_equal(le16toh(*vring_avail_event(f->r.used, 16)), 0);
+            else
+                assert_int_equal(le16toh(f->r.used->flags), VRING_USED_F_NO_NOTIFY);
+        }
+        assert_false(vscsi_queue_poll(&f->q));
+        vscsi_queue_process(&f->q);
+        if (event_idx)
+            assert_int_equal(le16toh(*vring_avail_event(f->r.used, 16)), 3);
+        else
+            assert_int_equal(le16toh(f->r.used->flags), 0);
+    }
+}
+
 static void test_find_task(void **state)
 {
     struct fx *f = *state;
@@ -689,6 +758,8 @@ int main(void)
         T(test_malformed_chain),
         T(test_starvation_and_flush),
         T(test_one_call_per_batch),
+        T(test_long_batch_signalled_as_it_goes),
+        T(test_poll_keeps_kicks_off),
         T(test_find_task),
     };
 #undef T

@@ -55,7 +55,7 @@ static enum worker_state state_of(struct worker *w)
     return st;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, uint64_t poll_max_ns)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct scsi_lun_config cfg = { .target = 0, .lun = 0 };
@@ -74,9 +74,21 @@ static int setup(void **state)
     assert_int_equal(vscsi_queue_alloc(&f->q, NUM), 0);
     f->w = calloc(1, sizeof(*f->w));
     assert_non_null(f->w);
-    assert_int_equal(worker_start(f->w, 3), 0);
+    assert_int_equal(worker_start(f->w, 3, poll_max_ns), 0);
     *state = f;
     return 0;
+}
+
+/* Interrupt mode: the worker sleeps as soon as it runs out of work. */
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+/* Adaptive polling with a generous window: the same behaviour is expected. */
+static int setup_polling(void **state)
+{
+    return setup_with(state, 5 * 1000 * 1000);
 }
 
 static int teardown(void **state)
@@ -206,7 +218,7 @@ static void test_stop_while_paused(void **state)
     struct worker *w2 = calloc(1, sizeof(*w2));
 
     assert_non_null(w2);
-    assert_int_equal(worker_start(w2, 7), 0);
+    assert_int_equal(worker_start(w2, 7, 0), 0);
     assert_int_equal(w2->id, 7);
     worker_stop(w2);
     free(w2);
@@ -364,12 +376,13 @@ static void test_stop_with_inflight(void **state)
     assert_int_equal(take_good(f, head), RESP_LEN + BS);
     /* teardown stops a fresh worker. */
     memset(w, 0, sizeof(*w));
-    assert_int_equal(worker_start(w, 3), 0);
+    assert_int_equal(worker_start(w, 3, 0), 0);
 }
 
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define P(fn) cmocka_unit_test_setup_teardown(fn, setup_polling, teardown)
     const struct CMUnitTest tests[] = {
         T(test_idle_lifecycle),
         T(test_stop_while_paused),
@@ -377,7 +390,12 @@ int main(void)
         T(test_pause_waits_for_inflight),
         T(test_requests_without_kick_after_resume),
         T(test_stop_with_inflight),
+        P(test_serves_a_queue),
+        P(test_pause_waits_for_inflight),
+        P(test_requests_without_kick_after_resume),
+        P(test_stop_with_inflight),
     };
 #undef T
+#undef P
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
