@@ -12,12 +12,17 @@
 BENCH_MCOUNT := build/bench/malloc_count.so
 
 BENCH_TEST := build/bench/test_malloc_count
+BENCH_COPY_FLOOR := build/bench/copy_floor
 
 .PHONY: bench bench-quick bench-deps bench-contrib bench-test
 
 $(BENCH_MCOUNT): bench/malloc_count.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -shared -fPIC -o $@ $<
+
+$(BENCH_COPY_FLOOR): bench/copy_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -o $@ $<
 
 $(BENCH_TEST): bench/test_malloc_count.c
 	@mkdir -p $(dir $@)
@@ -32,7 +37,7 @@ bench-contrib:
 
 # Plain prerequisites, no recursive make: works whether or not the Makefile
 # includes this file yet (make -f Makefile -f bench.mk bench-quick).
-bench-deps: deps build/vhost-user-scsi fio-engine bench-test bench-contrib
+bench-deps: deps build/vhost-user-scsi fio-engine bench-test bench-contrib $(BENCH_COPY_FLOOR)
 
 bench: bench-deps
 	bench/run.sh

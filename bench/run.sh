@@ -198,11 +198,12 @@ EOF
 	log "$(tail -1 "$CSV")"
 }
 
-start_ours() { # $1 lun type, $2 threads, $3 socket, [extra env via env(1) args]
-	local lun=$1 t=$2 sock=$3
-	shift 3
+start_ours() { # $1 lun type, $2 threads, $3 socket, $4 --poll-us, [extra env via env(1) args]
+	local lun=$1 t=$2 sock=$3 poll=$4
+	shift 4
 	rm -f "$sock"
-	spawn "$WORK/daemon.log" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t"
+	spawn "$WORK/daemon.log" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t" \
+		--poll-us "$poll"
 	DPID=$SPAWNED
 	bg_pids+=("$DPID")
 	wait_socket "$sock"
@@ -274,17 +275,24 @@ if [ "$WITH_CONTRIB" != 0 ]; then
 	start_tgt
 fi
 
-# name lun queues threads
-CONFIGS=("ram 1 1" "ram 2 2" "ram 2 1" "null 1 1" "null 2 2")
+# What a RAM LUN's 4 KiB read cannot go below on this machine: the copy alone.
+"$ROOT/build/bench/copy_floor" "$(($(size_bytes "$LUN_SIZE") >> 20))" >"$OUT/copy_floor.txt"
+cat "$OUT/copy_floor.txt" >&2
+
+# lun queues threads --poll-us (32 is the daemon's default; 0 is pure
+# interrupt mode, reported as its own configuration "ours-irq")
+CONFIGS=("ram 1 1 32" "ram 2 2 32" "ram 2 1 32" "null 1 1 32" "null 2 2 32" "ram 1 1 0")
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
 	for cfg in "${CONFIGS[@]}"; do
-		read -r lun q t <<<"$cfg"
-		start_ours "$lun" "$t" "$sock"
+		read -r lun q t poll <<<"$cfg"
+		impl=ours
+		[ "$poll" != 0 ] || impl=ours-irq
+		start_ours "$lun" "$t" "$sock" "$poll"
 		[ "$lun" != ram ] || prefill "$sock"
 		for rw in $RWS; do
 			for qd in $QDS; do
-				point ours "$lun" "$q" "$t" "$rw" "$qd" "$run" "$sock" "$DPID" "$DPID"
+				point "$impl" "$lun" "$q" "$t" "$rw" "$qd" "$run" "$sock" "$DPID" "$DPID"
 			done
 		done
 		stop_pid "$DPID"
@@ -311,7 +319,7 @@ done
 
 # RSS target: one controller, 4 queues (null LUN, so the figure is the
 # daemon's own footprint and not the disk's contents).
-start_ours null 2 "$sock"
+start_ours null 2 "$sock" 32
 point ours-rss null 4 2 randread 32 1 "$sock" "$DPID" "$DPID"
 grep -E '^(VmRSS|VmHWM|Threads)' "/proc/$DPID/status" >"$OUT/rss4q-status.txt" || true
 stop_pid "$DPID"
@@ -320,7 +328,7 @@ stop_pid "$DPID"
 # connection set-up costs the same in both, so the difference divided by the
 # difference in requests is what each request costs.
 mfile=$WORK/malloc.count
-start_ours ram 2 "$sock" env LD_PRELOAD="$MCOUNT" VUS_MALLOC_COUNT_FILE="$mfile"
+start_ours ram 2 "$sock" 32 env LD_PRELOAD="$MCOUNT" VUS_MALLOC_COUNT_FILE="$mfile"
 prefill "$sock"
 counts() { od -An -t u8 -w40 "$mfile" | awk '{ print $1, $2, $3, $4, $5 }'; }
 {
