@@ -71,6 +71,16 @@ def read_copy_floor(path):
     return floor
 
 
+def load_scaling(path):
+    """bench/scaling.sh's rows by (rw, bs) and thread count."""
+    out = defaultdict(lambda: defaultdict(list))
+    if os.path.exists(path):
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                out[(r["rw"], r["bs"])][int(r["threads"])].append(r)
+    return out
+
+
 def fmt_iops(v):
     return f"{v / 1000:.1f}k"
 
@@ -157,47 +167,62 @@ def main():
                   f"{mean(rs, 'lun_data_kb') / 1024:.1f} |")
         w("")
 
-    contrib = ("contrib", "ram", 1, 1)
-    ours1 = ("ours", "ram", 1, 1)
-    if any(k[:4] == contrib for k in rows):
-        w("## Ours vs QEMU's contrib/vhost-user-scsi")
+    def compare(title, intro, a_cfg, b_cfg, a_name, b_name, digits):
+        """A table of a against b, point by point, with the ratios."""
+        if not any(k[:4] == b_cfg for k in rows):
+            return
+        w(f"## {title}")
         w("")
-        w("Same engine, same run, one queue each; ours is the ram LUN with 1 queue/1 thread, contrib forwards "
-          "every command synchronously over iSCSI to tgt on 127.0.0.1 (RAM-backed file in /dev/shm).")
+        w(intro)
         w("")
-        w("| rw | QD | ours IOPS | contrib IOPS | ratio ours/contrib | CPU us/IO ours | contrib+tgtd | ratio |")
+        w(f"| rw | QD | {a_name} IOPS | {b_name} IOPS | ratio | mean lat (us) {a_name} / {b_name} | "
+          f"CPU us/IO {a_name} / {b_name} | CPU ratio |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|")
         for rw in rws:
             for qd in qds:
-                a, b = get(ours1, rw, qd), get(contrib, rw, qd)
+                a, b = get(a_cfg, rw, qd), get(b_cfg, rw, qd)
                 if not a or not b:
                     continue
                 ia, ib = mean(a, "iops"), mean(b, "iops")
                 ca, cb = mean(a, "cpu_us_per_io"), mean(b, "cpu_us_per_io")
-                w(f"| {rw} | {qd} | {fmt_iops(ia)} | {fmt_iops(ib)} | {ia / ib:.1f}x | {ca:.2f} | {cb:.2f} | "
+                w(f"| {rw} | {qd} | {fmt_iops(ia)} | {fmt_iops(ib)} | {ia / ib:.{digits}f}x | "
+                  f"{mean(a, 'lat_mean_us'):.1f} / {mean(b, 'lat_mean_us'):.1f} | {ca:.2f} / {cb:.2f} | "
                   f"{(ca / cb if cb else 0):.2f} |")
         w("")
 
-    irq = ("ours-irq", "ram", 1, 1)
-    if any(k[:4] == irq for k in rows):
-        w("## Adaptive polling vs interrupt mode")
+    ours1 = ("ours", "ram", 1, 1)
+    compare("Ours vs QEMU's contrib/vhost-user-scsi",
+            "Same engine, same run, one queue each; ours is the ram LUN with 1 queue/1 thread, contrib forwards "
+            "every command synchronously over iSCSI to tgt on 127.0.0.1 (RAM-backed file in /dev/shm). "
+            "contrib's CPU is the sample's plus tgtd's.",
+            ours1, ("contrib", "ram", 1, 1), "ours", "contrib", 1)
+    compare("Adaptive polling vs interrupt mode",
+            "The ram LUN, 1 queue/1 thread, with the daemon's default `--poll-us 32` (a worker keeps looking at "
+            "its rings for up to 32 us after the last request before it sleeps; the window adapts, see "
+            "`src/io/poll_window.h`) and with `--poll-us 0` (sleep at once: every request needs a kick). "
+            "CPU per I/O includes the time spent polling.",
+            ours1, ("ours-irq", "ram", 1, 1), "polling", "interrupt", 2)
+
+    scaling = load_scaling(os.path.join(results, "scaling.csv"))
+    if scaling:
+        w("## Worker-thread scaling where the daemon is the bottleneck")
         w("")
-        w("The ram LUN, 1 queue/1 thread, with the daemon's default `--poll-us 32` (a worker keeps looking at its "
-          "rings for up to 32 us after the last request before it sleeps; the window adapts, see "
-          "`src/io/poll_window.h`) and with `--poll-us 0` (sleep at once: every request needs a kick). "
-          "CPU per I/O includes the time spent polling.")
+        sm = read_env(os.path.join(results, "scaling.env"))
+        w("At 4 KiB on this machine fio's threads need about as much CPU as the daemon, so a second daemon "
+          "thread has no CPU to scale into (see the targets). `bench/scaling.sh` therefore also runs the ram "
+          "LUN with 2 queues at QD32 and larger requests, where the daemon's copies dominate, with 1 and then "
+          f"2 worker threads in alternated runs ({sm.get('runtime', '?')} s per point, {sm.get('runs', '?')} "
+          f"run(s), tree at {sm.get('commit', '?')} with {sm.get('dirty_files', '?')} uncommitted file(s), "
+          f"{sm.get('date', '?')}):")
         w("")
-        w("| rw | QD | polling IOPS | interrupt IOPS | ratio | mean lat polling / interrupt (us) | CPU us/IO polling / interrupt |")
-        w("|---|---:|---:|---:|---:|---:|---:|")
-        for rw in rws:
-            for qd in qds:
-                a, b = get(ours1, rw, qd), get(irq, rw, qd)
-                if not a or not b:
-                    continue
-                ia, ib = mean(a, "iops"), mean(b, "iops")
-                w(f"| {rw} | {qd} | {fmt_iops(ia)} | {fmt_iops(ib)} | {ia / ib:.2f}x | "
-                  f"{mean(a, 'lat_mean_us'):.1f} / {mean(b, 'lat_mean_us'):.1f} | "
-                  f"{mean(a, 'cpu_us_per_io'):.2f} / {mean(b, 'cpu_us_per_io'):.2f} |")
+        w("| rw | bs | threads | IOPS | MiB/s | daemon CPU us/IO | 2 threads / 1 |")
+        w("|---|---|---:|---:|---:|---:|---:|")
+        for (rw, bs), by_t in sorted(scaling.items()):
+            for t in sorted(by_t):
+                rs = by_t[t]
+                ratio = mean(rs, "iops") / mean(by_t[1], "iops") if t == 2 and 1 in by_t else None
+                w(f"| {rw} | {bs} | {t} | {fmt_iops(mean(rs, 'iops'))} | {mean(rs, 'mib_s'):.0f} | "
+                  f"{mean(rs, 'cpu_us_per_io'):.2f} | {f'{ratio:.2f}x' if ratio else ''} |")
         w("")
 
     w("![IOPS by queue depth](" + os.path.splitext(os.path.basename(doc))[0] + ".png)")
@@ -221,6 +246,11 @@ def main():
             if a and b:
                 r = mean(a, "iops") / mean(b, "iops")
                 w(f"| 2 threads >= 1.8x 1 thread (2 queues, ram), {rw} QD{qd} | {r:.2f}x | {verdict(r, 1.8)} |")
+    for (rw, bs), by_t in sorted(scaling.items()):
+        if 1 in by_t and 2 in by_t:
+            r = mean(by_t[2], "iops") / mean(by_t[1], "iops")
+            w(f"| 2 threads >= 1.8x 1 thread (2 queues, ram), {rw} {bs} QD32, daemon-bound (`bench/scaling.sh`) "
+              f"| {r:.2f}x | {verdict(r, 1.8)} |")
     rss = [v for k, v in rows.items() if k[0] == "ours-rss"]
     if rss:
         rs = rss[0]
@@ -274,7 +304,20 @@ def main():
                     f"2 vs 1 thread, {rw} QD{qd}: the 2-thread daemon used {mean(a, 'cpu_s') / rt:.2f} CPUs, the "
                     f"1-thread one {mean(b, 'cpu_s') / rt:.2f}, while 2 fio threads needed the same "
                     f"{meta.get('cpus')} CPUs; scaling can only be judged with at least 2 CPUs for fio plus 2 for "
-                    f"the daemon (pinned apart). This machine cannot show it.")
+                    f"the daemon (pinned apart), which this machine does not have. Where fio needs little CPU "
+                    f"(larger requests, `bench/scaling.sh`), the thread-scaling rows of the targets show what a "
+                    f"second thread does with a CPU of its own.")
+    for (rw, bs), by_t in sorted(scaling.items()):
+        if 1 in by_t and 2 in by_t and mean(by_t[2], "iops") / mean(by_t[1], "iops") < 1.8:
+            c1, c2 = mean(by_t[1], "cpu_s") / rt, mean(by_t[2], "cpu_s") / rt
+            notes.append(
+                f"2 vs 1 thread, {rw} {bs} (daemon-bound): 2 threads used {c2:.2f} CPUs against {c1:.2f} for one, "
+                f"of the machine's {meta.get('cpus')}, with fio's 2 threads needing the rest; per I/O they spent "
+                f"{mean(by_t[2], 'cpu_us_per_io'):.2f} us against {mean(by_t[1], 'cpu_us_per_io'):.2f} (both "
+                f"cores now share the memory bandwidth: {mean(by_t[2], 'mib_s'):.0f} MiB/s of copies). IOPS per "
+                f"daemon CPU stayed at {100 * mean(by_t[1], 'cpu_us_per_io') / mean(by_t[2], 'cpu_us_per_io'):.0f}% "
+                f"of one thread's: a tenth is lost to the shared memory bandwidth, the rest of the shortfall is CPU "
+                f"time the machine does not have.")
     if notes:
         w("### What limits the missed targets")
         w("")
@@ -372,7 +415,8 @@ def main():
     w("")
     w("`make bench` runs `bench/contrib.sh`, then `bench/run.sh` (30 s x 2); `make bench-quick` runs "
       "`BENCH_RUNTIME=3 BENCH_RUNS=1 BENCH_LUN_SIZE=256M BENCH_GUEST_RUNTIME=5 BENCH_LABEL=quick bench/run.sh`; "
-      "`bench/run.sh` ends with `bench/guest.sh` (unless `BENCH_GUEST=0`) and `bench/report.py`. Every daemon, tgtadm and "
+      "`bench/run.sh` ends with `bench/scaling.sh` (unless `BENCH_SCALING=0`), `bench/guest.sh` (unless "
+      "`BENCH_GUEST=0`) and `bench/report.py`. Every daemon, tgtadm and "
       "fio command of this run is in `build/bench/results/commands.log`; one of each kind:")
     w("")
     w("```")

@@ -12,6 +12,7 @@
 #   BENCH_OUT [build/bench/results]  raw results   BENCH_LABEL [full]
 #   BENCH_DOC [docs/benchmarks.md]  BENCH_CONTRIB [1]  0 skips contrib + tgt
 #   BENCH_MALLOC_IOS [200000]  requests in the malloc-count difference run
+#   BENCH_SCALING [1]  0 skips bench/scaling.sh (thread scaling, daemon-bound)
 #   BENCH_GUEST [1]  0 skips the TCG guest part (bench/guest.sh, which has its
 #                    own BENCH_GUEST_* settings)
 #
@@ -351,6 +352,10 @@ counts() { od -An -t u8 -w40 "$mfile" | awk '{ print $1, $2, $3, $4, $5 }'; }
 } >"$OUT/malloc.txt"
 stop_pid "$DPID"
 cat "$OUT/malloc.txt" >&2
+
+if [ "${BENCH_SCALING:-1}" != 0 ]; then
+	BENCH_RUNTIME=$RUNTIME BENCH_RUNS=$RUNS BENCH_LUN_SIZE=$LUN_SIZE "$ROOT/bench/scaling.sh" "$OUT"
+fi
 
 if [ "${BENCH_GUEST:-1}" != 0 ]; then
 	echo "guest_runtime=${BENCH_GUEST_RUNTIME:-20}" >>"$OUT/meta.env"
