@@ -66,6 +66,15 @@ static void req_finish(struct vscsi_req *r, uint32_t len)
     req_release(r);
 }
 
+/* Tell the guest about what was pushed since the last time, if anything. */
+static void signal_pushed(struct vscsi_queue *q)
+{
+    if (q->need_notify) {
+        q->need_notify = false;
+        virtq_notify(q->vq);
+    }
+}
+
 static struct iovec *in_iov(struct vscsi_req *r)
 {
     return r->elem.iov + r->elem.out_num;
@@ -210,10 +219,8 @@ static bool take_requests(struct vscsi_queue *q)
          * meanwhile: tell it every so often.  Not after each one: a signal
          * costs a syscall here and a wakeup there.
          */
-        if (++taken % VSCSI_SIGNAL_BATCH == 0 && q->need_notify) {
-            q->need_notify = false;
-            virtq_notify(vq);
-        }
+        if (++taken % VSCSI_SIGNAL_BATCH == 0)
+            signal_pushed(q);
     }
     /* Completions free slots; vscsi_queue_flush comes back here. */
     q->starved = !q->free_list;
@@ -247,10 +254,7 @@ void vscsi_queue_flush(struct vscsi_queue *q)
 {
     if (q->starved && q->free_list)
         vscsi_queue_process(q);
-    if (q->need_notify) {
-        q->need_notify = false;
-        virtq_notify(q->vq);
-    }
+    signal_pushed(q);
 }
 
 bool vscsi_queue_find_task(struct vscsi_queue *q, const struct scsi_lun *lun, uint64_t tag)
