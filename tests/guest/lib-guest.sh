@@ -31,6 +31,18 @@ g_expect_eq() {
 	fi
 }
 
+# g_roundtrip LUN DESCRIPTION: write 4 MiB of random data to the LUN's disk
+# with O_DIRECT, read it back and compare checksums.
+g_roundtrip() {
+	local sd want got
+	sd=$(g_disk_of_lun "$1") || { g_fail "no disk for LUN $1"; return; }
+	dd if=/dev/urandom of=/tmp/p bs=64k count=64 2>/dev/null
+	dd if=/tmp/p of="$sd" bs=64k oflag=direct 2>/dev/null || g_fail "write LUN $1"
+	want=$(sha256sum </tmp/p)
+	got=$(dd if="$sd" bs=64k count=64 iflag=direct 2>/dev/null | sha256sum)
+	g_expect_eq "$2" "$got" "$want"
+}
+
 # g_grep DESCRIPTION PATTERN FILE: extended regexp must match the file.
 g_grep() {
 	if grep -q -E "$2" "$3"; then

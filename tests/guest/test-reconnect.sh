@@ -17,12 +17,7 @@ if [ "$1" = guest ]; then
 		g_done
 	fi
 	for lun in 0 1; do
-		sd=$(g_disk_of_lun $lun) || { g_fail "no disk for LUN $lun"; continue; }
-		dd if=/dev/urandom of=/tmp/p bs=64k count=64 2>/dev/null
-		dd if=/tmp/p of="$sd" bs=64k oflag=direct 2>/dev/null || g_fail "write LUN $lun"
-		want=$(sha256sum </tmp/p)
-		got=$(dd if="$sd" bs=64k count=64 iflag=direct 2>/dev/null | sha256sum)
-		g_expect_eq "LUN $lun 4 MiB read-back after reconnect" "$got" "$want"
+		g_roundtrip $lun "LUN $lun 4 MiB read-back after reconnect"
 	done
 	g_done
 fi
