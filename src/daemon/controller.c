@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -124,11 +125,19 @@ int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_
         return -EINVAL;
     vu_dev_init(&c->dev, &controller_ops, c, controller_features(), controller_protocol_features(),
                 VU_MAX_QUEUES);
+    ret = vu_fault_init();
+    if (ret < 0)
+        return ret;
+    c->dev.fault.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->dev.fault.notify_fd < 0)
+        return -errno;
     c->ctrl.targets = &c->targets;
     c->ctrl.tmf_timeout_ms = TMF_TIMEOUT_MS;
     c->workers = calloc(nworkers, sizeof(*c->workers));
-    if (!c->workers)
+    if (!c->workers) {
+        controller_stop(c);
         return -ENOMEM;
+    }
     for (unsigned i = 0; i < nworkers; i++) {
         ret = worker_start(&c->workers[i], i, poll_max_ns);
         if (ret < 0) {
@@ -154,6 +163,9 @@ void controller_stop(struct controller *c)
     free(c->workers);
     c->workers = NULL;
     c->nworkers = 0;
+    if (c->dev.fault.notify_fd >= 0)
+        close(c->dev.fault.notify_fd);
+    c->dev.fault.notify_fd = -1;
     scsi_target_set_destroy(&c->targets);
 }
 

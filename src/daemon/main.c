@@ -100,7 +100,9 @@ int main(int argc, char **argv)
         LOG_INFO("listening on %s", opts.socket_path);
     }
 
-    ret = server_run(&ctl, listen_fd);
+    char name[32];
+    snprintf(name, sizeof(name), "fd %d", listen_fd);
+    ret = server_run(&ctl, listen_fd, opts.socket_path ? opts.socket_path : name);
     controller_stop(&ctl);
     close(listen_fd);
     if (opts.socket_path)

@@ -97,31 +97,55 @@ static void install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+/*
+ * A frontend that connects while another is being served would otherwise sit
+ * in the listen backlog, its first message unanswered, and QEMU hangs in
+ * device realize.  Until one process serves several controllers, turn it
+ * away at once: it sees the connection close and can report the error.
+ */
+static void refuse_second_frontend(int listen_fd, const char *name)
+{
+    int extra = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+    if (extra < 0)
+        return;
+    LOG_RATELIMITED(LOG_LEVEL_WARN,
+                    "%s: a second frontend connected while one is being served; closed it "
+                    "(one controller per process)",
+                    name);
+    close(extra);
+}
+
+enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_KICK0, FD_KICK1, FD_MAX };
+
 /* Serve one connection until it ends or a stop is requested. */
-static void serve_connection(struct controller *c, int conn)
+static void serve_connection(struct controller *c, int conn, int listen_fd, const char *name)
 {
     struct vu_msg msg;
 
     /*
-     * Messages are read only once poll says data is there; a frontend that
-     * then stalls in the middle of one must not hold the daemon forever.
+     * Messages are read only once poll says data is there, and replies are
+     * a few bytes: a frontend that stalls in the middle of a message, or
+     * stops reading our replies, must not hold the daemon forever.
      */
     struct timeval tmo = { .tv_sec = 5, .tv_usec = 0 };
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
     c->dev.sock = conn;
     while (!stop_requested) {
-        struct pollfd pfd[3];
-        unsigned n = 0, fixed[2];
+        struct pollfd pfd[FD_MAX];
         int ret;
 
-        pfd[n++] = (struct pollfd){ .fd = conn, .events = POLLIN };
-        for (unsigned idx = 0; idx < 2; idx++) {
-            if (vu_vring_ready(&c->dev, idx)) {
-                fixed[n - 1] = idx;
-                pfd[n++] = (struct pollfd){ .fd = c->dev.vrings[idx].kick_fd, .events = POLLIN };
-            }
-        }
-        ret = poll(pfd, n, -1);
+        for (unsigned i = 0; i < FD_MAX; i++)
+            pfd[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+        pfd[FD_CONN].fd = conn;
+        pfd[FD_CONN].events = POLLIN | POLLRDHUP;
+        pfd[FD_LISTEN].fd = listen_fd;
+        pfd[FD_FAULT].fd = c->dev.fault.notify_fd;
+        for (unsigned idx = 0; idx < 2; idx++)
+            if (vu_vring_ready(&c->dev, idx))
+                pfd[FD_KICK0 + idx].fd = c->dev.vrings[idx].kick_fd;
+        ret = poll(pfd, FD_MAX, -1);
         if (dump_requested) {
             dump_requested = 0;
             vu_dev_log_state(&c->dev);
@@ -132,10 +156,25 @@ static void serve_connection(struct controller *c, int conn)
             LOG_ERR("poll: %s", strerror(errno));
             break;
         }
-        for (unsigned i = 1; i < n; i++)
-            if (pfd[i].revents & POLLIN)
-                controller_kick_fixed(c, fixed[i - 1]);
-        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (vu_fault_owner_faulted(&c->dev.fault)) {
+            LOG_ERR("%s: the frontend shrank a guest memory or inflight file under us (bus error "
+                    "at %#lx); dropping the connection",
+                    name, (unsigned long)atomic_load(&c->dev.fault.addr));
+            break;
+        }
+        /*
+         * A frontend that hung up and at once reconnected (QEMU restarting,
+         * a test) is not a second one: its old connection is on its way
+         * out (remaining messages, then EOF) and the new one waits in the
+         * backlog until then.
+         */
+        if ((pfd[FD_LISTEN].revents & POLLIN) &&
+            !(pfd[FD_CONN].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            refuse_second_frontend(listen_fd, name);
+        for (unsigned idx = 0; idx < 2; idx++)
+            if (pfd[FD_KICK0 + idx].revents & POLLIN)
+                controller_kick_fixed(c, idx);
+        if (pfd[FD_CONN].revents & (POLLIN | POLLHUP | POLLERR)) {
             ret = vu_msg_recv(conn, &msg);
             if (ret == 0) {
                 LOG_INFO("frontend disconnected");
@@ -156,7 +195,7 @@ static void serve_connection(struct controller *c, int conn)
     close(conn);
 }
 
-int server_run(struct controller *c, int listen_fd)
+int server_run(struct controller *c, int listen_fd, const char *name)
 {
     install_signals();
     while (!stop_requested) {
@@ -176,7 +215,7 @@ int server_run(struct controller *c, int listen_fd)
             return -errno;
         }
         LOG_INFO("frontend connected");
-        serve_connection(c, conn);
+        serve_connection(c, conn, listen_fd, name);
     }
     LOG_INFO("stopping");
     return 0;

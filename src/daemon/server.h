@@ -13,9 +13,9 @@
 int server_listen(const char *path, char *err, size_t errlen);
 
 /*
- * Serve until SIGINT/SIGTERM.  Returns 0 on a clean stop, -errno if the
- * listening socket fails.
+ * Serve until SIGINT/SIGTERM.  name (the socket path, or "fd N") is for log
+ * lines.  Returns 0 on a clean stop, -errno if the listening socket fails.
  */
-int server_run(struct controller *c, int listen_fd);
+int server_run(struct controller *c, int listen_fd, const char *name);
 
 #endif

@@ -2,12 +2,14 @@
 #include "vhost/vu_dev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vhost/vu_eventfd.h"
 #include "vhost/vu_inflight.h"
 #include "vhost/vu_msg.h"
 #include "virtq/virtio_ring.h"
@@ -36,6 +38,8 @@ void vu_dev_init(struct vu_dev *dev, const struct vu_dev_ops *ops, void *opaque,
     dev->offered_features = features | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
     dev->offered_protocol_features = protocol_features;
     dev->max_queues = max_queues < VU_MAX_QUEUES ? max_queues : VU_MAX_QUEUES;
+    vu_fault_owner_init(&dev->fault);
+    dev->mem.owner = &dev->fault;
     for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
         dev->vrings[i].kick_fd = -1;
         dev->vrings[i].vq.call_fd = -1;
@@ -89,14 +93,20 @@ static void vring_attach_inflight(struct vu_dev *dev, unsigned idx)
     vr->vq.inflight = NULL;
     if (!dev->inflight_base || idx >= dev->inflight_num_queues || !vr->vq.num)
         return;
-    q = (struct vu_inflight_split *)((char *)dev->inflight_base + idx * dev->inflight_queue_len);
-    if (vu_inflight_queue_check(q, vr->vq.num) < 0) {
-        if (vu_inflight_queue_size(vr->vq.num) > dev->inflight_queue_len) {
-            LOG_WARN("vring %u: inflight region too small for %u entries", idx, vr->vq.num);
-            return;
-        }
-        vu_inflight_queue_init(q, vr->vq.num, dev->features);
+    /*
+     * Sized by our own numbers only: the header's desc_num is the frontend's
+     * to write, and a region declared for smaller queues but claiming our
+     * ring size in its header would have every pop write past the queue.
+     */
+    if (vu_inflight_queue_size(vr->vq.num) > dev->inflight_queue_len) {
+        LOG_WARN("vring %u: inflight region has room for smaller queues than %u entries; "
+                 "not tracking this ring",
+                 idx, vr->vq.num);
+        return;
     }
+    q = (struct vu_inflight_split *)((char *)dev->inflight_base + idx * dev->inflight_queue_len);
+    if (vu_inflight_queue_check(q, vr->vq.num) < 0)
+        vu_inflight_queue_init(q, vr->vq.num, dev->features);
     vr->vq.inflight = q;
 }
 
@@ -111,10 +121,13 @@ static void stop_vring(struct vu_dev *dev, unsigned idx)
 
 static void inflight_unmap(struct vu_dev *dev)
 {
-    if (dev->inflight_base)
-        munmap(dev->inflight_base, dev->inflight_len);
+    if (dev->inflight_base) {
+        vu_fault_unregister(dev->inflight_base);
+        munmap(dev->inflight_base, dev->inflight_map_len);
+    }
     dev->inflight_base = NULL;
     dev->inflight_len = 0;
+    dev->inflight_map_len = 0;
     dev->inflight_num_queues = 0;
     dev->inflight_queue_len = 0;
     for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
@@ -136,6 +149,8 @@ void vu_dev_disconnect(struct vu_dev *dev)
     reset_vrings(dev);
     vu_mem_table_clear(&dev->mem);
     inflight_unmap(dev);
+    /* Nothing of that connection is mapped any more. */
+    vu_fault_owner_clear(&dev->fault);
     dev->features = 0;
     dev->protocol_features = 0;
     dev->status = 0;
@@ -193,10 +208,52 @@ static int handle_rem_mem_reg(struct vu_dev *dev, struct vu_msg *msg)
     return ret;
 }
 
+/*
+ * Map len bytes of an inflight fd, followed by an inaccessible guard page:
+ * the region's layout is the frontend's word, and should our indexing ever
+ * go wrong it must fault here rather than write into whatever mapping comes
+ * next.  Registered with vu_fault: the frontend can shrink the fd later.
+ * Returns the mapping (the whole length in *map_len) or MAP_FAILED with errno.
+ */
+static void *inflight_map(struct vu_dev *dev, int fd, size_t len, off_t offset, size_t *map_len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t fd_page = vu_fault_page_size(fd);
+    size_t body = (len + fd_page - 1) / fd_page * fd_page;
+    /* A huge-page mapping would need a huge-page-aligned hole: it goes without a guard. */
+    size_t guard = fd_page == page ? page : 0;
+    void *base;
+
+    if (guard) {
+        void *resv =
+            mmap(NULL, body + guard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (resv == MAP_FAILED)
+            return MAP_FAILED;
+        base = mmap(resv, body, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
+        if (base == MAP_FAILED) {
+            int err = errno;
+            munmap(resv, body + guard);
+            errno = err;
+            return MAP_FAILED;
+        }
+    } else {
+        base = mmap(NULL, body, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+        if (base == MAP_FAILED)
+            return MAP_FAILED;
+    }
+    if (vu_fault_register(base, body, fd_page, &dev->fault) < 0) {
+        munmap(base, body + guard);
+        errno = ENOSPC;
+        return MAP_FAILED;
+    }
+    *map_len = body + guard;
+    return base;
+}
+
 static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *reply_fd)
 {
     struct vu_inflight_msg *in = &msg->payload.inflight;
-    size_t qlen, len;
+    size_t qlen, len, map_len;
     void *base;
     int fd;
 
@@ -205,15 +262,17 @@ static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *repl
         return -EINVAL;
     qlen = vu_inflight_queue_size(in->queue_size);
     len = qlen * in->num_queues;
-    fd = memfd_create("vhost-user-scsi-inflight", MFD_CLOEXEC);
+    fd = memfd_create("vhost-user-scsi-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    if (ftruncate(fd, (off_t)len) < 0) {
+    /* The frontend keeps this fd: sealed, it cannot shrink it under our mapping. */
+    if (ftruncate(fd, (off_t)len) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
         int err = -errno;
         close(fd);
         return err;
     }
-    base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    base = inflight_map(dev, fd, len, 0, &map_len);
     if (base == MAP_FAILED) {
         int err = -errno;
         close(fd);
@@ -225,6 +284,7 @@ static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *repl
     inflight_unmap(dev);
     dev->inflight_base = base;
     dev->inflight_len = len;
+    dev->inflight_map_len = map_len;
     dev->inflight_queue_len = qlen;
     dev->inflight_num_queues = in->num_queues;
     for (unsigned i = 0; i < dev->max_queues; i++)
@@ -238,7 +298,7 @@ static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *repl
 static int handle_set_inflight(struct vu_dev *dev, struct vu_msg *msg)
 {
     const struct vu_inflight_msg *in = &msg->payload.inflight;
-    size_t qlen;
+    size_t qlen, map_len;
     void *base;
     int fd = msg->fds[0];
 
@@ -256,13 +316,13 @@ static int handle_set_inflight(struct vu_dev *dev, struct vu_msg *msg)
     if (S_ISREG(st.st_mode) && ((uint64_t)st.st_size < in->mmap_offset ||
                                 (uint64_t)st.st_size - in->mmap_offset < in->mmap_size))
         return -EINVAL;
-    base =
-        mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)in->mmap_offset);
+    base = inflight_map(dev, fd, in->mmap_size, (off_t)in->mmap_offset, &map_len);
     if (base == MAP_FAILED)
         return -errno;
     inflight_unmap(dev);
     dev->inflight_base = base;
     dev->inflight_len = in->mmap_size;
+    dev->inflight_map_len = map_len;
     dev->inflight_queue_len = qlen;
     dev->inflight_num_queues = in->num_queues;
     for (unsigned i = 0; i < dev->max_queues; i++)
@@ -277,11 +337,27 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
     const union vu_payload *p = &msg->payload;
     int fd = msg->nfds ? msg->fds[0] : -1;
 
+    /* Only KICK, CALL and ERR carry an fd. */
+    if (fd >= 0) {
+        int ret = vu_eventfd_adopt(fd);
+        if (ret < 0) {
+            LOG_WARN("vring %u: %s: %s; refused", idx, vu_request_name(msg->hdr.request),
+                     ret == -EINVAL ? "the fd is not an eventfd" : strerror(-ret));
+            return ret;
+        }
+    }
+
     switch (msg->hdr.request) {
     case VU_SET_VRING_NUM:
         if (p->state.num == 0 || p->state.num > VIRTQ_MAX_SIZE ||
             (p->state.num & (p->state.num - 1)))
             return -EINVAL;
+        /*
+         * A running ring redefined under us: what the device holds from it
+         * (event buffers) refers to the old ring.  QEMU never does this; it
+         * stops rings with GET_VRING_BASE first.
+         */
+        stop_vring(dev, idx);
         vr->vq.num = (uint16_t)p->state.num;
         vring_translate(dev, idx);
         vring_attach_inflight(dev, idx);
@@ -296,6 +372,8 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
     case VU_SET_VRING_BASE:
         if (p->state.num > 0xffff)
             return -EINVAL;
+        /* As for SET_VRING_NUM: the held buffers' indexes mean nothing from the new base. */
+        stop_vring(dev, idx);
         virtq_set_base(&vr->vq, (uint16_t)p->state.num);
         return 0;
     case VU_SET_VRING_KICK:

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vhost/vu_fault.h"
 #include "vhost/vu_mem.h"
 #include "vhost/vu_proto.h"
 #include "virtq/virtq.h"
@@ -70,9 +71,13 @@ struct vu_dev {
     struct vu_vring vrings[VU_MAX_QUEUES];
 
     void *inflight_base;
-    size_t inflight_len;
+    size_t inflight_len;     /* what the frontend declared (mmap_size) */
+    size_t inflight_map_len; /* what we mapped: rounded up, plus a guard page */
     size_t inflight_queue_len;
     uint16_t inflight_num_queues;
+
+    /* Guest memory or inflight files shrunk under us (see vu_fault.h). */
+    struct vu_fault_owner fault;
 };
 
 void vu_dev_init(struct vu_dev *dev, const struct vu_dev_ops *ops, void *opaque, uint64_t features,

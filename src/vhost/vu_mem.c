@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vhost/vu_fault.h"
+
 /* [a, a + alen) and [b, b + blen) intersect; both ranges are known not to wrap. */
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -64,6 +66,12 @@ int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint6
         goto out_close;
     }
 
+    rc = vu_fault_register(base, len, vu_fault_page_size(fd), t->owner);
+    if (rc < 0) {
+        munmap(base, len);
+        goto out_close;
+    }
+
     struct vu_mem_region *r = &t->regions[t->nregions++];
     r->gpa = gpa;
     r->size = size;
@@ -84,6 +92,7 @@ int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, ui
         struct vu_mem_region *r = &t->regions[i];
         if (r->gpa != gpa || r->size != size || r->uva != uva)
             continue;
+        vu_fault_unregister(r->mmap_base);
         munmap(r->mmap_base, r->mmap_len);
         memmove(r, r + 1, (t->nregions - i - 1) * sizeof(*r));
         t->nregions--;
@@ -95,9 +104,14 @@ int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, ui
 
 void vu_mem_table_clear(struct vu_mem_table *t)
 {
-    for (unsigned i = 0; i < t->nregions; i++)
+    struct vu_fault_owner *owner = t->owner;
+
+    for (unsigned i = 0; i < t->nregions; i++) {
+        vu_fault_unregister(t->regions[i].mmap_base);
         munmap(t->regions[i].mmap_base, t->regions[i].mmap_len);
+    }
     memset(t, 0, sizeof(*t));
+    t->owner = owner;
 }
 
 /*

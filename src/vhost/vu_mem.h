@@ -30,15 +30,21 @@ struct vu_mem_region {
     void *host; /* mmap_base + mmap_offset: host address of gpa */
 };
 
+struct vu_fault_owner;
+
 struct vu_mem_table {
     unsigned nregions;
     struct vu_mem_region regions[VU_MEM_MAX_REGIONS];
+    /* Told when the frontend shrinks a region's file under us (see vu_fault.h); may be NULL. */
+    struct vu_fault_owner *owner;
 };
 
 /*
  * Map fd and add a region.  Takes ownership of fd (closed here in all cases:
  * a mapping does not need it).  Rejects zero sizes, overflowing ranges,
- * overlap with an existing region (in gpa or uva space) and a full table.
+ * overlap with an existing region (in gpa or uva space), a full table, and
+ * an fd smaller than the region.  The mapping is registered with vu_fault so
+ * that a later shrink of the fd cannot kill the process.
  * Returns 0 or -errno.
  */
 int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva,
@@ -47,7 +53,7 @@ int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint6
 /* Unmap and remove the region with exactly this gpa, size and uva.  0 or -ENOENT. */
 int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva);
 
-/* Unmap everything; the table is empty afterwards. */
+/* Unmap everything; the table is empty afterwards (its owner stays). */
 void vu_mem_table_clear(struct vu_mem_table *t);
 
 /* Host pointer for [gpa, gpa + len) if it lies inside one region, else NULL. */

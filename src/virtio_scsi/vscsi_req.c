@@ -110,7 +110,9 @@ static void req_done(struct scsi_task *task)
         resp.status = task->status;
         resp.sense_len = htole32(sense_len);
         memcpy(resp.sense, task->sense, sense_len);
-        resp.resid = htole32((uint32_t)(task->iov_len - moved));
+        /* A buffer can exceed 4 GiB; a residual that does not fit saturates rather than wraps. */
+        uint64_t resid = task->iov_len - moved;
+        resp.resid = htole32(resid > UINT32_MAX ? UINT32_MAX : (uint32_t)resid);
         if (task->dir == SCSI_DIR_FROM_DEV)
             len += (uint32_t)moved;
     }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "vhost/vu_dev.h"
+#include "vhost/vu_inflight.h"
 #include "vhost/vu_msg.h"
 
 static int pair[2];
@@ -275,6 +277,105 @@ static void test_inflight(void **state)
     assert_int_equal(r.payload.inflight.mmap_size, 0);
 }
 
+/*
+ * An inflight region sized for 4-entry queues whose header claims the ring's
+ * 64 entries is not attached: the header is the frontend's to write, only
+ * the declared queue size sizes the region.
+ */
+static void test_inflight_header_cannot_enlarge_queue(void **state)
+{
+    struct vu_inflight_msg in = { .mmap_size = 4096, .num_queues = 4, .queue_size = 4 };
+    struct vu_vring_state st = { .index = 2, .num = 64 };
+    int fd = memfd_create("lying", 0);
+    size_t qlen = vu_inflight_queue_size(4);
+
+    (void)state;
+    assert_int_equal(ftruncate(fd, 4096), 0);
+    uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    for (unsigned q = 0; q < 4; q++)
+        vu_inflight_queue_init((struct vu_inflight_split *)(m + q * qlen), 64, 0);
+    assert_int_equal(handle(VU_SET_INFLIGHT_FD, 0, &in, sizeof(in), fd), 0);
+    assert_non_null(dev.inflight_base);
+    assert_int_equal(handle(VU_SET_VRING_NUM, 0, &st, sizeof(st), -1), 0);
+    assert_null(dev.vrings[2].vq.inflight);
+    /* A ring that fits is tracked. */
+    st.num = 4;
+    assert_int_equal(handle(VU_SET_VRING_NUM, 0, &st, sizeof(st), -1), 0);
+    assert_non_null(dev.vrings[2].vq.inflight);
+    munmap(m, 4096);
+    close(fd);
+}
+
+/* Our own region is sealed against shrinking, and followed by a guard page. */
+static void test_inflight_region_sealed_and_guarded(void **state)
+{
+    struct vu_inflight_msg in = { .num_queues = 2, .queue_size = 128 };
+    struct vu_msg r;
+
+    (void)state;
+    assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.nfds, 1);
+    assert_int_equal(ftruncate(r.fds[0], 0), -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(dev.inflight_map_len,
+                     (dev.inflight_len + 4095) / 4096 * 4096 + (size_t)sysconf(_SC_PAGESIZE));
+    /* The guard page is mapped, but not accessible. */
+    unsigned char vec;
+    char *guard = (char *)dev.inflight_base + dev.inflight_map_len - 4096;
+    assert_int_equal(mincore(guard, 4096, &vec), 0);
+    vu_msg_close_fds(&r);
+}
+
+/* Only eventfds are taken as notification fds, and made non-blocking. */
+static void test_notification_fds(void **state)
+{
+    uint64_t idx = 2;
+    int p[2], efd = eventfd(0, 0);
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    uint64_t f = PROTO;
+    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
+    assert_int_equal(handle(VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, &idx, 8, p[1]), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_CALL), 1);
+    assert_int_equal(dev.vrings[2].vq.call_fd, -1);
+    assert_int_equal(handle(VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, &idx, 8, p[0]), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_KICK), 1);
+    assert_false(dev.vrings[2].started);
+    assert_int_equal(handle(VU_SET_VRING_ERR, VU_FLAG_NEED_REPLY, &idx, 8, p[0]), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_ERR), 1);
+
+    assert_int_equal(handle(VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, &idx, 8, efd), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_CALL), 0);
+    assert_true(fcntl(dev.vrings[2].vq.call_fd, F_GETFL) & O_NONBLOCK);
+    close(p[0]);
+    close(p[1]);
+    close(efd);
+}
+
+/* Redefining a started ring stops it first, so that the device forgets what it held. */
+static void test_base_on_started_ring_stops_it(void **state)
+{
+    struct vu_vring_state st = { .index = 1, .num = 5 };
+    uint64_t idx = 1;
+    int kick = eventfd(0, 0);
+
+    (void)state;
+    handle(VU_SET_VRING_KICK, 0, &idx, 8, kick);
+    assert_true(dev.vrings[1].started);
+    assert_int_equal(nstop, 0);
+    assert_int_equal(handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1), 0);
+    assert_int_equal(nstop, 1);
+    assert_false(dev.vrings[1].started);
+    handle(VU_SET_VRING_KICK, 0, &idx, 8, kick);
+    st.num = 64;
+    assert_int_equal(handle(VU_SET_VRING_NUM, 0, &st, sizeof(st), -1), 0);
+    assert_int_equal(nstop, 2);
+    close(kick);
+}
+
 static void test_status_and_slots(void **state)
 {
     uint64_t s = 0x0f;
@@ -295,6 +396,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vring_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_header_cannot_enlarge_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_region_sealed_and_guarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notification_fds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_base_on_started_ring_stops_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_slots, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
