@@ -248,6 +248,34 @@ int vus_fe_request_ack(struct vus_fe *fe, uint32_t request, const void *payload,
     return ackval ? 1 : 0;
 }
 
+int vus_fe_get_inflight_fd(struct vus_fe *fe, uint16_t num_queues, uint16_t queue_size, int *fd,
+                           uint64_t *mmap_size)
+{
+    struct vu_inflight_msg in = { .num_queues = num_queues, .queue_size = queue_size };
+    struct vu_msg_hdr hdr;
+    int r;
+
+    *fd = -1;
+    pthread_mutex_lock(&fe->lock);
+    r = send_msg(fe->sock, VU_GET_INFLIGHT_FD, VU_VERSION, &in, sizeof(in), NULL, 0);
+    if (r == 0)
+        r = recv_msg(fe->sock, &hdr, &in, sizeof(in), fd, fe->timeout_ms);
+    if (r == 0 && (hdr.request != VU_GET_INFLIGHT_FD || hdr.size != sizeof(in)))
+        r = -EPROTO;
+    if (r < 0)
+        shutdown(fe->sock, SHUT_RDWR);
+    pthread_mutex_unlock(&fe->lock);
+    if (r == 0 && *fd < 0)
+        r = -ENOENT; /* the backend refused: mmap_size 0, no fd */
+    if (r < 0 && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    if (r == 0)
+        *mmap_size = in.mmap_size;
+    return r;
+}
+
 bool vus_fe_peer_closed(struct vus_fe *fe, int timeout_ms)
 {
     struct pollfd p = { .fd = fe->sock, .events = POLLIN };

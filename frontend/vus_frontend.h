@@ -167,6 +167,13 @@ int vus_fe_recv_raw(struct vus_fe *fe, uint32_t *request, void *payload, size_t 
 /* A well-formed request with NEED_REPLY and the backend's ack (0 ok, >0 failed), or -errno. */
 int vus_fe_request_ack(struct vus_fe *fe, uint32_t request, const void *payload, uint32_t size,
                        const int *fds, unsigned nfds);
+/*
+ * GET_INFLIGHT_FD: the backend's inflight region for num_queues queues of
+ * queue_size entries.  0 with *fd (the caller's to close) and *mmap_size,
+ * -ENOENT when the backend answered without a region, or -errno.
+ */
+int vus_fe_get_inflight_fd(struct vus_fe *fe, uint16_t num_queues, uint16_t queue_size, int *fd,
+                           uint64_t *mmap_size);
 /* Whether the backend closed the connection (waits up to timeout_ms). */
 bool vus_fe_peer_closed(struct vus_fe *fe, int timeout_ms);
 

@@ -226,6 +226,15 @@ static inline void clear_ua(struct vus_fe_vq *vq, unsigned target, unsigned lun)
     fail_msg("TEST UNIT READY keeps failing on %u:%u", target, lun);
 }
 
+/* VUS_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's * and ? wildcards). */
+static inline void fe_apply_test_filter(void)
+{
+    const char *f = getenv("VUS_TEST_FILTER");
+
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
+
 static inline void fill(uint8_t *p, size_t len, unsigned seed)
 {
     for (size_t i = 0; i < len; i++)
