@@ -20,9 +20,10 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -Isrc \
                -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP
 
-FUZZ_SRCS_vu_msg := src/vhost/vu_msg.c src/vhost/vu_dev.c src/vhost/vu_mem.c \
-                    src/vhost/vu_inflight.c src/virtq/virtq.c src/util/log.c
-FUZZ_SRCS_virtq  := src/virtq/virtq.c src/vhost/vu_mem.c src/vhost/vu_inflight.c src/util/log.c
+FUZZ_SRCS_vu_msg := src/vhost/vu_msg.c src/vhost/vu_dev.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
+                    src/vhost/vu_eventfd.c src/vhost/vu_inflight.c src/virtq/virtq.c src/util/log.c
+FUZZ_SRCS_virtq  := src/virtq/virtq.c src/vhost/vu_mem.c src/vhost/vu_fault.c src/vhost/vu_inflight.c \
+                    src/util/log.c
 FUZZ_SRCS_scsi   := $(wildcard src/scsi/*.c) $(wildcard src/bdev/*.c) src/io/io_loop.c \
                     src/util/iov.c src/util/log.c
 FUZZ_LIBS_scsi   := -luring
