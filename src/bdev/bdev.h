@@ -8,7 +8,10 @@
  * or after they stopped.  submit() runs on a worker thread, with that
  * worker's io_loop; the completion callback runs on the same worker.  Several
  * workers may submit to the same bdev concurrently: backends keep no
- * per-request state outside the bdev_io.
+ * per-request state outside the bdev_io.  A backend may finish work on a
+ * thread of its own (a blocking syscall, a library's callback thread); it
+ * then hands the completion back with io_loop_post(), so cb still runs on
+ * the submitting worker.  The worker never blocks in a syscall for a request.
  */
 #ifndef VUS_BDEV_BDEV_H
 #define VUS_BDEV_BDEV_H
@@ -48,12 +51,14 @@ struct bdev_io {
     /* Backend private: */
     struct io_loop_op op;
     struct bdev *bdev;
-    struct io_loop *loop;    /* the submitting worker's loop, for resubmissions */
-    uint64_t done;           /* bytes transferred so far; a short transfer resumes here */
-    unsigned trim_idx;       /* iov element trimmed in place for a resubmission... */
-    struct iovec trim_saved; /* ...and its original value, restored before cb runs */
-    bool trimmed;            /* trim_idx/trim_saved are live */
-    uint8_t attempt;         /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+    struct io_loop *loop;         /* the submitting worker's loop, for resubmissions */
+    uint64_t done;                /* bytes transferred so far; a short transfer resumes here */
+    unsigned trim_idx;            /* iov element trimmed in place for a resubmission... */
+    struct iovec trim_saved;      /* ...and its original value, restored before cb runs */
+    bool trimmed;                 /* trim_idx/trim_saved are live */
+    uint8_t attempt;              /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+    bool offloaded;               /* with a backend thread, which completes it via io_loop_post */
+    struct bdev_io *offload_next; /* that thread's queue, under its lock */
 };
 
 #define BDEV_MAX_IOV 1024 /* IOV_MAX: the longest vector a single readv/writev takes */

@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
 
-#include "bdev/bdev.h"
+#include "bdev/bdev_file.h"
 #include "bdev_test_util.h"
 
 #define KiB 1024u
@@ -509,6 +513,180 @@ static void test_block_device(void **state)
     bdev_close(b);
 }
 
+/*
+ * Block device discard, on a loop device over a tmpfs file: the loop driver
+ * punches the file, so st_blocks shows what was deallocated.
+ */
+static char dloop_dev[64], dloop_file[64];
+
+static int dloop_teardown(void **state)
+{
+    char cmd[128];
+    int ret = 0;
+
+    if (dloop_dev[0]) {
+        snprintf(cmd, sizeof(cmd), "losetup -d %s", dloop_dev);
+        if (system(cmd) != 0)
+            ret = -1;
+        dloop_dev[0] = 0;
+    }
+    if (dloop_file[0])
+        unlink(dloop_file);
+    dloop_file[0] = 0;
+    return ret;
+}
+
+/* A loop device over size bytes of 0x3c; skips the test when none can be had. */
+static struct bdev *dloop_open(uint64_t size)
+{
+    char cmd[256];
+    FILE *p;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: a loop device needs root\n");
+        skip();
+    }
+    make_file(dloop_file, sizeof(dloop_file), "/dev/shm", size, 0x3c);
+    snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", dloop_file);
+    p = popen(cmd, "r");
+    if (p) {
+        if (!fgets(dloop_dev, sizeof(dloop_dev), p))
+            dloop_dev[0] = 0;
+        pclose(p);
+    }
+    dloop_dev[strcspn(dloop_dev, "\n")] = 0;
+    if (!dloop_dev[0]) {
+        fprintf(stderr, "skipped: no loop device (losetup -f failed)\n");
+        skip();
+    }
+    struct bdev *b = open_file(dloop_dev, 512, false, false);
+    assert_true(b->can_discard); /* loop over tmpfs: the file can be punched */
+    return b;
+}
+
+/* Kernels from 6.12 take BLOCK_URING_CMD_DISCARD; older ones send us to the helper. */
+static bool kernel_has_uring_discard(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 12);
+}
+
+/*
+ * Several discards in flight at once: none completes inside submit (the
+ * worker never waits for one), each completes exactly once, and the
+ * ranges are deallocated and read back as zeroes.
+ */
+static void blkdev_discard_case(struct bdev *b)
+{
+    enum { N = 4 };
+    struct req r[N];
+    blkcnt_t before = blocks_of(dloop_file);
+
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct req){ .io = { .type = BDEV_IO_DISCARD,
+                                     .offset = (uint64_t)(2 * i + 1) * MiB,
+                                     .len = 1 * MiB,
+                                     .cb = req_cb } };
+        assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+        assert_int_equal(r[i].calls, 0);
+    }
+    assert_int_equal(loop.pending, N);
+    while (loop.pending)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].result, 0);
+    }
+    blkcnt_t after = blocks_of(dloop_file);
+    if (after > before - N * 1800)
+        fail_msg("st_blocks %lld -> %lld: not deallocated", (long long)before, (long long)after);
+    uint8_t *buf = malloc(8 * MiB);
+    struct iovec iov = { buf, 8 * MiB };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 8 * MiB, &iov, 1, false), 0);
+    for (uint64_t i = 0; i < 8 * MiB; i++) {
+        uint64_t m = i / MiB;
+        int want = (m % 2 == 1) ? 0 : 0x3c;
+        if (buf[i] != want)
+            fail_msg("byte %llu is %#x, want %#x", (unsigned long long)i, buf[i], want);
+    }
+    free(buf);
+}
+
+static void test_blkdev_discard_uring(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    blkdev_discard_case(b);
+    fprintf(stderr, "block device discard went %s\n",
+            bdev_file_discard_on_helper(b) ? "to the helper thread (no io_uring discard)"
+                                           : "through io_uring (BLOCK_URING_CMD_DISCARD)");
+    if (kernel_has_uring_discard())
+        assert_false(bdev_file_discard_on_helper(b));
+    bdev_close(b);
+}
+
+static void test_blkdev_discard_helper(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    bdev_file_force_discard_helper(b);
+    assert_true(bdev_file_discard_on_helper(b));
+    blkdev_discard_case(b);
+    /* The helper's errors reach the caller too: a read-only device refuses with EPERM. */
+    int fd = open(dloop_dev, O_RDONLY), one = 1, zero = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(ioctl(fd, BLKROSET, &one), 0);
+    int ret = do_io(b, BDEV_IO_DISCARD, 0, 1 * MiB, NULL, 0, false);
+    assert_int_equal(ioctl(fd, BLKROSET, &zero), 0);
+    close(fd);
+    assert_int_equal(ret, -EPERM);
+    assert_int_equal(loop.pending, 0);
+    bdev_close(b);
+}
+
+/*
+ * The device shrinks under the bdev, so the kernel refuses a discard past its
+ * new end with EINVAL.  Before any io_uring discard has worked, that is what
+ * a kernel without the command says too: the bdev moves to the helper, which
+ * gets the same EINVAL from the ioctl.  After one has worked, the error is
+ * the request's own and the bdev stays on io_uring.
+ */
+static void shrink_loop(void)
+{
+    int fd = open(dloop_dev, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(truncate(dloop_file, 4 * MiB), 0);
+    assert_int_equal(ioctl(fd, LOOP_SET_CAPACITY, 0), 0);
+    close(fd);
+}
+
+static void test_blkdev_discard_refused_first(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    shrink_loop();
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 6 * MiB, 1 * MiB, NULL, 0, false), -EINVAL);
+    assert_true(bdev_file_discard_on_helper(b));
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 1 * MiB, 1 * MiB, NULL, 0, false), 0);
+    bdev_close(b);
+}
+
+static void test_blkdev_discard_refused_later(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 1 * MiB, 1 * MiB, NULL, 0, false), 0);
+    bool on_helper = bdev_file_discard_on_helper(b);
+    shrink_loop();
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 6 * MiB, 1 * MiB, NULL, 0, false), -EINVAL);
+    assert_int_equal(bdev_file_discard_on_helper(b), on_helper);
+    bdev_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +702,10 @@ int main(void)
         cmocka_unit_test(test_direct),
         cmocka_unit_test(test_readonly),
         cmocka_unit_test_teardown(test_block_device, loop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_uring, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_helper, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_refused_first, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_refused_later, dloop_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
