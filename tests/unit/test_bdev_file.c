@@ -18,91 +18,7 @@
 #include <linux/loop.h>
 
 #include "bdev/bdev_file.h"
-#include "bdev_test_util.h"
-
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-
-static struct io_loop loop;
-
-static int setup(void **state)
-{
-    return io_loop_init(&loop, 8);
-}
-
-static int teardown(void **state)
-{
-    io_loop_fini(&loop);
-    return 0;
-}
-
-static int run_req(struct bdev *b, struct req *r)
-{
-    int ret = bdev_submit(b, &loop, &r->io);
-    if (ret) {
-        assert_int_equal(r->calls, 0);
-        return ret;
-    }
-    while (r->calls == 0) {
-        int n = io_loop_run_once(&loop, true);
-        assert_true(n >= 0);
-    }
-    assert_int_equal(r->calls, 1);
-    return r->result;
-}
-
-static int do_io(struct bdev *b, enum bdev_io_type type, uint64_t off, uint64_t len,
-                 struct iovec *iov, unsigned cnt, bool fua)
-{
-    struct req r = { .io = { .type = type,
-                             .offset = off,
-                             .len = len,
-                             .iov = iov,
-                             .iovcnt = cnt,
-                             .fua = fua,
-                             .cb = req_cb } };
-    return run_req(b, &r);
-}
-
-/* A file of size bytes filled with byte c, under dir; the path is written to path. */
-static void make_file(char *path, size_t pathlen, const char *dir, uint64_t size, int c)
-{
-    snprintf(path, pathlen, "%s/vus-bdev-XXXXXX", dir);
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    if (size) {
-        static uint8_t buf[64 * KiB];
-        memset(buf, c, sizeof(buf));
-        for (uint64_t done = 0; done < size;) {
-            size_t n = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
-            assert_int_equal(pwrite(fd, buf, n, (off_t)done), (ssize_t)n);
-            done += n;
-        }
-        assert_int_equal(fsync(fd), 0);
-    }
-    close(fd);
-}
-
-static struct bdev *open_file(const char *path, uint32_t bs, bool ro, bool direct)
-{
-    struct bdev_config cfg = {
-        .type = BDEV_TYPE_FILE, .path = path, .block_size = bs, .readonly = ro, .direct = direct
-    };
-    struct bdev *b = NULL;
-    char err[256] = "";
-    int ret = bdev_open(&cfg, &b, err, sizeof(err));
-    if (ret)
-        fail_msg("bdev_open(%s): %d %s", path, ret, err);
-    return b;
-}
-
-static void read_back(const char *path, uint64_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
+#include "bdev_file_test_util.h"
 
 static void test_open_errors(void **state)
 {
@@ -162,12 +78,6 @@ static void test_size_and_properties(void **state)
     assert_int_equal(b->optimal_io_blocks, st.st_blksize / 512);
     bdev_close(b);
     unlink(path);
-}
-
-static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(i * 13 + seed + (i >> 10));
 }
 
 static void test_write_read(void **state)
@@ -251,26 +161,6 @@ static void test_many_in_flight(void **state)
     }
     bdev_close(b);
     unlink(path);
-}
-
-static blkcnt_t blocks_of(const char *path)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    return st.st_blocks;
-}
-
-static void check_zeroed(struct bdev *b, uint64_t size, uint64_t zoff, uint64_t zlen, int fill)
-{
-    uint8_t *buf = malloc(size);
-    struct iovec iov = { buf, size };
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, size, &iov, 1, false), 0);
-    for (uint64_t i = 0; i < size; i++) {
-        int want = (i >= zoff && i < zoff + zlen) ? 0 : fill;
-        if (buf[i] != want)
-            fail_msg("byte %llu is %#x, want %#x", (unsigned long long)i, buf[i], want);
-    }
-    free(buf);
 }
 
 static void discard_case(const char *dir)
@@ -468,17 +358,9 @@ static int loop_teardown(void **state)
 
 static void test_block_device(void **state)
 {
-    char *path = loop_file, cmd[256], *dev = loop_dev;
+    char *path = loop_file, *dev = loop_dev;
     make_file(path, sizeof(loop_file), "/tmp", 4 * MiB, 0x5c);
-    snprintf(cmd, sizeof(cmd), "losetup -f --show --sector-size 4096 %s 2>/dev/null", path);
-    FILE *p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(dev, sizeof(loop_dev), p))
-            dev[0] = 0;
-        pclose(p);
-    }
-    dev[strcspn(dev, "\n")] = 0;
-    if (!dev[0])
+    if (!attach_loop(path, "--sector-size 4096", dev, sizeof(loop_dev)))
         skip();
 
     struct bdev_config cfg = { .type = BDEV_TYPE_FILE, .path = dev, .block_size = 512 };
@@ -539,40 +421,18 @@ static int dloop_teardown(void **state)
 /* A loop device over size bytes of 0x3c; skips the test when none can be had. */
 static struct bdev *dloop_open(uint64_t size)
 {
-    char cmd[256];
-    FILE *p;
-
     if (geteuid() != 0) {
         fprintf(stderr, "skipped: a loop device needs root\n");
         skip();
     }
     make_file(dloop_file, sizeof(dloop_file), "/dev/shm", size, 0x3c);
-    snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null", dloop_file);
-    p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(dloop_dev, sizeof(dloop_dev), p))
-            dloop_dev[0] = 0;
-        pclose(p);
-    }
-    dloop_dev[strcspn(dloop_dev, "\n")] = 0;
-    if (!dloop_dev[0]) {
+    if (!attach_loop(dloop_file, "", dloop_dev, sizeof(dloop_dev))) {
         fprintf(stderr, "skipped: no loop device (losetup -f failed)\n");
         skip();
     }
     struct bdev *b = open_file(dloop_dev, 512, false, false);
     assert_true(b->can_discard); /* loop over tmpfs: the file can be punched */
     return b;
-}
-
-/* Kernels from 6.12 take BLOCK_URING_CMD_DISCARD; older ones send us to the helper. */
-static bool kernel_has_uring_discard(void)
-{
-    struct utsname u;
-    unsigned major = 0, minor = 0;
-
-    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-        return false;
-    return major > 6 || (major == 6 && minor >= 12);
 }
 
 /*
