@@ -181,11 +181,21 @@ static int zero_mode(struct bdev_file *f)
     return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 }
 
+/* EAGAIN/EINTR: worth another go (the callers say -ECANCELED instead after bdev_cancel). */
+static bool file_retry(struct bdev_io *io, int res)
+{
+    return (res == -EAGAIN || res == -EINTR) && io->attempt < FILE_MAX_RETRIES;
+}
+
 static void file_rw_done(struct bdev_file *f, struct bdev_io *io, int res)
 {
     int ret;
 
-    if ((res == -EAGAIN || res == -EINTR) && io->attempt < FILE_MAX_RETRIES) {
+    if (file_retry(io, res)) {
+        if (io->cancelled) {
+            file_finish(io, -ECANCELED);
+            return;
+        }
         io->attempt++;
         res = 0;
     } else if (res < 0) {
@@ -204,6 +214,11 @@ static void file_rw_done(struct bdev_file *f, struct bdev_io *io, int res)
     io->done += (uint64_t)res;
     if (io->done >= io->len) {
         file_finish(io, 0);
+        return;
+    }
+    /* Part of the data moved: the initiator gets no partial success, only "aborted". */
+    if (io->cancelled) {
+        file_finish(io, -ECANCELED);
         return;
     }
     ret = file_queue_rw(f, io);
@@ -311,6 +326,35 @@ static void helper_stop(struct bdev_file *f)
     h->running = false;
 }
 
+/*
+ * A discard still waiting for the helper is taken off its queue and
+ * completed through the loop (never inline: cb must run later).  One in the
+ * ioctl cannot be interrupted; one already posted is as good as done.
+ */
+static int helper_cancel(struct bdev_file *f, struct bdev_io *io)
+{
+    struct discard_helper *h = &f->helper;
+    struct bdev_io *prev = NULL, *it;
+
+    pthread_mutex_lock(&h->lock);
+    for (it = h->head; it && it != io; it = it->offload_next)
+        prev = it;
+    if (it) {
+        if (prev)
+            prev->offload_next = io->offload_next;
+        else
+            h->head = io->offload_next;
+        if (h->tail == io)
+            h->tail = prev;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!it)
+        return -EALREADY;
+    /* Already announced by helper_submit. */
+    io_loop_post(io->loop, &io->op, -ECANCELED);
+    return 0;
+}
+
 static int file_queue_blkdiscard(struct bdev_file *f, struct bdev_io *io)
 {
     struct io_uring_sqe *sqe;
@@ -348,16 +392,21 @@ static void file_blkdiscard_done(struct bdev_file *f, struct bdev_io *io, int re
      */
     if ((res == -EOPNOTSUPP || res == -EINVAL) &&
         !atomic_load_explicit(&f->uring_discard_ok, memory_order_relaxed)) {
+        /* What we learnt about the kernel holds even for a cancelled request. */
         if (!atomic_exchange_explicit(&f->discard_helper, true, memory_order_relaxed))
             LOG_INFO(
                 "%s: the kernel refused an io_uring discard (%s): discarding on a helper thread",
                 f->bdev.desc, strerror(-res));
-        ret = helper_submit(f, io);
+        ret = io->cancelled ? -ECANCELED : helper_submit(f, io);
         if (ret)
             file_finish(io, ret);
         return;
     }
-    if ((res == -EAGAIN || res == -EINTR) && io->attempt < FILE_MAX_RETRIES) {
+    if (file_retry(io, res)) {
+        if (io->cancelled) {
+            file_finish(io, -ECANCELED);
+            return;
+        }
         io->attempt++;
         ret = file_queue_blkdiscard(f, io);
         if (ret)
@@ -383,6 +432,10 @@ static void file_complete(struct io_loop_op *op, int res)
         /* tmpfs and some other filesystems can punch but not zero a range. */
         if (res == -EOPNOTSUPP && !f->is_blkdev && io->attempt == 0 && f->bdev.can_discard) {
             atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
+            if (io->cancelled) {
+                file_finish(io, -ECANCELED);
+                return;
+            }
             io->attempt = 1;
             ret = file_queue_fallocate(f, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
             if (ret)
@@ -451,6 +504,30 @@ static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *
     return -EINVAL;
 }
 
+/*
+ * The op is in the ring (queued or in the kernel): ASYNC_CANCEL, queued
+ * behind it, so the kernel sees the op first.  Whatever happens, the op
+ * gets exactly one CQE: -ECANCELED if it had not started, its own result
+ * if it ran (an interrupted one may say EINTR).  The cancel's own answer
+ * (0, ENOENT, EALREADY) tells nothing the op's CQE does not.  The flag
+ * keeps the completion path from starting anything new for this io, so
+ * even a cancel that comes too late for the kernel still ends it.
+ */
+static int file_cancel(struct bdev *bdev, struct bdev_io *io)
+{
+    struct io_uring_sqe *sqe;
+
+    io->cancelled = true;
+    if (io->offloaded)
+        return helper_cancel(to_file(bdev), io);
+    /* The cancel's own completion needs no callback. */
+    sqe = io_loop_get_sqe(io->loop, NULL);
+    if (!sqe)
+        return -EAGAIN;
+    io_uring_prep_cancel(sqe, &io->op, 0);
+    return 0;
+}
+
 static void file_close(struct bdev *bdev)
 {
     struct bdev_file *f = to_file(bdev);
@@ -469,6 +546,7 @@ static const struct bdev_ops file_ops = {
     .name = "file",
     .submit = file_submit,
     .close = file_close,
+    .cancel = file_cancel,
 };
 
 static bool blkdev_can_discard(const struct stat *st)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The file backend tests' plumbing: one io_loop that the tests drive, files
- * of known contents, and request helpers.  Header-only (static functions),
+ * of known contents, request helpers, and loop devices for the block device
+ * paths.  Header-only (static functions),
  * like bdev_test_util.h, so test_bdev_file.c stays one program of readable
  * size.  Included after <cmocka.h>.
  */
@@ -162,6 +163,46 @@ static inline bool attach_loop(const char *file, const char *opts, char *dev, si
     }
     dev[strcspn(dev, "\n")] = 0;
     return dev[0] != 0;
+}
+
+/*
+ * Block device discard, on a loop device over a tmpfs file: the loop driver
+ * punches the file, so st_blocks shows what was deallocated.
+ */
+static char dloop_dev[64], dloop_file[64];
+
+static inline int dloop_teardown(void **state)
+{
+    char cmd[128];
+    int ret = 0;
+
+    if (dloop_dev[0]) {
+        snprintf(cmd, sizeof(cmd), "losetup -d %s", dloop_dev);
+        if (system(cmd) != 0)
+            ret = -1;
+        dloop_dev[0] = 0;
+    }
+    if (dloop_file[0])
+        unlink(dloop_file);
+    dloop_file[0] = 0;
+    return ret;
+}
+
+/* A loop device over size bytes of 0x3c; skips the test when none can be had. */
+static inline struct bdev *dloop_open(uint64_t size)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: a loop device needs root\n");
+        skip();
+    }
+    make_file(dloop_file, sizeof(dloop_file), "/dev/shm", size, 0x3c);
+    if (!attach_loop(dloop_file, "", dloop_dev, sizeof(dloop_dev))) {
+        fprintf(stderr, "skipped: no loop device (losetup -f failed)\n");
+        skip();
+    }
+    struct bdev *b = open_file(dloop_dev, 512, false, false);
+    assert_true(b->can_discard); /* loop over tmpfs: the file can be punched */
+    return b;
 }
 
 #endif

@@ -396,46 +396,6 @@ static void test_block_device(void **state)
 }
 
 /*
- * Block device discard, on a loop device over a tmpfs file: the loop driver
- * punches the file, so st_blocks shows what was deallocated.
- */
-static char dloop_dev[64], dloop_file[64];
-
-static int dloop_teardown(void **state)
-{
-    char cmd[128];
-    int ret = 0;
-
-    if (dloop_dev[0]) {
-        snprintf(cmd, sizeof(cmd), "losetup -d %s", dloop_dev);
-        if (system(cmd) != 0)
-            ret = -1;
-        dloop_dev[0] = 0;
-    }
-    if (dloop_file[0])
-        unlink(dloop_file);
-    dloop_file[0] = 0;
-    return ret;
-}
-
-/* A loop device over size bytes of 0x3c; skips the test when none can be had. */
-static struct bdev *dloop_open(uint64_t size)
-{
-    if (geteuid() != 0) {
-        fprintf(stderr, "skipped: a loop device needs root\n");
-        skip();
-    }
-    make_file(dloop_file, sizeof(dloop_file), "/dev/shm", size, 0x3c);
-    if (!attach_loop(dloop_file, "", dloop_dev, sizeof(dloop_dev))) {
-        fprintf(stderr, "skipped: no loop device (losetup -f failed)\n");
-        skip();
-    }
-    struct bdev *b = open_file(dloop_dev, 512, false, false);
-    assert_true(b->can_discard); /* loop over tmpfs: the file can be punched */
-    return b;
-}
-
-/*
  * Several discards in flight at once: none completes inside submit (the
  * worker never waits for one), each completes exactly once, and the
  * ranges are deallocated and read back as zeroes.
@@ -547,6 +507,232 @@ static void test_blkdev_discard_refused_later(void **state)
     bdev_close(b);
 }
 
+/* --- bdev_cancel --- */
+
+/* Hand what submit queued to the kernel and wait until its CQE is there, unreaped. */
+static void kernel_completes(void)
+{
+    assert_true(io_uring_submit(&loop.ring) >= 0);
+    for (int i = 0; i < 1000 && !io_uring_cq_ready(&loop.ring); i++)
+        usleep(1000);
+    assert_true(io_uring_cq_ready(&loop.ring) > 0);
+}
+
+static void run_idle(void)
+{
+    while (loop.pending)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+}
+
+/*
+ * The read's CQE has arrived, short (the file shrank), when the cancel
+ * comes: the kernel has nothing left to cancel, and the backend must not
+ * resubmit the rest.  Without the cancel the rest would be read (as zeroes
+ * past EOF, see test_short_file); with it, the bytes past the short part are
+ * untouched and the io ends with -ECANCELED, once.
+ */
+static void test_cancel_stops_resubmission(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 64 * KiB, 0x42);
+    struct bdev *b = open_file(path, 4096, false, false);
+    assert_int_equal(truncate(path, 6000), 0);
+    size_t len = 16 * KiB;
+    uint8_t *buf = malloc(len);
+    memset(buf, 0xee, len);
+    struct iovec iov[2] = { { buf, 1000 }, { buf + 1000, len - 1000 } };
+    struct req r = {
+        .io = { .type = BDEV_IO_READ, .len = len, .iov = iov, .iovcnt = 2, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    kernel_completes();
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    assert_int_equal(r.calls, 0); /* never inside bdev_cancel */
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, -ECANCELED);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(buf[i], i < 6000 ? 0x42 : 0xee);
+    assert_ptr_equal(iov[1].iov_base, buf + 1000);
+    assert_int_equal(iov[1].iov_len, len - 1000);
+
+    /* A full read whose CQE is in: the cancel is too late, the data is all there. */
+    assert_int_equal(truncate(path, 64 * KiB), 0);
+    r = (struct req){
+        .io = { .type = BDEV_IO_READ, .len = 4096, .iov = iov, .iovcnt = 1, .cb = req_cb }
+    };
+    iov[0] = (struct iovec){ buf, 4096 };
+    memset(buf, 0, 4096);
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    kernel_completes();
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, 0);
+    assert_int_equal(buf[4095], 0x42);
+    free(buf);
+    bdev_close(b);
+    unlink(path);
+}
+
+/*
+ * tmpfs refuses FALLOC_FL_ZERO_RANGE; the backend would then punch instead.
+ * After a cancel it must not: the io ends with -ECANCELED and the data is
+ * as it was.  (The latch is still taken: that is about the filesystem.)
+ */
+static void test_cancel_stops_zero_range_fallback(void **state)
+{
+    char path[64], probe[64];
+    make_file(probe, sizeof(probe), "/dev/shm", 4096, 0);
+    int fd = open(probe, O_RDWR);
+    assert_true(fd >= 0);
+    bool has_zero_range = fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    close(fd);
+    unlink(probe);
+    if (has_zero_range) {
+        fprintf(stderr, "skipped: tmpfs zeroes ranges itself here, no fallback to stop\n");
+        skip();
+    }
+    make_file(path, sizeof(path), "/dev/shm", 1 * MiB, 0x31);
+    struct bdev *b = open_file(path, 512, false, false);
+    struct req r = {
+        .io = { .type = BDEV_IO_WRITE_ZEROES, .offset = 512 * 3, .len = 64 * KiB, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, -ECANCELED);
+    check_zeroed(b, 1 * MiB, 0, 0, 0x31);
+    /* Not cancelled: straight to the punch, as test_write_zeroes_shm shows. */
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 512 * 3, 64 * KiB, NULL, 0, false), 0);
+    check_zeroed(b, 1 * MiB, 512 * 3, 64 * KiB, 0x31);
+    bdev_close(b);
+    unlink(path);
+}
+
+/*
+ * Cancelled before the loop ever ran: the op's SQE and the cancel's go to
+ * the kernel together, in that order.  The kernel may run the op first
+ * (success) or cancel it (-ECANCELED); either way cb runs exactly once.
+ * Several in flight, every other one cancelled; each io is then reused.
+ */
+static void test_cancel_before_submission(void **state)
+{
+    enum { N = 6, ROUNDS = 20, BS = 4096 };
+    static const enum bdev_io_type types[3] = { BDEV_IO_READ, BDEV_IO_WRITE, BDEV_IO_FLUSH };
+    static uint8_t bufs[N][BS];
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", N * BS, 0x17);
+    struct bdev *b = open_file(path, 512, false, false);
+    struct iovec iov[N];
+    struct req r[N];
+    unsigned cancelled = 0, completed = 0;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < N; i++) {
+            enum bdev_io_type t = types[(round + i) % 3];
+            memset(bufs[i], t == BDEV_IO_WRITE ? 0x17 : 0, BS);
+            iov[i] = (struct iovec){ bufs[i], BS };
+            r[i] = (struct req){ .io = { .type = t,
+                                         .offset = (uint64_t)i * BS,
+                                         .len = t == BDEV_IO_FLUSH ? 0 : BS,
+                                         .iov = t == BDEV_IO_FLUSH ? NULL : &iov[i],
+                                         .iovcnt = t == BDEV_IO_FLUSH ? 0 : 1,
+                                         .cb = req_cb } };
+            assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+        }
+        for (int i = 1; i < N; i += 2) {
+            assert_int_equal(bdev_cancel(b, &r[i].io), 0);
+            assert_int_equal(r[i].calls, 0);
+        }
+        run_idle();
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(r[i].calls, 1);
+            if (i % 2 == 0 || r[i].result == 0) {
+                assert_int_equal(r[i].result, 0);
+                completed += i % 2;
+                if (r[i].io.type == BDEV_IO_READ)
+                    assert_int_equal(bufs[i][BS - 1], 0x17);
+            } else {
+                assert_int_equal(r[i].result, -ECANCELED);
+                cancelled++;
+            }
+        }
+    }
+    fprintf(stderr, "cancel before submission: %u cancelled, %u completed anyway\n", cancelled,
+            completed);
+    bdev_close(b);
+    unlink(path);
+}
+
+/* A discard through io_uring: the block layer has it at once, so it completes anyway. */
+static void test_cancel_discard_uring(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+    struct req r = {
+        .io = { .type = BDEV_IO_DISCARD, .offset = 1 * MiB, .len = 1 * MiB, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    assert_int_equal(bdev_cancel(b, &r.io), bdev_file_discard_on_helper(b) ? -EALREADY : 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    fprintf(stderr, "cancelled discard (%s) completed with %d\n",
+            bdev_file_discard_on_helper(b) ? "helper" : "io_uring", r.result);
+    assert_true(r.result == 0 || r.result == -ECANCELED);
+    bdev_close(b);
+}
+
+/*
+ * Helper path: a discard still queued for the helper is taken off the queue
+ * and ends with -ECANCELED, its range untouched; one already in the ioctl
+ * cannot be stopped (-EALREADY) and succeeds.
+ */
+static void test_cancel_discard_helper(void **state)
+{
+    enum { N = 16, LEN = 4 * MiB };
+    struct bdev *b = dloop_open((uint64_t)N * LEN);
+    struct req r[N];
+    int cret[N];
+    unsigned dropped = 0;
+
+    bdev_file_force_discard_helper(b);
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct req){
+            .io = { .type = BDEV_IO_DISCARD, .offset = (uint64_t)i * LEN, .len = LEN, .cb = req_cb }
+        };
+        assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+    }
+    /* The last ones wait behind 14 discards of 4 MiB: practically always still queued. */
+    for (int i = 0; i < N; i++) {
+        cret[i] = i == 0 || i >= N - 2 ? bdev_cancel(b, &r[i].io) : 1;
+        assert_int_equal(r[i].calls, 0);
+    }
+    run_idle();
+    uint8_t *buf = malloc(LEN);
+    struct iovec iov = { buf, LEN };
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        if (cret[i] == 0) {
+            assert_int_equal(r[i].result, -ECANCELED);
+            assert_int_equal(do_io(b, BDEV_IO_READ, (uint64_t)i * LEN, LEN, &iov, 1, false), 0);
+            assert_int_equal(buf[0], 0x3c);
+            assert_int_equal(buf[LEN - 1], 0x3c);
+            dropped++;
+        } else {
+            assert_true(cret[i] == 1 || cret[i] == -EALREADY);
+            assert_int_equal(r[i].result, 0);
+        }
+    }
+    free(buf);
+    fprintf(stderr, "helper: %u of 3 cancelled discards dropped from the queue\n", dropped);
+    assert_int_equal(loop.pending, 0);
+    bdev_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +752,11 @@ int main(void)
         cmocka_unit_test_teardown(test_blkdev_discard_helper, dloop_teardown),
         cmocka_unit_test_teardown(test_blkdev_discard_refused_first, dloop_teardown),
         cmocka_unit_test_teardown(test_blkdev_discard_refused_later, dloop_teardown),
+        cmocka_unit_test(test_cancel_stops_resubmission),
+        cmocka_unit_test(test_cancel_stops_zero_range_fallback),
+        cmocka_unit_test(test_cancel_before_submission),
+        cmocka_unit_test_teardown(test_cancel_discard_uring, dloop_teardown),
+        cmocka_unit_test_teardown(test_cancel_discard_helper, dloop_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
