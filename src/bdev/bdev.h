@@ -8,11 +8,15 @@
  * or after they stopped.  submit() runs on a worker thread, with that
  * worker's io_loop; the completion callback runs on the same worker.  Several
  * workers may submit to the same bdev concurrently: backends keep no
- * per-request state outside the bdev_io.
+ * per-request state outside the bdev_io.  A backend may finish work on a
+ * thread of its own (a blocking syscall, a library's callback thread); it
+ * then hands the completion back with io_loop_post(), so cb still runs on
+ * the submitting worker.  The worker never blocks in a syscall for a request.
  */
 #ifndef VUS_BDEV_BDEV_H
 #define VUS_BDEV_BDEV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,12 +52,15 @@ struct bdev_io {
     /* Backend private: */
     struct io_loop_op op;
     struct bdev *bdev;
-    struct io_loop *loop;    /* the submitting worker's loop, for resubmissions */
-    uint64_t done;           /* bytes transferred so far; a short transfer resumes here */
-    unsigned trim_idx;       /* iov element trimmed in place for a resubmission... */
-    struct iovec trim_saved; /* ...and its original value, restored before cb runs */
-    bool trimmed;            /* trim_idx/trim_saved are live */
-    uint8_t attempt;         /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+    struct io_loop *loop;         /* the submitting worker's loop, for resubmissions */
+    uint64_t done;                /* bytes transferred so far; a short transfer resumes here */
+    unsigned trim_idx;            /* iov element trimmed in place for a resubmission... */
+    struct iovec trim_saved;      /* ...and its original value, restored before cb runs */
+    bool trimmed;                 /* trim_idx/trim_saved are live */
+    uint8_t attempt;              /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+    bool cancelled;               /* bdev_cancel asked: no retry, fallback or resubmission */
+    bool offloaded;               /* with a backend thread, which completes it via io_loop_post */
+    struct bdev_io *offload_next; /* that thread's queue, under its lock */
 };
 
 #define BDEV_MAX_IOV 1024 /* IOV_MAX: the longest vector a single readv/writev takes */
@@ -69,6 +76,8 @@ struct bdev_ops {
      */
     int (*submit)(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io);
     void (*close)(struct bdev *bdev);
+    /* Optional; see bdev_cancel().  NULL: the backend never has anything in flight. */
+    int (*cancel)(struct bdev *bdev, struct bdev_io *io);
 };
 
 struct bdev {
@@ -123,7 +132,31 @@ int bdev_io_check(const struct bdev *bdev, const struct bdev_io *io);
 static inline int bdev_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io)
 {
     io->bdev = bdev;
+    io->cancelled = false;
     return bdev->ops->submit(bdev, loop, io);
+}
+
+/*
+ * Ask the backend to finish io as soon as it can (task management aborting
+ * a command).  Call on the thread that submitted io, while io is in flight:
+ * submit returned 0 and cb has not run yet.
+ *
+ * cb still runs exactly once, later (never inside bdev_cancel), on that
+ * thread: with -ECANCELED, with whatever error the interrupted operation
+ * returned, or with success if it completed anyway.  Until cb runs, the
+ * backend may still read or write io's buffers.
+ *
+ * Returns 0 when a cancellation was requested; -EALREADY when io is past the
+ * point where it can be stopped (a discard already in the helper's ioctl);
+ * -ENOTSUP when the backend cannot cancel at all (ram and null complete
+ * inside submit, so they never have anything in flight); another -errno
+ * when the request could not be made.  In every case cb runs as promised.
+ */
+static inline int bdev_cancel(struct bdev *bdev, struct bdev_io *io)
+{
+    if (!bdev->ops->cancel)
+        return -ENOTSUP;
+    return bdev->ops->cancel(bdev, io);
 }
 
 #endif

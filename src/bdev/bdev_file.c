@@ -5,14 +5,23 @@
  *
  * Per-request state lives in the caller's struct bdev_io (done, trim_*,
  * attempt, loop), so any number of workers can share one open file.  The
- * only shared mutable state is no_zero_range, a one-way latch.
+ * shared mutable state is a few one-way latches (atomics) and the discard
+ * helper's queue (under its mutex).
+ *
+ * Block device discard is IORING_OP_URING_CMD / BLOCK_URING_CMD_DISCARD
+ * (Linux 6.12).  Older kernels refuse that command; the bdev then latches
+ * to a helper thread of its own that runs the BLKDISCARD ioctl and posts
+ * each completion back to the submitting worker's loop, so no worker ever
+ * waits for a discard.
  */
-#include "bdev/bdev.h"
+#include "bdev/bdev_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +33,30 @@
 #include <unistd.h>
 
 #include "util/iov.h"
+#include "util/log.h"
+
+#if defined(__has_include)
+#if __has_include(<linux/blkdev.h>)
+#include <linux/blkdev.h>
+#endif
+#endif
+#ifndef BLOCK_URING_CMD_DISCARD
+/* From Linux 6.12's uapi <linux/blkdev.h>, which older headers (Debian 12's) lack. */
+#define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
+#endif
 
 /* Kernel returns EAGAIN/EINTR only in corner cases; retry a few times, not forever. */
 #define FILE_MAX_RETRIES 8
+
+/* Block device discards the kernel cannot take through io_uring, run one at a time. */
+struct discard_helper {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct bdev_io *head, *tail; /* waiting discards, in submission order */
+    pthread_t thread;
+    bool running; /* thread started (lazily: new kernels never need it) */
+    bool stop;
+};
 
 struct bdev_file {
     struct bdev bdev;
@@ -42,7 +72,10 @@ struct bdev_file {
     uint32_t dio_mem_align;    /* buffer address and length alignment O_DIRECT needs */
     uint32_t dio_offset_align; /* file offset alignment O_DIRECT needs */
     bool is_blkdev;
-    atomic_bool no_zero_range; /* filesystem refused FALLOC_FL_ZERO_RANGE once: punch instead */
+    atomic_bool no_zero_range;    /* filesystem refused FALLOC_FL_ZERO_RANGE once: punch instead */
+    atomic_bool uring_discard_ok; /* the kernel has done a discard through io_uring */
+    atomic_bool discard_helper;   /* ...or refused one: discard on the helper from now on */
+    struct discard_helper helper;
 };
 
 static struct bdev_file *to_file(struct bdev *bdev)
@@ -148,11 +181,21 @@ static int zero_mode(struct bdev_file *f)
     return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 }
 
+/* EAGAIN/EINTR: worth another go (the callers say -ECANCELED instead after bdev_cancel). */
+static bool file_retry(struct bdev_io *io, int res)
+{
+    return (res == -EAGAIN || res == -EINTR) && io->attempt < FILE_MAX_RETRIES;
+}
+
 static void file_rw_done(struct bdev_file *f, struct bdev_io *io, int res)
 {
     int ret;
 
-    if ((res == -EAGAIN || res == -EINTR) && io->attempt < FILE_MAX_RETRIES) {
+    if (file_retry(io, res)) {
+        if (io->cancelled) {
+            file_finish(io, -ECANCELED);
+            return;
+        }
         io->attempt++;
         res = 0;
     } else if (res < 0) {
@@ -173,9 +216,204 @@ static void file_rw_done(struct bdev_file *f, struct bdev_io *io, int res)
         file_finish(io, 0);
         return;
     }
+    /* Part of the data moved: the initiator gets no partial success, only "aborted". */
+    if (io->cancelled) {
+        file_finish(io, -ECANCELED);
+        return;
+    }
     ret = file_queue_rw(f, io);
     if (ret)
         file_finish(io, ret);
+}
+
+static void *helper_main(void *arg)
+{
+    struct bdev_file *f = arg;
+    struct discard_helper *h = &f->helper;
+
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        struct bdev_io *io = h->head;
+        struct io_loop *loop;
+        uint64_t range[2];
+        int res = 0;
+
+        if (!io) {
+            if (h->stop)
+                break;
+            pthread_cond_wait(&h->cond, &h->lock);
+            continue;
+        }
+        h->head = io->offload_next;
+        if (!h->head)
+            h->tail = NULL;
+        range[0] = io->offset;
+        range[1] = io->len;
+        loop = io->loop;
+        pthread_mutex_unlock(&h->lock);
+
+        /* The one blocking call this helper exists for. */
+        if (ioctl(f->fd, BLKDISCARD, range) < 0)
+            res = -errno;
+        io_loop_post(loop, &io->op, res);
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* Worker thread: the helper finished (or dropped) a discard. */
+static void helper_done(struct io_loop_op *op, int res)
+{
+    struct bdev_io *io = op_to_io(op);
+
+    io->offloaded = false;
+    file_finish(io, res);
+}
+
+/* Called with h->lock held.  Signals are for the control thread, as on workers. */
+static int helper_start(struct bdev_file *f)
+{
+    sigset_t all, old;
+    int ret;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    ret = pthread_create(&f->helper.thread, NULL, helper_main, f);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret)
+        return -ret;
+    f->helper.running = true;
+    return 0;
+}
+
+/* Hand a block device discard to the helper thread; its completion comes back by post. */
+static int helper_submit(struct bdev_file *f, struct bdev_io *io)
+{
+    struct discard_helper *h = &f->helper;
+    int ret = 0;
+
+    pthread_mutex_lock(&h->lock);
+    if (!h->running)
+        ret = helper_start(f);
+    if (ret == 0) {
+        /* Announced before the helper can see it, so it cannot be posted unannounced. */
+        io_loop_expect_post(io->loop);
+        io->op.cb = helper_done;
+        io->offloaded = true;
+        io->offload_next = NULL;
+        if (h->tail)
+            h->tail->offload_next = io;
+        else
+            h->head = io;
+        h->tail = io;
+        pthread_cond_signal(&h->cond);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ret;
+}
+
+static void helper_stop(struct bdev_file *f)
+{
+    struct discard_helper *h = &f->helper;
+
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    if (h->running)
+        pthread_join(h->thread, NULL);
+    h->running = false;
+}
+
+/*
+ * A discard still waiting for the helper is taken off its queue and
+ * completed through the loop (never inline: cb must run later).  One in the
+ * ioctl cannot be interrupted; one already posted is as good as done.
+ */
+static int helper_cancel(struct bdev_file *f, struct bdev_io *io)
+{
+    struct discard_helper *h = &f->helper;
+    struct bdev_io *prev = NULL, *it;
+
+    pthread_mutex_lock(&h->lock);
+    for (it = h->head; it && it != io; it = it->offload_next)
+        prev = it;
+    if (it) {
+        if (prev)
+            prev->offload_next = io->offload_next;
+        else
+            h->head = io->offload_next;
+        if (h->tail == io)
+            h->tail = prev;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!it)
+        return -EALREADY;
+    /* Already announced by helper_submit. */
+    io_loop_post(io->loop, &io->op, -ECANCELED);
+    return 0;
+}
+
+static int file_queue_blkdiscard(struct bdev_file *f, struct bdev_io *io)
+{
+    struct io_uring_sqe *sqe;
+
+    if (atomic_load_explicit(&f->discard_helper, memory_order_relaxed))
+        return helper_submit(f, io);
+    sqe = io_loop_get_sqe(io->loop, &io->op);
+    if (!sqe)
+        return -EAGAIN;
+    /* liburing 2.3 has no prep helper; the kernel refuses the command if unused fields are set. */
+    memset(sqe, 0, sizeof(*sqe));
+    sqe->opcode = IORING_OP_URING_CMD;
+    sqe->fd = f->fd;
+    sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+    sqe->addr = io->offset;
+    sqe->addr3 = io->len;
+    io_uring_sqe_set_data(sqe, &io->op);
+    return 0;
+}
+
+static void file_blkdiscard_done(struct bdev_file *f, struct bdev_io *io, int res)
+{
+    int ret;
+
+    if (res == 0) {
+        atomic_store_explicit(&f->uring_discard_ok, true, memory_order_relaxed);
+        file_finish(io, 0);
+        return;
+    }
+    /*
+     * Before 6.12 a block device has no uring_cmd handler (EOPNOTSUPP);
+     * before 5.19 the opcode itself is unknown (EINVAL).  Once the kernel
+     * has done one discard this way, these errors are about the request (a
+     * device that shrank, or lost discard support) and go to the initiator.
+     */
+    if ((res == -EOPNOTSUPP || res == -EINVAL) &&
+        !atomic_load_explicit(&f->uring_discard_ok, memory_order_relaxed)) {
+        /* What we learnt about the kernel holds even for a cancelled request. */
+        if (!atomic_exchange_explicit(&f->discard_helper, true, memory_order_relaxed))
+            LOG_INFO(
+                "%s: the kernel refused an io_uring discard (%s): discarding on a helper thread",
+                f->bdev.desc, strerror(-res));
+        ret = io->cancelled ? -ECANCELED : helper_submit(f, io);
+        if (ret)
+            file_finish(io, ret);
+        return;
+    }
+    if (file_retry(io, res)) {
+        if (io->cancelled) {
+            file_finish(io, -ECANCELED);
+            return;
+        }
+        io->attempt++;
+        ret = file_queue_blkdiscard(f, io);
+        if (ret)
+            file_finish(io, ret);
+        return;
+    }
+    file_finish(io, res);
 }
 
 static void file_complete(struct io_loop_op *op, int res)
@@ -194,6 +432,10 @@ static void file_complete(struct io_loop_op *op, int res)
         /* tmpfs and some other filesystems can punch but not zero a range. */
         if (res == -EOPNOTSUPP && !f->is_blkdev && io->attempt == 0 && f->bdev.can_discard) {
             atomic_store_explicit(&f->no_zero_range, true, memory_order_relaxed);
+            if (io->cancelled) {
+                file_finish(io, -ECANCELED);
+                return;
+            }
             io->attempt = 1;
             ret = file_queue_fallocate(f, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
             if (ret)
@@ -202,27 +444,18 @@ static void file_complete(struct io_loop_op *op, int res)
         }
         file_finish(io, res);
         return;
-    case BDEV_IO_FLUSH:
     case BDEV_IO_DISCARD:
+        if (f->is_blkdev) {
+            file_blkdiscard_done(f, io, res);
+            return;
+        }
+        file_finish(io, res);
+        return;
+    case BDEV_IO_FLUSH:
         file_finish(io, res);
         return;
     }
     file_finish(io, -EIO);
-}
-
-/*
- * io_uring in the kernels and liburing we target has no discard operation,
- * so block device discard is a synchronous ioctl on the worker.  Discards are
- * rare and the device usually answers quickly; the cost is that this worker's
- * other queues wait meanwhile.
- */
-static int file_blkdiscard(struct bdev_file *f, struct bdev_io *io)
-{
-    uint64_t range[2] = { io->offset, io->len };
-
-    if (ioctl(f->fd, BLKDISCARD, range) < 0)
-        return -errno;
-    return 0;
 }
 
 static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io)
@@ -239,6 +472,7 @@ static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *
     io->done = 0;
     io->trimmed = false;
     io->attempt = 0;
+    io->offloaded = false;
     io->op.cb = file_complete;
 
     if (io->len == 0 && io->type != BDEV_IO_FLUSH) {
@@ -257,10 +491,8 @@ static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *
         io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
         return 0;
     case BDEV_IO_DISCARD:
-        if (f->is_blkdev) {
-            io->cb(io, file_blkdiscard(f, io));
-            return 0;
-        }
+        if (f->is_blkdev)
+            return file_queue_blkdiscard(f, io);
         return file_queue_fallocate(f, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
     case BDEV_IO_WRITE_ZEROES:
         /*
@@ -272,10 +504,38 @@ static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *
     return -EINVAL;
 }
 
+/*
+ * The op is in the ring (queued or in the kernel): ASYNC_CANCEL, queued
+ * behind it, so the kernel sees the op first.  Whatever happens, the op
+ * gets exactly one CQE: -ECANCELED if it had not started, its own result
+ * if it ran (an interrupted one may say EINTR).  The cancel's own answer
+ * (0, ENOENT, EALREADY) tells nothing the op's CQE does not.  The flag
+ * keeps the completion path from starting anything new for this io, so
+ * even a cancel that comes too late for the kernel still ends it.
+ */
+static int file_cancel(struct bdev *bdev, struct bdev_io *io)
+{
+    struct io_uring_sqe *sqe;
+
+    io->cancelled = true;
+    if (io->offloaded)
+        return helper_cancel(to_file(bdev), io);
+    /* The cancel's own completion needs no callback. */
+    sqe = io_loop_get_sqe(io->loop, NULL);
+    if (!sqe)
+        return -EAGAIN;
+    io_uring_prep_cancel(sqe, &io->op, 0);
+    return 0;
+}
+
 static void file_close(struct bdev *bdev)
 {
     struct bdev_file *f = to_file(bdev);
 
+    /* No request is in flight by now (workers have stopped), so the helper's queue is empty. */
+    helper_stop(f);
+    pthread_mutex_destroy(&f->helper.lock);
+    pthread_cond_destroy(&f->helper.cond);
     if (f->fd_buffered != f->fd)
         close(f->fd_buffered);
     close(f->fd);
@@ -286,6 +546,7 @@ static const struct bdev_ops file_ops = {
     .name = "file",
     .submit = file_submit,
     .close = file_close,
+    .cancel = file_cancel,
 };
 
 static bool blkdev_can_discard(const struct stat *st)
@@ -439,6 +700,8 @@ int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, 
     /* The page cache, or the device's own cache behind O_DIRECT. */
     f->bdev.volatile_cache = true;
     atomic_init(&f->no_zero_range, false);
+    atomic_init(&f->uring_discard_ok, false);
+    atomic_init(&f->discard_helper, false);
 
     ret = file_probe(f, cfg, err, errlen);
     if (ret)
@@ -453,6 +716,8 @@ int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, 
         }
     }
     snprintf(f->bdev.desc, sizeof(f->bdev.desc), "file %s", cfg->path);
+    pthread_mutex_init(&f->helper.lock, NULL);
+    pthread_cond_init(&f->helper.cond, NULL);
     *out = &f->bdev;
     return 0;
 
@@ -460,4 +725,19 @@ fail:
     close(f->fd);
     free(f);
     return ret;
+}
+
+void bdev_file_force_discard_helper(struct bdev *bdev)
+{
+    if (bdev->ops == &file_ops)
+        atomic_store(&to_file(bdev)->discard_helper, true);
+}
+
+bool bdev_file_discard_on_helper(const struct bdev *bdev)
+{
+    if (bdev->ops != &file_ops)
+        return false;
+    return atomic_load(
+        &((const struct bdev_file *)((const char *)bdev - offsetof(struct bdev_file, bdev)))
+             ->discard_helper);
 }

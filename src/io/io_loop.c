@@ -3,26 +3,8 @@
 
 #include <errno.h>
 #include <string.h>
-
-int io_loop_init(struct io_loop *loop, unsigned entries)
-{
-    int ret;
-
-    if (entries < 8 || (entries & (entries - 1)) != 0)
-        return -EINVAL;
-    memset(loop, 0, sizeof(*loop));
-    ret = io_uring_queue_init(entries, &loop->ring, 0);
-    if (ret < 0)
-        return ret;
-    loop->pending = 0;
-    return 0;
-}
-
-void io_loop_fini(struct io_loop *loop)
-{
-    io_uring_queue_exit(&loop->ring);
-    loop->pending = 0;
-}
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 /*
  * A signal landing in io_uring_enter only means "try again": nothing queued
@@ -38,7 +20,7 @@ static int submit_retry(struct io_loop *loop)
     return ret;
 }
 
-struct io_uring_sqe *io_loop_get_sqe(struct io_loop *loop, struct io_loop_op *op)
+static struct io_uring_sqe *get_sqe_raw(struct io_loop *loop)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
 
@@ -52,13 +34,122 @@ struct io_uring_sqe *io_loop_get_sqe(struct io_loop *loop, struct io_loop_op *op
         if (submit_retry(loop) < 0)
             return NULL;
         sqe = io_uring_get_sqe(&loop->ring);
-        if (!sqe)
-            return NULL;
     }
+    return sqe;
+}
+
+/* Not counted in pending: it is always there, and "pending == 0" must mean idle. */
+static void arm_post(struct io_loop *loop)
+{
+    struct io_uring_sqe *sqe = get_sqe_raw(loop);
+
+    if (!sqe)
+        return; /* retried at the next io_loop_run_once */
+    io_uring_prep_read(sqe, loop->post_fd, &loop->post_buf, sizeof(loop->post_buf), 0);
+    io_uring_sqe_set_data(sqe, &loop->post_op);
+    loop->post_armed = true;
+}
+
+int io_loop_init(struct io_loop *loop, unsigned entries)
+{
+    int ret;
+
+    if (entries < 8 || (entries & (entries - 1)) != 0)
+        return -EINVAL;
+    memset(loop, 0, sizeof(*loop));
+    /* Blocking, so that io_uring waits for a write rather than failing the read with EAGAIN. */
+    loop->post_fd = eventfd(0, EFD_CLOEXEC);
+    if (loop->post_fd < 0)
+        return -errno;
+    ret = io_uring_queue_init(entries, &loop->ring, 0);
+    if (ret < 0) {
+        close(loop->post_fd);
+        return ret;
+    }
+    pthread_mutex_init(&loop->post_lock, NULL);
+    arm_post(loop);
+    return 0;
+}
+
+void io_loop_fini(struct io_loop *loop)
+{
+    /* Tearing the ring down cancels the read on post_fd; it copies nothing after that. */
+    io_uring_queue_exit(&loop->ring);
+    close(loop->post_fd);
+    pthread_mutex_destroy(&loop->post_lock);
+    loop->pending = 0;
+    loop->expected = 0;
+}
+
+struct io_uring_sqe *io_loop_get_sqe(struct io_loop *loop, struct io_loop_op *op)
+{
+    struct io_uring_sqe *sqe = get_sqe_raw(loop);
+
+    if (!sqe)
+        return NULL;
     /* Callers use io_uring_prep_*(), which leave user_data alone. */
     io_uring_sqe_set_data(sqe, op);
     loop->pending++;
     return sqe;
+}
+
+void io_loop_expect_post(struct io_loop *loop)
+{
+    loop->expected++;
+    loop->pending++;
+}
+
+void io_loop_post(struct io_loop *loop, struct io_loop_op *op, int res)
+{
+    const uint64_t one = 1;
+    ssize_t n;
+
+    op->post_res = res;
+    op->post_next = NULL;
+    pthread_mutex_lock(&loop->post_lock);
+    if (loop->post_tail)
+        loop->post_tail->post_next = op;
+    else
+        loop->post_head = op;
+    loop->post_tail = op;
+    pthread_mutex_unlock(&loop->post_lock);
+    /*
+     * Written after the op is on the list: the loop looks at the list only
+     * once its read has seen a write, so it cannot miss this op.  The write
+     * cannot fail short of the 2^64 - 2 counter limit.
+     */
+    do {
+        n = write(loop->post_fd, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
+}
+
+/* The read on post_fd completed: run everything posted so far, in posting order. */
+static int run_posted(struct io_loop *loop)
+{
+    struct io_loop_op *op;
+    int ran = 0;
+
+    pthread_mutex_lock(&loop->post_lock);
+    op = loop->post_head;
+    loop->post_head = NULL;
+    loop->post_tail = NULL;
+    pthread_mutex_unlock(&loop->post_lock);
+    while (op) {
+        /* The callback may reuse op at once (post it again, say): read it first. */
+        struct io_loop_op *next = op->post_next;
+        int res = op->post_res;
+
+        op->post_next = NULL;
+        if (loop->expected > 0) {
+            loop->expected--;
+            loop->pending--;
+        }
+        if (op->cb)
+            op->cb(op, res);
+        ran++;
+        op = next;
+    }
+    return ran;
 }
 
 int io_loop_run_once(struct io_loop *loop, bool wait)
@@ -68,6 +159,11 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
     int ran = 0;
     int ret;
 
+    if (!loop->post_armed)
+        arm_post(loop);
+    /* Without the read, a post could not wake us: only a CQE may end the wait. */
+    if (!loop->post_armed && loop->pending == loop->expected)
+        wait = false;
     if (wait && loop->pending > 0) {
         ret = io_uring_submit_and_wait(&loop->ring, 1);
     } else {
@@ -95,6 +191,13 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
          * new work, or even run the loop again, and must not see it twice.
          */
         io_uring_cqe_seen(&loop->ring, cqe);
+        if (op == &loop->post_op) {
+            /* Re-armed first, so that a post made by one of these callbacks wakes us too. */
+            loop->post_armed = false;
+            arm_post(loop);
+            ran += run_posted(loop);
+            continue;
+        }
         if (!more && loop->pending > 0)
             loop->pending--;
         if (op && op->cb)

@@ -7,13 +7,23 @@
  * at a struct io_loop_op embedded in the caller's own context; the loop calls
  * op->cb with the CQE result.  Nothing here allocates per operation.
  *
+ * Work done by another thread (a helper thread blocked in a syscall, a
+ * library's callback thread) completes through the same callbacks:
+ * io_loop_post() queues the op with its result and wakes the loop, whose
+ * thread then runs op->cb.  For this the loop keeps a read on its own eventfd
+ * armed in the ring at all times; that read is not counted in pending.
+ *
  * Threading: an io_loop belongs to the thread that created it.  All functions
- * must be called from that thread; callbacks run on it.
+ * except io_loop_post() must be called from that thread; every callback runs
+ * on it.  io_loop_post() may be called from any thread, including the loop's
+ * own (the callback then still runs later, from io_loop_run_once, never
+ * inside io_loop_post).
  */
 #ifndef VUS_IO_IO_LOOP_H
 #define VUS_IO_IO_LOOP_H
 
 #include <liburing.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,15 +32,31 @@ typedef void (*io_loop_cb)(struct io_loop_op *op, int res);
 
 struct io_loop_op {
     io_loop_cb cb;
+    /* Owned by the loop from io_loop_post() until cb runs: */
+    struct io_loop_op *post_next;
+    int post_res;
 };
 
 struct io_loop {
     struct io_uring ring;
-    unsigned pending; /* SQEs submitted or queued whose CQE has not been seen */
+    /*
+     * SQEs submitted or queued whose CQE has not been seen, plus ops
+     * announced with io_loop_expect_post() whose callback has not run.
+     * Callers wait for it to reach 0 to know nothing is in flight.
+     */
+    unsigned pending;
+    unsigned expected; /* the io_loop_expect_post() part of pending */
+    int post_fd;       /* eventfd: io_loop_post() queued something */
+    struct io_loop_op post_op;
+    uint64_t post_buf;
+    bool post_armed;           /* a read on post_fd is in the ring */
+    pthread_mutex_t post_lock; /* guards the list below, the only state shared across threads */
+    struct io_loop_op *post_head, *post_tail;
 };
 
 /* entries: SQ size (power of two, >= 8).  Returns 0 or -errno. */
 int io_loop_init(struct io_loop *loop, unsigned entries);
+/* Nothing may be pending, and no other thread may still post to loop. */
 void io_loop_fini(struct io_loop *loop);
 
 /*
@@ -42,9 +68,26 @@ struct io_uring_sqe *io_loop_get_sqe(struct io_loop *loop, struct io_loop_op *op
 
 /*
  * Submit what is queued, wait for at least one completion if wait is true
- * (and something is pending), then run the callbacks of all available CQEs.
- * Returns the number of callbacks run, or -errno.
+ * (and something is pending), then run the callbacks of all available CQEs
+ * and of posted ops.  Returns the number of callbacks run, or -errno.
  */
 int io_loop_run_once(struct io_loop *loop, bool wait);
+
+/*
+ * Loop thread: one op is about to be handed to another thread, which will
+ * complete it with io_loop_post().  Counts it in pending from now until its
+ * callback runs, so that io_loop_run_once(loop, true) sleeps until the post
+ * arrives and "wait until pending is 0" covers it.  Every io_loop_post()
+ * must be announced this way, and announced before it can happen.
+ */
+void io_loop_expect_post(struct io_loop *loop);
+
+/*
+ * Any thread: complete op with res on the loop's thread.  op must not be in
+ * the ring or posted already; the loop owns it until op->cb(op, res) runs.
+ * Takes a mutex and writes an eventfd; never blocks for long and never runs
+ * a callback itself.
+ */
+void io_loop_post(struct io_loop *loop, struct io_loop_op *op, int res);
 
 #endif

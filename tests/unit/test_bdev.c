@@ -76,11 +76,31 @@ static void test_io_check(void **state)
     assert_int_equal(bdev_io_check(&b, &io), 0);
 }
 
+/* Inline backends complete inside submit: there is never anything to cancel. */
+static void test_cancel_inline_backends(void **state)
+{
+    static const enum bdev_type types[] = { BDEV_TYPE_RAM, BDEV_TYPE_NULL };
+    char err[128];
+
+    (void)state;
+    for (unsigned i = 0; i < 2; i++) {
+        struct bdev_config cfg = { .type = types[i], .size = 1 << 20, .block_size = 512 };
+        struct bdev *b = NULL;
+        struct bdev_io io = { .type = BDEV_IO_FLUSH };
+
+        assert_int_equal(bdev_open(&cfg, &b, err, sizeof(err)), 0);
+        assert_null(b->ops->cancel);
+        assert_int_equal(bdev_cancel(b, &io), -ENOTSUP);
+        bdev_close(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_io_check),
+        cmocka_unit_test(test_cancel_inline_backends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,97 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
 
-#include "bdev/bdev.h"
-#include "bdev_test_util.h"
-
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-
-static struct io_loop loop;
-
-static int setup(void **state)
-{
-    return io_loop_init(&loop, 8);
-}
-
-static int teardown(void **state)
-{
-    io_loop_fini(&loop);
-    return 0;
-}
-
-static int run_req(struct bdev *b, struct req *r)
-{
-    int ret = bdev_submit(b, &loop, &r->io);
-    if (ret) {
-        assert_int_equal(r->calls, 0);
-        return ret;
-    }
-    while (r->calls == 0) {
-        int n = io_loop_run_once(&loop, true);
-        assert_true(n >= 0);
-    }
-    assert_int_equal(r->calls, 1);
-    return r->result;
-}
-
-static int do_io(struct bdev *b, enum bdev_io_type type, uint64_t off, uint64_t len,
-                 struct iovec *iov, unsigned cnt, bool fua)
-{
-    struct req r = { .io = { .type = type,
-                             .offset = off,
-                             .len = len,
-                             .iov = iov,
-                             .iovcnt = cnt,
-                             .fua = fua,
-                             .cb = req_cb } };
-    return run_req(b, &r);
-}
-
-/* A file of size bytes filled with byte c, under dir; the path is written to path. */
-static void make_file(char *path, size_t pathlen, const char *dir, uint64_t size, int c)
-{
-    snprintf(path, pathlen, "%s/vus-bdev-XXXXXX", dir);
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    if (size) {
-        static uint8_t buf[64 * KiB];
-        memset(buf, c, sizeof(buf));
-        for (uint64_t done = 0; done < size;) {
-            size_t n = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
-            assert_int_equal(pwrite(fd, buf, n, (off_t)done), (ssize_t)n);
-            done += n;
-        }
-        assert_int_equal(fsync(fd), 0);
-    }
-    close(fd);
-}
-
-static struct bdev *open_file(const char *path, uint32_t bs, bool ro, bool direct)
-{
-    struct bdev_config cfg = {
-        .type = BDEV_TYPE_FILE, .path = path, .block_size = bs, .readonly = ro, .direct = direct
-    };
-    struct bdev *b = NULL;
-    char err[256] = "";
-    int ret = bdev_open(&cfg, &b, err, sizeof(err));
-    if (ret)
-        fail_msg("bdev_open(%s): %d %s", path, ret, err);
-    return b;
-}
-
-static void read_back(const char *path, uint64_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
+#include "bdev/bdev_file.h"
+#include "bdev_file_test_util.h"
 
 static void test_open_errors(void **state)
 {
@@ -158,12 +78,6 @@ static void test_size_and_properties(void **state)
     assert_int_equal(b->optimal_io_blocks, st.st_blksize / 512);
     bdev_close(b);
     unlink(path);
-}
-
-static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(i * 13 + seed + (i >> 10));
 }
 
 static void test_write_read(void **state)
@@ -247,26 +161,6 @@ static void test_many_in_flight(void **state)
     }
     bdev_close(b);
     unlink(path);
-}
-
-static blkcnt_t blocks_of(const char *path)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    return st.st_blocks;
-}
-
-static void check_zeroed(struct bdev *b, uint64_t size, uint64_t zoff, uint64_t zlen, int fill)
-{
-    uint8_t *buf = malloc(size);
-    struct iovec iov = { buf, size };
-    assert_int_equal(do_io(b, BDEV_IO_READ, 0, size, &iov, 1, false), 0);
-    for (uint64_t i = 0; i < size; i++) {
-        int want = (i >= zoff && i < zoff + zlen) ? 0 : fill;
-        if (buf[i] != want)
-            fail_msg("byte %llu is %#x, want %#x", (unsigned long long)i, buf[i], want);
-    }
-    free(buf);
 }
 
 static void discard_case(const char *dir)
@@ -464,17 +358,9 @@ static int loop_teardown(void **state)
 
 static void test_block_device(void **state)
 {
-    char *path = loop_file, cmd[256], *dev = loop_dev;
+    char *path = loop_file, *dev = loop_dev;
     make_file(path, sizeof(loop_file), "/tmp", 4 * MiB, 0x5c);
-    snprintf(cmd, sizeof(cmd), "losetup -f --show --sector-size 4096 %s 2>/dev/null", path);
-    FILE *p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(dev, sizeof(loop_dev), p))
-            dev[0] = 0;
-        pclose(p);
-    }
-    dev[strcspn(dev, "\n")] = 0;
-    if (!dev[0])
+    if (!attach_loop(path, "--sector-size 4096", dev, sizeof(loop_dev)))
         skip();
 
     struct bdev_config cfg = { .type = BDEV_TYPE_FILE, .path = dev, .block_size = 512 };
@@ -509,6 +395,344 @@ static void test_block_device(void **state)
     bdev_close(b);
 }
 
+/*
+ * Several discards in flight at once: none completes inside submit (the
+ * worker never waits for one), each completes exactly once, and the
+ * ranges are deallocated and read back as zeroes.
+ */
+static void blkdev_discard_case(struct bdev *b)
+{
+    enum { N = 4 };
+    struct req r[N];
+    blkcnt_t before = blocks_of(dloop_file);
+
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct req){ .io = { .type = BDEV_IO_DISCARD,
+                                     .offset = (uint64_t)(2 * i + 1) * MiB,
+                                     .len = 1 * MiB,
+                                     .cb = req_cb } };
+        assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+        assert_int_equal(r[i].calls, 0);
+    }
+    assert_int_equal(loop.pending, N);
+    while (loop.pending)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].result, 0);
+    }
+    blkcnt_t after = blocks_of(dloop_file);
+    if (after > before - N * 1800)
+        fail_msg("st_blocks %lld -> %lld: not deallocated", (long long)before, (long long)after);
+    uint8_t *buf = malloc(8 * MiB);
+    struct iovec iov = { buf, 8 * MiB };
+    assert_int_equal(do_io(b, BDEV_IO_READ, 0, 8 * MiB, &iov, 1, false), 0);
+    for (uint64_t i = 0; i < 8 * MiB; i++) {
+        uint64_t m = i / MiB;
+        int want = (m % 2 == 1) ? 0 : 0x3c;
+        if (buf[i] != want)
+            fail_msg("byte %llu is %#x, want %#x", (unsigned long long)i, buf[i], want);
+    }
+    free(buf);
+}
+
+static void test_blkdev_discard_uring(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    blkdev_discard_case(b);
+    fprintf(stderr, "block device discard went %s\n",
+            bdev_file_discard_on_helper(b) ? "to the helper thread (no io_uring discard)"
+                                           : "through io_uring (BLOCK_URING_CMD_DISCARD)");
+    if (kernel_has_uring_discard())
+        assert_false(bdev_file_discard_on_helper(b));
+    bdev_close(b);
+}
+
+static void test_blkdev_discard_helper(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    bdev_file_force_discard_helper(b);
+    assert_true(bdev_file_discard_on_helper(b));
+    blkdev_discard_case(b);
+    /* The helper's errors reach the caller too: a read-only device refuses with EPERM. */
+    int fd = open(dloop_dev, O_RDONLY), one = 1, zero = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(ioctl(fd, BLKROSET, &one), 0);
+    int ret = do_io(b, BDEV_IO_DISCARD, 0, 1 * MiB, NULL, 0, false);
+    assert_int_equal(ioctl(fd, BLKROSET, &zero), 0);
+    close(fd);
+    assert_int_equal(ret, -EPERM);
+    assert_int_equal(loop.pending, 0);
+    bdev_close(b);
+}
+
+/*
+ * The device shrinks under the bdev, so the kernel refuses a discard past its
+ * new end with EINVAL.  Before any io_uring discard has worked, that is what
+ * a kernel without the command says too: the bdev moves to the helper, which
+ * gets the same EINVAL from the ioctl.  After one has worked, the error is
+ * the request's own and the bdev stays on io_uring.
+ */
+static void shrink_loop(void)
+{
+    int fd = open(dloop_dev, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(truncate(dloop_file, 4 * MiB), 0);
+    assert_int_equal(ioctl(fd, LOOP_SET_CAPACITY, 0), 0);
+    close(fd);
+}
+
+static void test_blkdev_discard_refused_first(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    shrink_loop();
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 6 * MiB, 1 * MiB, NULL, 0, false), -EINVAL);
+    assert_true(bdev_file_discard_on_helper(b));
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 1 * MiB, 1 * MiB, NULL, 0, false), 0);
+    bdev_close(b);
+}
+
+static void test_blkdev_discard_refused_later(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 1 * MiB, 1 * MiB, NULL, 0, false), 0);
+    bool on_helper = bdev_file_discard_on_helper(b);
+    shrink_loop();
+    assert_int_equal(do_io(b, BDEV_IO_DISCARD, 6 * MiB, 1 * MiB, NULL, 0, false), -EINVAL);
+    assert_int_equal(bdev_file_discard_on_helper(b), on_helper);
+    bdev_close(b);
+}
+
+/* --- bdev_cancel --- */
+
+/* Hand what submit queued to the kernel and wait until its CQE is there, unreaped. */
+static void kernel_completes(void)
+{
+    assert_true(io_uring_submit(&loop.ring) >= 0);
+    for (int i = 0; i < 1000 && !io_uring_cq_ready(&loop.ring); i++)
+        usleep(1000);
+    assert_true(io_uring_cq_ready(&loop.ring) > 0);
+}
+
+static void run_idle(void)
+{
+    while (loop.pending)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+}
+
+/*
+ * The read's CQE has arrived, short (the file shrank), when the cancel
+ * comes: the kernel has nothing left to cancel, and the backend must not
+ * resubmit the rest.  Without the cancel the rest would be read (as zeroes
+ * past EOF, see test_short_file); with it, the bytes past the short part are
+ * untouched and the io ends with -ECANCELED, once.
+ */
+static void test_cancel_stops_resubmission(void **state)
+{
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", 64 * KiB, 0x42);
+    struct bdev *b = open_file(path, 4096, false, false);
+    assert_int_equal(truncate(path, 6000), 0);
+    size_t len = 16 * KiB;
+    uint8_t *buf = malloc(len);
+    memset(buf, 0xee, len);
+    struct iovec iov[2] = { { buf, 1000 }, { buf + 1000, len - 1000 } };
+    struct req r = {
+        .io = { .type = BDEV_IO_READ, .len = len, .iov = iov, .iovcnt = 2, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    kernel_completes();
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    assert_int_equal(r.calls, 0); /* never inside bdev_cancel */
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, -ECANCELED);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(buf[i], i < 6000 ? 0x42 : 0xee);
+    assert_ptr_equal(iov[1].iov_base, buf + 1000);
+    assert_int_equal(iov[1].iov_len, len - 1000);
+
+    /* A full read whose CQE is in: the cancel is too late, the data is all there. */
+    assert_int_equal(truncate(path, 64 * KiB), 0);
+    r = (struct req){
+        .io = { .type = BDEV_IO_READ, .len = 4096, .iov = iov, .iovcnt = 1, .cb = req_cb }
+    };
+    iov[0] = (struct iovec){ buf, 4096 };
+    memset(buf, 0, 4096);
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    kernel_completes();
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, 0);
+    assert_int_equal(buf[4095], 0x42);
+    free(buf);
+    bdev_close(b);
+    unlink(path);
+}
+
+/*
+ * tmpfs refuses FALLOC_FL_ZERO_RANGE; the backend would then punch instead.
+ * After a cancel it must not: the io ends with -ECANCELED and the data is
+ * as it was.  (The latch is still taken: that is about the filesystem.)
+ */
+static void test_cancel_stops_zero_range_fallback(void **state)
+{
+    char path[64], probe[64];
+    make_file(probe, sizeof(probe), "/dev/shm", 4096, 0);
+    int fd = open(probe, O_RDWR);
+    assert_true(fd >= 0);
+    bool has_zero_range = fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    close(fd);
+    unlink(probe);
+    if (has_zero_range) {
+        fprintf(stderr, "skipped: tmpfs zeroes ranges itself here, no fallback to stop\n");
+        skip();
+    }
+    make_file(path, sizeof(path), "/dev/shm", 1 * MiB, 0x31);
+    struct bdev *b = open_file(path, 512, false, false);
+    struct req r = {
+        .io = { .type = BDEV_IO_WRITE_ZEROES, .offset = 512 * 3, .len = 64 * KiB, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    assert_int_equal(bdev_cancel(b, &r.io), 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.result, -ECANCELED);
+    check_zeroed(b, 1 * MiB, 0, 0, 0x31);
+    /* Not cancelled: straight to the punch, as test_write_zeroes_shm shows. */
+    assert_int_equal(do_io(b, BDEV_IO_WRITE_ZEROES, 512 * 3, 64 * KiB, NULL, 0, false), 0);
+    check_zeroed(b, 1 * MiB, 512 * 3, 64 * KiB, 0x31);
+    bdev_close(b);
+    unlink(path);
+}
+
+/*
+ * Cancelled before the loop ever ran: the op's SQE and the cancel's go to
+ * the kernel together, in that order.  The kernel may run the op first
+ * (success) or cancel it (-ECANCELED); either way cb runs exactly once.
+ * Several in flight, every other one cancelled; each io is then reused.
+ */
+static void test_cancel_before_submission(void **state)
+{
+    enum { N = 6, ROUNDS = 20, BS = 4096 };
+    static const enum bdev_io_type types[3] = { BDEV_IO_READ, BDEV_IO_WRITE, BDEV_IO_FLUSH };
+    static uint8_t bufs[N][BS];
+    char path[64];
+    make_file(path, sizeof(path), "/tmp", N * BS, 0x17);
+    struct bdev *b = open_file(path, 512, false, false);
+    struct iovec iov[N];
+    struct req r[N];
+    unsigned cancelled = 0, completed = 0;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < N; i++) {
+            enum bdev_io_type t = types[(round + i) % 3];
+            memset(bufs[i], t == BDEV_IO_WRITE ? 0x17 : 0, BS);
+            iov[i] = (struct iovec){ bufs[i], BS };
+            r[i] = (struct req){ .io = { .type = t,
+                                         .offset = (uint64_t)i * BS,
+                                         .len = t == BDEV_IO_FLUSH ? 0 : BS,
+                                         .iov = t == BDEV_IO_FLUSH ? NULL : &iov[i],
+                                         .iovcnt = t == BDEV_IO_FLUSH ? 0 : 1,
+                                         .cb = req_cb } };
+            assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+        }
+        for (int i = 1; i < N; i += 2) {
+            assert_int_equal(bdev_cancel(b, &r[i].io), 0);
+            assert_int_equal(r[i].calls, 0);
+        }
+        run_idle();
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(r[i].calls, 1);
+            if (i % 2 == 0 || r[i].result == 0) {
+                assert_int_equal(r[i].result, 0);
+                completed += i % 2;
+                if (r[i].io.type == BDEV_IO_READ)
+                    assert_int_equal(bufs[i][BS - 1], 0x17);
+            } else {
+                assert_int_equal(r[i].result, -ECANCELED);
+                cancelled++;
+            }
+        }
+    }
+    fprintf(stderr, "cancel before submission: %u cancelled, %u completed anyway\n", cancelled,
+            completed);
+    bdev_close(b);
+    unlink(path);
+}
+
+/* A discard through io_uring: the block layer has it at once, so it completes anyway. */
+static void test_cancel_discard_uring(void **state)
+{
+    struct bdev *b = dloop_open(8 * MiB);
+    struct req r = {
+        .io = { .type = BDEV_IO_DISCARD, .offset = 1 * MiB, .len = 1 * MiB, .cb = req_cb }
+    };
+
+    assert_int_equal(bdev_submit(b, &loop, &r.io), 0);
+    assert_int_equal(bdev_cancel(b, &r.io), bdev_file_discard_on_helper(b) ? -EALREADY : 0);
+    run_idle();
+    assert_int_equal(r.calls, 1);
+    fprintf(stderr, "cancelled discard (%s) completed with %d\n",
+            bdev_file_discard_on_helper(b) ? "helper" : "io_uring", r.result);
+    assert_true(r.result == 0 || r.result == -ECANCELED);
+    bdev_close(b);
+}
+
+/*
+ * Helper path: a discard still queued for the helper is taken off the queue
+ * and ends with -ECANCELED, its range untouched; one already in the ioctl
+ * cannot be stopped (-EALREADY) and succeeds.
+ */
+static void test_cancel_discard_helper(void **state)
+{
+    enum { N = 16, LEN = 4 * MiB };
+    struct bdev *b = dloop_open((uint64_t)N * LEN);
+    struct req r[N];
+    int cret[N];
+    unsigned dropped = 0;
+
+    bdev_file_force_discard_helper(b);
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct req){
+            .io = { .type = BDEV_IO_DISCARD, .offset = (uint64_t)i * LEN, .len = LEN, .cb = req_cb }
+        };
+        assert_int_equal(bdev_submit(b, &loop, &r[i].io), 0);
+    }
+    /* The last ones wait behind 14 discards of 4 MiB: practically always still queued. */
+    for (int i = 0; i < N; i++) {
+        cret[i] = i == 0 || i >= N - 2 ? bdev_cancel(b, &r[i].io) : 1;
+        assert_int_equal(r[i].calls, 0);
+    }
+    run_idle();
+    uint8_t *buf = malloc(LEN);
+    struct iovec iov = { buf, LEN };
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 1);
+        if (cret[i] == 0) {
+            assert_int_equal(r[i].result, -ECANCELED);
+            assert_int_equal(do_io(b, BDEV_IO_READ, (uint64_t)i * LEN, LEN, &iov, 1, false), 0);
+            assert_int_equal(buf[0], 0x3c);
+            assert_int_equal(buf[LEN - 1], 0x3c);
+            dropped++;
+        } else {
+            assert_true(cret[i] == 1 || cret[i] == -EALREADY);
+            assert_int_equal(r[i].result, 0);
+        }
+    }
+    free(buf);
+    fprintf(stderr, "helper: %u of 3 cancelled discards dropped from the queue\n", dropped);
+    assert_int_equal(loop.pending, 0);
+    bdev_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +748,15 @@ int main(void)
         cmocka_unit_test(test_direct),
         cmocka_unit_test(test_readonly),
         cmocka_unit_test_teardown(test_block_device, loop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_uring, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_helper, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_refused_first, dloop_teardown),
+        cmocka_unit_test_teardown(test_blkdev_discard_refused_later, dloop_teardown),
+        cmocka_unit_test(test_cancel_stops_resubmission),
+        cmocka_unit_test(test_cancel_stops_zero_range_fallback),
+        cmocka_unit_test(test_cancel_before_submission),
+        cmocka_unit_test_teardown(test_cancel_discard_uring, dloop_teardown),
+        cmocka_unit_test_teardown(test_cancel_discard_helper, dloop_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -191,6 +193,175 @@ static void test_null_op(void **state)
     io_loop_fini(&loop);
 }
 
+/* --- io_loop_post: completions made by other threads --- */
+
+struct posted_op {
+    struct io_loop_op op;
+    int calls;
+    int res;
+    pthread_t ran_on;
+    int order; /* position among all callbacks run */
+};
+
+static int posted_seq;
+
+static void posted_cb(struct io_loop_op *op, int res)
+{
+    struct posted_op *p = (struct posted_op *)((char *)op - offsetof(struct posted_op, op));
+    p->calls++;
+    p->res = res;
+    p->ran_on = pthread_self();
+    p->order = posted_seq++;
+}
+
+struct poster {
+    struct io_loop *loop;
+    struct posted_op *ops;
+    unsigned n;
+    unsigned delay_ms;
+};
+
+static void *poster_main(void *arg)
+{
+    struct poster *p = arg;
+    if (p->delay_ms) {
+        struct timespec t = { 0, (long)p->delay_ms * 1000000L };
+        nanosleep(&t, NULL);
+    }
+    for (unsigned i = 0; i < p->n; i++)
+        io_loop_post(p->loop, &p->ops[i].op, (int)i + 1);
+    return NULL;
+}
+
+/*
+ * An announced post keeps a waiting loop asleep until it arrives, counts as
+ * pending until then, and its callback runs on the loop's thread.
+ */
+static void test_post_from_other_thread(void **state)
+{
+    struct io_loop loop;
+    struct posted_op op = { .op.cb = posted_cb };
+    struct poster p = { .loop = &loop, .ops = &op, .n = 1, .delay_ms = 50 };
+    pthread_t t;
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    io_loop_expect_post(&loop);
+    assert_int_equal(loop.pending, 1);
+    assert_int_equal(pthread_create(&t, NULL, poster_main, &p), 0);
+    /* Nothing has been posted yet: the waiting call sleeps until the post wakes it. */
+    int rounds = 0;
+    while (op.calls == 0) {
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+        rounds++;
+    }
+    pthread_join(t, NULL);
+    /* One wait, not a spin over 50 ms (a signal could add a round, nothing more). */
+    assert_true(rounds <= 2);
+    assert_int_equal(op.calls, 1);
+    assert_int_equal(op.res, 1);
+    assert_true(pthread_equal(op.ran_on, pthread_self()));
+    assert_int_equal(loop.pending, 0);
+    assert_int_equal(io_loop_run_once(&loop, true), 0); /* idle again: does not block */
+    io_loop_fini(&loop);
+}
+
+/* Posted from the loop's own thread: never run inside io_loop_post, then in posting order. */
+static void test_post_same_thread_in_order(void **state)
+{
+    struct io_loop loop;
+    struct posted_op ops[5];
+    struct counted_op nop = { .op.cb = counted_cb };
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    posted_seq = 0;
+    for (int i = 0; i < 5; i++) {
+        ops[i] = (struct posted_op){ .op.cb = posted_cb };
+        io_loop_expect_post(&loop);
+        io_loop_post(&loop, &ops[i].op, -i);
+        assert_int_equal(ops[i].calls, 0);
+    }
+    /* An SQE completing in the same round does not disturb the count. */
+    io_uring_prep_nop(io_loop_get_sqe(&loop, &nop.op));
+    assert_int_equal(loop.pending, 6);
+    while (loop.pending > 0)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    assert_int_equal(nop.calls, 1);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ops[i].calls, 1);
+        assert_int_equal(ops[i].res, -i);
+    }
+    for (int i = 1; i < 5; i++)
+        assert_true(ops[i].order > ops[i - 1].order);
+    io_loop_fini(&loop);
+}
+
+/* A callback posting its own op again: the re-armed read wakes the loop for it. */
+struct repost_op {
+    struct io_loop_op op;
+    struct io_loop *loop;
+    int remaining;
+    int calls;
+};
+
+static void repost_cb(struct io_loop_op *op, int res)
+{
+    struct repost_op *r = (struct repost_op *)((char *)op - offsetof(struct repost_op, op));
+    r->calls++;
+    if (--r->remaining > 0) {
+        io_loop_expect_post(r->loop);
+        io_loop_post(r->loop, &r->op, res + 1);
+    }
+}
+
+static void test_post_from_callback(void **state)
+{
+    struct io_loop loop;
+    struct repost_op r = { .op.cb = repost_cb, .loop = &loop, .remaining = 10 };
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    io_loop_expect_post(&loop);
+    io_loop_post(&loop, &r.op, 0);
+    while (loop.pending > 0)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    assert_int_equal(r.calls, 10);
+    io_loop_fini(&loop);
+}
+
+/* Many threads posting at once: every op runs exactly once, none is lost. */
+#define POSTERS    4
+#define PER_POSTER 2000
+
+static void test_post_many_threads(void **state)
+{
+    static struct posted_op ops[POSTERS][PER_POSTER];
+    struct poster p[POSTERS];
+    pthread_t t[POSTERS];
+    struct io_loop loop;
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    for (int k = 0; k < POSTERS; k++) {
+        for (int i = 0; i < PER_POSTER; i++) {
+            ops[k][i] = (struct posted_op){ .op.cb = posted_cb };
+            io_loop_expect_post(&loop);
+        }
+        p[k] = (struct poster){ .loop = &loop, .ops = ops[k], .n = PER_POSTER };
+    }
+    for (int k = 0; k < POSTERS; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, poster_main, &p[k]), 0);
+    while (loop.pending > 0)
+        assert_true(io_loop_run_once(&loop, true) >= 0);
+    for (int k = 0; k < POSTERS; k++)
+        pthread_join(t[k], NULL);
+    for (int k = 0; k < POSTERS; k++) {
+        for (int i = 0; i < PER_POSTER; i++) {
+            assert_int_equal(ops[k][i].calls, 1);
+            assert_int_equal(ops[k][i].res, i + 1);
+        }
+    }
+    assert_int_equal(loop.expected, 0);
+    io_loop_fini(&loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +372,10 @@ int main(void)
         cmocka_unit_test(test_requeue_from_callback),
         cmocka_unit_test(test_error_result_passed_through),
         cmocka_unit_test(test_null_op),
+        cmocka_unit_test(test_post_from_other_thread),
+        cmocka_unit_test(test_post_same_thread_in_order),
+        cmocka_unit_test(test_post_from_callback),
+        cmocka_unit_test(test_post_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
