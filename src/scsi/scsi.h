@@ -154,6 +154,8 @@ struct scsi_task {
     int io_result;
     bool io_submitting; /* inside bdev_submit: a completion only records its result */
     bool io_completed;  /* ... and says so here */
+    bool io_in_flight;  /* bio submitted, its completion not seen yet */
+    bool aborted;       /* scsi_task_abort: no further backend step */
 };
 
 /*
@@ -161,6 +163,16 @@ struct scsi_task {
  * before task->done(), so a LUN reset can wait for it to reach zero.
  */
 void scsi_task_execute(struct scsi_task *task);
+
+/*
+ * The transport wants task to end as soon as it can (task management): the
+ * backend is asked to cancel the I/O in flight, and no further step of a
+ * multi-step command is started.  done() still runs exactly once, later, on
+ * the task's worker, with whatever status the interrupted step left; the
+ * transport reports the task as aborted regardless.  The task's buffers may
+ * be written until done() runs.  Worker thread that executes the task.
+ */
+void scsi_task_abort(struct scsi_task *task);
 
 /*
  * Set CHECK CONDITION with fixed-format sense data (key, asc, ascq).  The one

@@ -5,6 +5,7 @@
  * stand-in, the data buffer against the transfer the CDB announces) happens
  * here, once, before a handler runs.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -183,6 +184,7 @@ static void scsi_bio_cb(struct bdev_io *io, int result)
         task->io_completed = true;
         return;
     }
+    task->io_in_flight = false;
     if (task->io_next(task, result))
         scsi_task_submit(task, task->io_next);
 }
@@ -192,17 +194,32 @@ void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *tas
     for (;;) {
         int rc;
 
+        /* An aborted multi-step command stops here: the step it prepared fails instead. */
+        if (task->aborted) {
+            if (!next(task, -ECANCELED))
+                return;
+            continue;
+        }
         task->io_next = next;
         task->io_completed = false;
         task->io_submitting = true;
         task->bio.cb = scsi_bio_cb;
         rc = bdev_submit(task->lun->bdev, task->loop, &task->bio);
         task->io_submitting = false;
-        if (rc == 0 && !task->io_completed)
+        if (rc == 0 && !task->io_completed) {
+            task->io_in_flight = true;
             return; /* scsi_bio_cb continues later, on this thread */
+        }
         if (!next(task, rc < 0 ? rc : task->io_result))
             return;
     }
+}
+
+void scsi_task_abort(struct scsi_task *task)
+{
+    task->aborted = true;
+    if (task->io_in_flight)
+        bdev_cancel(task->lun->bdev, &task->bio);
 }
 
 /* The transfer the CDB announces, in bytes; exact: the buffer must hold all of it. */
@@ -290,6 +307,8 @@ void scsi_task_execute(struct scsi_task *task)
     task->data_len = 0;
     task->overrun = false;
     task->io_submitting = false;
+    task->io_in_flight = false;
+    task->aborted = false;
 
     if (cdb_len == 0) {
         scsi_task_invalid_cdb(task);
