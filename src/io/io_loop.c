@@ -174,8 +174,12 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
      * EBUSY/EAGAIN: the kernel has a backlog of completions and wants them
      * reaped before it takes more submissions, which is what happens next.
      */
-    if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
-        return ret;
+    /*
+     * Anything else is unexpected.  Completions already in the CQ ring are
+     * run anyway: a caller draining its I/O before it parks must see every
+     * one it can, even while the kernel refuses submissions.
+     */
+    int err = ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN ? ret : 0;
 
     /*
      * Bounded so that callbacks which keep producing instantly completing
@@ -204,5 +208,5 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
             op->cb(op, res);
         ran++;
     }
-    return ran;
+    return err ? err : ran;
 }

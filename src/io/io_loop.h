@@ -69,7 +69,9 @@ struct io_uring_sqe *io_loop_get_sqe(struct io_loop *loop, struct io_loop_op *op
 /*
  * Submit what is queued, wait for at least one completion if wait is true
  * (and something is pending), then run the callbacks of all available CQEs
- * and of posted ops.  Returns the number of callbacks run, or -errno.
+ * and of posted ops.  Returns the number of callbacks run, or -errno when
+ * the submission failed unexpectedly (the completions that were there
+ * have run all the same; nothing queued was lost).
  */
 int io_loop_run_once(struct io_loop *loop, bool wait);
 
