@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -36,6 +37,14 @@ static struct controller *to_ctl(struct vu_dev *dev)
     return dev->opaque;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void ctl_pause(struct vu_dev *dev)
 {
     struct controller *c = to_ctl(dev);
@@ -45,6 +54,21 @@ static void ctl_pause(struct vu_dev *dev)
     for (unsigned i = 0; i < c->nworkers; i++)
         worker_pause(&c->workers[i]);
     c->paused = true;
+    /*
+     * Every request the workers had is complete now, aborted ones included:
+     * answer the TMFs that waited for them before rings or memory change.
+     */
+    if (c->ctrl.vq)
+        vscsi_ctrl_poll_tmfs(&c->ctrl, now_ns());
+}
+
+/* A TMF marked tasks: every worker looks for them (any may serve the queues). */
+static void ctl_request_aborts(void *opaque)
+{
+    struct controller *c = opaque;
+
+    for (unsigned i = 0; i < c->nworkers; i++)
+        worker_request_aborts(&c->workers[i]);
 }
 
 /* Give ready request queues to workers; stopped ones lose their slots. */
@@ -72,6 +96,7 @@ static void assign_queues(struct controller *c)
         q->vq = &vr->vq;
         q->index = idx;
         q->targets = &c->targets;
+        q->tmfs = &c->ctrl.tmfs;
 
         struct worker *w = &c->workers[(idx - VIRTIO_SCSI_VQ_REQUEST) % c->nworkers];
         struct worker_queue *wq = &w->queues[w->nqueues++];
@@ -131,8 +156,17 @@ int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_
     c->dev.fault.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->dev.fault.notify_fd < 0)
         return -errno;
+    vscsi_ctrl_init(&c->ctrl);
     c->ctrl.targets = &c->targets;
     c->ctrl.tmf_timeout_ms = TMF_TIMEOUT_MS;
+    c->ctrl.request_aborts = ctl_request_aborts;
+    c->ctrl.opaque = c;
+    c->ctrl.tmfs.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->ctrl.tmfs.notify_fd < 0) {
+        ret = -errno;
+        controller_stop(c);
+        return ret;
+    }
     c->workers = calloc(nworkers, sizeof(*c->workers));
     if (!c->workers) {
         controller_stop(c);
@@ -166,22 +200,40 @@ void controller_stop(struct controller *c)
     if (c->dev.fault.notify_fd >= 0)
         close(c->dev.fault.notify_fd);
     c->dev.fault.notify_fd = -1;
+    if (c->ctrl.tmfs.notify_fd >= 0)
+        close(c->ctrl.tmfs.notify_fd);
+    c->ctrl.tmfs.notify_fd = -1;
     scsi_target_set_destroy(&c->targets);
 }
 
-void controller_kick_fixed(struct controller *c, unsigned idx)
+bool controller_kick_fixed(struct controller *c, unsigned idx)
 {
     struct vu_vring *vr = &c->dev.vrings[idx];
     uint64_t v;
 
     if (read(vr->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         LOG_WARN("queue %u: kick read failed: %s", idx, strerror(errno));
+    return controller_serve_fixed(c, idx);
+}
+
+bool controller_serve_fixed(struct controller *c, unsigned idx)
+{
+    struct vu_vring *vr = &c->dev.vrings[idx];
+
     if (!vu_vring_ready(&c->dev, idx))
-        return;
-    if (idx == VIRTIO_SCSI_VQ_CONTROL) {
-        vscsi_ctrl_process(&c->ctrl);
-    } else {
-        c->evq.vq = &vr->vq;
-        vscsi_eventq_process(&c->evq);
-    }
+        return false;
+    if (idx == VIRTIO_SCSI_VQ_CONTROL)
+        return vscsi_ctrl_process(&c->ctrl);
+    c->evq.vq = &vr->vq;
+    return vscsi_eventq_process(&c->evq);
+}
+
+int controller_poll_tmfs(struct controller *c)
+{
+    int next = vscsi_ctrl_poll_tmfs(&c->ctrl, now_ns());
+
+    /* A TMF that ended frees a slot: requests left on the control ring can go on. */
+    if (controller_serve_fixed(c, VIRTIO_SCSI_VQ_CONTROL))
+        return 0;
+    return next;
 }

@@ -42,7 +42,19 @@ int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_
 /* Stop the workers and free everything, including the targets. */
 void controller_stop(struct controller *c);
 
-/* A kick on the control (0) or event (1) queue; call when its kick fd is readable. */
-void controller_kick_fixed(struct controller *c, unsigned idx);
+/*
+ * A kick on the control (0) or event (1) queue; call when its kick fd is
+ * readable.  Returns true when the queue stopped at its budget: call
+ * controller_serve_fixed() again soon, without waiting for a kick.
+ */
+bool controller_kick_fixed(struct controller *c, unsigned idx);
+bool controller_serve_fixed(struct controller *c, unsigned idx);
+
+/*
+ * Answer the TMFs that are done or timed out (when c->ctrl.tmfs.notify_fd is
+ * readable, or at the deadline).  Returns the milliseconds until the next
+ * TMF deadline, 0 when the control queue has work left, -1 for none.
+ */
+int controller_poll_tmfs(struct controller *c);
 
 #endif

@@ -116,7 +116,7 @@ static void refuse_second_frontend(int listen_fd, const char *name)
     close(extra);
 }
 
-enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_KICK0, FD_KICK1, FD_MAX };
+enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_TMF, FD_KICK0, FD_KICK1, FD_MAX };
 
 /* Serve one connection until it ends or a stop is requested. */
 static void serve_connection(struct controller *c, int conn, int listen_fd, const char *name)
@@ -132,6 +132,9 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
     setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
     c->dev.sock = conn;
+    /* Milliseconds poll may sleep: -1, or sooner when a TMF deadline or unfinished work waits. */
+    int timeout = -1;
+    bool more[2] = { false, false };
     while (!stop_requested) {
         struct pollfd pfd[FD_MAX];
         int ret;
@@ -142,10 +145,11 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
         pfd[FD_CONN].events = POLLIN | POLLRDHUP;
         pfd[FD_LISTEN].fd = listen_fd;
         pfd[FD_FAULT].fd = c->dev.fault.notify_fd;
+        pfd[FD_TMF].fd = c->ctrl.tmfs.notify_fd;
         for (unsigned idx = 0; idx < 2; idx++)
             if (vu_vring_ready(&c->dev, idx))
                 pfd[FD_KICK0 + idx].fd = c->dev.vrings[idx].kick_fd;
-        ret = poll(pfd, FD_MAX, -1);
+        ret = poll(pfd, FD_MAX, more[0] || more[1] ? 0 : timeout);
         if (dump_requested) {
             dump_requested = 0;
             vu_dev_log_state(&c->dev);
@@ -171,9 +175,19 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
         if ((pfd[FD_LISTEN].revents & POLLIN) &&
             !(pfd[FD_CONN].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             refuse_second_frontend(listen_fd, name);
-        for (unsigned idx = 0; idx < 2; idx++)
+        /*
+         * The control and event queues get a bounded share per turn, so the
+         * socket below is served however busy a guest keeps them.
+         */
+        for (unsigned idx = 0; idx < 2; idx++) {
             if (pfd[FD_KICK0 + idx].revents & POLLIN)
-                controller_kick_fixed(c, idx);
+                more[idx] = controller_kick_fixed(c, idx);
+            else if (more[idx])
+                more[idx] = controller_serve_fixed(c, idx);
+        }
+        /* TMFs whose victims completed, or whose time may be up. */
+        if ((pfd[FD_TMF].revents & POLLIN) || timeout >= 0)
+            timeout = controller_poll_tmfs(c);
         if (pfd[FD_CONN].revents & (POLLIN | POLLHUP | POLLERR)) {
             ret = vu_msg_recv(conn, &msg);
             if (ret == 0) {

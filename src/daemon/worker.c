@@ -68,6 +68,19 @@ static void on_wake(struct io_loop_op *op, int res)
 
     w->wake_armed = false;
     (void)res;
+    if (atomic_exchange_explicit(&w->abort_check, false, memory_order_acq_rel))
+        for (unsigned i = 0; i < w->nqueues; i++)
+            vscsi_queue_abort_marked(w->queues[i].q);
+}
+
+void worker_request_aborts(struct worker *w)
+{
+    const uint64_t one = 1;
+
+    atomic_store_explicit(&w->abort_check, true, memory_order_release);
+    /* EAGAIN: the counter is saturated, a wakeup is coming anyway. */
+    if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        LOG_WARN("worker %u: wakeup failed: %s", w->id, strerror(errno));
 }
 
 static void flush_queues(struct worker *w)
@@ -84,24 +97,49 @@ static bool busy(struct worker *w)
     return false;
 }
 
-/* Stop taking requests, finish the started ones, and park until resumed. */
-static bool park(struct worker *w)
+/* While parking: queue a cancellation for every kick read still outstanding. */
+static void cancel_kick_reads(struct worker *w)
 {
-    w->parking = true;
     for (unsigned i = 0; i < w->nqueues; i++) {
         struct worker_queue *wq = &w->queues[i];
-        if (wq->armed) {
-            struct io_uring_sqe *sqe = io_loop_get_sqe(&w->loop, NULL);
-            if (sqe) {
-                io_uring_prep_cancel(sqe, &wq->kick_op, 0);
-                /* The cancel's own completion needs no callback. */
-                io_uring_sqe_set_data(sqe, NULL);
-            }
-        }
+        if (!wq->armed || wq->cancel_queued)
+            continue;
+        struct io_uring_sqe *sqe = io_loop_get_sqe(&w->loop, NULL);
+        if (!sqe)
+            return; /* the kernel refuses submissions for now: the drain loop retries */
+        io_uring_prep_cancel(sqe, &wq->kick_op, 0);
+        /* The cancel's own completion needs no callback. */
+        io_uring_sqe_set_data(sqe, NULL);
+        wq->cancel_queued = true;
     }
-    while (busy(w)) {
-        if (io_loop_run_once(&w->loop, true) < 0)
+}
+
+/*
+ * Stop taking requests, finish the started ones, and park until resumed.
+ * The control thread may unmap guest memory and free request slots as soon
+ * as we are parked, so parking with anything still owned by the kernel is
+ * never an option: an io_uring error only delays the drain.
+ */
+static bool park(struct worker *w)
+{
+    const struct timespec backoff = { .tv_sec = 0, .tv_nsec = 1000 * 1000 };
+
+    w->parking = true;
+    for (unsigned i = 0; i < w->nqueues; i++) {
+        w->queues[i].cancel_queued = false;
+        vscsi_queue_set_accepting(w->queues[i].q, false);
+    }
+    for (;;) {
+        cancel_kick_reads(w);
+        if (!busy(w))
             break;
+        int ret = io_loop_run_once(&w->loop, true);
+        if (ret < 0 && ret != -EINTR) {
+            LOG_RATELIMITED(LOG_LEVEL_ERROR,
+                            "worker %u: io_uring failed while draining for a pause: %s; retrying",
+                            w->id, strerror(-ret));
+            nanosleep(&backoff, NULL);
+        }
         flush_queues(w);
     }
 
@@ -126,6 +164,7 @@ static bool park(struct worker *w)
         wq->kick_op.cb = on_kick;
         wq->armed = false;
         wq->q->loop = &w->loop;
+        vscsi_queue_set_accepting(wq->q, true);
         arm_kick(wq);
         /* Requests that came while we were parked may have had their kick consumed. */
         vscsi_queue_process(wq->q);
@@ -137,6 +176,37 @@ static bool park(struct worker *w)
      */
     flush_queues(w);
     return true;
+}
+
+/*
+ * Queues that stopped at their budget (VSCSI_TAKE_BUDGET) with requests
+ * maybe left: take the next share.  Returns whether there were any; the
+ * loop then does not sleep.
+ */
+static bool take_leftovers(struct worker *w)
+{
+    bool any = false;
+
+    for (unsigned i = 0; i < w->nqueues; i++) {
+        struct vscsi_queue *q = w->queues[i].q;
+        if (!q->more)
+            continue;
+        any = true;
+        if (w->poll.max_ns) {
+            if (!vscsi_queue_poll(q))
+                q->more = false;
+        } else
+            vscsi_queue_process(q);
+    }
+    return any;
+}
+
+static bool any_leftovers(struct worker *w)
+{
+    for (unsigned i = 0; i < w->nqueues; i++)
+        if (w->queues[i].q->more)
+            return true;
+    return false;
 }
 
 static uint64_t now_ns(void)
@@ -199,21 +269,26 @@ static void *worker_main(void *arg)
         return NULL;
     for (;;) {
         enum worker_state st;
-        uint64_t polled_ns, slept_from = 0;
+        uint64_t polled_ns = 0, slept_from = 0;
         bool work;
 
         if (!w->wake_armed)
             arm_wake(w);
-        work = poll_for_work(w, &polled_ns);
+        work = take_leftovers(w);
+        if (!work)
+            work = poll_for_work(w, &polled_ns);
         if (!work && w->poll.max_ns) {
             enable_kicks(w);
             flush_queues(w);
-            slept_from = now_ns();
+            work = any_leftovers(w);
+            if (!work)
+                slept_from = now_ns();
         }
         /* io_loop_run_once reports errors as its return value, not in errno. */
         int ret = io_loop_run_once(&w->loop, !work);
         if (ret < 0 && ret != -EINTR)
-            LOG_WARN("worker %u: io_uring wait failed: %s", w->id, strerror(-ret));
+            LOG_RATELIMITED(LOG_LEVEL_WARN, "worker %u: io_uring wait failed: %s", w->id,
+                            strerror(-ret));
         if (slept_from)
             poll_window_after_sleep(&w->poll, polled_ns, now_ns() - slept_from);
         flush_queues(w);
@@ -235,6 +310,7 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
 
     memset(w, 0, sizeof(*w));
     w->id = id;
+    atomic_init(&w->abort_check, false);
     poll_window_init(&w->poll, poll_max_ns);
     w->wake_op.cb = on_wake;
     w->state = WORKER_PAUSE_REQUESTED;

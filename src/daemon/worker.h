@@ -14,6 +14,7 @@
 #define VUS_DAEMON_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,7 +31,8 @@ struct worker_queue {
     int kick_fd;
     struct io_loop_op kick_op;
     uint64_t kick_buf;
-    bool armed; /* a read on kick_fd is outstanding */
+    bool armed;         /* a read on kick_fd is outstanding */
+    bool cancel_queued; /* ...and, while parking, its cancellation is queued */
 };
 
 enum worker_state {
@@ -49,6 +51,7 @@ struct worker {
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
+    atomic_bool abort_check; /* a TMF marked tasks: look for them on the next wakeup */
     bool parking;            /* worker thread only: between a pause request and the resume */
     struct poll_window poll; /* worker thread only */
     pthread_mutex_t lock;
@@ -67,6 +70,12 @@ struct worker {
 int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns);
 void worker_pause(struct worker *w);
 void worker_resume(struct worker *w);
+/*
+ * A TMF marked tasks this worker may be running: make it tell them to abort
+ * (vscsi_queue_abort_marked), soon and on its own thread.  Control thread;
+ * does not wait.
+ */
+void worker_request_aborts(struct worker *w);
 /* End the thread (from any state) and free its resources. */
 void worker_stop(struct worker *w);
 

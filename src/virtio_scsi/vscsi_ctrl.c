@@ -3,12 +3,12 @@
  * The control queue: task management functions and asynchronous
  * notification queries.
  *
- * TMFs act on tasks that workers are executing.  Backend I/O cannot be
- * recalled once the kernel has it, so an abort or reset completes when the
- * affected tasks have left the task set (they finish normally, before the TMF
- * answers); resets then raise a unit attention.  The control thread waits for
- * that in short sleeps, bounded by tmf_timeout_ms: a backend that hangs makes
- * the TMF fail rather than the daemon.
+ * Queries answer at once.  Aborts and resets may have to wait for tasks the
+ * workers are running; they are handed to vscsi_tmf.c and answered later,
+ * so the control thread, which also serves the vhost-user socket, never
+ * waits.  The work done per call is bounded, and requests stay on the ring
+ * while every TMF slot is taken, so a guest flooding this queue delays only
+ * its own control requests.
  */
 #include <endian.h>
 #include <errno.h>
@@ -18,141 +18,69 @@
 #include "util/iov.h"
 #include "util/log.h"
 #include "virtio_scsi/vscsi.h"
+#include "virtio_scsi/vscsi_tmf_internal.h"
 
-static bool task_present(struct vscsi_ctrl *c, const struct scsi_lun *lun, uint64_t tag)
+void vscsi_ctrl_init(struct vscsi_ctrl *c)
+{
+    memset(&c->tmfs, 0, sizeof(c->tmfs));
+    c->tmfs.notify_fd = -1;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool task_present(struct vscsi_ctrl *c, const struct scsi_lun *lun, uint64_t tag,
+                         bool any_tag)
 {
     for (unsigned i = 0; i < c->nreqqs; i++)
-        if (c->reqqs[i] && vscsi_queue_find_task(c->reqqs[i], lun, tag))
+        if (c->reqqs[i] && vscsi_queue_find_task(c->reqqs[i], lun, tag, any_tag))
             return true;
     return false;
 }
 
 /*
- * Whether a request slot still holds a task on lun (any LUN when lun is
- * NULL).  lun->inflight alone is not enough: the SCSI layer drops it just
- * before the completion callback, so a reset could answer before the task's
- * response is on the used ring, and the spec wants it there first.  A slot is
- * released only after its push.
+ * A TMF request: answered here (returns the response code) or, for aborts
+ * and resets, handed to vscsi_tmf_start (returns -1: it answers, maybe
+ * already did).
  */
-static bool slot_busy(struct vscsi_ctrl *c, const struct scsi_lun *lun)
+static int do_tmf(struct vscsi_ctrl *c, uint16_t head, const struct virtio_scsi_ctrl_tmf_req *req)
 {
-    for (unsigned i = 0; i < c->nreqqs; i++) {
-        struct vscsi_queue *q = c->reqqs[i];
-        if (!q)
-            continue;
-        for (unsigned j = 0; j < q->nreqs; j++) {
-            struct scsi_lun *l = atomic_load_explicit(&q->reqs[j].active_lun, memory_order_acquire);
-            if (l && (!lun || l == lun))
-                return true;
-        }
-    }
-    return false;
-}
-
-static bool lun_busy(struct vscsi_ctrl *c, const struct scsi_lun *lun)
-{
-    return atomic_load(&((struct scsi_lun *)lun)->inflight) > 0 || slot_busy(c, lun);
-}
-
-static bool any_lun_busy(struct vscsi_ctrl *c, struct scsi_target_set *set)
-{
-    if (slot_busy(c, NULL))
-        return true;
-    for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
-        struct scsi_target *tgt = set->targets[t];
-        if (!tgt)
-            continue;
-        for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++)
-            if (tgt->luns[l] && atomic_load(&tgt->luns[l]->inflight) > 0)
-                return true;
-    }
-    return false;
-}
-
-static void reset_all_luns(struct scsi_target_set *set)
-{
-    for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
-        struct scsi_target *tgt = set->targets[t];
-        if (!tgt)
-            continue;
-        for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++)
-            if (tgt->luns[l])
-                scsi_lun_reset(tgt->luns[l]);
-    }
-}
-
-enum wait_kind { WAIT_TASK, WAIT_LUN, WAIT_ALL };
-
-/* Wait until the condition clears; false on timeout. */
-static bool wait_idle(struct vscsi_ctrl *c, enum wait_kind kind, const struct scsi_lun *lun,
-                      uint64_t tag)
-{
-    const struct timespec nap = { .tv_sec = 0, .tv_nsec = 100 * 1000 };
-    unsigned long budget_naps = (unsigned long)c->tmf_timeout_ms * 10;
-
-    for (unsigned long i = 0;; i++) {
-        bool busy;
-        switch (kind) {
-        case WAIT_TASK:
-            busy = task_present(c, lun, tag);
-            break;
-        case WAIT_LUN:
-            busy = lun_busy(c, lun);
-            break;
-        default:
-            busy = any_lun_busy(c, c->targets);
-        }
-        if (!busy)
-            return true;
-        if (i >= budget_naps)
-            return false;
-        nanosleep(&nap, NULL);
-    }
-}
-
-static uint8_t do_tmf(struct vscsi_ctrl *c, const struct virtio_scsi_ctrl_tmf_req *req)
-{
+    uint32_t subtype = le32toh(req->subtype);
+    uint64_t tag = le64toh(req->tag);
     unsigned target, lun_id;
     struct scsi_lun *lun;
-    uint64_t tag = le64toh(req->tag);
 
     if (vscsi_parse_lun(req->lun, &target, &lun_id) < 0 ||
         !(lun = scsi_lookup(c->targets, target, lun_id)))
         return VIRTIO_SCSI_S_BAD_TARGET;
 
-    switch (le32toh(req->subtype)) {
+    switch (subtype) {
     case VIRTIO_SCSI_T_TMF_ABORT_TASK:
-        return wait_idle(c, WAIT_TASK, lun, tag) ? VIRTIO_SCSI_S_FUNCTION_COMPLETE
-                                                 : VIRTIO_SCSI_S_FAILURE;
     case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
     case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
-        return wait_idle(c, WAIT_LUN, lun, 0) ? VIRTIO_SCSI_S_FUNCTION_COMPLETE
-                                              : VIRTIO_SCSI_S_FAILURE;
     case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
-        if (!wait_idle(c, WAIT_LUN, lun, 0))
-            return VIRTIO_SCSI_S_FAILURE;
-        if (lun->bdev)
-            scsi_lun_reset(lun);
-        return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
     case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
-        if (!wait_idle(c, WAIT_ALL, NULL, 0))
-            return VIRTIO_SCSI_S_FAILURE;
-        reset_all_luns(c->targets);
-        return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+        /* -EBUSY cannot happen: the caller checked for a free slot. */
+        return vscsi_tmf_start(c, head, subtype, lun, tag, now_ns()) < 0 ? VIRTIO_SCSI_S_BUSY : -1;
     case VIRTIO_SCSI_T_TMF_QUERY_TASK:
-        return task_present(c, lun, tag) ? VIRTIO_SCSI_S_FUNCTION_SUCCEEDED
-                                         : VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+        return task_present(c, lun, tag, false) ? VIRTIO_SCSI_S_FUNCTION_SUCCEEDED
+                                                : VIRTIO_SCSI_S_FUNCTION_COMPLETE;
     case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET:
-        return lun_busy(c, lun) ? VIRTIO_SCSI_S_FUNCTION_SUCCEEDED
-                                : VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+        return task_present(c, lun, 0, true) ? VIRTIO_SCSI_S_FUNCTION_SUCCEEDED
+                                             : VIRTIO_SCSI_S_FUNCTION_COMPLETE;
     default:
         /* CLEAR ACA: we never establish ACA (NACA is refused). */
         return VIRTIO_SCSI_S_FUNCTION_REJECTED;
     }
 }
 
-/* Handle one control request; returns the used length. */
-static uint32_t ctrl_one(struct vscsi_ctrl *c)
+/* Handle one control request; returns the used length, or -1 when it is answered later. */
+static int64_t ctrl_one(struct vscsi_ctrl *c)
 {
     struct virtq_elem *e = &c->elem;
     const struct iovec *in = e->iov + e->out_num;
@@ -170,7 +98,10 @@ static uint32_t ctrl_one(struct vscsi_ctrl *c)
         if (out_len < sizeof(req) || in_len < sizeof(resp))
             return 0;
         iov_to_buf(e->iov, e->out_num, 0, &req, sizeof(req));
-        resp.response = do_tmf(c, &req);
+        int r = do_tmf(c, e->head, &req);
+        if (r < 0)
+            return -1;
+        resp.response = (uint8_t)r;
         iov_from_buf(in, e->in_num, 0, &resp, sizeof(resp));
         return sizeof(resp);
     }
@@ -197,23 +128,37 @@ static uint32_t ctrl_one(struct vscsi_ctrl *c)
     }
 }
 
-void vscsi_ctrl_process(struct vscsi_ctrl *c)
+bool vscsi_ctrl_process(struct vscsi_ctrl *c)
 {
     struct virtq *vq = c->vq;
-    bool pushed = false;
+    unsigned budget = VSCSI_CTRL_BUDGET;
+    bool pushed = false, more = false;
 
     c->elem.iov = c->iov;
     c->elem.iov_max = sizeof(c->iov) / sizeof(c->iov[0]);
     for (;;) {
-        int ret;
+        int ret = 0;
         virtq_disable_notify(vq);
-        while ((ret = virtq_pop(vq, &c->elem)) != 0) {
+        /*
+         * Any request may be a TMF that needs a slot: with none free, leave
+         * them all on the ring until one ends (poll_tmfs frees it).
+         */
+        while (budget > 0 && vscsi_tmf_slot_free(c) && (ret = virtq_pop(vq, &c->elem)) != 0) {
+            budget--;
             if (ret == -EIO) {
                 LOG_RATELIMITED(LOG_LEVEL_ERROR, "control queue is corrupt; queue stopped");
                 goto out;
             }
-            virtq_push(vq, c->elem.head, ret < 0 ? 0 : ctrl_one(c));
+            int64_t len = ret < 0 ? 0 : ctrl_one(c);
+            if (len >= 0)
+                virtq_push(vq, c->elem.head, (uint32_t)len);
+            /* A TMF without victims was answered already; one with victims pushed nothing yet. */
             pushed = true;
+        }
+        if (budget == 0 || !vscsi_tmf_slot_free(c)) {
+            /* Kicks stay off: the caller comes back (budget) or poll_tmfs does (slots). */
+            more = budget == 0;
+            break;
         }
         if (!virtq_enable_notify(vq))
             break;
@@ -221,4 +166,5 @@ void vscsi_ctrl_process(struct vscsi_ctrl *c)
 out:
     if (pushed)
         virtq_notify(vq);
+    return more;
 }

@@ -28,12 +28,16 @@ int vscsi_queue_alloc(struct vscsi_queue *q, unsigned nreqs)
         r->elem.iov = r->iov;
         r->elem.iov_max = VIRTQ_MAX_IOV;
         atomic_init(&r->active_lun, NULL);
+        atomic_init(&r->active_tag, 0);
+        atomic_init(&r->state, 0);
         r->next_free = q->free_list;
         q->free_list = r;
     }
     q->inflight = 0;
     q->need_notify = false;
     q->starved = false;
+    q->more = false;
+    q->accepting = true;
     return 0;
 }
 
@@ -50,7 +54,6 @@ static void req_release(struct vscsi_req *r)
 {
     struct vscsi_queue *q = r->q;
 
-    atomic_store_explicit(&r->active_lun, NULL, memory_order_release);
     r->next_free = q->free_list;
     q->free_list = r;
     q->inflight--;
@@ -94,11 +97,17 @@ static void req_fail(struct vscsi_req *r, uint8_t response)
 static void req_done(struct scsi_task *task)
 {
     struct vscsi_req *r = task->priv;
+    struct vscsi_queue *q = r->q;
     struct virtio_scsi_cmd_resp resp;
     uint32_t len = sizeof(resp);
+    /* From here on no TMF can mark the task: whoever marked it is counted in aborted. */
+    uint32_t aborted = vscsi_slot_release(&r->state);
 
     memset(&resp, 0, sizeof(resp));
-    if (task->overrun) {
+    if (aborted) {
+        /* No status, no data: the initiator asked for the task to go away. */
+        resp.response = VIRTIO_SCSI_S_ABORTED;
+    } else if (task->overrun) {
         resp.response = VIRTIO_SCSI_S_OVERRUN;
     } else {
         size_t moved = task->data_len < task->iov_len ? task->data_len : task->iov_len;
@@ -117,7 +126,12 @@ static void req_done(struct scsi_task *task)
             len += (uint32_t)moved;
     }
     iov_from_buf(in_iov(r), r->elem.in_num, 0, &resp, sizeof(resp));
-    req_finish(r, len);
+    virtq_push(q->vq, r->elem.head, len);
+    q->need_notify = true;
+    /* Only now that the guest can see the response may the TMFs that wait for it answer. */
+    if (aborted)
+        vscsi_tmf_victims_done(q->tmfs, aborted);
+    req_release(r);
 }
 
 /* Start one request whose chain was taken off the ring into r. */
@@ -182,21 +196,23 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     task->done = req_done;
     task->priv = r;
 
+    r->cancel_sent = false;
     atomic_store_explicit(&r->active_tag, task->tag, memory_order_relaxed);
-    atomic_store_explicit(&r->active_lun, lun, memory_order_release);
+    atomic_store_explicit(&r->active_lun, lun, memory_order_relaxed);
+    vscsi_slot_activate(&r->state);
     scsi_task_execute(task);
 }
 
 /*
- * Take and start available requests while slots last.  Returns false when the
- * ring turned out corrupt and the queue stopped.
+ * Take and start available requests while slots and budget last.  Returns
+ * false when the ring turned out corrupt and the queue stopped.
  */
-static bool take_requests(struct vscsi_queue *q)
+static bool take_requests(struct vscsi_queue *q, unsigned *budget)
 {
     struct virtq *vq = q->vq;
     unsigned taken = 0;
 
-    while (q->free_list) {
+    while (q->free_list && *budget > 0) {
         struct vscsi_req *r = q->free_list;
         int ret = virtq_pop(vq, &r->elem);
 
@@ -206,6 +222,7 @@ static bool take_requests(struct vscsi_queue *q)
             LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped", q->index);
             return false;
         }
+        (*budget)--;
         q->free_list = r->next_free;
         q->inflight++;
         if (ret < 0) {
@@ -226,16 +243,22 @@ static bool take_requests(struct vscsi_queue *q)
     }
     /* Completions free slots; vscsi_queue_flush comes back here. */
     q->starved = !q->free_list;
+    /* Out of budget with slots left: there may be more, and nobody will kick for it. */
+    q->more = *budget == 0 && q->free_list;
     return true;
 }
 
 void vscsi_queue_process(struct vscsi_queue *q)
 {
     struct virtq *vq = q->vq;
+    unsigned budget = VSCSI_TAKE_BUDGET;
 
+    q->more = false;
+    if (!q->accepting)
+        return;
     for (;;) {
         virtq_disable_notify(vq);
-        if (!take_requests(q) || q->starved)
+        if (!take_requests(q, &budget) || q->starved || q->more)
             return;
         if (!virtq_enable_notify(vq))
             return;
@@ -244,11 +267,13 @@ void vscsi_queue_process(struct vscsi_queue *q)
 
 bool vscsi_queue_poll(struct vscsi_queue *q)
 {
-    if (q->starved || !virtq_avail_pending(q->vq))
+    unsigned budget = VSCSI_TAKE_BUDGET;
+
+    if (q->starved || !q->accepting || !virtq_avail_pending(q->vq))
         return false;
     /* While we look for ourselves, a kick would only cost the guest an exit. */
     virtq_disable_notify(q->vq);
-    take_requests(q);
+    take_requests(q, &budget);
     return true;
 }
 
@@ -259,13 +284,84 @@ void vscsi_queue_flush(struct vscsi_queue *q)
     signal_pushed(q);
 }
 
-bool vscsi_queue_find_task(struct vscsi_queue *q, const struct scsi_lun *lun, uint64_t tag)
+void vscsi_queue_set_accepting(struct vscsi_queue *q, bool accepting)
+{
+    q->accepting = accepting;
+    if (!accepting)
+        q->more = false;
+}
+
+void vscsi_queue_abort_marked(struct vscsi_queue *q)
 {
     for (unsigned i = 0; i < q->nreqs; i++) {
         struct vscsi_req *r = &q->reqs[i];
-        if (atomic_load_explicit(&r->active_lun, memory_order_acquire) == lun &&
-            atomic_load_explicit(&r->active_tag, memory_order_relaxed) == tag)
+        uint64_t st = atomic_load_explicit(&r->state, memory_order_acquire);
+
+        if ((st & VSCSI_SLOT_ACTIVE) && (st & VSCSI_SLOT_TMF_MASK) && !r->cancel_sent) {
+            r->cancel_sent = true;
+            scsi_task_abort(&r->task);
+        }
+    }
+}
+
+/*
+ * The task a slot holds, read consistently: its state word, then what was
+ * published before it.  False when the slot is idle.
+ */
+static bool slot_task(struct vscsi_req *r, uint64_t *state, struct scsi_lun **lun, uint64_t *tag)
+{
+    *state = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (!(*state & VSCSI_SLOT_ACTIVE))
+        return false;
+    *lun = atomic_load_explicit(&r->active_lun, memory_order_relaxed);
+    *tag = atomic_load_explicit(&r->active_tag, memory_order_relaxed);
+    return true;
+}
+
+static bool task_matches(struct scsi_lun *l, uint64_t t, const struct scsi_lun *lun, uint64_t tag,
+                         bool any_tag)
+{
+    return (!lun || l == lun) && (any_tag || t == tag);
+}
+
+bool vscsi_queue_find_task(struct vscsi_queue *q, const struct scsi_lun *lun, uint64_t tag,
+                           bool any_tag)
+{
+    for (unsigned i = 0; i < q->nreqs; i++) {
+        struct scsi_lun *l;
+        uint64_t st, t;
+
+        if (slot_task(&q->reqs[i], &st, &l, &t) && task_matches(l, t, lun, tag, any_tag))
             return true;
     }
     return false;
+}
+
+unsigned vscsi_queue_mark_tasks(struct vscsi_queue *q, const struct scsi_lun *lun, uint64_t tag,
+                                bool any_tag, unsigned id, struct vscsi_tmf *tmf)
+{
+    unsigned marked = 0;
+
+    for (unsigned i = 0; i < q->nreqs; i++) {
+        struct vscsi_req *r = &q->reqs[i];
+        struct scsi_lun *l;
+        uint64_t st, t;
+
+        /*
+         * The compare-and-swap fails if the slot moved on (completed, or
+         * started another task) since its state was read: read again.
+         */
+        while (slot_task(r, &st, &l, &t) && task_matches(l, t, lun, tag, any_tag)) {
+            /* Counted first: the worker may complete it the moment the bit lands. */
+            atomic_fetch_add_explicit(&tmf->remaining, 1, memory_order_relaxed);
+            if (atomic_compare_exchange_strong_explicit(&r->state, &st, st | (1ull << id),
+                                                        memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+                marked++;
+                break;
+            }
+            atomic_fetch_sub_explicit(&tmf->remaining, 1, memory_order_relaxed);
+        }
+    }
+    return marked;
 }

@@ -337,6 +337,11 @@ struct fake_bdev {
     _Atomic unsigned completed;
     struct bdev_io *held[FB_MAX_HELD];
     unsigned nheld;
+    bool no_cancel;     /* behave like a backend that cannot cancel */
+    unsigned cancelled; /* bdev_cancel calls accepted */
+    /* Called after each completion: lets a test play a guest that reacts at once. */
+    void (*on_complete)(void *arg);
+    void *on_complete_arg;
     int gate_fd;
     uint64_t gate_sink; /* read target of gate reads; the value is never used */
 };
@@ -368,10 +373,13 @@ static inline int fb_transfer(struct fake_bdev *f, struct bdev_io *io)
 
 static inline void fb_finish(struct fake_bdev *f, struct bdev_io *io)
 {
-    int res = fb_transfer(f, io);
+    /* A cancelled request ends without moving data, as io_uring reports one it caught in time. */
+    int res = io->cancelled ? -ECANCELED : fb_transfer(f, io);
 
     atomic_fetch_add(&f->completed, 1);
     io->cb(io, res);
+    if (f->on_complete)
+        f->on_complete(f->on_complete_arg);
 }
 
 static inline void fb_gate_cb(struct io_loop_op *op, int res)
@@ -410,6 +418,18 @@ static inline int fb_submit(struct bdev *bdev, struct io_loop *loop, struct bdev
     return -EINVAL;
 }
 
+/* FB_HOLD requests can be cancelled; they still complete only when the test says so. */
+static inline int fb_cancel(struct bdev *bdev, struct bdev_io *io)
+{
+    struct fake_bdev *f = (struct fake_bdev *)bdev;
+
+    if (f->no_cancel || f->mode != FB_HOLD)
+        return -ENOTSUP;
+    io->cancelled = true;
+    f->cancelled++;
+    return 0;
+}
+
 /* Complete the oldest held request; false if none is held. */
 static inline bool fb_complete_held(struct fake_bdev *f)
 {
@@ -445,6 +465,7 @@ static inline void fb_close(struct bdev *bdev)
 static const struct bdev_ops fb_ops = {
     .name = "fake",
     .submit = fb_submit,
+    .cancel = fb_cancel,
     .close = fb_close,
 };
 

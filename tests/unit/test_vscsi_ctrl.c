@@ -19,6 +19,7 @@
 #include "virtio_scsi/vscsi.h"
 
 #define NUM       16
+#define CTRL_NUM  128 /* room for more TMFs than VSCSI_TMF_MAX at once */
 #define BS        512
 #define DISK_SIZE (256 * 1024)
 #define REQ_LEN   sizeof(struct virtio_scsi_cmd_req)
@@ -53,13 +54,29 @@ static struct fake_bdev *add_lun(struct fx *f, unsigned lun, enum fb_mode mode)
     return b;
 }
 
+/* Plays the worker's side of worker_request_aborts (same thread here). */
+static void ask_worker_to_abort(void *opaque)
+{
+    struct fx *f = opaque;
+
+    vscsi_queue_abort_marked(&f->q);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
     assert_int_equal(rh_mem_init(&f->m, 2 << 20), 0);
-    assert_int_equal(rh_ring_init(&f->ctrl_ring, &f->m, NUM, false, true), 0);
+    assert_int_equal(rh_ring_init(&f->ctrl_ring, &f->m, CTRL_NUM, false, true), 0);
     assert_int_equal(rh_ring_init(&f->req_ring, &f->m, NUM, false, true), 0);
     f->disk = add_lun(f, 0, FB_HOLD);
     f->disk1 = add_lun(f, 1, FB_INLINE);
@@ -70,11 +87,15 @@ static int setup(void **state)
     f->q.targets = &f->set;
     assert_int_equal(vscsi_queue_alloc(&f->q, NUM), 0);
     f->qs[0] = &f->q;
+    f->q.tmfs = &f->ctrl.tmfs;
+    vscsi_ctrl_init(&f->ctrl);
     f->ctrl.vq = &f->ctrl_ring.vq;
     f->ctrl.targets = &f->set;
     f->ctrl.reqqs = f->qs;
     f->ctrl.nreqqs = 1;
     f->ctrl.tmf_timeout_ms = 2000;
+    f->ctrl.request_aborts = ask_worker_to_abort;
+    f->ctrl.opaque = f;
     *state = f;
     return 0;
 }
@@ -147,8 +168,11 @@ static uint8_t tmf(struct fx *f, uint32_t subtype, const uint8_t lun[8], uint64_
     return resp.response;
 }
 
-/* Start a one-block READ(10) on the request queue; the backend holds it. */
-static int start_read(struct fx *f, const uint8_t lun[8], uint64_t tag)
+/*
+ * Start a one-block READ(10) on the request queue; the backend holds it.
+ * *resp_gpa: where its response header goes.
+ */
+static int start_read_resp(struct fx *f, const uint8_t lun[8], uint64_t tag, uint64_t *resp_gpa)
 {
     struct virtio_scsi_cmd_req h;
     struct rh_seg segs[3];
@@ -159,14 +183,22 @@ static int start_read(struct fx *f, const uint8_t lun[8], uint64_t tag)
     h.tag = htole64(tag);
     h.cdb[0] = 0x28;
     h.cdb[8] = 1;
+    *resp_gpa = buf_in(f, RESP_LEN);
     segs[0] = (struct rh_seg){ rh_alloc_copy(&f->m, &h, sizeof(h), 1), REQ_LEN, false };
-    segs[1] = (struct rh_seg){ buf_in(f, RESP_LEN), RESP_LEN, true };
+    segs[1] = (struct rh_seg){ *resp_gpa, RESP_LEN, true };
     segs[2] = (struct rh_seg){ buf_in(f, BS), BS, true };
     head = rh_post(&f->req_ring, segs, 3, false);
     assert_true(head >= 0);
     vscsi_queue_process(&f->q);
     vscsi_queue_flush(&f->q);
     return head;
+}
+
+static int start_read(struct fx *f, const uint8_t lun[8], uint64_t tag)
+{
+    uint64_t resp_gpa;
+
+    return start_read_resp(f, lun, tag, &resp_gpa);
 }
 
 /* The next used entry of the request queue; returns its length. */
@@ -221,59 +253,167 @@ static void test_lun_reset(void **state)
     assert_int_equal(tur_sense_key(f, LUN_0_0, &asc), 0);
 }
 
-/* Plays the worker: completes the held request a little later. */
-static void *late_completion(void *arg)
+/* Post a TMF whose answer may come later; returns its head and response buffer. */
+static int post_tmf(struct fx *f, uint32_t subtype, const uint8_t lun[8], uint64_t tag,
+                    uint64_t *resp_gpa)
 {
-    struct fx *f = arg;
-    const struct timespec t = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+    struct virtio_scsi_ctrl_tmf_req req = { .type = htole32(VIRTIO_SCSI_T_TMF),
+                                            .subtype = htole32(subtype),
+                                            .tag = htole64(tag) };
+    struct rh_seg segs[2];
+    int head;
 
-    nanosleep(&t, NULL);
-    fb_complete_held(f->disk);
-    vscsi_queue_flush(&f->q);
-    return NULL;
+    memcpy(req.lun, lun, 8);
+    *resp_gpa = buf_in(f, 1);
+    segs[0] = (struct rh_seg){ rh_alloc_copy(&f->m, &req, sizeof(req), 1), sizeof(req), false };
+    segs[1] = (struct rh_seg){ *resp_gpa, 1, true };
+    head = rh_post(&f->ctrl_ring, segs, 2, false);
+    assert_true(head >= 0);
+    return head;
 }
 
-static void test_lun_reset_waits_for_task(void **state)
+/* The next answered control request must be head; returns its response code. */
+static uint8_t ctrl_answer(struct fx *f, int head, uint64_t resp_gpa)
+{
+    uint32_t h = 0, len = 0;
+    uint8_t r = 0xff;
+
+    assert_true(rh_get_used(&f->ctrl_ring, &h, &len));
+    assert_int_equal(h, head);
+    assert_int_equal(len, 1);
+    rh_read(&f->m, resp_gpa, &r, 1);
+    return r;
+}
+
+/* The response code of the request queue's completed command head. */
+static uint8_t req_response(struct fx *f, int head, uint64_t resp_gpa)
+{
+    struct virtio_scsi_cmd_resp resp;
+
+    assert_int_equal(req_used(f, head), RESP_LEN);
+    rh_read(&f->m, resp_gpa, &resp, sizeof(resp));
+    return resp.response;
+}
+
+/*
+ * A reset with a task in flight: the task is told to abort (its backend I/O
+ * cancelled), answers ABORTED, and only then does the reset answer and
+ * raise its unit attention.  Nobody waited meanwhile.
+ */
+static void test_lun_reset_aborts_task(void **state)
 {
     struct fx *f = *state;
-    pthread_t th;
+    uint64_t resp_gpa, read_resp;
     uint8_t asc = 0;
-    int head = start_read(f, LUN_0_0, 77);
+    int head = start_read_resp(f, LUN_0_0, 77, &read_resp);
+    int tmf_head;
 
     assert_int_equal(f->disk->nheld, 1);
-    assert_int_equal(pthread_create(&th, NULL, late_completion, f), 0);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0),
-                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
-    /* The task left the task set before the reset answered. */
-    assert_int_equal(rh_used_pending(&f->req_ring), 1);
-    pthread_join(th, NULL);
-    assert_int_equal(req_used(f, head), RESP_LEN + BS);
+    tmf_head = post_tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0, &resp_gpa);
+    assert_false(vscsi_ctrl_process(&f->ctrl));
+    /* Not answered: its victim is still running; but its I/O was cancelled. */
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+    assert_true(vscsi_ctrl_tmfs_pending(&f->ctrl));
+    assert_int_equal(f->disk->cancelled, 1);
+    assert_true(vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns()) > 0);
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_response(f, head, read_resp), VIRTIO_SCSI_S_ABORTED);
+    assert_int_equal(vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns()), -1);
+    assert_int_equal(ctrl_answer(f, tmf_head, resp_gpa), VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    assert_false(vscsi_ctrl_tmfs_pending(&f->ctrl));
     f->disk->mode = FB_INLINE;
     assert_int_equal(tur_sense_key(f, LUN_0_0, &asc), SCSI_SK_UNIT_ATTENTION);
     assert_int_equal(asc, SCSI_ASC_POWER_ON_RESET);
 }
 
-static void test_reset_timeout(void **state)
+/* Tasks that start after a TMF are not its victims: a busy LUN cannot hold it forever. */
+static void test_tmf_waits_only_for_tasks_it_found(void **state)
 {
     struct fx *f = *state;
-    struct timespec t0, t1;
-    uint8_t asc = 0;
+    uint64_t resp_gpa, r1, r2;
+    int h1 = start_read_resp(f, LUN_0_0, 1, &r1);
+    int tmf_head = post_tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, LUN_0_0, 0, &resp_gpa);
 
-    f->ctrl.tmf_timeout_ms = 20;
-    start_read(f, LUN_0_0, 5);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0),
-                     VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK, LUN_0_0, 5), VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, LUN_0_0, 0), VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, LUN_0_1, 0), VIRTIO_SCSI_S_FAILURE);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_true(t1.tv_sec - t0.tv_sec < 2);
-    /* A failed reset reset nothing. */
-    assert_int_equal(tur_sense_key(f, LUN_0_1, &asc), 0);
-    assert_int_equal(atomic_load(&f->lun0->ua_pending), 0);
+    vscsi_ctrl_process(&f->ctrl);
+    int h2 = start_read_resp(f, LUN_0_0, 2, &r2);
+    assert_int_equal(f->disk->nheld, 2);
     assert_true(fb_complete_held(f->disk));
     vscsi_queue_flush(&f->q);
+    assert_int_equal(req_response(f, h1, r1), VIRTIO_SCSI_S_ABORTED);
+    vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns());
+    assert_int_equal(ctrl_answer(f, tmf_head, resp_gpa), VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    /* The later task runs to its normal end. */
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_used(f, h2), RESP_LEN + BS);
+    (void)r2;
+}
+
+/*
+ * A backend that cannot cancel and does not finish: the TMF answers FAILURE
+ * at its deadline (the guest escalates), resets nothing, and its slot stays
+ * taken until the task is gone, which still answers ABORTED.
+ */
+static void test_tmf_deadline(void **state)
+{
+    struct fx *f = *state;
+    uint64_t resp_gpa, read_resp;
+    uint8_t asc = 0;
+    int head, tmf_head;
+
+    f->disk->no_cancel = true;
+    head = start_read_resp(f, LUN_0_0, 5, &read_resp);
+    tmf_head = post_tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0, &resp_gpa);
+    vscsi_ctrl_process(&f->ctrl);
+    assert_int_equal(f->disk->cancelled, 0);
+    uint64_t late = now_ns() + 3000ull * 1000 * 1000;
+    assert_int_equal(vscsi_ctrl_poll_tmfs(&f->ctrl, late), -1);
+    assert_int_equal(ctrl_answer(f, tmf_head, resp_gpa), VIRTIO_SCSI_S_FAILURE);
+    assert_false(vscsi_ctrl_tmfs_pending(&f->ctrl));
+    assert_true(f->ctrl.tmfs.tmf[0].busy);
+    assert_int_equal(atomic_load(&f->lun0->ua_pending), 0);
+
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_response(f, head, read_resp), VIRTIO_SCSI_S_ABORTED);
+    vscsi_ctrl_poll_tmfs(&f->ctrl, late);
+    assert_false(f->ctrl.tmfs.tmf[0].busy);
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+    /* A failed reset reset nothing. */
+    f->disk->mode = FB_INLINE;
+    assert_int_equal(tur_sense_key(f, LUN_0_0, &asc), 0);
+}
+
+/*
+ * More TMFs than slots: the extra requests stay on the ring (nothing is
+ * popped that could not be handled) until a slot frees.
+ */
+static void test_tmf_slots_exhausted(void **state)
+{
+    struct fx *f = *state;
+    uint64_t resp_gpa[VSCSI_TMF_MAX + 1], read_resp;
+    int heads[VSCSI_TMF_MAX + 1];
+    int head = start_read_resp(f, LUN_0_0, 9, &read_resp);
+
+    for (unsigned i = 0; i <= VSCSI_TMF_MAX; i++) {
+        heads[i] = post_tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK, LUN_0_0, 9, &resp_gpa[i]);
+        vscsi_ctrl_process(&f->ctrl);
+    }
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+    assert_int_equal(f->ctrl_ring.vq.last_avail_idx, VSCSI_TMF_MAX);
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_response(f, head, read_resp), VIRTIO_SCSI_S_ABORTED);
+    vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns());
+    for (unsigned i = 0; i < VSCSI_TMF_MAX; i++)
+        assert_int_equal(ctrl_answer(f, heads[i], resp_gpa[i]), VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    /* The one left on the ring runs now; its task is gone, so it answers at once. */
+    vscsi_ctrl_process(&f->ctrl);
+    assert_int_equal(ctrl_answer(f, heads[VSCSI_TMF_MAX], resp_gpa[VSCSI_TMF_MAX]),
+                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
 }
 
 /*
@@ -284,27 +424,27 @@ static void test_reset_timeout(void **state)
 static void test_reset_waits_for_slot(void **state)
 {
     struct fx *f = *state;
+    struct vscsi_req *r = &f->q.reqs[3];
+    uint64_t resp_gpa;
 
-    f->ctrl.tmf_timeout_ms = 10;
-    atomic_store(&f->q.reqs[3].active_tag, 9);
-    atomic_store(&f->q.reqs[3].active_lun, f->lun0);
+    atomic_store(&r->active_tag, 9);
+    atomic_store(&r->active_lun, f->lun0);
+    vscsi_slot_activate(&r->state);
     assert_int_equal(atomic_load(&f->lun0->inflight), 0);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0),
-                     VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, LUN_0_0, 0), VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_ABORT_TASK, LUN_0_0, 9), VIRTIO_SCSI_S_FAILURE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, LUN_0_1, 0), VIRTIO_SCSI_S_FAILURE);
     assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, LUN_0_0, 0),
                      VIRTIO_SCSI_S_FUNCTION_SUCCEEDED);
     /* Another LUN's reset does not wait for it. */
     assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_1, 0),
                      VIRTIO_SCSI_S_FUNCTION_COMPLETE);
-
-    atomic_store(&f->q.reqs[3].active_lun, NULL);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0),
-                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
-    assert_int_equal(tmf(f, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, LUN_0_1, 0),
-                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    int tmf_head = post_tmf(f, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, LUN_0_0, 0, &resp_gpa);
+    vscsi_ctrl_process(&f->ctrl);
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+    /* The worker completes it: the bits it takes are the reset's. */
+    uint32_t bits = vscsi_slot_release(&r->state);
+    assert_int_equal(bits, 1u << 0);
+    vscsi_tmf_victims_done(&f->ctrl.tmfs, bits);
+    vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns());
+    assert_int_equal(ctrl_answer(f, tmf_head, resp_gpa), VIRTIO_SCSI_S_FUNCTION_COMPLETE);
 }
 
 static void test_abort_and_query_task(void **state)
@@ -495,8 +635,10 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_lun_reset),
-        T(test_lun_reset_waits_for_task),
-        T(test_reset_timeout),
+        T(test_lun_reset_aborts_task),
+        T(test_tmf_waits_only_for_tasks_it_found),
+        T(test_tmf_deadline),
+        T(test_tmf_slots_exhausted),
         T(test_reset_waits_for_slot),
         T(test_abort_and_query_task),
         T(test_i_t_nexus_reset),

@@ -245,6 +245,43 @@ static void test_hold_limit(void **state)
     }
 }
 
+/*
+ * Held buffers are mapped when an event is written, not when they were
+ * taken: a descriptor the guest pointed elsewhere meanwhile (or memory that
+ * moved) is followed to where it points now, and one that no longer maps is
+ * given back empty while the event goes to the next buffer.
+ */
+static void test_held_buffers_mapped_at_delivery(void **state)
+{
+    struct fx *f = *state;
+    int h0 = post_buf(f, EV_LEN, true);
+    int h1 = post_buf(f, EV_LEN, true);
+    int h2 = post_buf(f, EV_LEN, true);
+    uint64_t moved = rh_alloc(&f->m, EV_LEN, 4);
+    struct virtio_scsi_event ev;
+    uint32_t head = 0, len = 1;
+
+    vscsi_eventq_process(&f->evq);
+    assert_int_equal(f->evq.nheld, 3);
+    /* h0 now points outside guest memory; h1 somewhere new. */
+    f->r.desc[h0].addr = htole64(f->m.size + 4096);
+    f->r.desc[h1].addr = htole64(moved);
+    memset(rh_host(&f->m, moved), 0xee, EV_LEN);
+
+    assert_true(vscsi_eventq_post(&f->evq, VIRTIO_SCSI_T_TRANSPORT_RESET, 0, 2, 1));
+    assert_true(rh_get_used(&f->r, &head, &len));
+    assert_int_equal(head, h0);
+    assert_int_equal(len, 0);
+    assert_true(rh_get_used(&f->r, &head, &len));
+    assert_int_equal(head, h1);
+    assert_int_equal(len, EV_LEN);
+    rh_read(&f->m, moved, &ev, sizeof(ev));
+    assert_int_equal(le32toh(ev.event), VIRTIO_SCSI_T_TRANSPORT_RESET);
+    assert_int_equal(ev.lun[3], 2);
+    assert_int_equal(f->evq.nheld, 1);
+    (void)h2;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -255,6 +292,7 @@ int main(void)
         T(test_unusable_buffers),
         T(test_stop_rewinds),
         T(test_hold_limit),
+        T(test_held_buffers_mapped_at_delivery),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
