@@ -170,15 +170,20 @@ void vus_fe_vq_kick(struct vus_fe_vq *vq)
     }
 }
 
+void vus_fe_vq_avail_move(struct vus_fe_vq *vq, uint16_t delta)
+{
+    vq->avail_idx = (uint16_t)(vq->avail_idx + delta);
+    vq->avail_pub = vq->avail_idx;
+    atomic_store_explicit((_Atomic uint16_t *)&vq->avail->idx, htole16(vq->avail_idx),
+                          memory_order_release);
+}
+
 void vus_fe_vq_avail_jump(struct vus_fe_vq *vq, uint16_t delta)
 {
     uint64_t one = 1;
     ssize_t w;
 
-    vq->avail_idx = (uint16_t)(vq->avail_idx + delta);
-    vq->avail_pub = vq->avail_idx;
-    atomic_store_explicit((_Atomic uint16_t *)&vq->avail->idx, htole16(vq->avail_idx),
-                          memory_order_release);
+    vus_fe_vq_avail_move(vq, delta);
     w = write(vq->kick_fd, &one, sizeof(one));
     (void)w;
 }
@@ -210,6 +215,11 @@ int fe_vq_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len)
     *head = (uint16_t)id;
     *len = le32toh(e->len);
     return 1;
+}
+
+uint16_t vus_fe_vq_used_idx(const struct vus_fe_vq *vq)
+{
+    return vq->used ? used_idx(vq) : 0;
 }
 
 int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len)

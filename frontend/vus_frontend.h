@@ -187,8 +187,12 @@ void vus_fe_vq_write_desc(struct vus_fe_vq *vq, uint16_t id, uint64_t addr, uint
                           uint16_t flags, uint16_t next);
 int vus_fe_vq_publish_raw(struct vus_fe_vq *vq, uint16_t head, const uint16_t *ids, unsigned n,
                           void *cookie);
-/* Move the published avail index by delta without adding entries. */
+/* Move the published avail index by delta without adding entries, and kick. */
 void vus_fe_vq_avail_jump(struct vus_fe_vq *vq, uint16_t delta);
+/* The same without the kick: a device that is looking anyway sees it at once. */
+void vus_fe_vq_avail_move(struct vus_fe_vq *vq, uint16_t delta);
+/* The device's used index as it is now, without reaping anything. */
+uint16_t vus_fe_vq_used_idx(const struct vus_fe_vq *vq);
 /* The request header/response slots the library uses for head id (guest memory). */
 void *vus_fe_vq_hdr_slot(struct vus_fe_vq *vq, uint16_t head, size_t *len);
 

@@ -206,6 +206,142 @@ static void test_call_fd_that_would_block(void **state)
     abuse_done(cx);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * A guest that keeps its ring full for ever: whenever the device completes
+ * requests, the same descriptors are offered again at once (the avail index
+ * is moved, the entries are already there), so every look at the ring finds
+ * work, and requests that complete inline never let a loop run dry.
+ */
+#define VIRTQ_FLOOD_MAX 512
+
+struct flood {
+    struct vus_fe_vq *vq;
+    uint16_t avail; /* what we published: always used + ring size */
+    atomic_bool stop;
+    atomic_ulong refills;
+};
+
+static void *flood_main(void *arg)
+{
+    struct flood *fl = arg;
+    const uint16_t num = (uint16_t)vus_fe_vq_size(fl->vq);
+
+    while (!atomic_load(&fl->stop)) {
+        uint16_t want = (uint16_t)(vus_fe_vq_used_idx(fl->vq) + num);
+        if (want != fl->avail) {
+            /* No kick: the device is busy taking requests, and a syscall would slow us down. */
+            vus_fe_vq_avail_move(fl->vq, (uint16_t)(want - fl->avail));
+            fl->avail = want;
+            atomic_fetch_add(&fl->refills, 1);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Fill vq's whole ring (nothing may be in flight on it) with requests of two
+ * descriptors each, and keep it full from a thread.
+ */
+static void flood_start(struct flood *fl, pthread_t *th, struct vus_fe *fe, struct vus_fe_vq *vq,
+                        bool control, uint8_t *buf)
+{
+    static struct vus_fe_cmd tur[VIRTQ_FLOOD_MAX];
+    unsigned n = vus_fe_vq_size(vq) / 2;
+
+    fl->vq = vq;
+    fl->avail = (uint16_t)(vus_fe_vq_used_idx(vq) + 2 * n);
+    atomic_init(&fl->stop, false);
+    atomic_init(&fl->refills, 0);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t req, resp;
+        if (control) {
+            /* AN queries: answered at once, like inline I/O. */
+            struct virtio_scsi_ctrl_an_req an = { .type = htole32(VIRTIO_SCSI_T_AN_QUERY) };
+            vus_fe_lun_encode(an.lun, 0, 0);
+            memcpy(buf + i * 64, &an, sizeof(an));
+            assert_int_equal(vus_fe_gpa(fe, buf + i * 64, 16, &req), 0);
+            assert_int_equal(vus_fe_gpa(fe, buf + i * 64 + 32, 8, &resp), 0);
+            struct vus_fe_seg segs[2] = { { req, sizeof(an), false }, { resp, 8, true } };
+            assert_true(vus_fe_vq_add(vq, segs, 2, 0, NULL) >= 0);
+        } else {
+            /* TEST UNIT READY: no data, answered inline. */
+            assert_true(i < VIRTQ_FLOOD_MAX);
+            memset(&tur[i], 0, sizeof(tur[i]));
+            assert_int_equal(vus_fe_cmd_submit(vq, &tur[i]), 0);
+        }
+    }
+    /* The other half of the avail ring: the same heads again, offered at once. */
+    vus_fe_vq_avail_jump(vq, (uint16_t)n);
+    assert_int_equal(pthread_create(th, NULL, flood_main, fl), 0);
+}
+
+static void flood_stop(struct flood *fl, pthread_t th)
+{
+    atomic_store(&fl->stop, true);
+    pthread_join(th, NULL);
+}
+
+/*
+ * Item 5.  A request queue kept full for ever by its guest: stopping the ring
+ * (GET_VRING_BASE, which pauses the workers) must win within a bounded time.
+ */
+static void test_full_request_ring_cannot_postpone_a_pause(void **state)
+{
+    struct abuse_ctx *cx = *state;
+    struct flood fl;
+    struct timespec t0;
+    pthread_t th;
+    uint16_t base;
+
+    flood_start(&fl, &th, cx->fe, cx->vq, false, cx->data);
+    usleep(200000);
+    assert_true(atomic_load(&fl.refills) > 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = vus_fe_vq_stop(cx->fe, REQ0, &base);
+    long ms = ms_since(&t0);
+    flood_stop(&fl, th);
+    if (getenv("VUS_FE_VERBOSE"))
+        fprintf(stderr, "flood: %lu refills, GET_VRING_BASE after %ld ms\n",
+                atomic_load(&fl.refills), ms);
+    assert_int_equal(r, 0);
+    if (ms > 2000)
+        fail_msg("GET_VRING_BASE took %ld ms under a flood", ms);
+    abuse_done(cx);
+}
+
+/* Item 5.  The control queue kept full for ever: the vhost-user socket is still served. */
+static void test_full_control_ring_cannot_starve_the_socket(void **state)
+{
+    struct abuse_ctx *cx = *state;
+    struct flood fl;
+    struct timespec t0;
+    pthread_t th;
+
+    flood_start(&fl, &th, cx->fe, vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_CONTROL), true, cx->data);
+    usleep(200000);
+    assert_true(atomic_load(&fl.refills) > 0);
+    for (int i = 0; i < 20; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* The reply is the feature word; any answer in time will do. */
+        int r = vus_fe_request_ack(cx->fe, VU_GET_FEATURES, NULL, 0, NULL, 0);
+        long ms = ms_since(&t0);
+        if (r < 0 || ms > 1000) {
+            flood_stop(&fl, th);
+            fail_msg("GET_FEATURES: %d after %ld ms under a control-queue flood", r, ms);
+        }
+    }
+    flood_stop(&fl, th);
+    abuse_done(cx);
+}
+
 /* A WRITE of 8 blocks from buf, submitted and kicked; nothing waited for. */
 static void write_no_wait(struct vus_fe_vq *vq, struct vus_fe_cmd *c, struct iovec *iov,
                           uint8_t *buf)
@@ -311,14 +447,6 @@ static void test_resid_of_buffer_over_4gib(void **state)
     after_abuse();
 }
 
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /*
  * Item 10.  A second frontend on the socket of a busy daemon is turned away
  * at once (its first request fails), instead of waiting in the listen
@@ -356,6 +484,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipes_refused_as_notify_fds, test_setup,
                                         abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_call_fd_that_would_block, test_setup,
+                                        abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_full_request_ring_cannot_postpone_a_pause, test_setup,
+                                        abuse_test_teardown),
+        cmocka_unit_test_setup_teardown(test_full_control_ring_cannot_starve_the_socket, test_setup,
                                         abuse_test_teardown),
         cmocka_unit_test_setup_teardown(test_guest_memory_file_shrunk, test_setup,
                                         abuse_test_teardown),
