@@ -78,6 +78,13 @@ struct bdev_ops {
     void (*close)(struct bdev *bdev);
     /* Optional; see bdev_cancel().  NULL: the backend never has anything in flight. */
     int (*cancel)(struct bdev *bdev, struct bdev_io *io);
+    /*
+     * Optional: the size the backing store has now, in whole blocks (a file
+     * or volume resized by its administrator).  Does not change bdev->size;
+     * the caller applies it while no worker runs.  Control thread.  0 or
+     * -errno.  NULL: the size never changes (ram, null).
+     */
+    int (*current_size)(struct bdev *bdev, uint64_t *bytes);
 };
 
 struct bdev {

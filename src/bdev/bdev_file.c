@@ -542,11 +542,30 @@ static void file_close(struct bdev *bdev)
     free(f);
 }
 
+static int file_current_size(struct bdev *bdev, uint64_t *bytes)
+{
+    struct bdev_file *f = to_file(bdev);
+    struct stat st;
+    uint64_t size;
+
+    if (fstat(f->fd, &st) < 0)
+        return -errno;
+    if (f->is_blkdev) {
+        if (ioctl(f->fd, BLKGETSIZE64, &size) < 0)
+            return -errno;
+    } else {
+        size = (uint64_t)st.st_size;
+    }
+    *bytes = size - size % bdev->block_size;
+    return 0;
+}
+
 static const struct bdev_ops file_ops = {
     .name = "file",
     .submit = file_submit,
     .close = file_close,
     .cancel = file_cancel,
+    .current_size = file_current_size,
 };
 
 static bool blkdev_can_discard(const struct stat *st)

@@ -51,6 +51,14 @@ bool controller_kick_fixed(struct controller *c, unsigned idx);
 bool controller_serve_fixed(struct controller *c, unsigned idx);
 
 /*
+ * Look at every LUN's backing store again (SIGHUP): a file or volume that was
+ * resized becomes the LUN's new capacity, with a CAPACITY DATA HAS CHANGED
+ * unit attention and, when the guest negotiated VIRTIO_SCSI_F_CHANGE, a
+ * parameter-change event.  Control thread.
+ */
+void controller_rescan(struct controller *c);
+
+/*
  * Answer the TMFs that are done or timed out (when c->ctrl.tmfs.notify_fd is
  * readable, or at the deadline).  Returns the milliseconds until the next
  * TMF deadline, 0 when the control queue has work left, -1 for none.

@@ -18,13 +18,29 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t dump_requested;
+static volatile sig_atomic_t rescan_requested;
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
         dump_requested = 1;
+    else if (sig == SIGHUP)
+        rescan_requested = 1;
     else
         stop_requested = 1;
+}
+
+/* What the signals asked for, on the control thread. */
+static void handle_requests(struct controller *c)
+{
+    if (dump_requested) {
+        dump_requested = 0;
+        vu_dev_log_state(&c->dev);
+    }
+    if (rescan_requested) {
+        rescan_requested = 0;
+        controller_rescan(c);
+    }
 }
 
 /*
@@ -93,6 +109,8 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     /* SIGUSR1: log the rings' indexes, for diagnosing a stuck guest. */
     sigaction(SIGUSR1, &sa, NULL);
+    /* SIGHUP: the administrator resized a backing file or volume (systemctl reload). */
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -150,14 +168,12 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
             if (vu_vring_ready(&c->dev, idx))
                 pfd[FD_KICK0 + idx].fd = c->dev.vrings[idx].kick_fd;
         ret = poll(pfd, FD_MAX, more[0] || more[1] ? 0 : timeout);
-        if (dump_requested) {
-            dump_requested = 0;
-            vu_dev_log_state(&c->dev);
-        }
+        int err = errno;
+        handle_requests(c);
         if (ret < 0) {
-            if (errno == EINTR)
+            if (err == EINTR)
                 continue;
-            LOG_ERR("poll: %s", strerror(errno));
+            LOG_ERR("poll: %s", strerror(err));
             break;
         }
         if (vu_fault_owner_faulted(&c->dev.fault)) {
@@ -216,10 +232,12 @@ int server_run(struct controller *c, int listen_fd, const char *name)
         struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
         int conn;
 
-        if (poll(&pfd, 1, -1) < 0) {
-            if (errno == EINTR)
+        int ret = poll(&pfd, 1, -1), err = errno;
+        handle_requests(c);
+        if (ret < 0) {
+            if (err == EINTR)
                 continue;
-            return -errno;
+            return -err;
         }
         conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {

@@ -105,6 +105,13 @@ void scsi_target_set_destroy(struct scsi_target_set *set);
  */
 struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsigned lun);
 
+/*
+ * The backing store now holds bytes (a multiple of the block size): take it
+ * as the capacity and tell the initiator with CAPACITY DATA HAS CHANGED.
+ * Only while no worker executes tasks (they read the size unlocked).
+ */
+void scsi_lun_set_capacity(struct scsi_lun *lun, uint64_t bytes);
+
 /* Logical unit reset: set POWER ON, RESET OR BUS DEVICE RESET OCCURRED. */
 void scsi_lun_reset(struct scsi_lun *lun);
 

@@ -158,6 +158,12 @@ struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsig
     return NULL;
 }
 
+void scsi_lun_set_capacity(struct scsi_lun *lun, uint64_t bytes)
+{
+    lun->bdev->size = bytes;
+    atomic_fetch_or(&lun->ua_pending, SCSI_UA_CAPACITY_CHANGED);
+}
+
 void scsi_lun_reset(struct scsi_lun *lun)
 {
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);

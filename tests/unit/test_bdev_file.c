@@ -76,6 +76,12 @@ static void test_size_and_properties(void **state)
     b = open_file(path, 512, false, false);
     assert_int_equal(b->size, 9728);
     assert_int_equal(b->optimal_io_blocks, st.st_blksize / 512);
+    /* Resized under us: the current size is read again, in whole blocks; b->size stays. */
+    uint64_t now = 0;
+    assert_int_equal(truncate(path, 20000), 0);
+    assert_int_equal(b->ops->current_size(b, &now), 0);
+    assert_int_equal(now, 19968);
+    assert_int_equal(b->size, 9728);
     bdev_close(b);
     unlink(path);
 }

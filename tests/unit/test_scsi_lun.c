@@ -151,12 +151,24 @@ static void test_reset_sets_ua(void **state)
                      SCSI_UA_CAPACITY_CHANGED | SCSI_UA_POWER_ON_RESET);
 }
 
+static void test_set_capacity(void **state)
+{
+    struct bdev b = { .size = 4096, .block_size = 512 };
+    struct scsi_lun lun;
+
+    memset(&lun, 0, sizeof(lun));
+    lun.bdev = &b;
+    scsi_lun_set_capacity(&lun, 8192);
+    assert_int_equal(b.size, 8192);
+    assert_int_equal(atomic_load(&lun.ua_pending), SCSI_UA_CAPACITY_CHANGED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_derived_identity),  cmocka_unit_test(test_explicit_identity),
         cmocka_unit_test(test_errors_close_bdev), cmocka_unit_test(test_lookup),
-        cmocka_unit_test(test_reset_sets_ua),
+        cmocka_unit_test(test_reset_sets_ua),     cmocka_unit_test(test_set_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
