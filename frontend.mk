@@ -14,7 +14,10 @@ FE_OBJS     := $(FE_SRCS:%.c=$(O)/fe-obj/%.o)
 FE_LIB      := $(O)/libvusfe.a
 FE_TEST_SRCS := $(wildcard tests/frontend/test_*.c)
 FE_TESTS    := $(FE_TEST_SRCS:tests/frontend/%.c=$(O)/fe-tests/%)
-FE_TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null) -lpthread
+# libfuse3 serves the held-I/O fixture (tests/frontend/fuse_gate.h): test
+# programs only, so the library, the fio engine and the daemon stay free of it.
+FE_FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FE_TEST_LIBS := $(shell pkg-config --libs cmocka fuse3 liburing 2>/dev/null) -lpthread
 FIO_ENGINE  := build/fio-vhost-user-scsi.so
 FIO_SRC_CACHE := build/fio-src
 
@@ -29,6 +32,8 @@ frontend-tests: $(FE_TESTS)
 $(O)/fe-obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FE_CFLAGS) -c -o $@ $<
+
+$(O)/fe-obj/tests/frontend/%.o: FE_CFLAGS += $(FE_FUSE_CFLAGS)
 
 $(FE_LIB): $(FE_OBJS)
 	@rm -f $@

@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config liburing-dev libjansson-dev libcmocka-dev
 clang-format qemu-system-x86 qemu-utils fio sg3-utils e2fsprogs
 busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file
 python3 clang libclang-rt-14-dev
-tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common"
+tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common
+libfuse3-dev"
 
 missing=""
 for p in $PKGS; do
