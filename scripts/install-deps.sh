@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config liburing-dev libjansson-dev libcmocka-dev
 clang-format qemu-system-x86 qemu-utils fio sg3-utils e2fsprogs
-busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file
+busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file strace
 python3 clang libclang-rt-14-dev
 tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common
 libfuse3-dev"

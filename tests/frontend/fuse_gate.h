@@ -566,6 +566,28 @@ static inline void fuse_gate_release(struct fuse_gate *g)
     }
 }
 
+/* Answer the oldest parked request only, holding on as before; false if none is parked. */
+static inline bool fuse_gate_release_one(struct fuse_gate *g)
+{
+    struct fuse_gate_req **pp, *r;
+
+    if (!g->inited)
+        return false;
+    pthread_mutex_lock(&g->lock);
+    for (pp = &g->parked; (r = *pp) && !r->parked; pp = &r->next)
+        ;
+    if (r) {
+        *pp = r->next;
+        r->next = NULL;
+        g->held--;
+        pthread_cond_broadcast(&g->cond);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (r)
+        fg_answer(g, r);
+    return r != NULL;
+}
+
 /* From now on park requests of the kinds in mask (FUSE_GATE_*); 0 parks no new ones. */
 static inline void fuse_gate_hold(struct fuse_gate *g, unsigned mask)
 {

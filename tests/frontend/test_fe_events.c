@@ -30,10 +30,9 @@ struct ctx {
 static int setup(void **state)
 {
     static struct ctx cx;
-    struct vus_fe_config cfg = { .num_req_queues = 1,
-                                 .mem_regions = 2,
-                                 .timeout_ms = T_TIMEOUT,
-                                 .connect_retry_ms = 2000 };
+    struct vus_fe_config cfg = {
+        .num_req_queues = 1, .mem_regions = 2, .timeout_ms = T_TIMEOUT, .connect_retry_ms = 2000
+    };
     char lun[128];
     int fd;
 
