@@ -93,8 +93,8 @@ static long ms_since(const struct timespec *t0)
 }
 
 /* Submit (and kick) a one-block READ(16) of LUN 0 with this tag into buf. */
-static void submit_read(struct vus_fe_vq *vq, struct vus_fe_cmd *c, struct iovec *iov,
-                        uint8_t *buf, uint64_t tag, unsigned flags)
+static void submit_read(struct vus_fe_vq *vq, struct vus_fe_cmd *c, struct iovec *iov, uint8_t *buf,
+                        uint64_t tag, unsigned flags)
 {
     memset(c, 0, sizeof(*c));
     cdb_rw16(c->cdb, false, tag % 64, 1);
@@ -369,8 +369,8 @@ static void test_pause_drains_without_taking_more(void **state)
     fuse_gate_hold(&gate, 0);
     fuse_gate_release(&gate);
     if (r != (int)sizeof(st))
-        fail_msg("GET_VRING_BASE not answered in %ld ms (%d): the drain kept taking requests",
-                 ms, r);
+        fail_msg("GET_VRING_BASE not answered in %ld ms (%d): the drain kept taking requests", ms,
+                 r);
     assert_int_equal(req, VU_GET_VRING_BASE);
     /* Everything taken off the ring is on the used ring. */
     assert_int_equal((uint16_t)st.num, vus_fe_vq_used_idx(cx->vq));
