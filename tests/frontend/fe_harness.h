@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +227,55 @@ static inline void clear_ua(struct vus_fe_vq *vq, unsigned target, unsigned lun)
             return;
     }
     fail_msg("TEST UNIT READY keeps failing on %u:%u", target, lun);
+}
+
+/*
+ * A guest that keeps its ring full for ever: a thread that offers the same
+ * requests again the moment the device completes them (the avail index is
+ * moved; the ring entries, whose heads are all real requests, stay as they
+ * are), without kicking: a device busy taking requests looks anyway, and a
+ * syscall would let it catch up.  The caller fills the ring first and says
+ * what it published (avail, counted like the avail index).
+ */
+struct fe_refill {
+    struct vus_fe_vq *vq;
+    uint16_t avail;
+    atomic_bool stop;
+    atomic_ulong refills;
+    pthread_t th;
+};
+
+static inline void *fe_refill_main(void *arg)
+{
+    struct fe_refill *r = arg;
+    const uint16_t num = (uint16_t)vus_fe_vq_size(r->vq);
+
+    while (!atomic_load(&r->stop)) {
+        uint16_t want = (uint16_t)(vus_fe_vq_used_idx(r->vq) + num);
+        if (want != r->avail) {
+            vus_fe_vq_avail_move(r->vq, (uint16_t)(want - r->avail));
+            r->avail = want;
+            atomic_fetch_add(&r->refills, 1);
+        } else {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static inline int fe_refill_start(struct fe_refill *r, struct vus_fe_vq *vq, uint16_t avail)
+{
+    r->vq = vq;
+    r->avail = avail;
+    atomic_init(&r->stop, false);
+    atomic_init(&r->refills, 0);
+    return -pthread_create(&r->th, NULL, fe_refill_main, r);
+}
+
+static inline void fe_refill_stop(struct fe_refill *r)
+{
+    atomic_store(&r->stop, true);
+    pthread_join(r->th, NULL);
 }
 
 /* VUS_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's * and ? wildcards). */

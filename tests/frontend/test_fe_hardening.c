@@ -214,52 +214,19 @@ static long ms_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/*
- * A guest that keeps its ring full for ever: whenever the device completes
- * requests, the same descriptors are offered again at once (the avail index
- * is moved, the entries are already there), so every look at the ring finds
- * work, and requests that complete inline never let a loop run dry.
- */
 #define VIRTQ_FLOOD_MAX 512
-
-struct flood {
-    struct vus_fe_vq *vq;
-    uint16_t avail; /* what we published: always used + ring size */
-    atomic_bool stop;
-    atomic_ulong refills;
-};
-
-static void *flood_main(void *arg)
-{
-    struct flood *fl = arg;
-    const uint16_t num = (uint16_t)vus_fe_vq_size(fl->vq);
-
-    while (!atomic_load(&fl->stop)) {
-        uint16_t want = (uint16_t)(vus_fe_vq_used_idx(fl->vq) + num);
-        if (want != fl->avail) {
-            /* No kick: the device is busy taking requests, and a syscall would slow us down. */
-            vus_fe_vq_avail_move(fl->vq, (uint16_t)(want - fl->avail));
-            fl->avail = want;
-            atomic_fetch_add(&fl->refills, 1);
-        }
-    }
-    return NULL;
-}
 
 /*
  * Fill vq's whole ring (nothing may be in flight on it) with requests of two
  * descriptors each, and keep it full from a thread.
  */
-static void flood_start(struct flood *fl, pthread_t *th, struct vus_fe *fe, struct vus_fe_vq *vq,
-                        bool control, uint8_t *buf)
+static void flood_start(struct fe_refill *fl, struct vus_fe *fe, struct vus_fe_vq *vq, bool control,
+                        uint8_t *buf)
 {
     static struct vus_fe_cmd tur[VIRTQ_FLOOD_MAX];
     unsigned n = vus_fe_vq_size(vq) / 2;
+    uint16_t avail = (uint16_t)(vus_fe_vq_used_idx(vq) + 2 * n);
 
-    fl->vq = vq;
-    fl->avail = (uint16_t)(vus_fe_vq_used_idx(vq) + 2 * n);
-    atomic_init(&fl->stop, false);
-    atomic_init(&fl->refills, 0);
     for (unsigned i = 0; i < n; i++) {
         uint64_t req, resp;
         if (control) {
@@ -280,13 +247,7 @@ static void flood_start(struct flood *fl, pthread_t *th, struct vus_fe *fe, stru
     }
     /* The other half of the avail ring: the same heads again, offered at once. */
     vus_fe_vq_avail_jump(vq, (uint16_t)n);
-    assert_int_equal(pthread_create(th, NULL, flood_main, fl), 0);
-}
-
-static void flood_stop(struct flood *fl, pthread_t th)
-{
-    atomic_store(&fl->stop, true);
-    pthread_join(th, NULL);
+    assert_int_equal(fe_refill_start(fl, vq, avail), 0);
 }
 
 /*
@@ -296,18 +257,17 @@ static void flood_stop(struct flood *fl, pthread_t th)
 static void test_full_request_ring_cannot_postpone_a_pause(void **state)
 {
     struct abuse_ctx *cx = *state;
-    struct flood fl;
+    struct fe_refill fl;
     struct timespec t0;
-    pthread_t th;
     uint16_t base;
 
-    flood_start(&fl, &th, cx->fe, cx->vq, false, cx->data);
+    flood_start(&fl, cx->fe, cx->vq, false, cx->data);
     usleep(200000);
     assert_true(atomic_load(&fl.refills) > 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = vus_fe_vq_stop(cx->fe, REQ0, &base);
     long ms = ms_since(&t0);
-    flood_stop(&fl, th);
+    fe_refill_stop(&fl);
     if (getenv("VUS_FE_VERBOSE"))
         fprintf(stderr, "flood: %lu refills, GET_VRING_BASE after %ld ms\n",
                 atomic_load(&fl.refills), ms);
@@ -321,11 +281,10 @@ static void test_full_request_ring_cannot_postpone_a_pause(void **state)
 static void test_full_control_ring_cannot_starve_the_socket(void **state)
 {
     struct abuse_ctx *cx = *state;
-    struct flood fl;
+    struct fe_refill fl;
     struct timespec t0;
-    pthread_t th;
 
-    flood_start(&fl, &th, cx->fe, vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_CONTROL), true, cx->data);
+    flood_start(&fl, cx->fe, vus_fe_vq(cx->fe, VIRTIO_SCSI_VQ_CONTROL), true, cx->data);
     usleep(200000);
     assert_true(atomic_load(&fl.refills) > 0);
     for (int i = 0; i < 20; i++) {
@@ -334,11 +293,11 @@ static void test_full_control_ring_cannot_starve_the_socket(void **state)
         int r = vus_fe_request_ack(cx->fe, VU_GET_FEATURES, NULL, 0, NULL, 0);
         long ms = ms_since(&t0);
         if (r < 0 || ms > 1000) {
-            flood_stop(&fl, th);
+            fe_refill_stop(&fl);
             fail_msg("GET_FEATURES: %d after %ld ms under a control-queue flood", r, ms);
         }
     }
-    flood_stop(&fl, th);
+    fe_refill_stop(&fl);
     abuse_done(cx);
 }
 

@@ -306,31 +306,6 @@ static void *releaser_main(void *arg)
     return NULL;
 }
 
-struct refill {
-    struct vus_fe_vq *vq;
-    uint16_t avail;
-    atomic_bool stop;
-    pthread_t th;
-};
-
-static void *refill_main(void *arg)
-{
-    struct refill *f = arg;
-    const uint16_t num = (uint16_t)vus_fe_vq_size(f->vq);
-
-    /* Spinning: a request re-offered before the device looks again is one it takes. */
-    while (!atomic_load(&f->stop)) {
-        uint16_t want = (uint16_t)(vus_fe_vq_used_idx(f->vq) + num);
-        if (want != f->avail) {
-            vus_fe_vq_avail_move(f->vq, (uint16_t)(want - f->avail));
-            f->avail = want;
-        } else {
-            sched_yield();
-        }
-    }
-    return NULL;
-}
-
 static void test_pause_drains_without_taking_more(void **state)
 {
     struct ctx *cx = *state;
@@ -338,7 +313,7 @@ static void test_pause_drains_without_taking_more(void **state)
     struct iovec iov[128];
     const unsigned num = vus_fe_vq_size(cx->vq);
     struct releaser rel;
-    struct refill fill;
+    struct fe_refill fill;
     struct vu_vring_state st = { .index = REQ0 };
     struct timespec t0;
     uint32_t req;
@@ -349,11 +324,8 @@ static void test_pause_drains_without_taking_more(void **state)
     for (unsigned i = 0; i < num; i++)
         submit_read(cx->vq, &c[i], &iov[i], cx->buf + i * 512, 1000 + i, VUS_FE_CMD_INDIRECT);
     assert_int_equal(fuse_gate_wait_held(&gate, num, T_TIMEOUT), 0);
-    fill.vq = cx->vq;
-    fill.avail = (uint16_t)num;
-    atomic_init(&fill.stop, false);
     atomic_init(&rel.stop, false);
-    assert_int_equal(pthread_create(&fill.th, NULL, refill_main, &fill), 0);
+    assert_int_equal(fe_refill_start(&fill, cx->vq, (uint16_t)num), 0);
     assert_int_equal(pthread_create(&rel.th, NULL, releaser_main, &rel), 0);
     usleep(100000);
 
@@ -363,9 +335,8 @@ static void test_pause_drains_without_taking_more(void **state)
     int r = vus_fe_recv_raw(cx->fe, &req, &st, sizeof(st), 3000);
     long ms = ms_since(&t0);
     atomic_store(&rel.stop, true);
-    atomic_store(&fill.stop, true);
     pthread_join(rel.th, NULL);
-    pthread_join(fill.th, NULL);
+    fe_refill_stop(&fill);
     fuse_gate_hold(&gate, 0);
     fuse_gate_release(&gate);
     if (r != (int)sizeof(st))
