@@ -157,6 +157,14 @@ void vu_dev_disconnect(struct vu_dev *dev)
     dev->ops->resume(dev);
 }
 
+/* Why vu_mem_add_region / vu_mem_check_fd refused an fd, for the log. */
+static const char *refusal(int err)
+{
+    if (err == -EPERM)
+        return "its fd is on a FUSE filesystem, whose page faults could stall us";
+    return strerror(-err);
+}
+
 static int handle_mem_table(struct vu_dev *dev, struct vu_msg *msg)
 {
     const struct vu_mem_table_msg *m = &msg->payload.mem;
@@ -174,7 +182,7 @@ static int handle_mem_table(struct vu_dev *dev, struct vu_msg *msg)
         ret = vu_mem_add_region(&dev->mem, r->gpa, r->size, r->uva, r->mmap_offset, fd);
         if (ret < 0)
             LOG_ERR("SET_MEM_TABLE: region %u (gpa 0x%llx size 0x%llx) refused: %s", i,
-                    (unsigned long long)r->gpa, (unsigned long long)r->size, strerror(-ret));
+                    (unsigned long long)r->gpa, (unsigned long long)r->size, refusal(ret));
     }
     if (ret < 0)
         vu_mem_table_clear(&dev->mem);
@@ -192,7 +200,7 @@ static int handle_add_mem_reg(struct vu_dev *dev, struct vu_msg *msg)
     ret = vu_mem_add_region(&dev->mem, r->gpa, r->size, r->uva, r->mmap_offset, fd);
     if (ret < 0)
         LOG_ERR("ADD_MEM_REG: region gpa 0x%llx size 0x%llx refused: %s",
-                (unsigned long long)r->gpa, (unsigned long long)r->size, strerror(-ret));
+                (unsigned long long)r->gpa, (unsigned long long)r->size, refusal(ret));
     translate_all(dev);
     return ret;
 }
@@ -309,13 +317,14 @@ static int handle_set_inflight(struct vu_dev *dev, struct vu_msg *msg)
     if (in->mmap_size < (uint64_t)qlen * in->num_queues || in->mmap_size > (1ULL << 32) ||
         (in->mmap_offset & 4095))
         return -EINVAL;
-    /* As for memory regions: touching a mapping past the end of the file is SIGBUS. */
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (S_ISREG(st.st_mode) && ((uint64_t)st.st_size < in->mmap_offset ||
-                                (uint64_t)st.st_size - in->mmap_offset < in->mmap_size))
+    if (in->mmap_offset > INT64_MAX - in->mmap_size)
         return -EINVAL;
+    /* As for memory regions: the fd must hold what will be mapped, and not be on FUSE. */
+    int ret = vu_mem_check_fd(fd, in->mmap_offset + in->mmap_size);
+    if (ret < 0) {
+        LOG_ERR("SET_INFLIGHT_FD refused: %s", refusal(ret));
+        return ret;
+    }
     base = inflight_map(dev, fd, in->mmap_size, (off_t)in->mmap_offset, &map_len);
     if (base == MAP_FAILED)
         return -errno;

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "vhost/vu_fault.h"
@@ -13,6 +15,29 @@
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
     return a < b + blen && b < a + alen;
+}
+
+int vu_mem_check_fd(int fd, uint64_t need)
+{
+    struct statfs sfs;
+    struct stat st;
+
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
+        return -errno;
+    /*
+     * Touching a mapping beyond the end of a file raises SIGBUS, so a
+     * frontend that announces more than its fd holds is refused here rather
+     * than left to the fault recovery.
+     */
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < need)
+        return -EINVAL;
+    /*
+     * Page faults on a FUSE file wait for its server, which the frontend
+     * may be: a worker touching guest memory would wait for ever.
+     */
+    if ((unsigned long)sfs.f_type == FUSE_SUPER_MAGIC)
+        return -EPERM;
+    return 0;
 }
 
 int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint64_t uva,
@@ -44,20 +69,9 @@ int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint6
         }
     }
 
-    /*
-     * Touching a mapping beyond the end of a file raises SIGBUS, so a frontend
-     * that announces more than its fd holds must be refused here rather than
-     * take the whole daemon down on the first access.
-     */
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
+    rc = vu_mem_check_fd(fd, mmap_offset + size);
+    if (rc < 0)
         goto out_close;
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < mmap_offset + size) {
-        rc = -EINVAL;
-        goto out_close;
-    }
 
     size_t len = (size_t)(mmap_offset + size);
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -40,10 +40,17 @@ struct vu_mem_table {
 };
 
 /*
+ * Whether fd may back guest memory (or an inflight region) of which need
+ * bytes will be mapped: a regular file must be at least that long, and no
+ * file on FUSE is taken.  0, -EINVAL (too short), -EPERM (FUSE) or -errno.
+ */
+int vu_mem_check_fd(int fd, uint64_t need);
+
+/*
  * Map fd and add a region.  Takes ownership of fd (closed here in all cases:
  * a mapping does not need it).  Rejects zero sizes, overflowing ranges,
  * overlap with an existing region (in gpa or uva space), a full table, and
- * an fd smaller than the region.  The mapping is registered with vu_fault so
+ * an fd vu_mem_check_fd() refuses.  The mapping is registered with vu_fault so
  * that a later shrink of the fd cannot kill the process.
  * Returns 0 or -errno.
  */

@@ -347,20 +347,28 @@ unsigned vscsi_queue_mark_tasks(struct vscsi_queue *q, const struct scsi_lun *lu
         struct scsi_lun *l;
         uint64_t st, t;
 
-        /*
-         * The compare-and-swap fails if the slot moved on (completed, or
-         * started another task) since its state was read: read again.
-         */
-        while (slot_task(r, &st, &l, &t) && task_matches(l, t, lun, tag, any_tag)) {
-            /* Counted first: the worker may complete it the moment the bit lands. */
-            atomic_fetch_add_explicit(&tmf->remaining, 1, memory_order_relaxed);
-            if (atomic_compare_exchange_strong_explicit(&r->state, &st, st | (1ull << id),
+        if (!slot_task(r, &st, &l, &t) || !task_matches(l, t, lun, tag, any_tag))
+            continue;
+        /* Counted first: the worker may complete it the moment the bit lands. */
+        atomic_fetch_add_explicit(&tmf->remaining, 1, memory_order_relaxed);
+        for (;;) {
+            uint64_t seen = st;
+            if (atomic_compare_exchange_strong_explicit(&r->state, &seen, st | (1ull << id),
                                                         memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 marked++;
                 break;
             }
-            atomic_fetch_sub_explicit(&tmf->remaining, 1, memory_order_relaxed);
+            /*
+             * Another TMF marked it meanwhile: try again.  Anything else
+             * means the task completed (and maybe another one started,
+             * which arrived after this TMF and is not its victim).
+             */
+            if ((seen & ~VSCSI_SLOT_TMF_MASK) != (st & ~VSCSI_SLOT_TMF_MASK)) {
+                atomic_fetch_sub_explicit(&tmf->remaining, 1, memory_order_relaxed);
+                break;
+            }
+            st = seen;
         }
     }
     return marked;

@@ -9,7 +9,9 @@
  *   item 5: a worker draining for a pause takes no new requests, however
  *           full the guest keeps its ring;
  *   item 6: a worker never parks with I/O in flight, even when io_uring
- *           fails under it (errors injected into io_uring_enter with strace).
+ *           fails under it (errors injected into io_uring_enter with strace);
+ * and guest memory on a FUSE file is refused (item 2's "no frontend fd can
+ * block a thread", for page faults).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -442,6 +444,28 @@ static void test_park_never_abandons_io(void **state)
     assert_int_equal((uint16_t)st.num, vus_fe_vq_used_idx(cx->vq));
 }
 
+/*
+ * Guest memory or an inflight region on a FUSE file: page faults on it wait
+ * for the FUSE server, which a frontend may control, so a worker touching
+ * guest memory could wait for ever.  Refused, the connection kept.
+ */
+static void test_memory_on_fuse_refused(void **state)
+{
+    struct ctx *cx = *state;
+    struct vu_mem_single_msg one = { .region = { 0x40000000, 1 << 20, 0x7e0000000000ull, 0 } };
+    struct vu_inflight_msg inf = { .mmap_size = 4 * 2112, .num_queues = 4, .queue_size = 128 };
+    struct vus_fe_cmd c;
+    int fd = open(gate.path, O_RDWR | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(vus_fe_request_ack(cx->fe, VU_ADD_MEM_REG, &one, sizeof(one), &fd, 1), 1);
+    assert_int_equal(vus_fe_request_ack(cx->fe, VU_SET_INFLIGHT_FD, &inf, sizeof(inf), &fd, 1), 1);
+    close(fd);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(vus_fe_cmd_exec(cx->vq, &c, T_TIMEOUT), 0);
+    assert_int_equal(c.status, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -451,6 +475,7 @@ int main(void)
         T(test_reset_cancels_a_flush),
         T(test_pause_drains_without_taking_more),
         T(test_park_never_abandons_io),
+        T(test_memory_on_fuse_refused),
     };
 #undef T
     fe_apply_test_filter();
