@@ -61,9 +61,9 @@ static void test_shrunk_mapping_survives(void **state)
 
     /* The frontend cuts the file to 16 pages: pages past it are gone. */
     assert_int_equal(ftruncate(fd, 16 * 4096), 0);
-    assert_int_equal(p[100], 0xab);           /* still inside the file */
-    assert_int_equal(p[40 * 4096 + 7], 0);    /* would have been SIGBUS */
-    p[50 * 4096] = 1;                         /* and a write further on */
+    assert_int_equal(p[100], 0xab);        /* still inside the file */
+    assert_int_equal(p[40 * 4096 + 7], 0); /* would have been SIGBUS */
+    p[50 * 4096] = 1;                      /* and a write further on */
     assert_int_equal(p[LEN - 1], 0);
     assert_true(vu_fault_owner_faulted(&owner));
     assert_int_equal((uintptr_t)atomic_load(&owner.addr), (uintptr_t)(p + 40 * 4096 + 7));
