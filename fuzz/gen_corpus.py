@@ -151,6 +151,130 @@ def gen_vu_msg():
           msg(SET_VRING_ERR, u64(0x100)))
 
 
+# ---------------------------------------------------------------- inflight
+# Opcodes and argument encodings: see the header comment of fuzz/fuzz_inflight.c.
+(I_NUM, I_ADDR, I_BASE, I_KICK, I_CALL, I_ENABLE, I_GET_BASE, I_GET_INFLIGHT, I_SET_INFLIGHT,
+ I_FE_EDIT, I_AVAIL, I_DESC, I_STORE, I_WORKER, I_COMPLETE, I_RECOVER, I_RESTART, I_FEATURES,
+ I_RESET, I_MEM) = range(20)
+I_EVENT_IDX, I_INDIRECT, I_NO_PROTOCOL = 1, 2, 4
+
+
+def i_head(max_queues, bits):
+    return bytes([max_queues - 1, bits])
+
+
+def i_size(log2=None, raw=None):
+    """A queue size argument: 1 << log2 (log2 < 11), or a raw le16."""
+    return bytes([log2]) if raw is None else bytes([0x80]) + struct.pack("<H", raw)
+
+
+def i_nq(n):
+    """num_queues 1..max_queues (as 1 + n mod max_queues; n < max_queues here)."""
+    return bytes([n - 1])
+
+
+def i_ring(q, log2=7, base=0, enable=True):
+    """A ring as QEMU starts it: NUM, BASE, ADDR (canonical layout at (q + 1) * 32 KiB), CALL,
+    KICK, ENABLE."""
+    ops = (bytes([I_NUM, q]) + i_size(log2) + bytes([I_BASE, q]) + struct.pack("<H", base) +
+           bytes([I_ADDR, q, q + 1, I_CALL, q, 0, I_KICK, q, 0]))
+    return ops + (bytes([I_ENABLE, q, 1]) if enable else b"")
+
+
+def i_desc(q, i, gpa, length, flags=0, nxt=0):
+    return bytes([I_DESC, q]) + struct.pack("<HHHBH", i, gpa // 32, length, flags, nxt)
+
+
+def i_avail(q, heads):
+    return bytes([I_AVAIL, q, len(heads) - 1]) + b"".join(struct.pack("<H", h) for h in heads)
+
+
+def i_requests(q, n):
+    """n one-descriptor requests (heads 0..n-1, writable buffers at 1 MiB) made available."""
+    return (b"".join(i_desc(q, i, 0x100000 + 0x1000 * i, 512, F_WRITE) for i in range(n)) +
+            i_avail(q, list(range(n))))
+
+
+def i_store(offset, blob):
+    """The guest stores blob at offset of its memory."""
+    return bytes([I_STORE]) + struct.pack("<HBB", offset & 0xFFFF, offset >> 16, len(blob)) + blob
+
+
+def i_worker(q, budget, hold=0):
+    return bytes([I_WORKER, q, budget - 1, hold])
+
+
+def i_set_inflight(nq, log2, file_kb=64, mode=1, reuse=False, headers=None, slots=(),
+                   off_pages=0):
+    """SET_INFLIGHT_FD; headers = (desc_num log2, last_batch_head, used_idx) written into
+    every queue first, slots = [(queue, head, inflight, counter)]."""
+    src = (1 if reuse else 0) | (2 if headers else 0)
+    out = bytes([I_SET_INFLIGHT, src])
+    if not reuse:
+        out += bytes([file_kb * 2])
+    out += bytes([mode, off_pages]) + i_nq(nq) + i_size(log2)
+    if headers:
+        out += i_size(headers[0]) + struct.pack("<HH", headers[1], headers[2])
+    out += bytes([len(slots)])
+    for k, head, flag, counter in slots:
+        out += bytes([k]) + struct.pack("<H", head) + bytes([flag]) + struct.pack("<H", counter)
+    return out
+
+
+def gen_inflight():
+    ev = I_EVENT_IDX | I_INDIRECT
+    # QEMU's first start: GET_INFLIGHT_FD, three rings, requests popped, some held (inflight),
+    # then the backend restarts, gets its region back and recovers/resubmits ring 0.
+    write("inflight", "get_restart_recover",
+          i_head(4, ev) + bytes([I_GET_INFLIGHT]) + i_nq(3) + i_size(7) +
+          b"".join(i_ring(q) for q in range(3)) + i_requests(0, 4) + i_requests(2, 2) +
+          i_worker(0, 4, hold=0b0101) + i_worker(2, 2) + bytes([I_COMPLETE, 0, 0]) +
+          bytes([I_RESTART, 0]) + i_ring(0, base=4) + bytes([I_RECOVER, 0, 1]) +
+          i_worker(0, 4))
+    # A restarted backend handed a frontend-written region whose headers match the rings,
+    # with two requests inflight on queue 0 (counters 1, 2) and one on queue 1.
+    write("inflight", "set_prewritten_recover",
+          i_head(4, ev) +
+          i_set_inflight(3, 7, headers=(7, 0, 0),
+                         slots=[(0, 5, 1, 2), (0, 3, 1, 1), (1, 0, 1, 7)]) +
+          b"".join(i_ring(q, base=2) for q in range(3)) +
+          # The guest had made 2 requests available on each ring before the restart.
+          b"".join(i_store(0x8000 * (q + 1) + 16 * 128 + 2, struct.pack("<H", 2))
+                   for q in range(3)) + bytes([I_RECOVER, 0, 1]) +
+          bytes([I_RECOVER, 1, 0]) + i_requests(1, 3) + i_worker(1, 3, hold=0b10) +
+          bytes([I_COMPLETE, 1, 0xff]))
+    # GET, then the frontend hands the same file back with another layout (offset 0, size of
+    # the file): what a confused or hostile frontend may do after a restart.
+    write("inflight", "get_then_set_same_file",
+          i_head(2, ev) + bytes([I_GET_INFLIGHT]) + i_nq(2) + i_size(6) + i_ring(0, 6) +
+          i_ring(1, 6) + i_requests(0, 3) + i_worker(0, 3, hold=0b111) +
+          i_set_inflight(2, 6, mode=0, reuse=True) + bytes([I_RECOVER, 0, 1]) +
+          i_set_inflight(1, 5, mode=0, reuse=True) + i_ring(0, 5) + i_requests(0, 2) +
+          i_worker(0, 2))
+    # The frontend edits its region between steps: a slot marked inflight, a used_idx that
+    # disagrees with the ring, a header that claims another ring size, then the ring is resized.
+    write("inflight", "frontend_edits",
+          i_head(2, ev) + i_set_inflight(2, 7, headers=(7, 0, 0)) + i_ring(0) + i_ring(1) +
+          i_requests(0, 2) + i_worker(0, 2, hold=0b1) +
+          bytes([I_FE_EDIT, 2, 0]) + struct.pack("<HBH", 9, 1, 40) +
+          bytes([I_FE_EDIT, 1, 0, 3]) + struct.pack("<H", 77) + bytes([I_RECOVER, 0, 1]) +
+          bytes([I_FE_EDIT, 3, 1]) + i_size(8) + bytes([I_NUM, 1]) + i_size(8) +
+          bytes([I_FE_EDIT, 0]) + struct.pack("<HB", 0x10, 0) + bytes([3]) + b"\x01\x00\x40\x00" +
+          i_requests(1, 2) + i_worker(1, 2))
+    # No protocol features: rings enable themselves on kick; the region comes at an offset.
+    write("inflight", "no_protocol_features_offset",
+          i_head(1, I_NO_PROTOCOL) + i_set_inflight(1, 4, file_kb=16, mode=0, off_pages=2) +
+          i_ring(0, 4, enable=False) + i_requests(0, 3) + i_worker(0, 3, hold=0b10) +
+          bytes([I_RECOVER, 0, 1]))
+    # The memory table shrinks under a running ring and comes back; a reset in between.
+    write("inflight", "mem_table_and_reset",
+          i_head(2, ev) + bytes([I_GET_INFLIGHT]) + i_nq(2) + i_size(7) + i_ring(0) +
+          i_requests(0, 3) + i_worker(0, 1, hold=1) + bytes([I_MEM, 1]) + i_worker(0, 2) +
+          bytes([I_COMPLETE, 0, 0xff, I_MEM, 0]) + i_worker(0, 2) + bytes([I_RESET, 0]) +
+          i_ring(0, 8) + bytes([I_GET_BASE, 0, I_RESTART, 1]) +
+          i_set_inflight(2, 7, mode=0, reuse=True) + i_ring(0) + bytes([I_RECOVER, 0, 1]))
+
+
 # ---------------------------------------------------------------- virtq
 VQ_MEM = 0x4000
 
@@ -274,6 +398,7 @@ def gen_scsi():
 
 def main():
     gen_vu_msg()
+    gen_inflight()
     gen_virtq()
     gen_scsi()
     return 0
