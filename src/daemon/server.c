@@ -195,14 +195,21 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
          * The control and event queues get a bounded share per turn, so the
          * socket below is served however busy a guest keeps them.
          */
+        bool ctrl_served = false;
         for (unsigned idx = 0; idx < 2; idx++) {
             if (pfd[FD_KICK0 + idx].revents & POLLIN)
                 more[idx] = controller_kick_fixed(c, idx);
             else if (more[idx])
                 more[idx] = controller_serve_fixed(c, idx);
+            else
+                continue;
+            ctrl_served |= idx == VIRTIO_SCSI_VQ_CONTROL;
         }
-        /* TMFs whose victims completed, or whose time may be up. */
-        if ((pfd[FD_TMF].revents & POLLIN) || timeout >= 0)
+        /*
+         * TMFs whose victims completed, or whose time may be up; and after
+         * the control queue ran, the deadline of any TMF it started.
+         */
+        if ((pfd[FD_TMF].revents & POLLIN) || timeout >= 0 || ctrl_served)
             timeout = controller_poll_tmfs(c);
         if (pfd[FD_CONN].revents & (POLLIN | POLLHUP | POLLERR)) {
             ret = vu_msg_recv(conn, &msg);

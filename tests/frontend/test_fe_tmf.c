@@ -139,7 +139,7 @@ static void *tmf_main(void *arg)
 {
     struct tmf_call *t = arg;
 
-    t->ret = vus_fe_tmf(t->fe, t->subtype, 0, t->lun, t->tag, &t->response, 20000);
+    t->ret = vus_fe_tmf(t->fe, t->subtype, 0, t->lun, t->tag, &t->response, 45000);
     t->used_at_answer = vus_fe_vq_used_idx(t->watch);
     return NULL;
 }
@@ -196,6 +196,36 @@ static void test_abort_task_never_holds_the_control_thread(void **state)
     assert_int_equal(t.response, VIRTIO_SCSI_S_FUNCTION_COMPLETE);
     /* The victim's response was on its used ring when the TMF answered. */
     assert_int_equal((uint16_t)(t.used_at_answer - used_before), 1);
+}
+
+/*
+ * A task that can neither be cancelled nor finishes: after 30 s the TMF
+ * answers FAILURE (the guest escalates) rather than never; the task still
+ * answers ABORTED when it ends.  Takes 30 s.
+ */
+static void test_tmf_deadline(void **state)
+{
+    struct ctx *cx = *state;
+    struct vus_fe_cmd c;
+    struct iovec iov;
+    struct tmf_call t;
+    struct timespec t0;
+
+    fuse_gate_hold(&gate, FUSE_GATE_READ);
+    submit_read(cx->vq, &c, &iov, cx->buf, 500, 0);
+    assert_int_equal(fuse_gate_wait_held(&gate, 1, T_TIMEOUT), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tmf_start(&t, cx, VIRTIO_SCSI_T_TMF_ABORT_TASK, 500);
+    pthread_join(t.th, NULL);
+    long ms = ms_since(&t0);
+    assert_int_equal(t.ret, 0);
+    assert_int_equal(t.response, VIRTIO_SCSI_S_FAILURE);
+    if (ms < 29000 || ms > 35000)
+        fail_msg("the TMF answered after %ld ms, not 30 s", ms);
+    fuse_gate_release(&gate);
+    wait_cmd(cx->vq, &c, T_TIMEOUT);
+    assert_int_equal(c.response, VIRTIO_SCSI_S_ABORTED);
+    assert_socket_served(cx);
 }
 
 /*
@@ -476,6 +506,7 @@ int main(void)
         T(test_pause_drains_without_taking_more),
         T(test_park_never_abandons_io),
         T(test_memory_on_fuse_refused),
+        T(test_tmf_deadline),
     };
 #undef T
     fe_apply_test_filter();
