@@ -126,3 +126,4 @@ include frontend.mk
 include fuzz.mk
 include qemu.mk
 include bench.mk
+include tests/nvme/nvme.mk

@@ -89,11 +89,18 @@ fi
 
 # ------------------------------------------------------------- initramfs --
 
+# Our own binaries for the tests that run the daemon inside the guest (the
+# NVMe test: the device is bound to vfio-pci there).  Each is optional: a
+# test that needs a missing one says so.  Guest path = host path under
+# /opt/vus, i.e. /opt/vus/vhost-user-scsi, /opt/vus/asan/vhost-user-scsi...
+OUR_BINS="$ROOT/build/vhost-user-scsi $ROOT/build/asan/vhost-user-scsi
+$ROOT/build/fio-vhost-user-scsi.so $ROOT/build/nvme/vfio_smoke $ROOT/build/nvme/vus_pattern"
+
 # Up to date when nothing that goes into the archive changed since it was
 # written: the tests, these scripts, the kernel, the main tools.
 if [ -f "$OUT/initramfs.cpio" ] && [ "$FORCE" = 0 ] &&
 	[ -z "$(find "$ROOT/tests/guest" "$ROOT/scripts/guest" "$OUT/vmlinux" \
-		/usr/bin/fio /usr/bin/iscsi-test-cu /bin/busybox \
+		/usr/bin/fio /usr/bin/iscsi-test-cu /bin/busybox $(ls -d $OUR_BINS 2>/dev/null) \
 		-newer "$OUT/initramfs.cpio" -print -quit)" ]; then
 	exit 0
 fi
@@ -125,6 +132,15 @@ visit() {
 for m in $WANT_MODULES; do
 	visit "$m"
 done
+# Loaded at boot: the list above.  Loaded on demand (g_load_modules in
+# lib-guest.sh), so the other tests boot as before: VFIO and NVMe.
+# vfio_iommu_type1 is no link-time dependency of vfio_pci (vfio asks for it
+# with request_module, which needs a modprobe the initramfs does not have).
+NBOOT=${#ORDER[@]}
+EXTRA_MODULES="vfio vfio_iommu_type1 vfio_pci nvme"
+for m in $EXTRA_MODULES; do
+	visit "$m"
+done
 
 rm -rf "$STAGE"
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,lib/modules,etc,proc,sys,dev,tmp,run,mnt,tests,root}
@@ -142,10 +158,17 @@ for applet in $(/bin/busybox --list); do
 done
 
 : >"$STAGE/lib/modules/load.order"
+: >"$STAGE/lib/modules/load.order.extra"
+i=0
 for f in "${ORDER[@]}"; do
 	base=$(basename "$f")
 	cp "$f" "$STAGE/lib/modules/$base"
-	echo "$base" >>"$STAGE/lib/modules/load.order"
+	if [ "$i" -lt "$NBOOT" ]; then
+		echo "$base" >>"$STAGE/lib/modules/load.order"
+	else
+		echo "$base" >>"$STAGE/lib/modules/load.order.extra"
+	fi
+	i=$((i + 1))
 done
 
 # Copy a binary plus every shared object ldd resolves for it, preserving the
@@ -168,6 +191,14 @@ TOOLS="/usr/bin/fio /usr/bin/iscsi-test-cu /usr/bin/iscsi-inq
 for t in $TOOLS /usr/bin/sg_*; do
 	copy_with_libs "$t"
 done
+for b in $OUR_BINS; do
+	[ -e "$b" ] || continue
+	copy_with_libs "$b"
+	dst=$STAGE/opt/vus/${b#"$ROOT/build/"}
+	mkdir -p "$(dirname "$dst")"
+	mv "$STAGE$b" "$dst"
+done
+rm -rf "${STAGE:?}$ROOT"
 ln -sf mke2fs "$STAGE/usr/sbin/mkfs.ext4"
 ln -sf e2fsck "$STAGE/usr/sbin/fsck.ext4"
 cp /etc/mke2fs.conf "$STAGE/etc/mke2fs.conf"
@@ -191,4 +222,4 @@ ln -s /proc/mounts "$STAGE/etc/mtab"
 (cd "$STAGE" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --quiet) >"$OUT/initramfs.cpio.tmp"
 mv "$OUT/initramfs.cpio.tmp" "$OUT/initramfs.cpio"
-log "kernel $KVER, initramfs $(du -h "$OUT/initramfs.cpio" | cut -f1), modules: $(tr '\n' ' ' <"$STAGE/lib/modules/load.order")"
+log "kernel $KVER, initramfs $(du -h "$OUT/initramfs.cpio" | cut -f1), modules: $(tr '\n' ' ' <"$STAGE/lib/modules/load.order"), on demand: $(tr '\n' ' ' <"$STAGE/lib/modules/load.order.extra"), ours: $(cd "$STAGE" && ls -d opt/vus/* opt/vus/*/* 2>/dev/null | tr '\n' ' ')"

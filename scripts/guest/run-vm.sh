@@ -10,7 +10,8 @@
 #     --append STR    extra kernel command line
 #
 # Environment: QEMU (default /usr/bin/qemu-system-x86_64), VUS_SMP (2),
-# VUS_MEM (512M), VUS_KCMDLINE (extra kernel command line, e.g. loglevel=7).
+# VUS_MEM (512M), VUS_KCMDLINE (extra kernel command line, e.g. loglevel=7),
+# VUS_MACHINE (pc; the NVMe test needs q35 for intel-iommu).
 #
 # Exit status: 0 when the guest printed "VUS-TEST-RESULT: PASS", 124 on
 # timeout, 1 on a FAIL marker, 3 when QEMU ended without any marker.
@@ -21,6 +22,7 @@ OUT=$ROOT/build/guest
 QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 SMP=${VUS_SMP:-2}
 MEM=${VUS_MEM:-512M}
+MACHINE=${VUS_MACHINE:-pc}
 
 TEST=shell
 ARGS=
@@ -62,7 +64,7 @@ CMDLINE="$CMDLINE vus.test=$TEST vus.timeout=$GTMO"
 
 QARGS=(
 	-accel tcg
-	-machine pc
+	-machine "$MACHINE"
 	-cpu max
 	-smp "$SMP"
 	-m "$MEM"

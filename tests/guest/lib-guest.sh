@@ -126,3 +126,44 @@ g_run() {
 # full tools whose names collide with an applet are called by path.
 blkdiscard() { /usr/sbin/blkdiscard "$@"; }
 mke2fs() { /usr/sbin/mke2fs "$@"; }
+
+# Load the on-demand modules (build-guest.sh: VFIO, NVMe), in dependency order.
+g_load_modules() {
+	while read -r m; do
+		# /proc/modules spells vfio-pci-core.ko as vfio_pci_core.
+		grep -q "^$(echo "${m%.ko*}" | tr - _) " /proc/modules && continue
+		insmod "/lib/modules/$m" 2>/dev/null || echo "VUS-WARN: insmod $m failed"
+	done </lib/modules/load.order.extra
+}
+
+# g_bind_vfio [CLASS]: bind the first PCI function whose class starts with
+# $1 (default 0x0108, NVMe) to vfio-pci the way an admin would:
+# driver_override, unbind from its driver, drivers_probe.  Prints the BDF
+# and sets G_BDF (call it outside $(...): failures count in G_FAILS);
+# returns 1 (with a VUS-CHECK-FAIL line) when there is none or binding fails.
+g_bind_vfio() {
+	want=${1:-0x0108}
+	G_BDF=
+	bdf=
+	for d in /sys/bus/pci/devices/*; do
+		case "$(cat "$d/class")" in "$want"*) bdf=${d##*/}; break ;; esac
+	done
+	if [ -z "$bdf" ]; then
+		g_fail "no PCI function of class $want"
+		return 1
+	fi
+	g_load_modules
+	dev=/sys/bus/pci/devices/$bdf
+	olddrv=$(basename "$(readlink "$dev/driver" 2>/dev/null)" 2>/dev/null)
+	echo vfio-pci >"$dev/driver_override"
+	[ -e "$dev/driver" ] && echo "$bdf" >"$dev/driver/unbind"
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+	drv=$(basename "$(readlink "$dev/driver" 2>/dev/null)")
+	grp=$(basename "$(readlink "$dev/iommu_group" 2>/dev/null)")
+	if [ "$drv" != vfio-pci ] || [ ! -e "/dev/vfio/$grp" ]; then
+		g_fail "binding $bdf to vfio-pci: driver '$drv', group '$grp' ($(ls /dev/vfio 2>&1 | tr '\n' ' '))"
+		return 1
+	fi
+	G_BDF=$bdf
+	echo "$bdf: was ${olddrv:-unbound}, now vfio-pci, IOMMU group $grp"
+}
