@@ -98,7 +98,7 @@ static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
 {
     uint32_t cc = rd32(c, NVME_REG_CC);
     uint32_t csts = rd32(c, NVME_REG_CSTS);
-    int rc;
+    uint64_t deadline;
 
     if (cc == UINT32_MAX && csts == UINT32_MAX) {
         seterr(err, errlen, "controller registers read all-ones: device gone");
@@ -108,8 +108,8 @@ static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
     if ((cc & NVME_CC_EN) && !(csts & NVME_CSTS_RDY) && !(csts & NVME_CSTS_CFS))
         (void)wait_csts(c, NVME_CSTS_RDY, NVME_CSTS_RDY, ready_timeout_ms(c));
     wr32(c, NVME_REG_CC, cc & ~(NVME_CC_EN | NVME_CC_SHN_MASK));
-    /* A fatal controller still has to go through !RDY: CFS is not an answer here. */
-    uint64_t deadline = now_ns() + (uint64_t)ready_timeout_ms(c) * 1000000;
+    /* A controller with CFS set must still go through !RDY: CFS is not an answer here. */
+    deadline = now_ns() + (uint64_t)ready_timeout_ms(c) * 1000000;
     for (;;) {
         csts = rd32(c, NVME_REG_CSTS);
         if (csts == UINT32_MAX) {
@@ -117,7 +117,7 @@ static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
             return -ENODEV;
         }
         if (!(csts & NVME_CSTS_RDY))
-            break;
+            return 0;
         if (now_ns() > deadline) {
             seterr(err, errlen,
                    "controller did not become not-ready within %u ms of disabling (CAP.TO)",
@@ -126,8 +126,6 @@ static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
         }
         pause_ns(REG_POLL_NS);
     }
-    rc = 0;
-    return rc;
 }
 
 static int enable(struct nvme_ctrlr *c, char *err, size_t errlen)
