@@ -94,7 +94,8 @@ static int wait_csts(struct nvme_ctrlr *c, uint32_t mask, uint32_t want, unsigne
     }
 }
 
-static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
+/* finish_enable: first let an enable in progress complete (clearing EN during one is undefined). */
+static int disable(struct nvme_ctrlr *c, bool finish_enable, char *err, size_t errlen)
 {
     uint32_t cc = rd32(c, NVME_REG_CC);
     uint32_t csts = rd32(c, NVME_REG_CSTS);
@@ -104,8 +105,7 @@ static int disable(struct nvme_ctrlr *c, char *err, size_t errlen)
         seterr(err, errlen, "controller registers read all-ones: device gone");
         return -ENODEV;
     }
-    /* Clearing EN while an enable is still in progress is undefined: let it finish. */
-    if ((cc & NVME_CC_EN) && !(csts & NVME_CSTS_RDY) && !(csts & NVME_CSTS_CFS))
+    if (finish_enable && (cc & NVME_CC_EN) && !(csts & NVME_CSTS_RDY) && !(csts & NVME_CSTS_CFS))
         (void)wait_csts(c, NVME_CSTS_RDY, NVME_CSTS_RDY, ready_timeout_ms(c));
     wr32(c, NVME_REG_CC, cc & ~(NVME_CC_EN | NVME_CC_SHN_MASK));
     /* A controller with CFS set must still go through !RDY: CFS is not an answer here. */
@@ -363,7 +363,7 @@ int nvme_ctrlr_init(struct nvme_ctrlr *c, const struct nvme_ctrlr_config *cfg, c
     c->cc = css | (0u << NVME_CC_MPS_SHIFT) | ((uint32_t)NVME_SQES_LOG2 << NVME_CC_IOSQES_SHIFT) |
             ((uint32_t)NVME_CQES_LOG2 << NVME_CC_IOCQES_SHIFT);
 
-    rc = disable(c, err, errlen);
+    rc = disable(c, true, err, errlen);
     if (rc)
         goto fail;
 
@@ -398,8 +398,9 @@ int nvme_ctrlr_init(struct nvme_ctrlr *c, const struct nvme_ctrlr_config *cfg, c
     return 0;
 
 fail:
+    /* After a failed enable we already waited CAP.TO for RDY: do not wait again. */
     if (c->ready || (rd32(c, NVME_REG_CC) & NVME_CC_EN))
-        (void)disable(c, NULL, 0);
+        (void)disable(c, false, NULL, 0);
     c->ready = false;
     free_admin(c);
     pthread_mutex_destroy(&c->admin_lock);
@@ -653,7 +654,7 @@ int nvme_ctrlr_reset(struct nvme_ctrlr *c, char *err, size_t errlen)
     pthread_mutex_lock(&c->admin_lock);
     c->ready = false;
     c->gen++;
-    rc = disable(c, err, errlen);
+    rc = disable(c, true, err, errlen);
     if (rc == 0) {
         nvme_qpair_reset(&c->admin);
         rc = enable(c, err, errlen);
@@ -685,7 +686,7 @@ void nvme_ctrlr_shutdown(struct nvme_ctrlr *c)
     }
     c->ready = false;
     if (rd32(c, NVME_REG_CSTS) != UINT32_MAX)
-        (void)disable(c, NULL, 0);
+        (void)disable(c, true, NULL, 0);
     c->gen++;
     if (c->admin.outstanding)
         nvme_qpair_fail_all(&c->admin, NVME_SF(NVME_SCT_GENERIC, NVME_SC_ABORT_SQ_DELETION));

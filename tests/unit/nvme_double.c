@@ -434,8 +434,11 @@ static void *nd_thread(void *arg)
         }
         cc = reg_rd(d, NVME_REG_CC);
         csts = reg_rd(d, NVME_REG_CSTS);
-        if (d->cfs && !(csts & NVME_CSTS_CFS))
-            reg_wr(d, NVME_REG_CSTS, csts | NVME_CSTS_CFS);
+        /* CSTS.CFS follows the knob, so a test never writes the BAR under the thread. */
+        if (!!d->cfs != !!(csts & NVME_CSTS_CFS)) {
+            csts ^= NVME_CSTS_CFS;
+            reg_wr(d, NVME_REG_CSTS, csts);
+        }
         if (!(cc & NVME_CC_EN)) {
             if (d->enabled || (csts & (NVME_CSTS_RDY | NVME_CSTS_SHST_MASK))) {
                 nd_sleep_us(200);

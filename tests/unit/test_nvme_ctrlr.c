@@ -394,7 +394,6 @@ static void test_fatal(void **state)
     assert_int_equal(nvme_ctrlr_delete_io_qpair(&ctrlr, &qp), 0);
     /* Reset brings it back once the fault clears. */
     dev.cfs = false;
-    dev.bar[NVME_REG_CSTS / 4] &= ~NVME_CSTS_CFS;
     assert_int_equal(nvme_ctrlr_reset(&ctrlr, err, sizeof(err)), 0);
     assert_false(nvme_ctrlr_is_fatal(&ctrlr));
     assert_int_equal(nvme_ctrlr_set_num_io_queues(&ctrlr, 2, &granted), 0);
@@ -429,7 +428,9 @@ static void test_never_ready(void **state)
     dev.never_ready = true;
     t0 = mono_ms();
     assert_int_equal(init(1000), -ETIMEDOUT);
-    assert_true(mono_ms() - t0 < 1500);
+    /* 500 ms, plus slack for a loaded machine; not twice CAP.TO. */
+    assert_true(mono_ms() - t0 >= 500);
+    assert_true(mono_ms() - t0 < 1000);
     assert_non_null(strstr(err, "did not become ready within 500 ms"));
     assert_int_equal(nd_dma_live, 0);
     nvme_double_stop(&dev);
