@@ -236,6 +236,9 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
 
         if (io_uring_cq_ready(&w->loop.ring) || io_uring_sq_ready(&w->loop.ring))
             return true;
+        /* Backends with their own completion rings (NVMe) complete requests right here. */
+        if (w->loop.sources && io_loop_poll_sources(&w->loop))
+            return true;
         for (unsigned i = 0; i < w->nqueues; i++)
             found |= vscsi_queue_poll(w->queues[i].q);
         if (found)
@@ -322,6 +325,7 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
         close(w->wake_fd);
         return ret;
     }
+    w->loop.index = id;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
 

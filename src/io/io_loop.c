@@ -2,6 +2,7 @@
 #include "io/io_loop.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -48,6 +49,80 @@ static void arm_post(struct io_loop *loop)
     io_uring_prep_read(sqe, loop->post_fd, &loop->post_buf, sizeof(loop->post_buf), 0);
     io_uring_sqe_set_data(sqe, &loop->post_op);
     loop->post_armed = true;
+}
+
+/* Not counted in pending either: the requests behind it are, through io_loop_hold. */
+static void arm_source(struct io_loop *loop, struct io_loop_source *src)
+{
+    struct io_uring_sqe *sqe = get_sqe_raw(loop);
+
+    if (!sqe)
+        return; /* retried at the next io_loop_run_once */
+    io_uring_prep_read(sqe, src->fd, &src->buf, sizeof(src->buf), 0);
+    io_uring_sqe_set_data(sqe, &src->op);
+    src->armed = true;
+}
+
+static void source_signalled(struct io_loop_op *op, int res)
+{
+    struct io_loop_source *src =
+        (struct io_loop_source *)((char *)op - offsetof(struct io_loop_source, op));
+
+    src->armed = false;
+    (void)res; /* an error only means "look anyway"; the read is re-armed by run_once */
+    src->poll(src);
+}
+
+void io_loop_add_source(struct io_loop *loop, struct io_loop_source *src)
+{
+    src->op.cb = source_signalled;
+    src->armed = false;
+    src->next = loop->sources;
+    loop->sources = src;
+    arm_source(loop, src);
+}
+
+unsigned io_loop_poll_sources(struct io_loop *loop)
+{
+    unsigned n = 0;
+
+    for (struct io_loop_source *src = loop->sources; src; src = src->next)
+        n += src->poll(src);
+    return n;
+}
+
+static void tick_done(struct io_loop_op *op, int res)
+{
+    struct io_loop *loop = (struct io_loop *)((char *)op - offsetof(struct io_loop, tick_op));
+
+    (void)res; /* -ETIME: the tick itself */
+    loop->tick_armed = false;
+    io_loop_poll_sources(loop);
+}
+
+/* Not counted in pending: parking must not wait a tick for it. */
+static void arm_tick(struct io_loop *loop)
+{
+    struct io_uring_sqe *sqe = get_sqe_raw(loop);
+
+    if (!sqe)
+        return;
+    loop->tick_ts.tv_sec = IO_LOOP_TICK_NS / 1000000000ll;
+    loop->tick_ts.tv_nsec = IO_LOOP_TICK_NS % 1000000000ll;
+    io_uring_prep_timeout(sqe, &loop->tick_ts, 0, 0);
+    io_uring_sqe_set_data(sqe, &loop->tick_op);
+    loop->tick_op.cb = tick_done;
+    loop->tick_armed = true;
+}
+
+static void arm_sources(struct io_loop *loop)
+{
+    if (loop->sources && !loop->tick_armed && loop->pending > loop->expected)
+        arm_tick(loop);
+    for (struct io_loop_source *src = loop->sources; src; src = src->next) {
+        if (!src->armed)
+            arm_source(loop, src);
+    }
 }
 
 int io_loop_init(struct io_loop *loop, unsigned entries)
@@ -161,6 +236,7 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
 
     if (!loop->post_armed)
         arm_post(loop);
+    arm_sources(loop);
     /* Without the read, a post could not wake us: only a CQE may end the wait. */
     if (!loop->post_armed && loop->pending == loop->expected)
         wait = false;
@@ -200,6 +276,11 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
             loop->post_armed = false;
             arm_post(loop);
             ran += run_posted(loop);
+            continue;
+        }
+        if (op && (op->cb == source_signalled || op == &loop->tick_op)) {
+            op->cb(op, res);
+            ran++;
             continue;
         }
         if (!more && loop->pending > 0)

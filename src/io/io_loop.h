@@ -37,8 +37,41 @@ struct io_loop_op {
     int post_res;
 };
 
+/*
+ * A completion source of a backend that does not complete through io_uring
+ * CQEs: an NVMe queue pair, whose device signals completions on an eventfd
+ * (an MSI-X vector) and whose completion ring can also be polled.  The loop
+ * keeps a read armed on fd (not counted in pending) and calls poll() after
+ * every signal; a polling worker calls poll() through io_loop_poll_sources()
+ * too.  The backend counts the requests it has outstanding through the
+ * source with io_loop_hold()/io_loop_release(), so that "pending == 0" still
+ * means "nothing in flight" and a waiting loop sleeps until the signal.
+ */
+#define IO_LOOP_TICK_NS 1000000000ll
+
+struct io_loop_source {
+    int fd; /* blocking eventfd, owned by the backend */
+    /* Run completions; returns how many.  Loop thread. */
+    unsigned (*poll)(struct io_loop_source *src);
+    /* Owned by the loop: */
+    struct io_loop_op op;
+    uint64_t buf;
+    bool armed;
+    struct io_loop_source *next;
+};
+
 struct io_loop {
     struct io_uring ring;
+    unsigned index; /* which worker owns the loop (0..n-1): backends keep per-worker state by it */
+    struct io_loop_source *sources;
+    /*
+     * While requests are outstanding on sources, a timeout wakes the loop
+     * every IO_LOOP_TICK_NS to poll them even without a signal: a device
+     * that stopped signalling still gets its commands timed out.
+     */
+    struct io_loop_op tick_op;
+    struct __kernel_timespec tick_ts;
+    bool tick_armed;
     /*
      * SQEs submitted or queued whose CQE has not been seen, plus ops
      * announced with io_loop_expect_post() whose callback has not run.
@@ -91,5 +124,23 @@ void io_loop_expect_post(struct io_loop *loop);
  * a callback itself.
  */
 void io_loop_post(struct io_loop *loop, struct io_loop_op *op, int res);
+
+/*
+ * Loop thread: start watching src (see struct io_loop_source).  It stays
+ * until io_loop_fini, which must run before the backend closes src->fd.
+ */
+void io_loop_add_source(struct io_loop *loop, struct io_loop_source *src);
+/* Loop thread: poll every source once.  Returns the completions run. */
+unsigned io_loop_poll_sources(struct io_loop *loop);
+/* Loop thread: one more (one fewer) request is outstanding on a source. */
+static inline void io_loop_hold(struct io_loop *loop)
+{
+    loop->pending++;
+}
+static inline void io_loop_release(struct io_loop *loop)
+{
+    if (loop->pending > 0)
+        loop->pending--;
+}
 
 #endif
