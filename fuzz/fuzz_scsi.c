@@ -124,6 +124,7 @@ static int mem_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
         case BDEV_IO_WRITE_ZEROES:
             memset(m->data + io->offset, 0, io->len);
             break;
+        case BDEV_IO_VERIFY:
         case BDEV_IO_FLUSH:
             break;
         }

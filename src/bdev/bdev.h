@@ -30,10 +30,15 @@ enum bdev_io_type {
     BDEV_IO_FLUSH,        /* make all completed writes durable */
     BDEV_IO_DISCARD,      /* deallocate; reads may then return zeroes or old data */
     BDEV_IO_WRITE_ZEROES, /* reads of the range return zeroes afterwards */
+    BDEV_IO_VERIFY,       /* check that the range reads back without error; no data moves */
 };
 
 struct bdev_io;
-/* result: 0 on success, or a negative errno (see bdev_errno_to_sense in the SCSI layer). */
+/*
+ * result: 0 on success, or a negative errno (mapped to sense data by the SCSI
+ * layer).  A backend that knows better than an errno (a device that reported
+ * its own error) sets io->sense and completes with -EREMOTEIO.
+ */
 typedef void (*bdev_io_cb)(struct bdev_io *io, int result);
 
 /*
@@ -49,19 +54,26 @@ struct bdev_io {
     unsigned iovcnt;   /* <= BDEV_MAX_IOV */
     bool fua;          /* WRITE: durable before cb runs */
     bdev_io_cb cb;
+    /* Set by the backend with -EREMOTEIO: BDEV_SENSE(key, asc, ascq); 0 otherwise. */
+    uint32_t sense;
     /* Backend private: */
     struct io_loop_op op;
     struct bdev *bdev;
-    struct io_loop *loop;         /* the submitting worker's loop, for resubmissions */
-    uint64_t done;                /* bytes transferred so far; a short transfer resumes here */
-    unsigned trim_idx;            /* iov element trimmed in place for a resubmission... */
-    struct iovec trim_saved;      /* ...and its original value, restored before cb runs */
-    bool trimmed;                 /* trim_idx/trim_saved are live */
-    uint8_t attempt;              /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
-    bool cancelled;               /* bdev_cancel asked: no retry, fallback or resubmission */
-    bool offloaded;               /* with a backend thread, which completes it via io_loop_post */
-    struct bdev_io *offload_next; /* that thread's queue, under its lock */
+    struct io_loop *loop;    /* the submitting worker's loop, for resubmissions */
+    uint64_t done;           /* bytes transferred so far; a short transfer resumes here */
+    unsigned trim_idx;       /* iov element trimmed in place for a resubmission... */
+    struct iovec trim_saved; /* ...and its original value, restored before cb runs */
+    bool trimmed;            /* trim_idx/trim_saved are live */
+    uint8_t attempt;         /* retries or fallbacks taken (EAGAIN, no ZERO_RANGE) */
+    bool cancelled;          /* bdev_cancel asked: no retry, fallback or resubmission */
+    bool offloaded;          /* with a backend thread, which completes it via io_loop_post */
+    struct bdev_io
+        *offload_next; /* that thread's queue, under its lock; or the backend's wait list */
+    uint32_t chunk;    /* bytes of the piece in flight, for backends that split */
+    void *backend_ctx; /* the backend's handle on the piece in flight (nvme: the command) */
 };
+
+#define BDEV_SENSE(key, asc, ascq) ((uint32_t)(key) << 16 | (uint32_t)(asc) << 8 | (uint32_t)(ascq))
 
 #define BDEV_MAX_IOV 1024 /* IOV_MAX: the longest vector a single readv/writev takes */
 
@@ -97,7 +109,14 @@ struct bdev {
     bool can_write_zeroes;      /* WRITE_ZEROES is supported */
     bool volatile_cache;        /* writes may be lost on power failure until FLUSH */
     uint32_t optimal_io_blocks; /* preferred transfer granularity in blocks (0: none) */
-    char desc[128];             /* human-readable "ram 64M" / "file /path" for logs */
+    bool can_verify;            /* VERIFY is checked by the medium itself (else it is a no-op) */
+    uint32_t max_io_bytes;      /* largest READ/WRITE worth sending at once (0: no preference) */
+    uint64_t max_discard_bytes; /* largest DISCARD the backend takes in one request (0: any) */
+    /* Identity of the hardware behind the LUN, used for VPD pages when the user gave none. */
+    char hw_serial[37]; /* empty: none (at most SCSI_SERIAL_MAX characters) */
+    uint8_t eui64[8];   /* all zero: none */
+    uint8_t nguid[16];  /* all zero: none */
+    char desc[128];     /* human-readable "ram 64M" / "file /path" for logs */
 };
 
 /* What --lun asks for, after parsing. */
@@ -105,6 +124,7 @@ enum bdev_type {
     BDEV_TYPE_RAM,
     BDEV_TYPE_FILE,
     BDEV_TYPE_NULL, /* completes every request without moving data */
+    BDEV_TYPE_NVME, /* a namespace of a PCI NVMe controller, driven through VFIO */
 };
 
 struct bdev_config {
@@ -113,7 +133,10 @@ struct bdev_config {
     const char *path;    /* file: regular file or block device */
     uint32_t block_size; /* 512 or 4096 */
     bool readonly;
-    bool direct; /* file: O_DIRECT */
+    bool direct;        /* file: O_DIRECT */
+    const char *pci;    /* nvme: PCI address of the controller, "0000:00:04.0" */
+    uint32_t nsid;      /* nvme: namespace (default 1) */
+    unsigned nr_queues; /* nvme: I/O queue pairs wanted (one per worker) */
 };
 
 /*
@@ -127,6 +150,7 @@ void bdev_close(struct bdev *bdev);
 int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_null_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_nvme_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 
 /*
  * Defensive checks every backend runs at submit: type, read-only, range and
@@ -140,6 +164,7 @@ static inline int bdev_submit(struct bdev *bdev, struct io_loop *loop, struct bd
 {
     io->bdev = bdev;
     io->cancelled = false;
+    io->sense = 0;
     return bdev->ops->submit(bdev, loop, io);
 }
 

@@ -454,6 +454,8 @@ static void file_complete(struct io_loop_op *op, int res)
     case BDEV_IO_FLUSH:
         file_finish(io, res);
         return;
+    case BDEV_IO_VERIFY:
+        break; /* never queued: can_verify is false */
     }
     file_finish(io, -EIO);
 }
@@ -500,6 +502,8 @@ static int file_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *
          * command, or zero pages written by the kernel) but asynchronous.
          */
         return file_queue_fallocate(f, io, zero_mode(f));
+    case BDEV_IO_VERIFY:
+        break; /* not offered: bdev_io_check refused it */
     }
     return -EINVAL;
 }

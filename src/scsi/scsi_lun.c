@@ -110,6 +110,9 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->bdev = bdev;
     if (cfg->serial[0] != '\0')
         memcpy(lun->serial, cfg->serial, strnlen(cfg->serial, SCSI_SERIAL_MAX));
+    else if (bdev->hw_serial[0] != '\0')
+        /* The device's own serial: what the guest would see with the disk passed through. */
+        memcpy(lun->serial, bdev->hw_serial, strnlen(bdev->hw_serial, sizeof(bdev->hw_serial)));
     else
         snprintf(lun->serial, sizeof(lun->serial), "VUS%02X%02X%016llX", cfg->target & 0xff,
                  cfg->lun & 0xff, (unsigned long long)h);

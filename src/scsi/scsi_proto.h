@@ -98,6 +98,7 @@
 #define SCSI_CODESET_BINARY 0x1
 #define SCSI_CODESET_ASCII  0x2
 #define SCSI_DESIG_T10      0x1
+#define SCSI_DESIG_EUI64    0x2
 #define SCSI_DESIG_NAA      0x3
 
 /* Version descriptors (SPC-4 table "version descriptor values"). */

@@ -291,6 +291,14 @@ static bool verify_next(struct scsi_task *task, int result)
     return verify_prepare(task);
 }
 
+static bool medium_verify_done(struct scsi_task *task, int result)
+{
+    if (result < 0)
+        return fail_errno(task, result, false);
+    scsi_task_complete(task);
+    return false;
+}
+
 void scsi_sbc_verify(struct scsi_task *task)
 {
     const uint8_t *cdb = task->cdb;
@@ -313,9 +321,26 @@ void scsi_sbc_verify(struct scsi_task *task)
         fail_lba_range(task);
         return;
     }
-    /* BYTCHK 0: the medium check is a no-op since every readable block verifies. */
-    if (r.n == 0 || bytchk == 0) {
+    if (r.n == 0) {
         scsi_task_complete(task);
+        return;
+    }
+    /*
+     * BYTCHK 0 is a medium check: a backend whose device can verify by itself
+     * does it; for the others every readable block verifies, so it is a no-op.
+     */
+    if (bytchk == 0) {
+        if (!task->lun->bdev->can_verify) {
+            scsi_task_complete(task);
+            return;
+        }
+        task->bio.type = BDEV_IO_VERIFY;
+        task->bio.offset = r.lba * task->lun->bdev->block_size;
+        task->bio.len = r.n * (uint64_t)task->lun->bdev->block_size;
+        task->bio.iov = NULL;
+        task->bio.iovcnt = 0;
+        task->bio.fua = false;
+        scsi_task_submit(task, medium_verify_done);
         return;
     }
     if (task->lun->bdev->block_size > sizeof(task->block_buf)) {

@@ -83,6 +83,12 @@ void scsi_task_set_errno(struct scsi_task *task, int err, bool write)
 
     if (err < 0)
         err = -err;
+    /* A device that reported its own error knows best what the initiator should see. */
+    if (err == EREMOTEIO && task->bio.sense != 0) {
+        scsi_task_set_sense(task, (uint8_t)(task->bio.sense >> 16), (uint8_t)(task->bio.sense >> 8),
+                            (uint8_t)task->bio.sense);
+        return;
+    }
     for (i = 0; i < last; i++) {
         if (errno_sense[i].err == err)
             break;

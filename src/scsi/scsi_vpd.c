@@ -30,6 +30,23 @@ static size_t vpd_serial(const struct scsi_lun *lun, uint8_t *buf)
     return 4 + n;
 }
 
+/* An EUI-64 based designator (8 or 16 bytes); nothing for an all-zero identifier. */
+static size_t eui_designator(uint8_t *p, const uint8_t *id, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len && id[i] == 0; i++)
+        ;
+    if (i == len)
+        return 0;
+    p[0] = SCSI_CODESET_BINARY;
+    p[1] = SCSI_DESIG_EUI64;
+    p[2] = 0;
+    p[3] = (uint8_t)len;
+    memcpy(&p[4], id, len);
+    return 4 + len;
+}
+
 static size_t vpd_device_id(const struct scsi_lun *lun, uint8_t *buf)
 {
     size_t n = strnlen(lun->serial, SCSI_SERIAL_MAX), off = 4;
@@ -50,6 +67,10 @@ static size_t vpd_device_id(const struct scsi_lun *lun, uint8_t *buf)
     memcpy(&buf[off], "VUSCSI  ", 8);
     memcpy(&buf[off + 8], lun->serial, n);
     off += 8 + n;
+
+    /* The hardware's own names (NVMe EUI64 and NGUID), so that multipath tools can match them. */
+    off += eui_designator(&buf[off], lun->bdev->eui64, sizeof(lun->bdev->eui64));
+    off += eui_designator(&buf[off], lun->bdev->nguid, sizeof(lun->bdev->nguid));
     return off;
 }
 
@@ -63,8 +84,20 @@ static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
     buf[4] = 0x01;
     put_be16(&buf[6], (uint16_t)(gran > 0xffff ? 0xffff : gran));
     put_be32(&buf[8], scsi_max_xfer_blocks(bdev));
+    /*
+     * A backend with a transfer size of its own (an NVMe controller's MDTS)
+     * gets requests of that size at most from a well-behaved initiator; bigger
+     * ones are still taken, and split.
+     */
+    if (bdev->max_io_bytes >= bdev->block_size &&
+        bdev->max_io_bytes / bdev->block_size < scsi_max_xfer_blocks(bdev))
+        put_be32(&buf[8], bdev->max_io_bytes / bdev->block_size);
     if (bdev->can_discard) {
-        put_be32(&buf[20], SCSI_MAX_UNMAP_BLOCKS);
+        uint64_t unmap_max = SCSI_MAX_UNMAP_BLOCKS;
+
+        if (bdev->max_discard_bytes != 0 && bdev->max_discard_bytes / bdev->block_size < unmap_max)
+            unmap_max = bdev->max_discard_bytes / bdev->block_size;
+        put_be32(&buf[20], (uint32_t)unmap_max);
         put_be32(&buf[24], SCSI_MAX_UNMAP_DESCS);
         put_be32(&buf[28], 1); /* optimal unmap granularity */
     }

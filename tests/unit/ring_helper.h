@@ -365,6 +365,7 @@ static inline int fb_transfer(struct fake_bdev *f, struct bdev_io *io)
     case BDEV_IO_WRITE_ZEROES:
         memset(f->data + io->offset, 0, io->len);
         break;
+    case BDEV_IO_VERIFY:
     case BDEV_IO_FLUSH:
         break;
     }

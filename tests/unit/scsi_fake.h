@@ -27,12 +27,13 @@
 struct fake_bdev {
     struct bdev bdev;
     uint8_t *data;
-    bool deferred;      /* complete from fake_run() instead of inside submit */
-    int submit_err;     /* returned by submit (cb then never runs) */
-    int fail_err;       /* completion result for requests of fail_type */
-    int fail_type;      /* -1: none */
-    unsigned fail_skip; /* requests of fail_type to let through before failing */
-    unsigned count[5];  /* requests seen, by type */
+    bool deferred;       /* complete from fake_run() instead of inside submit */
+    int submit_err;      /* returned by submit (cb then never runs) */
+    int fail_err;        /* completion result for requests of fail_type */
+    uint32_t fail_sense; /* io->sense set with fail_err (a device's own error) */
+    int fail_type;       /* -1: none */
+    unsigned fail_skip;  /* requests of fail_type to let through before failing */
+    unsigned count[6];   /* requests seen, by type */
     unsigned calls;
     struct bdev_io last; /* copy of the last request */
     unsigned max_iovcnt;
@@ -72,6 +73,7 @@ static int fake_submit(struct bdev *b, struct io_loop *loop, struct bdev_io *io)
     }
     if (fail) {
         res = f->fail_err;
+        io->sense = f->fail_sense;
     } else {
         switch (io->type) {
         case BDEV_IO_READ:
@@ -90,6 +92,7 @@ static int fake_submit(struct bdev *b, struct io_loop *loop, struct bdev_io *io)
         case BDEV_IO_WRITE_ZEROES:
             memset(f->data + io->offset, 0, io->len);
             break;
+        case BDEV_IO_VERIFY:
         case BDEV_IO_FLUSH:
             break;
         }

@@ -269,6 +269,16 @@ static void test_backend_errors(void **state)
     e->fb->fail_type = BDEV_IO_WRITE;
     assert_sense(run(e, cdb, rw_cdb(cdb, true, 16, 0, 1, 0), SCSI_DIR_TO_DEV, buf, 512), 0x7, 0x27,
                  0x07);
+    /* A device that reported its own error (NVMe status) is passed through as it said. */
+    e->fb->fail_err = -EREMOTEIO;
+    e->fb->fail_sense = BDEV_SENSE(0x3, 0x10, 0x01);
+    e->fb->fail_type = BDEV_IO_READ;
+    assert_sense(run(e, cdb, rw_cdb(cdb, false, 16, 0, 1, 0), SCSI_DIR_FROM_DEV, buf, 512), 0x3,
+                 0x10, 0x01);
+    /* Without sense data -EREMOTEIO is just an error of ours. */
+    e->fb->fail_sense = 0;
+    assert_sense(run(e, cdb, rw_cdb(cdb, false, 16, 0, 1, 0), SCSI_DIR_FROM_DEV, buf, 512), 0x4,
+                 0x44, 0);
     env_free(e);
 }
 
@@ -292,6 +302,27 @@ static struct scsi_task *verify(struct env *e, unsigned size, uint8_t bytchk, ui
         put_be32(&cdb[10], n);
     }
     return run(e, cdb, size, buf != NULL ? SCSI_DIR_TO_DEV : SCSI_DIR_NONE, buf, len);
+}
+
+/* BYTCHK 0 goes to a backend whose device verifies by itself (NVMe Verify). */
+static void test_verify_offloaded(void **state)
+{
+    struct env *e = env_new(100, 512);
+
+    e->fb->bdev.can_verify = true;
+    assert_good(verify(e, 16, 0, 10, 20, NULL, 0));
+    assert_int_equal(e->fb->count[BDEV_IO_VERIFY], 1);
+    assert_int_equal(e->fb->last.offset, 10 * 512);
+    assert_int_equal(e->fb->last.len, 20 * 512);
+    /* Zero blocks and out-of-range requests never reach it. */
+    assert_good(verify(e, 10, 0, 10, 0, NULL, 0));
+    assert_sense(verify(e, 16, 0, 90, 11, NULL, 0), 0x5, 0x21, 0);
+    assert_int_equal(e->fb->count[BDEV_IO_VERIFY], 1);
+    e->fb->fail_type = BDEV_IO_VERIFY;
+    e->fb->fail_err = -EREMOTEIO;
+    e->fb->fail_sense = BDEV_SENSE(0x3, 0x11, 0);
+    assert_sense(verify(e, 12, 0, 0, 1, NULL, 0), 0x3, 0x11, 0);
+    env_free(e);
 }
 
 static void test_verify(void **state)
@@ -378,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_readonly),
         cmocka_unit_test(test_backend_errors),
         cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_verify_offloaded),
         cmocka_unit_test(test_sync_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,10 +114,70 @@ static void test_characteristics_and_provisioning(void **state)
     env_free(e);
 }
 
+/* A LUN on hardware with names of its own (an NVMe namespace) reports them. */
+static void test_hardware_identity(void **state)
+{
+    struct fake_bdev *fb = fake_new(64, 512);
+    const uint8_t eui[8] = { 0x00, 0x25, 0x38, 0x01, 0x02, 0x03, 0x04, 0x05 };
+    const uint8_t nguid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    struct env *e;
+    uint8_t buf[256];
+    struct scsi_task *t;
+    size_t off;
+
+    snprintf(fb->bdev.hw_serial, sizeof(fb->bdev.hw_serial), "%s", "S4EWNX0R123");
+    memcpy(fb->bdev.eui64, eui, sizeof(eui));
+    memcpy(fb->bdev.nguid, nguid, sizeof(nguid));
+    fb->bdev.max_io_bytes = 128 * 1024;
+    fb->bdev.can_discard = true;
+    fb->bdev.max_discard_bytes = 1 << 20;
+    e = env_new_lun(0, 0, fb);
+    assert_string_equal(e->lun->serial, "S4EWNX0R123");
+    t = vpd(e, 0x80, buf, 255);
+    assert_good(t);
+    assert_memory_equal(&buf[4], "S4EWNX0R123", 11);
+
+    t = vpd(e, 0x83, buf, 255);
+    assert_good(t);
+    /* After NAA (12 bytes) and T10 (4 + 8 + serial): EUI-64 8 bytes, then 16 bytes. */
+    off = 4 + 12 + 4 + 8 + 11;
+    assert_int_equal(buf[off], 0x01);
+    assert_int_equal(buf[off + 1], 0x02);
+    assert_int_equal(buf[off + 3], 8);
+    assert_memory_equal(&buf[off + 4], eui, 8);
+    off += 12;
+    assert_int_equal(buf[off + 1], 0x02);
+    assert_int_equal(buf[off + 3], 16);
+    assert_memory_equal(&buf[off + 4], nguid, 16);
+    assert_int_equal(get_be16(&buf[2]) + 4, off + 20);
+
+    /* MDTS becomes MAXIMUM TRANSFER LENGTH, the DSM limit MAXIMUM UNMAP LBA COUNT. */
+    t = vpd(e, 0xb0, buf, 255);
+    assert_good(t);
+    assert_int_equal(get_be32(&buf[8]), 128 * 1024 / 512);
+    assert_int_equal(get_be32(&buf[20]), 2048);
+    env_free(e);
+}
+
+/* No hardware names: no empty designators. */
+static void test_no_hardware_identity(void **state)
+{
+    struct env *e = env_new(64, 512);
+    uint8_t buf[256];
+    size_t sl = strlen(e->lun->serial);
+    struct scsi_task *t = vpd(e, 0x83, buf, 255);
+
+    assert_good(t);
+    assert_int_equal(get_be16(&buf[2]), 12 + 4 + 8 + sl);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_supported_pages),
+        cmocka_unit_test(test_hardware_identity),
+        cmocka_unit_test(test_no_hardware_identity),
         cmocka_unit_test(test_serial_and_device_id),
         cmocka_unit_test(test_block_limits),
         cmocka_unit_test(test_characteristics_and_provisioning),
