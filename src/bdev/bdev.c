@@ -9,8 +9,11 @@
 int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* The command line offers only these two, the sizes every guest driver handles. */
-    if (cfg->block_size != 512 && cfg->block_size != 4096) {
+    /*
+     * The command line offers only these two, the sizes every guest driver
+     * handles; an NVMe namespace brings its own.
+     */
+    if (cfg->type != BDEV_TYPE_NVME && cfg->block_size != 512 && cfg->block_size != 4096) {
         snprintf(err, errlen, "block size %u is not supported (use 512 or 4096)",
                  (unsigned)cfg->block_size);
         return -EINVAL;
@@ -26,6 +29,12 @@ int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_
         return bdev_file_open(cfg, out, err, errlen);
     case BDEV_TYPE_NULL:
         return bdev_null_open(cfg, out, err, errlen);
+    case BDEV_TYPE_NVME:
+        if (!cfg->pci || !cfg->pci[0]) {
+            snprintf(err, errlen, "nvme backend needs pci=");
+            return -EINVAL;
+        }
+        return bdev_nvme_open(cfg, out, err, errlen);
     }
     snprintf(err, errlen, "unknown backend type %d", (int)cfg->type);
     return -EINVAL;
@@ -59,6 +68,10 @@ int bdev_io_check(const struct bdev *bdev, const struct bdev_io *io)
         if (bdev->readonly)
             return -EROFS;
         if (!bdev->can_write_zeroes)
+            return -EOPNOTSUPP;
+        break;
+    case BDEV_IO_VERIFY:
+        if (!bdev->can_verify)
             return -EOPNOTSUPP;
         break;
     default:

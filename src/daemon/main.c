@@ -25,12 +25,17 @@ static struct controller ctl;
 
 static int open_luns(struct controller *c, const struct options *o)
 {
-    char err[512];
+    char err[1024];
 
     for (unsigned i = 0; i < o->nluns; i++) {
         const struct opt_lun *l = &o->luns[i];
+        struct bdev_config cfg = l->bdev;
         struct bdev *bdev;
-        int ret = bdev_open(&l->bdev, &bdev, err, sizeof(err));
+        int ret;
+
+        /* A backend with queues of its own (nvme) gives each worker one. */
+        cfg.nr_queues = o->threads;
+        ret = bdev_open(&cfg, &bdev, err, sizeof(err));
 
         if (ret < 0) {
             fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);

@@ -55,8 +55,10 @@ static const char usage_text[] =
     "  -V, --version         print the version and exit\n"
     "\n"
     "SPEC is a comma-separated list of KEY=VALUE (write ,, for a comma inside a value):\n"
-    "  type=ram|file|null    backend (required); null completes I/O without storing data\n"
-    "                        (reads leave the guest buffer as it was)\n"
+    "  type=ram|file|null|nvme  backend (required); null completes I/O without storing\n"
+    "                        data (reads leave the guest buffer as it was); nvme drives a\n"
+    "                        local NVMe controller from userspace through VFIO, DMA going\n"
+    "                        straight to guest memory (see vhost-user-scsi(8), NVME)\n"
     "  size=SIZE             ram, null: disk size (required), bytes with optional K, M, G or T\n"
     "                        (powers of 1024); a non-zero multiple of the block size\n"
     "  path=PATH             file: regular file or block device (required)\n"
@@ -65,6 +67,9 @@ static const char usage_text[] =
     "  block-size=512|4096   logical block size (default 512)\n"
     "  readonly=on|off       refuse writes (default off)\n"
     "  direct=on|off         file: bypass the host page cache with O_DIRECT (default off)\n"
+    "  pci=DDDD:BB:DD.F      nvme: the controller's PCI address, bound to vfio-pci (required)\n"
+    "  ns=N                  nvme: namespace ID (default 1); block size and capacity come\n"
+    "                        from the namespace\n"
     "  serial=STR            unit serial number: up to 36 printable ASCII characters\n"
     "  wwn=HEX               NAA identifier: 16 hex digits (optional 0x), NAA 5 or 6\n"
     "\n"
@@ -218,6 +223,8 @@ enum lun_key {
     K_DIRECT,
     K_SERIAL,
     K_WWN,
+    K_PCI,
+    K_NS,
     K_COUNT,
 };
 
@@ -225,8 +232,33 @@ static const char *const key_names[K_COUNT] = {
     [K_TYPE] = "type",         [K_SIZE] = "size",     [K_PATH] = "path",
     [K_TARGET] = "target",     [K_LUN] = "lun",       [K_BLOCK_SIZE] = "block-size",
     [K_READONLY] = "readonly", [K_DIRECT] = "direct", [K_SERIAL] = "serial",
-    [K_WWN] = "wwn",
+    [K_WWN] = "wwn",           [K_PCI] = "pci",       [K_NS] = "ns",
 };
+
+/*
+ * A PCI address as sysfs names it: DDDD:BB:DD.F (hex, device 0..1f, function
+ * 0..7); BB:DD.F means domain 0000.  Written normalised to out.
+ */
+static bool parse_pci(const char *val, char out[13])
+{
+    unsigned dom = 0, bus, dev, fn;
+    int used = 0;
+
+    if (strspn(val, "0123456789abcdefABCDEF:.") != strlen(val))
+        return false;
+    if (sscanf(val, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &used) == 4 &&
+        (size_t)used == strlen(val) && strlen(val) == 12)
+        ;
+    else if (sscanf(val, "%2x:%2x.%1u%n", &bus, &dev, &fn, &used) == 3 &&
+             (size_t)used == strlen(val) && strlen(val) == 7)
+        dom = 0;
+    else
+        return false;
+    if (dev > 0x1f || fn > 7)
+        return false;
+    snprintf(out, 13, "%04x:%02x:%02x.%u", dom, bus, dev, fn);
+    return true;
+}
 
 /* Apply one key=value to l; checks that need other keys wait for lun_finish(). */
 static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const char *spec,
@@ -243,8 +275,11 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             l->bdev.type = BDEV_TYPE_FILE;
         else if (!strcmp(val, "null"))
             l->bdev.type = BDEV_TYPE_NULL;
+        else if (!strcmp(val, "nvme"))
+            l->bdev.type = BDEV_TYPE_NVME;
         else
-            return lun_error(err, errlen, spec, "type= must be ram, file or null, not '%s'", val);
+            return lun_error(err, errlen, spec, "type= must be ram, file, null or nvme, not '%s'",
+                             val);
         return 0;
     case K_SIZE:
         r = parse_size(val, &l->bdev.size);
@@ -296,6 +331,17 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             return lun_error(err, errlen, spec,
                              "wwn= must be 16 hex digits starting with NAA 5 or 6, not '%s'", val);
         return 0;
+    case K_PCI:
+        if (!parse_pci(val, l->pci))
+            return lun_error(err, errlen, spec,
+                             "pci= must be a PCI address like 0000:00:04.0, not '%s'", val);
+        return 0;
+    case K_NS:
+        if (!parse_uint(val, 0xfffffffeull, &n) || n == 0)
+            return lun_error(err, errlen, spec,
+                             "ns= must be a namespace ID 1..4294967294, not '%s'", val);
+        l->bdev.nsid = (uint32_t)n;
+        return 0;
     case K_COUNT:
         break;
     }
@@ -308,6 +354,26 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
 {
     if (!seen[K_TYPE])
         return lun_error(err, errlen, spec, "type= is required");
+    if (l->bdev.type != BDEV_TYPE_NVME && (seen[K_PCI] || seen[K_NS]))
+        return lun_error(err, errlen, spec, "%s= is only valid with type=nvme",
+                         seen[K_PCI] ? "pci" : "ns");
+    if (l->bdev.type == BDEV_TYPE_NVME) {
+        static const enum lun_key not_nvme[] = { K_SIZE, K_PATH, K_DIRECT, K_BLOCK_SIZE };
+
+        for (size_t i = 0; i < sizeof(not_nvme) / sizeof(not_nvme[0]); i++) {
+            if (seen[not_nvme[i]])
+                return lun_error(err, errlen, spec,
+                                 "%s= is not valid with type=nvme (the namespace defines it)",
+                                 key_names[not_nvme[i]]);
+        }
+        if (!seen[K_PCI])
+            return lun_error(err, errlen, spec, "pci= is required");
+        if (!seen[K_NS])
+            l->bdev.nsid = 1;
+        l->bdev.pci = l->pci;
+        l->bdev.path = NULL;
+        return 0;
+    }
     if (l->bdev.type == BDEV_TYPE_RAM || l->bdev.type == BDEV_TYPE_NULL) {
         if (seen[K_PATH])
             return lun_error(err, errlen, spec, "path= is only valid with type=file");

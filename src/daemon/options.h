@@ -33,6 +33,7 @@ struct opt_lun {
     struct bdev_config bdev; /* bdev.path points into path */
     struct scsi_lun_config scsi;
     char path[4096];
+    char pci[13];   /* nvme: "DDDD:BB:DD.F", domain added when omitted */
     bool lun_given; /* lun= was explicit; otherwise the next free number was chosen */
 };
 

@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "util/dma_registry.h"
 #include "vhost/vu_fault.h"
 
 /* [a, a + alen) and [b, b + blen) intersect; both ranges are known not to wrap. */
@@ -94,6 +95,8 @@ int vu_mem_add_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, uint6
     r->mmap_base = base;
     r->mmap_len = len;
     r->host = (char *)base + mmap_offset;
+    /* Devices (an NVMe through VFIO) may now DMA straight into this region. */
+    dma_registry_add_region(r->host, (size_t)size);
 
 out_close:
     close(fd);
@@ -106,6 +109,7 @@ int vu_mem_remove_region(struct vu_mem_table *t, uint64_t gpa, uint64_t size, ui
         struct vu_mem_region *r = &t->regions[i];
         if (r->gpa != gpa || r->size != size || r->uva != uva)
             continue;
+        dma_registry_remove_region(r->host, (size_t)r->size);
         vu_fault_unregister(r->mmap_base);
         munmap(r->mmap_base, r->mmap_len);
         memmove(r, r + 1, (t->nregions - i - 1) * sizeof(*r));
@@ -121,6 +125,7 @@ void vu_mem_table_clear(struct vu_mem_table *t)
     struct vu_fault_owner *owner = t->owner;
 
     for (unsigned i = 0; i < t->nregions; i++) {
+        dma_registry_remove_region(t->regions[i].host, (size_t)t->regions[i].size);
         vu_fault_unregister(t->regions[i].mmap_base);
         munmap(t->regions[i].mmap_base, t->regions[i].mmap_len);
     }

@@ -248,7 +248,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram,size", "size= needs a value");
     expect_lun_error("type=ram,size=", "size= needs a value");
     expect_lun_error("type=ram,size=,lun=1", "size= needs a value");
-    expect_lun_error("type=disk", "type= must be ram, file or null, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file, null or nvme, not 'disk'");
     expect_lun_error("type=ram,size=1M,", "empty key");
     expect_lun_error(",type=ram,size=1M", "empty key");
     expect_lun_error("=ram", "empty key");
@@ -293,7 +293,7 @@ static void test_null_lun(void **state)
                      "size= must be a non-zero multiple of the block size 4096");
     expect_lun_error("type=null,size=1M,path=/x", "path= is only valid with type=file");
     expect_lun_error("type=null,size=1M,direct=on", "direct= is only valid with type=file");
-    expect_lun_error("type=Null,size=1M", "type= must be ram, file or null, not 'Null'");
+    expect_lun_error("type=Null,size=1M", "type= must be ram, file, null or nvme, not 'Null'");
 
     /* Mixed with the other types, numbered in command-line order. */
     assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--lun",
@@ -482,10 +482,51 @@ static void test_small_error_buffer(void **state)
     assert_int_equal(small[8], 'Z');
 }
 
+static void test_nvme_lun(void **state)
+{
+    assert_int_equal(parse("--socket-path", "s", "--threads", "2", "--lun",
+                           "type=nvme,pci=0000:00:04.0", "--lun",
+                           "type=nvme,pci=3B:1f.7,ns=2,lun=5", NULL),
+                     0);
+    assert_int_equal(opts.luns[0].bdev.type, BDEV_TYPE_NVME);
+    assert_string_equal(opts.luns[0].bdev.pci, "0000:00:04.0");
+    assert_int_equal(opts.luns[0].bdev.nsid, 1);
+    assert_null(opts.luns[0].bdev.path);
+    /* The domain is added and the hex digits normalised: sysfs spells them that way. */
+    assert_string_equal(opts.luns[1].bdev.pci, "0000:3b:1f.7");
+    assert_int_equal(opts.luns[1].bdev.nsid, 2);
+
+    expect_lun_error("type=nvme", "pci= is required");
+    expect_lun_error("type=nvme,pci=00:04",
+                     "pci= must be a PCI address like 0000:00:04.0, not '00:04'");
+    expect_lun_error("type=nvme,pci=0000:00:20.0",
+                     "pci= must be a PCI address like 0000:00:04.0, not '0000:00:20.0'");
+    expect_lun_error("type=nvme,pci=0000:00:04.8",
+                     "pci= must be a PCI address like 0000:00:04.0, not '0000:00:04.8'");
+    expect_lun_error("type=nvme,pci= 0000:00:04.0",
+                     "pci= must be a PCI address like 0000:00:04.0, not ' 0000:00:04.0'");
+    expect_lun_error("type=nvme,pci=00000:00:04.0",
+                     "pci= must be a PCI address like 0000:00:04.0, not '00000:00:04.0'");
+    expect_lun_error("type=nvme,pci=0000:00:04.0,ns=0",
+                     "ns= must be a namespace ID 1..4294967294, not '0'");
+    expect_lun_error("type=nvme,pci=0000:00:04.0,ns=4294967295",
+                     "ns= must be a namespace ID 1..4294967294, not '4294967295'");
+    expect_lun_error("type=nvme,pci=0000:00:04.0,size=1G",
+                     "size= is not valid with type=nvme (the namespace defines it)");
+    expect_lun_error("type=nvme,pci=0000:00:04.0,block-size=4096",
+                     "block-size= is not valid with type=nvme (the namespace defines it)");
+    expect_lun_error("type=nvme,pci=0000:00:04.0,path=/dev/nvme0n1",
+                     "path= is not valid with type=nvme (the namespace defines it)");
+    expect_lun_error("type=ram,size=1M,pci=0000:00:04.0", "pci= is only valid with type=nvme");
+    expect_lun_error("type=file,path=/x,ns=1", "ns= is only valid with type=nvme");
+    expect_lun_error("type=disk", "type= must be ram, file, null or nvme, not 'disk'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_nvme_lun),
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_info_options),
         cmocka_unit_test(test_sizes),
