@@ -42,14 +42,62 @@ static const struct nvme_dma_ops vfio_dma_ops = {
     .free = dma_free,
 };
 
+static int vfio_tp_open(const char *bdf, void **dev, volatile void **bar0, size_t *bar0_len,
+                        char *err, size_t errlen)
+{
+    struct vfio_dev *d;
+    int rc = vfio_dev_open(bdf, &d, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    rc = vfio_dev_map_bar(d, 0, bar0, bar0_len, err, errlen);
+    if (rc < 0) {
+        vfio_dev_close(d);
+        return rc;
+    }
+    *dev = d;
+    return 0;
+}
+
+static void vfio_tp_close(void *dev)
+{
+    vfio_dev_close(dev);
+}
+
+static unsigned vfio_tp_msix_count(void *dev)
+{
+    return vfio_dev_msix_count(dev);
+}
+
+static int vfio_tp_set_msix(void *dev, const int *eventfds, unsigned n)
+{
+    return vfio_dev_set_msix(dev, eventfds, n);
+}
+
+static const struct bdev_nvme_transport vfio_transport = {
+    .open = vfio_tp_open,
+    .close = vfio_tp_close,
+    .msix_count = vfio_tp_msix_count,
+    .set_msix = vfio_tp_set_msix,
+    .dma = &vfio_dma_ops,
+    .translate = vfio_dma_translate,
+};
+
+static const struct bdev_nvme_transport *transport = &vfio_transport;
+
+void bdev_nvme_set_transport(const struct bdev_nvme_transport *t)
+{
+    transport = t ? t : &vfio_transport;
+}
+
 static void ioq_destroy(struct nvme_shared *ctl, struct nvme_ioq *q, bool delete_on_device)
 {
     if (delete_on_device)
         nvme_ctrlr_delete_io_qpair(&ctl->ctrlr, &q->qp);
     if (q->pages)
-        vfio_dma_free(q->pages, q->pages_len);
+        ctl->tp->dma->free(NULL, q->pages, q->pages_len);
     if (q->bounce_mem)
-        vfio_dma_free(q->bounce_mem, (size_t)NVME_BOUNCE_BUFS * NVME_MAX_CHUNK);
+        ctl->tp->dma->free(NULL, q->bounce_mem, (size_t)NVME_BOUNCE_BUFS * NVME_MAX_CHUNK);
     free(q->cmds);
     if (q->irq_fd >= 0)
         close(q->irq_fd);
@@ -76,10 +124,10 @@ static int ioq_create(struct nvme_shared *ctl, struct nvme_ioq *q, unsigned inde
         return -ENOMEM;
     }
     q->pages_len = q->ncmds * page;
-    rc = vfio_dma_alloc(q->pages_len, &q->pages, &pages_iova);
+    rc = ctl->tp->dma->alloc(NULL, q->pages_len, &q->pages, &pages_iova);
     if (rc == 0)
-        rc = vfio_dma_alloc((size_t)NVME_BOUNCE_BUFS * NVME_MAX_CHUNK, &q->bounce_mem,
-                            &q->bounce_iova);
+        rc = ctl->tp->dma->alloc(NULL, (size_t)NVME_BOUNCE_BUFS * NVME_MAX_CHUNK, &q->bounce_mem,
+                                 &q->bounce_iova);
     if (rc < 0) {
         snprintf(err, errlen, "cannot allocate DMA memory for queue %u: %s", index + 1,
                  strerror(-rc));
@@ -101,16 +149,125 @@ static int ioq_create(struct nvme_shared *ctl, struct nvme_ioq *q, unsigned inde
     return 0;
 }
 
+/* Wake a worker's loop: its source then polls, and sees the recovery state. */
+static void kick_queue(struct nvme_ioq *q)
+{
+    const uint64_t one = 1;
+
+    if (q->irq_fd >= 0 && write(q->irq_fd, &one, sizeof(one)) < 0)
+        LOG_RATELIMITED(LOG_LEVEL_WARN, "nvme: waking a worker failed: %s", strerror(errno));
+}
+
+/* Every queue a worker uses has taken its commands back for generation gen. */
+static bool all_acked(struct nvme_shared *ctl, unsigned gen)
+{
+    for (unsigned i = 0; i < ctl->nq; i++) {
+        if (atomic_load(&ctl->q[i].acked_gen) != gen && ctl->q[i].loop)
+            return false;
+    }
+    return true;
+}
+
+static int recover(struct nvme_shared *ctl, unsigned gen, char *why, size_t whylen)
+{
+    unsigned granted = 0;
+    int rc;
+
+    /* Bounded: a worker that never comes back (wedged elsewhere) must not hang this forever. */
+    for (unsigned ms = 0; !all_acked(ctl, gen); ms++) {
+        if (ms % 100 == 0)
+            for (unsigned i = 0; i < ctl->nq; i++)
+                kick_queue(&ctl->q[i]);
+        if (ms > 60000 || atomic_load(&ctl->stopping)) {
+            snprintf(why, whylen, "workers did not stop using the controller");
+            return -ETIMEDOUT;
+        }
+        usleep(1000);
+    }
+    /* Disabling the controller ends every DMA it still had in mind. */
+    rc = nvme_ctrlr_reset(&ctl->ctrlr, why, whylen);
+    if (rc < 0)
+        return rc;
+    rc = nvme_ctrlr_set_num_io_queues(&ctl->ctrlr, ctl->nq, &granted);
+    if (rc == 0 && granted < ctl->nq)
+        rc = -ENOSPC;
+    if (rc < 0) {
+        snprintf(why, whylen, "the controller no longer grants %u I/O queues", ctl->nq);
+        return rc;
+    }
+    for (unsigned i = 0; i < ctl->nq; i++) {
+        struct nvme_ioq *q = &ctl->q[i];
+
+        rc = nvme_ctrlr_create_io_qpair(&ctl->ctrlr, &q->qp, (uint16_t)(i + 1), q->ncmds + 1,
+                                        (int)i + 1);
+        if (rc < 0) {
+            snprintf(why, whylen, "re-creating I/O queue %u: %s", i + 1, strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void *recovery_main(void *arg)
+{
+    struct nvme_shared *ctl = arg;
+    unsigned gen = atomic_load(&ctl->recovery_gen);
+    char why[256] = "";
+    int rc;
+
+    LOG_WARN("nvme %s: a command neither completed nor aborted: resetting the controller",
+             ctl->bdf);
+    rc = recover(ctl, gen, why, sizeof(why));
+    if (rc < 0) {
+        LOG_ERR("nvme %s: controller reset failed (%s); its LUNs fail every request", ctl->bdf,
+                why);
+        atomic_store(&ctl->dead, true);
+    } else {
+        atomic_fetch_add(&ctl->resets, 1);
+        LOG_WARN("nvme %s: controller reset; resubmitting the commands it held", ctl->bdf);
+    }
+    atomic_store(&ctl->recovery_done, gen);
+    for (unsigned i = 0; i < ctl->nq; i++)
+        kick_queue(&ctl->q[i]);
+    return NULL;
+}
+
+void bdev_nvme_start_recovery(struct nvme_shared *ctl)
+{
+    pthread_mutex_lock(&ctl->recovery_lock);
+    if (!atomic_load(&ctl->dead) &&
+        atomic_load(&ctl->recovery_gen) == atomic_load(&ctl->recovery_done)) {
+        /* The previous recovery's thread is done (recovery_done was its last word). */
+        if (ctl->recovery_thread_live)
+            pthread_join(ctl->recovery_thread, NULL);
+        ctl->recovery_thread_live = false;
+        atomic_fetch_add(&ctl->recovery_gen, 1);
+        if (pthread_create(&ctl->recovery_thread, NULL, recovery_main, ctl) == 0) {
+            ctl->recovery_thread_live = true;
+        } else {
+            LOG_ERR("nvme %s: cannot start the reset thread; its LUNs fail every request",
+                    ctl->bdf);
+            atomic_store(&ctl->dead, true);
+            atomic_store(&ctl->recovery_done, atomic_load(&ctl->recovery_gen));
+        }
+    }
+    pthread_mutex_unlock(&ctl->recovery_lock);
+}
+
 static void shared_destroy(struct nvme_shared *ctl, bool live)
 {
+    if (ctl->recovery_thread_live)
+        pthread_join(ctl->recovery_thread, NULL);
+    live = live && !atomic_load(&ctl->dead);
     for (unsigned i = 0; i < ctl->nq; i++)
         ioq_destroy(ctl, &ctl->q[i], live);
-    if (ctl->vdev) {
-        vfio_dev_set_msix(ctl->vdev, NULL, 0);
+    if (ctl->dev) {
+        ctl->tp->set_msix(ctl->dev, NULL, 0);
         if (live)
             nvme_ctrlr_shutdown(&ctl->ctrlr);
-        vfio_dev_close(ctl->vdev);
+        ctl->tp->close(ctl->dev);
     }
+    pthread_mutex_destroy(&ctl->recovery_lock);
     free(ctl);
 }
 
@@ -132,12 +289,13 @@ static int shared_open(const struct bdev_config *cfg, struct nvme_shared **out, 
     }
     for (unsigned i = 0; i < NVME_MAX_IOQ; i++)
         ctl->q[i].irq_fd = -1;
+    pthread_mutex_init(&ctl->recovery_lock, NULL);
+    ctl->tp = transport;
+    ctl->cmd_timeout_ns = NVME_CMD_TIMEOUT_NS;
     snprintf(ctl->bdf, sizeof(ctl->bdf), "%s", cfg->pci);
     if (want > NVME_MAX_IOQ)
         want = NVME_MAX_IOQ;
-    rc = vfio_dev_open(cfg->pci, &ctl->vdev, why, sizeof(why));
-    if (rc == 0)
-        rc = vfio_dev_map_bar(ctl->vdev, 0, &bar, &bar_len, why, sizeof(why));
+    rc = ctl->tp->open(cfg->pci, &ctl->dev, &bar, &bar_len, why, sizeof(why));
     if (rc < 0) {
         snprintf(err, errlen, "nvme %s: %s", cfg->pci, why);
         goto fail;
@@ -145,7 +303,7 @@ static int shared_open(const struct bdev_config *cfg, struct nvme_shared **out, 
     memset(&cc, 0, sizeof(cc));
     cc.bar0 = bar;
     cc.bar0_len = bar_len;
-    cc.dma = &vfio_dma_ops;
+    cc.dma = ctl->tp->dma;
     cc.admin_timeout_ms = NVME_ADMIN_TIMEOUT_MS;
     rc = nvme_ctrlr_init(&ctl->ctrlr, &cc, why, sizeof(why));
     if (rc < 0) {
@@ -163,12 +321,12 @@ static int shared_open(const struct bdev_config *cfg, struct nvme_shared **out, 
         goto fail_live;
     }
     /* Vector 0 would be the admin queue's, which is polled; each worker's queue has its own. */
-    if (vfio_dev_msix_count(ctl->vdev) < want + 1) {
+    if (ctl->tp->msix_count(ctl->dev) < want + 1) {
         rc = -ENOSPC;
         snprintf(err, errlen,
-                 "nvme %s: %u MSI-X vectors needed (one per worker thread plus "
-                 "one), the device has %u: lower --threads",
-                 cfg->pci, want + 1, vfio_dev_msix_count(ctl->vdev));
+                 "nvme %s: %u MSI-X vectors needed (one per worker thread plus one), the device "
+                 "has %u: lower --threads",
+                 cfg->pci, want + 1, ctl->tp->msix_count(ctl->dev));
         goto fail_live;
     }
     efds[0] = -1;
@@ -182,7 +340,7 @@ static int shared_open(const struct bdev_config *cfg, struct nvme_shared **out, 
         }
         efds[i + 1] = ctl->q[i].irq_fd;
     }
-    rc = vfio_dev_set_msix(ctl->vdev, efds, want + 1);
+    rc = ctl->tp->set_msix(ctl->dev, efds, want + 1);
     if (rc < 0) {
         snprintf(err, errlen, "nvme %s: cannot route MSI-X interrupts to eventfds: %s", cfg->pci,
                  strerror(-rc));
@@ -222,6 +380,13 @@ static void bdev_nvme_close(struct bdev *bdev)
 
     pthread_mutex_lock(&registry_lock);
     if (--ctl->refs == 0) {
+        /* A reset in progress finishes first: it owns the queues until it is done. */
+        atomic_store(&ctl->stopping, true);
+        pthread_mutex_lock(&ctl->recovery_lock);
+        if (ctl->recovery_thread_live)
+            pthread_join(ctl->recovery_thread, NULL);
+        ctl->recovery_thread_live = false;
+        pthread_mutex_unlock(&ctl->recovery_lock);
         for (pp = &registry; *pp && *pp != ctl; pp = &(*pp)->next)
             ;
         if (*pp)
@@ -234,6 +399,26 @@ static void bdev_nvme_close(struct bdev *bdev)
     }
     pthread_mutex_unlock(&registry_lock);
     free(b);
+}
+
+static struct bdev_nvme *to_nvme(struct bdev *bdev)
+{
+    return (struct bdev_nvme *)((char *)bdev - offsetof(struct bdev_nvme, bdev));
+}
+
+void bdev_nvme_set_timeout(struct bdev *bdev, uint64_t ns)
+{
+    to_nvme(bdev)->ctl->cmd_timeout_ns = ns;
+}
+
+uint64_t bdev_nvme_bytes_copied(struct bdev *bdev)
+{
+    return atomic_load(&to_nvme(bdev)->ctl->bytes_copied);
+}
+
+unsigned bdev_nvme_resets(struct bdev *bdev)
+{
+    return atomic_load(&to_nvme(bdev)->ctl->resets);
 }
 
 static const struct bdev_ops nvme_ops = {

@@ -27,7 +27,6 @@
 #include "scsi/scsi_proto.h"
 #include "util/iov.h"
 #include "util/log.h"
-#include "vfio/vfio.h"
 
 #define NVME_NLB16_MAX 65536u /* Write Zeroes and Verify count blocks in 16 bits */
 
@@ -73,6 +72,7 @@ static struct nvme_cmd *cmd_get(struct nvme_ioq *q)
     q->free_head = cmd->next_free;
     cmd->io = NULL;
     cmd->bounce = NULL;
+    cmd->abort_ns = 0;
     return cmd;
 }
 
@@ -114,6 +114,16 @@ static void wait_push(struct nvme_ioq *q, struct bdev_io *io)
     q->wait_tail = io;
 }
 
+/* A command taken back for resubmission goes ahead of requests that never started. */
+static void wait_push_front(struct nvme_ioq *q, struct bdev_io *io)
+{
+    io->offloaded = true;
+    io->offload_next = q->wait_head;
+    q->wait_head = io;
+    if (!q->wait_tail)
+        q->wait_tail = io;
+}
+
 static bool wait_remove(struct nvme_ioq *q, struct bdev_io *io)
 {
     struct bdev_io **pp = &q->wait_head, *prev = NULL;
@@ -134,8 +144,9 @@ static bool wait_remove(struct nvme_ioq *q, struct bdev_io *io)
 
 static bool iova_of(void *opaque, const void *vaddr, size_t len, uint64_t *iova)
 {
-    (void)opaque;
-    return vfio_dma_translate(vaddr, len, iova);
+    const struct nvme_shared *ctl = opaque;
+
+    return ctl->tp->translate(vaddr, len, iova);
 }
 
 /* Fill the data pointer for bytes [io->done, io->done + len) of io's vector. */
@@ -159,7 +170,7 @@ static int map_data(struct nvme_ioq *q, struct nvme_cmd *cmd, struct bdev_io *io
     saved = io->iov[k];
     io->iov[k].iov_base = (char *)saved.iov_base + skip;
     io->iov[k].iov_len = saved.iov_len - skip;
-    rc = nvme_prp_build(&io->iov[k], io->iovcnt - k, len, page, iova_of, NULL, &sqe->prp1,
+    rc = nvme_prp_build(&io->iov[k], io->iovcnt - k, len, page, iova_of, ctl, &sqe->prp1,
                         &sqe->prp2, cmd->page, cmd->page_iova, (unsigned)(page / 8));
     io->iov[k] = saved;
     if (rc == 0)
@@ -183,7 +194,7 @@ static int map_data(struct nvme_ioq *q, struct nvme_cmd *cmd, struct bdev_io *io
     {
         struct iovec one = { .iov_base = cmd->bounce, .iov_len = len };
 
-        rc = nvme_prp_build(&one, 1, len, page, iova_of, NULL, &sqe->prp1, &sqe->prp2, cmd->page,
+        rc = nvme_prp_build(&one, 1, len, page, iova_of, ctl, &sqe->prp1, &sqe->prp2, cmd->page,
                             cmd->page_iova, (unsigned)(page / 8));
     }
     return rc;
@@ -241,6 +252,8 @@ static int issue(struct bdev_nvme *b, struct nvme_ioq *q, struct bdev_io *io)
         io->sense = BDEV_SENSE(SCSI_SK_HARDWARE_ERROR, 0x3e, 0x01); /* LOGICAL UNIT FAILURE */
         return -EREMOTEIO;
     }
+    if (q->quiesced)
+        return -EAGAIN; /* the controller is being reset: wait for it */
     cmd = cmd_get(q);
     if (!cmd)
         return -EAGAIN;
@@ -358,6 +371,18 @@ static void cmd_done(void *ctx, const struct nvme_cpl *cpl)
     int result = 0;
 
     io_loop_release(q->loop);
+    if (q->harvesting) {
+        /*
+         * The controller is about to be reset: this command never completed
+         * and will be sent again, its piece from the start (io->done is
+         * untouched).  Taken back in reverse order, so pushing each to the
+         * front keeps their order.
+         */
+        cmd_put(q, cmd);
+        io->backend_ctx = NULL;
+        wait_push_front(q, io);
+        return;
+    }
     if (status != 0) {
         struct nvme_sense s;
 
@@ -391,14 +416,20 @@ static void cmd_done(void *ctx, const struct nvme_cpl *cpl)
     run_waiters(q);
 }
 
+struct timeout_scan {
+    struct nvme_ioq *q;
+    uint64_t now;
+};
+
 static void on_timeout(struct nvme_qpair *qp, uint16_t cid, void *cmd_ctx, void *arg)
 {
-    struct nvme_ioq *q = arg;
-    int rc = nvme_ctrlr_abort(&q->ctl->ctrlr, qp->qid, cid);
+    struct timeout_scan *ts = arg;
+    struct nvme_cmd *cmd = cmd_ctx;
+    int rc = nvme_ctrlr_abort(&ts->q->ctl->ctrlr, qp->qid, cid);
 
-    (void)cmd_ctx;
+    cmd->abort_ns = ts->now;
     LOG_RATELIMITED(LOG_LEVEL_WARN, "nvme %s: command %u on queue %u timed out; abort %s",
-                    q->ctl->bdf, cid, qp->qid, rc == 0 ? "sent" : strerror(-rc));
+                    ts->q->ctl->bdf, cid, qp->qid, rc == 0 ? "done" : strerror(-rc));
 }
 
 /* A dead controller: fail everything in flight and waiting, and what comes later. */
@@ -418,23 +449,78 @@ static void fail_queue(struct nvme_ioq *q)
     }
 }
 
+/*
+ * The controller reset protocol, worker side.  Returns true while this
+ * queue must not touch its queue pair.
+ */
+static bool recovery_step(struct nvme_ioq *q)
+{
+    struct nvme_shared *ctl = q->ctl;
+    unsigned gen = atomic_load(&ctl->recovery_gen);
+
+    if (gen != atomic_load(&ctl->recovery_done)) {
+        if (q->seen_gen != gen) {
+            /* Take every command back; the device forgets them when it is disabled. */
+            q->harvesting = true;
+            nvme_qpair_fail_all(&q->qp, NVME_SF(NVME_SCT_GENERIC, NVME_SC_ABORT_SQ_DELETION));
+            q->harvesting = false;
+            q->seen_gen = gen;
+            if (!q->quiesced) {
+                /* Keeps the worker asleep-but-waiting instead of idle until the reset ends. */
+                io_loop_hold(q->loop);
+                q->quiesced = true;
+            }
+            atomic_store(&q->acked_gen, gen);
+        }
+        return true;
+    }
+    if (q->quiesced) {
+        q->quiesced = false;
+        io_loop_release(q->loop);
+        if (atomic_load(&ctl->dead)) {
+            fail_queue(q);
+            return true;
+        }
+        run_waiters(q);
+    }
+    return false;
+}
+
+/* Commands an Abort did not end within another timeout: the controller must be reset. */
+static bool abort_overdue(struct nvme_ioq *q, uint64_t now)
+{
+    for (unsigned i = 0; i < q->ncmds; i++) {
+        const struct nvme_cmd *cmd = &q->cmds[i];
+
+        if (cmd->io && cmd->abort_ns && now - cmd->abort_ns >= q->ctl->cmd_timeout_ns)
+            return true;
+    }
+    return false;
+}
+
 unsigned bdev_nvme_ioq_poll(struct io_loop_source *src)
 {
     struct nvme_ioq *q = (struct nvme_ioq *)((char *)src - offsetof(struct nvme_ioq, src));
     unsigned n;
 
-    if (q->dead)
+    if (q->dead || recovery_step(q))
         return 0;
     n = nvme_qpair_process(&q->qp, 0);
     if (nvme_qpair_outstanding(&q->qp) > 0 || q->wait_head) {
         uint64_t now = mono_ns();
 
         if (now >= q->next_timeout_check_ns) {
-            q->next_timeout_check_ns = now + 1000000000ull;
-            if (nvme_ctrlr_is_fatal(&q->ctl->ctrlr))
+            struct timeout_scan ts = { q, now };
+            uint64_t step = q->ctl->cmd_timeout_ns / 4;
+
+            q->next_timeout_check_ns = now + (step < 1000000000ull ? step : 1000000000ull);
+            if (nvme_ctrlr_is_fatal(&q->ctl->ctrlr) || atomic_load(&q->ctl->dead)) {
                 fail_queue(q);
-            else
-                nvme_qpair_check_timeouts(&q->qp, now, NVME_CMD_TIMEOUT_NS, on_timeout, q);
+                return n;
+            }
+            nvme_qpair_check_timeouts(&q->qp, now, q->ctl->cmd_timeout_ns, on_timeout, &ts);
+            if (abort_overdue(q, now))
+                bdev_nvme_start_recovery(q->ctl);
         }
     }
     return n;
@@ -465,6 +551,8 @@ int bdev_nvme_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *io
         io->cb(io, 0);
         return 0;
     }
+    if (!q->dead)
+        recovery_step(q);
     if (!start(b, q, io, &rc)) {
         io->backend_ctx = NULL;
         return rc;

@@ -271,7 +271,7 @@ static uint16_t admin(struct nvme_double *d, const struct nvme_sqe *c, uint32_t 
         return 0;
     case NVME_ADM_ABORT:
         *dw0 = 1;
-        for (unsigned i = 0; i < d->nheld; i++) {
+        for (unsigned i = 0; i < d->nheld && !d->ignore_abort; i++) {
             if (d->held[i].sqid == qid && d->held[i].sqe.cid == c->cdw10 >> 16) {
                 post(d, qid, d->held[i].sqe.cid, SF_G(NVME_SC_ABORT_REQUESTED), 0);
                 d->held[i] = d->held[--d->nheld];

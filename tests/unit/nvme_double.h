@@ -71,9 +71,10 @@ struct nvme_double {
     _Atomic bool gone; /* BAR reads all-ones */
     _Atomic bool cfs;
     _Atomic unsigned delay_us;
-    _Atomic int bogus_cid;   /* >= 0: next completion is preceded by a CQE with this CID */
-    _Atomic bool no_cns6;    /* CNS 06h answered Invalid Field */
-    _Atomic bool ignore_shn; /* never report shutdown complete */
+    _Atomic int bogus_cid;     /* >= 0: next completion is preceded by a CQE with this CID */
+    _Atomic bool no_cns6;      /* CNS 06h answered Invalid Field */
+    _Atomic bool ignore_shn;   /* never report shutdown complete */
+    _Atomic bool ignore_abort; /* Abort answers "not aborted" and the command stays held */
     /* Counters. */
     _Atomic unsigned cmds, io_cmds, flushes, aborts_done, enables;
     _Atomic unsigned held_count;
