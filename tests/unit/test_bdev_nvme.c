@@ -535,6 +535,85 @@ static void test_cancel_waiting(void **state)
     free(buf);
 }
 
+/*
+ * Several LUNs on one controller: another namespace (4 KiB blocks), and the
+ * same namespace again (a LUN shared by two VMs).  One controller, one set of
+ * queues; each LUN addresses its own namespace.
+ */
+static void test_namespaces_share_the_controller(void **state)
+{
+    struct bdev_config cfg = {
+        .type = BDEV_TYPE_NVME, .pci = "0000:00:04.0", .nsid = 4, .nr_queues = 1
+    };
+    uint8_t *buf = page_alloc(8192), *back = page_alloc(8192);
+    unsigned enables = dev.enables;
+    struct bdev *ns4, *again, *keep = bdev;
+    char err[512];
+    struct req r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(bdev_open(&cfg, &ns4, err, sizeof(err)), 0);
+    cfg.nsid = 1;
+    assert_int_equal(bdev_open(&cfg, &again, err, sizeof(err)), 0);
+    assert_int_equal(dev.enables, enables); /* not brought up again */
+    assert_int_equal(ns4->block_size, 4096);
+    assert_string_equal(ns4->hw_serial, "ND-0001-n4");
+    assert_string_equal(ns4->desc, "nvme 0000:00:04.0 ns 4");
+
+    fill(buf, 8192, 7);
+    r.iov[0] = (struct iovec){ buf, 8192 };
+    r.io.iovcnt = 1;
+    bdev = ns4;
+    assert_int_equal(run1(&r, BDEV_IO_WRITE, 2 * 4096, 8192), 0);
+    assert_memory_equal(nvme_double_ns_data(&dev, 4) + 2 * 4096, buf, 8192);
+    /* Namespace 1 did not see it; the second LUN on namespace 1 reads what the first wrote. */
+    bdev = keep;
+    memset(nvme_double_ns_data(&dev, 1) + 2 * 4096, 0x11, 8192);
+    bdev = again;
+    r.iov[0] = (struct iovec){ back, 8192 };
+    assert_int_equal(run1(&r, BDEV_IO_READ, 2 * 4096, 8192), 0);
+    assert_int_equal(back[0], 0x11);
+    assert_int_equal(back[8191], 0x11);
+    bdev = keep;
+    bdev_close(again);
+    bdev_close(ns4);
+    /* The controller stays up for the LUN still open. */
+    r.iov[0] = (struct iovec){ back, 8192 };
+    assert_int_equal(run1(&r, BDEV_IO_READ, 0, 8192), 0);
+    free(buf);
+    free(back);
+}
+
+/* Namespaces the backend cannot serve are refused with the reason. */
+static void test_bad_namespaces_refused(void **state)
+{
+    struct bdev_config cfg = {
+        .type = BDEV_TYPE_NVME, .pci = "0000:00:04.0", .nsid = 2, .nr_queues = 1
+    };
+    struct bdev *b = NULL;
+    char err[512] = "";
+
+    (void)state;
+    assert_true(bdev_open(&cfg, &b, err, sizeof(err)) < 0);
+    assert_null(b);
+    assert_non_null(strstr(err, "metadata"));
+    cfg.nsid = 3;
+    assert_true(bdev_open(&cfg, &b, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "nvme 0000:00:04.0"));
+    /* The controller survives refused opens: the LUN already open still works. */
+    {
+        struct req r;
+        uint8_t *buf = page_alloc(4096);
+
+        memset(&r, 0, sizeof(r));
+        r.iov[0] = (struct iovec){ buf, 4096 };
+        r.io.iovcnt = 1;
+        assert_int_equal(run1(&r, BDEV_IO_READ, 0, 4096), 0);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +629,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_surprise_removal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_waiting, setup_small_queue, teardown),
+        cmocka_unit_test_setup_teardown(test_namespaces_share_the_controller, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_namespaces_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
