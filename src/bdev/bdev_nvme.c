@@ -492,7 +492,8 @@ int bdev_nvme_open(const struct bdev_config *cfg, struct bdev **out, char *err, 
     b->bdev.can_discard = ctl->ctrlr.info.dsm;
     b->bdev.discard_zeroes = b->bdev.can_discard && ns.dealloc_reads_zeroes;
     b->bdev.can_write_zeroes = ctl->ctrlr.info.write_zeroes;
-    b->bdev.can_verify = ctl->ctrlr.info.verify;
+    /* Without a Verify command, reading the blocks checks them (bdev_nvme_io.c). */
+    b->bdev.can_verify = true;
     b->bdev.volatile_cache = ctl->ctrlr.info.vwc;
     b->bdev.max_io_bytes = ctl->ctrlr.info.mdts_bytes && ctl->ctrlr.info.mdts_bytes < NVME_MAX_CHUNK
                                ? (uint32_t)ctl->ctrlr.info.mdts_bytes

@@ -282,8 +282,40 @@ static int issue(struct bdev_nvme *b, struct nvme_ioq *q, struct bdev_io *io)
             sqe.cdw12 |= NVME_RW_FUA;
         break;
     }
-    case BDEV_IO_WRITE_ZEROES:
     case BDEV_IO_VERIFY:
+        if (!q->ctl->ctrlr.info.verify) {
+            /*
+             * No Verify command: reading the blocks checks the medium just
+             * as well.  The data lands in a bounce buffer of ours and goes
+             * nowhere; no guest byte is copied.
+             */
+            if (piece > NVME_MAX_CHUNK)
+                piece = NVME_MAX_CHUNK;
+            if ((q->ctl->ctrlr.info.mdts_bytes && piece > q->ctl->ctrlr.info.mdts_bytes))
+                piece = q->ctl->ctrlr.info.mdts_bytes;
+            if (!bounce_get(q, cmd, (uint32_t)piece)) {
+                cmd_put(q, cmd);
+                return -EAGAIN;
+            }
+            {
+                struct iovec one = { .iov_base = cmd->bounce, .iov_len = piece };
+
+                rc = nvme_prp_build(&one, 1, piece, q->ctl->ctrlr.info.page_size, iova_of, q->ctl,
+                                    &sqe.prp1, &sqe.prp2, cmd->page, cmd->page_iova,
+                                    (unsigned)(q->ctl->ctrlr.info.page_size / 8));
+            }
+            if (rc < 0) {
+                cmd_put(q, cmd);
+                return rc;
+            }
+            sqe.opc = NVME_CMD_READ;
+            sqe.cdw10 = (uint32_t)lba;
+            sqe.cdw11 = (uint32_t)(lba >> 32);
+            sqe.cdw12 = (uint32_t)((piece >> b->lba_shift) - 1);
+            break;
+        }
+        /* fall through */
+    case BDEV_IO_WRITE_ZEROES:
         if ((piece >> b->lba_shift) > NVME_NLB16_MAX)
             piece = (uint64_t)NVME_NLB16_MAX << b->lba_shift;
         sqe.opc = io->type == BDEV_IO_VERIFY ? NVME_CMD_VERIFY : NVME_CMD_WRITE_ZEROES;
@@ -396,6 +428,7 @@ static void cmd_done(void *ctx, const struct nvme_cpl *cpl)
                      ? -ECANCELED
                      : -EREMOTEIO;
     } else if (io->type == BDEV_IO_READ && cmd->bounce) {
+        /* (A VERIFY read into a bounce buffer has nowhere to go: nothing to copy.) */
         iov_from_buf(io->iov, io->iovcnt, io->done, cmd->bounce, io->chunk);
         atomic_fetch_add_explicit(&q->ctl->bytes_copied, io->chunk, memory_order_relaxed);
     }

@@ -162,9 +162,10 @@ static void fill_id_ctrl(struct nvme_double *d, struct nvme_id_ctrl *id)
     id->sqes = 0x66;
     id->cqes = 0x44;
     id->nn = ND_NS;
-    id->oncs = NVME_ONCS_COMPARE | NVME_ONCS_DSM | NVME_ONCS_WRITE_ZEROES | NVME_ONCS_VERIFY;
+    id->oncs = NVME_ONCS_COMPARE | NVME_ONCS_DSM | NVME_ONCS_WRITE_ZEROES;
+    if (!d->no_verify)
+        id->oncs |= NVME_ONCS_VERIFY;
     id->vwc = NVME_VWC_PRESENT;
-    (void)d;
 }
 
 static void fill_id_ns(const struct nd_ns *ns, uint32_t nsid, struct nvme_id_ns *id)

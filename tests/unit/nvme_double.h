@@ -73,6 +73,7 @@ struct nvme_double {
     _Atomic unsigned delay_us;
     _Atomic int bogus_cid;     /* >= 0: next completion is preceded by a CQE with this CID */
     _Atomic bool no_cns6;      /* CNS 06h answered Invalid Field */
+    _Atomic bool no_verify;    /* ONCS without Verify (set before the controller is identified) */
     _Atomic bool ignore_shn;   /* never report shutdown complete */
     _Atomic bool ignore_abort; /* Abort answers "not aborted" and the command stays held */
     /* Counters. */

@@ -166,7 +166,7 @@ static void fill(uint8_t *p, size_t len, unsigned seed)
         p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
 }
 
-static int open_with(uint32_t mqes_entries)
+static int open_with(uint32_t mqes_entries, bool no_verify)
 {
     struct bdev_config cfg = {
         .type = BDEV_TYPE_NVME, .pci = "0000:00:04.0", .nsid = 1, .nr_queues = 1
@@ -176,6 +176,7 @@ static int open_with(uint32_t mqes_entries)
 
     unmapped_lo = unmapped_hi = NULL;
     nvme_double_start(&dev, 2, mqes_entries);
+    dev.no_verify = no_verify;
     bdev_nvme_set_transport(&test_tp);
     if (io_loop_init(&loop, 64) != 0)
         return -1;
@@ -188,14 +189,14 @@ static int open_with(uint32_t mqes_entries)
 static int setup(void **state)
 {
     (void)state;
-    return open_with(64);
+    return open_with(64, false);
 }
 
 static int setup_small_queue(void **state)
 {
     (void)state;
     /* 8 entries: 7 commands at once, so most requests wait for a slot. */
-    return open_with(8);
+    return open_with(8, false);
 }
 
 static int teardown(void **state)
@@ -614,6 +615,32 @@ static void test_bad_namespaces_refused(void **state)
     }
 }
 
+/* A controller without Verify: VERIFY reads the blocks instead, and copies nothing. */
+static void test_verify_without_the_command(void **state)
+{
+    unsigned before = dev.io_cmds;
+    struct req r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_true(bdev->can_verify);
+    assert_int_equal(run1(&r, BDEV_IO_VERIFY, 0, 2048 * 512), 0);
+    /* 1 MiB in 128 KiB reads (MDTS). */
+    assert_int_equal(dev.io_cmds - before, 8);
+    assert_int_equal(bdev_nvme_bytes_copied(bdev), 0);
+    /* A medium error on the way is reported like one on a READ. */
+    dev.fail_status = NVME_SF(NVME_SCT_MEDIA, NVME_SC_UNRECOVERED_READ);
+    dev.fail_next = 1;
+    assert_int_equal(run1(&r, BDEV_IO_VERIFY, 0, 4096), -EREMOTEIO);
+    assert_int_equal(r.io.sense, BDEV_SENSE(0x3, 0x11, 0x00));
+}
+
+static int setup_no_verify(void **state)
+{
+    (void)state;
+    return open_with(64, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -631,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_waiting, setup_small_queue, teardown),
         cmocka_unit_test_setup_teardown(test_namespaces_share_the_controller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_namespaces_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_without_the_command, setup_no_verify, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
