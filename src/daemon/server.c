@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -19,20 +21,33 @@
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t dump_requested;
 static volatile sig_atomic_t rescan_requested;
+/*
+ * The signals below are blocked and read from here, inside the control
+ * thread's poll: a signal that arrives while the thread is busy (a message,
+ * a pause) is not lost until the next unrelated wakeup, as a flag set by a
+ * handler between the check and the poll would be.
+ */
+static int signal_fd = -1;
 
-static void on_signal(int sig)
+/* Read what arrived on signal_fd and turn it into requests. */
+static void read_signals(void)
 {
-    if (sig == SIGUSR1)
-        dump_requested = 1;
-    else if (sig == SIGHUP)
-        rescan_requested = 1;
-    else
-        stop_requested = 1;
+    struct signalfd_siginfo si;
+
+    while (signal_fd >= 0 && read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1)
+            dump_requested = 1;
+        else if (si.ssi_signo == SIGHUP)
+            rescan_requested = 1;
+        else
+            stop_requested = 1;
+    }
 }
 
 /* What the signals asked for, on the control thread. */
 static void handle_requests(struct controller *c)
 {
+    read_signals();
     if (dump_requested) {
         dump_requested = 0;
         vu_dev_log_state(&c->dev);
@@ -102,15 +117,25 @@ int server_listen(const char *path, char *err, size_t errlen)
 static void install_signals(void)
 {
     struct sigaction sa;
+    sigset_t set;
 
+    /*
+     * SIGINT/SIGTERM: stop.  SIGUSR1: log the rings' indexes, for
+     * diagnosing a stuck guest.  SIGHUP: the administrator resized a backing
+     * file or volume (systemctl reload).  Worker threads block them all.
+     */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    if (signal_fd < 0) {
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signal_fd < 0)
+            LOG_ERR("signalfd: %s; signals will stop the daemon without cleanup", strerror(errno));
+    }
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* SIGUSR1: log the rings' indexes, for diagnosing a stuck guest. */
-    sigaction(SIGUSR1, &sa, NULL);
-    /* SIGHUP: the administrator resized a backing file or volume (systemctl reload). */
-    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -134,7 +159,7 @@ static void refuse_second_frontend(int listen_fd, const char *name)
     close(extra);
 }
 
-enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_TMF, FD_KICK0, FD_KICK1, FD_MAX };
+enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_TMF, FD_SIGNAL, FD_KICK0, FD_KICK1, FD_MAX };
 
 /* Serve one connection until it ends or a stop is requested. */
 static void serve_connection(struct controller *c, int conn, int listen_fd, const char *name)
@@ -164,6 +189,7 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
         pfd[FD_LISTEN].fd = listen_fd;
         pfd[FD_FAULT].fd = c->dev.fault.notify_fd;
         pfd[FD_TMF].fd = c->ctrl.tmfs.notify_fd;
+        pfd[FD_SIGNAL].fd = signal_fd;
         for (unsigned idx = 0; idx < 2; idx++)
             if (vu_vring_ready(&c->dev, idx))
                 pfd[FD_KICK0 + idx].fd = c->dev.vrings[idx].kick_fd;
@@ -236,16 +262,19 @@ int server_run(struct controller *c, int listen_fd, const char *name)
 {
     install_signals();
     while (!stop_requested) {
-        struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+        struct pollfd pfd[2] = { { .fd = listen_fd, .events = POLLIN },
+                                 { .fd = signal_fd, .events = POLLIN } };
         int conn;
 
-        int ret = poll(&pfd, 1, -1), err = errno;
+        int ret = poll(pfd, 2, -1), err = errno;
         handle_requests(c);
         if (ret < 0) {
             if (err == EINTR)
                 continue;
             return -err;
         }
+        if (stop_requested || !(pfd[0].revents & POLLIN))
+            continue;
         conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
