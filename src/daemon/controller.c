@@ -52,7 +52,7 @@ static void ctl_pause(struct vu_dev *dev)
     if (c->paused)
         return;
     for (unsigned i = 0; i < c->nworkers; i++)
-        worker_pause(&c->workers[i]);
+        worker_group_pause(&c->groups[i]);
     c->paused = true;
     /*
      * Every request the workers had is complete now, aborted ones included:
@@ -77,7 +77,7 @@ static void assign_queues(struct controller *c)
     unsigned nactive = 0;
 
     for (unsigned i = 0; i < c->nworkers; i++)
-        c->workers[i].nqueues = 0;
+        c->groups[i].nqueues = 0;
     for (unsigned idx = VIRTIO_SCSI_VQ_REQUEST; idx < c->dev.max_queues; idx++) {
         struct vu_vring *vr = &c->dev.vrings[idx];
         struct vscsi_queue *q = &c->reqq[idx];
@@ -98,8 +98,9 @@ static void assign_queues(struct controller *c)
         q->targets = &c->targets;
         q->tmfs = &c->ctrl.tmfs;
 
-        struct worker *w = &c->workers[(idx - VIRTIO_SCSI_VQ_REQUEST) % c->nworkers];
-        struct worker_queue *wq = &w->queues[w->nqueues++];
+        struct worker_group *g =
+            &c->groups[(idx - VIRTIO_SCSI_VQ_REQUEST + c->first_worker) % c->nworkers];
+        struct worker_queue *wq = &g->queues[g->nqueues++];
         memset(wq, 0, sizeof(*wq));
         wq->q = q;
         wq->kick_fd = vr->kick_fd;
@@ -120,7 +121,8 @@ static void ctl_resume(struct vu_dev *dev)
     c->evq.vq =
         vu_vring_ready(dev, VIRTIO_SCSI_VQ_EVENT) ? &dev->vrings[VIRTIO_SCSI_VQ_EVENT].vq : NULL;
     for (unsigned i = 0; i < c->nworkers; i++)
-        worker_resume(&c->workers[i]);
+        if (c->groups[i].nqueues)
+            worker_group_resume(&c->groups[i]);
     c->paused = false;
 }
 
@@ -142,7 +144,8 @@ static const struct vu_dev_ops controller_ops = {
     .queue_stop = ctl_queue_stop,
 };
 
-int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_ns)
+int controller_start(struct controller *c, struct worker *workers, unsigned nworkers,
+                     unsigned first_worker)
 {
     int ret;
 
@@ -167,21 +170,17 @@ int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_
         controller_stop(c);
         return ret;
     }
-    c->workers = calloc(nworkers, sizeof(*c->workers));
-    if (!c->workers) {
+    c->groups = calloc(nworkers, sizeof(*c->groups));
+    if (!c->groups) {
         controller_stop(c);
         return -ENOMEM;
     }
-    for (unsigned i = 0; i < nworkers; i++) {
-        ret = worker_start(&c->workers[i], i, poll_max_ns);
-        if (ret < 0) {
-            c->nworkers = i;
-            controller_stop(c);
-            return ret;
-        }
-    }
+    c->workers = workers;
     c->nworkers = nworkers;
-    c->paused = true; /* workers start parked */
+    c->first_worker = first_worker % nworkers;
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_group_attach(&workers[i], &c->groups[i]);
+    c->paused = true; /* groups start paused */
     return 0;
 }
 
@@ -189,12 +188,14 @@ void controller_stop(struct controller *c)
 {
     if (c->dev.ops)
         vu_dev_disconnect(&c->dev);
-    for (unsigned i = 0; i < c->nworkers; i++)
-        worker_stop(&c->workers[i]);
+    /* Detaching pauses first: nothing of ours is in flight on any worker afterwards. */
+    for (unsigned i = 0; c->groups && i < c->nworkers; i++)
+        worker_group_detach(&c->groups[i]);
     for (unsigned idx = 0; idx < VU_MAX_QUEUES; idx++)
         if (c->reqq[idx].reqs)
             vscsi_queue_free(&c->reqq[idx]);
-    free(c->workers);
+    free(c->groups);
+    c->groups = NULL;
     c->workers = NULL;
     c->nworkers = 0;
     if (c->dev.fault.notify_fd >= 0)

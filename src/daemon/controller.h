@@ -22,7 +22,9 @@ struct controller {
     struct vu_dev dev;
     struct scsi_target_set targets; /* filled by the caller before controller_start */
     unsigned nworkers;
-    struct worker *workers;
+    struct worker *workers;      /* the shared pool: not ours */
+    struct worker_group *groups; /* our share of each worker, by worker */
+    unsigned first_worker;       /* request queue 0 goes there: spreads controllers */
     bool paused;
     struct vscsi_queue reqq[VU_MAX_QUEUES]; /* by vring index; 0 and 1 unused */
     struct vscsi_queue *active_reqq[VU_MAX_QUEUES];
@@ -35,11 +37,14 @@ uint64_t controller_features(void);
 uint64_t controller_protocol_features(void);
 
 /*
- * Start nworkers workers (all paused, serving nothing), each polling for up
- * to poll_max_ns (see worker_start).  0 or -errno.
+ * Serve the controller's request queues on the pool's nworkers workers
+ * (started by the caller; shared with other controllers), request queue 0 on
+ * worker first_worker % nworkers and the next ones round-robin.  Everything
+ * starts paused.  0 or -errno.
  */
-int controller_start(struct controller *c, unsigned nworkers, uint64_t poll_max_ns);
-/* Stop the workers and free everything, including the targets. */
+int controller_start(struct controller *c, struct worker *workers, unsigned nworkers,
+                     unsigned first_worker);
+/* Disconnect, take our queues off the workers and free everything, including the targets. */
 void controller_stop(struct controller *c);
 
 /*

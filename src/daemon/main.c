@@ -23,6 +23,27 @@
 static struct options opts;
 static struct controller ctl;
 
+static struct worker pool[OPT_MAX_THREADS];
+static unsigned npool;
+
+/* The shared worker pool: every controller's request queues are served here. */
+static int pool_start(unsigned n, uint64_t poll_max_ns)
+{
+    for (npool = 0; npool < n; npool++) {
+        int ret = worker_start(&pool[npool], npool, poll_max_ns);
+
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static void pool_stop(void)
+{
+    while (npool > 0)
+        worker_stop(&pool[--npool]);
+}
+
 static int open_luns(struct controller *c, const struct options *o)
 {
     char err[1024];
@@ -88,11 +109,14 @@ int main(int argc, char **argv)
         scsi_target_set_destroy(&ctl.targets);
         return 1;
     }
-    ret = controller_start(&ctl, opts.threads, (uint64_t)opts.poll_us * 1000);
+    ret = pool_start(opts.threads, (uint64_t)opts.poll_us * 1000);
+    if (ret == 0)
+        ret = controller_start(&ctl, pool, npool, 0);
     if (ret < 0) {
         fprintf(stderr, "vhost-user-scsi: cannot start %u worker threads: %s\n", opts.threads,
                 strerror(-ret));
         scsi_target_set_destroy(&ctl.targets);
+        pool_stop();
         return 1;
     }
     if (opts.listen_fd < 0) {
@@ -100,6 +124,7 @@ int main(int argc, char **argv)
         if (listen_fd < 0) {
             fprintf(stderr, "vhost-user-scsi: %s\n", err);
             controller_stop(&ctl);
+            pool_stop();
             return 1;
         }
         LOG_INFO("listening on %s", opts.socket_path);
@@ -109,6 +134,7 @@ int main(int argc, char **argv)
     snprintf(name, sizeof(name), "fd %d", listen_fd);
     ret = server_run(&ctl, listen_fd, opts.socket_path ? opts.socket_path : name);
     controller_stop(&ctl);
+    pool_stop();
     close(listen_fd);
     if (opts.socket_path)
         unlink(opts.socket_path);

@@ -48,7 +48,7 @@ static void on_kick(struct io_loop_op *op, int res)
     else
         vscsi_queue_process(wq->q);
     /* A pause in progress cancels reads; do not start a new one behind its back. */
-    if (!w->parking)
+    if (wq->g->serving)
         arm_kick(wq);
 }
 
@@ -69,44 +69,58 @@ static void on_wake(struct io_loop_op *op, int res)
     w->wake_armed = false;
     (void)res;
     if (atomic_exchange_explicit(&w->abort_check, false, memory_order_acq_rel))
-        for (unsigned i = 0; i < w->nqueues; i++)
-            vscsi_queue_abort_marked(w->queues[i].q);
+        for (struct worker_group *g = w->groups; g; g = g->next) {
+            if (!g->serving && !g->parking)
+                continue;
+            for (unsigned i = 0; i < g->nqueues; i++)
+                vscsi_queue_abort_marked(g->queues[i].q);
+        }
 }
 
-void worker_request_aborts(struct worker *w)
+static void wake(struct worker *w)
 {
     const uint64_t one = 1;
 
-    atomic_store_explicit(&w->abort_check, true, memory_order_release);
     /* EAGAIN: the counter is saturated, a wakeup is coming anyway. */
     if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         LOG_WARN("worker %u: wakeup failed: %s", w->id, strerror(errno));
 }
 
-static void flush_queues(struct worker *w)
+void worker_request_aborts(struct worker *w)
 {
-    for (unsigned i = 0; i < w->nqueues; i++)
-        vscsi_queue_flush(w->queues[i].q);
+    atomic_store_explicit(&w->abort_check, true, memory_order_release);
+    wake(w);
 }
 
-static bool busy(struct worker *w)
+/* Used rings of the queues we touch (serving or draining) are published and signalled. */
+static void flush_queues(struct worker *w)
 {
-    for (unsigned i = 0; i < w->nqueues; i++)
-        if (w->queues[i].armed || w->queues[i].q->inflight)
+    for (struct worker_group *g = w->groups; g; g = g->next) {
+        if (!g->serving && !g->parking)
+            continue;
+        for (unsigned i = 0; i < g->nqueues; i++)
+            vscsi_queue_flush(g->queues[i].q);
+    }
+}
+
+static bool group_busy(const struct worker_group *g)
+{
+    for (unsigned i = 0; i < g->nqueues; i++)
+        if (g->queues[i].armed || g->queues[i].q->inflight)
             return true;
     return false;
 }
 
-/* While parking: queue a cancellation for every kick read still outstanding. */
-static void cancel_kick_reads(struct worker *w)
+/* While parking: queue a cancellation for every kick read of g still outstanding. */
+static void cancel_kick_reads(struct worker *w, struct worker_group *g)
 {
-    for (unsigned i = 0; i < w->nqueues; i++) {
-        struct worker_queue *wq = &w->queues[i];
+    for (unsigned i = 0; i < g->nqueues; i++) {
+        struct worker_queue *wq = &g->queues[i];
         if (!wq->armed || wq->cancel_queued)
             continue;
         struct io_uring_sqe *sqe = io_loop_get_sqe(&w->loop, NULL);
         if (!sqe)
-            return; /* the kernel refuses submissions for now: the drain loop retries */
+            return; /* the kernel refuses submissions for now: retried next turn */
         io_uring_prep_cancel(sqe, &wq->kick_op, 0);
         /* The cancel's own completion needs no callback. */
         io_uring_sqe_set_data(sqe, NULL);
@@ -115,52 +129,39 @@ static void cancel_kick_reads(struct worker *w)
 }
 
 /*
- * Stop taking requests, finish the started ones, and park until resumed.
- * The control thread may unmap guest memory and free request slots as soon
- * as we are parked, so parking with anything still owned by the kernel is
- * never an option: an io_uring error only delays the drain.
+ * Stop taking requests from g; its started requests complete as the loop
+ * runs.  The controller may unmap guest memory and free request slots as
+ * soon as g is PAUSED, so nothing of g may still be owned by the kernel
+ * then: an io_uring error only delays the drain.
  */
-static bool park(struct worker *w)
+static void start_parking(struct worker *w, struct worker_group *g)
 {
-    const struct timespec backoff = { .tv_sec = 0, .tv_nsec = 1000 * 1000 };
-
-    w->parking = true;
-    for (unsigned i = 0; i < w->nqueues; i++) {
-        w->queues[i].cancel_queued = false;
-        vscsi_queue_set_accepting(w->queues[i].q, false);
+    /*
+     * What the guest made available before the pause was asked for is
+     * taken first (one budget at most, so the pause still wins): a kick
+     * whose completion is still on its way would otherwise be cancelled,
+     * leaving requests that were sent before the stop for after it.
+     */
+    for (unsigned i = 0; i < g->nqueues; i++)
+        vscsi_queue_poll(g->queues[i].q);
+    g->serving = false;
+    g->parking = true;
+    w->nparking++;
+    for (unsigned i = 0; i < g->nqueues; i++) {
+        g->queues[i].cancel_queued = false;
+        vscsi_queue_set_accepting(g->queues[i].q, false);
     }
-    for (;;) {
-        cancel_kick_reads(w);
-        if (!busy(w))
-            break;
-        int ret = io_loop_run_once(&w->loop, true);
-        if (ret < 0 && ret != -EINTR) {
-            LOG_RATELIMITED(LOG_LEVEL_ERROR,
-                            "worker %u: io_uring failed while draining for a pause: %s; retrying",
-                            w->id, strerror(-ret));
-            nanosleep(&backoff, NULL);
-        }
-        flush_queues(w);
-    }
+    cancel_kick_reads(w, g);
+}
 
-    pthread_mutex_lock(&w->lock);
-    w->state = WORKER_PAUSED;
-    pthread_cond_broadcast(&w->cond);
-    while (w->state == WORKER_PAUSED)
-        pthread_cond_wait(&w->cond, &w->lock);
-    bool exiting = w->state == WORKER_EXIT;
-    if (!exiting)
-        w->state = WORKER_RUNNING;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    if (exiting)
-        return false;
-
-    w->parking = false;
-    /* The queue list may have changed: serve what it says now. */
-    for (unsigned i = 0; i < w->nqueues; i++) {
-        struct worker_queue *wq = &w->queues[i];
+/* g resumes: serve what its list says now. */
+static void start_serving(struct worker *w, struct worker_group *g)
+{
+    g->serving = true;
+    for (unsigned i = 0; i < g->nqueues; i++) {
+        struct worker_queue *wq = &g->queues[i];
         wq->w = w;
+        wq->g = g;
         wq->kick_op.cb = on_kick;
         wq->armed = false;
         wq->q->loop = &w->loop;
@@ -174,8 +175,134 @@ static bool park(struct worker *w)
      * ring; signal them before the loop goes back to sleep, or a guest
      * waiting for them waits until some unrelated event wakes us.
      */
-    flush_queues(w);
-    return true;
+    for (unsigned i = 0; i < g->nqueues; i++)
+        vscsi_queue_flush(g->queues[i].q);
+}
+
+/*
+ * Apply what the control threads asked of our groups, and finish the pauses
+ * whose drain is over.  Returns false when the worker must exit.
+ */
+static bool handle_groups(struct worker *w)
+{
+    bool asked = atomic_exchange_explicit(&w->group_requests, false, memory_order_acq_rel);
+    bool changed = false, exiting;
+
+    if (w->nparking) {
+        for (struct worker_group *g = w->groups; g; g = g->next)
+            if (g->parking)
+                cancel_kick_reads(w, g);
+        flush_queues(w);
+    }
+    if (!asked && w->nparking == 0)
+        return true;
+    pthread_mutex_lock(&w->lock);
+    while (w->attaching) {
+        struct worker_group *g = w->attaching;
+
+        w->attaching = g->pending_next;
+        g->next = w->groups;
+        w->groups = g;
+        g->serving = g->parking = false;
+        g->state = GROUP_PAUSED;
+        changed = true;
+    }
+    for (struct worker_group **pp = &w->groups; *pp;) {
+        struct worker_group *g = *pp;
+
+        switch (g->state) {
+        case GROUP_PAUSE_REQUESTED:
+            if (!g->parking)
+                start_parking(w, g);
+            if (!group_busy(g)) {
+                g->parking = false;
+                w->nparking--;
+                g->state = GROUP_PAUSED;
+                changed = true;
+            }
+            break;
+        case GROUP_RESUME_REQUESTED:
+            start_serving(w, g);
+            g->state = GROUP_RUNNING;
+            changed = true;
+            break;
+        case GROUP_DETACH_REQUESTED:
+            *pp = g->next;
+            g->next = NULL;
+            g->state = GROUP_DETACHED;
+            changed = true;
+            continue;
+        default:
+            break;
+        }
+        pp = &g->next;
+    }
+    exiting = w->exit;
+    if (changed)
+        pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return !exiting;
+}
+
+/* Control thread: move g to want, through the worker, and wait until it got there. */
+static void group_request(struct worker_group *g, enum worker_group_state req,
+                          enum worker_group_state want)
+{
+    struct worker *w = g->w;
+
+    g->state = req;
+    atomic_store_explicit(&w->group_requests, true, memory_order_release);
+    wake(w);
+    while (g->state != want)
+        pthread_cond_wait(&w->cond, &w->lock);
+}
+
+void worker_group_attach(struct worker *w, struct worker_group *g)
+{
+    pthread_mutex_lock(&w->lock);
+    g->w = w;
+    g->pending_next = w->attaching;
+    w->attaching = g;
+    group_request(g, GROUP_ATTACH_REQUESTED, GROUP_PAUSED);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_group_detach(struct worker_group *g)
+{
+    struct worker *w = g->w;
+
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    if (g->state != GROUP_PAUSED && g->state != GROUP_DETACHED) {
+        pthread_mutex_unlock(&w->lock);
+        worker_group_pause(g);
+        pthread_mutex_lock(&w->lock);
+    }
+    if (g->state == GROUP_PAUSED)
+        group_request(g, GROUP_DETACH_REQUESTED, GROUP_DETACHED);
+    pthread_mutex_unlock(&w->lock);
+    g->w = NULL;
+}
+
+void worker_group_pause(struct worker_group *g)
+{
+    struct worker *w = g->w;
+
+    pthread_mutex_lock(&w->lock);
+    if (g->state == GROUP_RUNNING)
+        group_request(g, GROUP_PAUSE_REQUESTED, GROUP_PAUSED);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_group_resume(struct worker_group *g)
+{
+    struct worker *w = g->w;
+
+    pthread_mutex_lock(&w->lock);
+    if (g->state == GROUP_PAUSED)
+        group_request(g, GROUP_RESUME_REQUESTED, GROUP_RUNNING);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /*
@@ -187,25 +314,33 @@ static bool take_leftovers(struct worker *w)
 {
     bool any = false;
 
-    for (unsigned i = 0; i < w->nqueues; i++) {
-        struct vscsi_queue *q = w->queues[i].q;
-        if (!q->more)
+    for (struct worker_group *g = w->groups; g; g = g->next) {
+        if (!g->serving)
             continue;
-        any = true;
-        if (w->poll.max_ns) {
-            if (!vscsi_queue_poll(q))
-                q->more = false;
-        } else
-            vscsi_queue_process(q);
+        for (unsigned i = 0; i < g->nqueues; i++) {
+            struct vscsi_queue *q = g->queues[i].q;
+            if (!q->more)
+                continue;
+            any = true;
+            if (w->poll.max_ns) {
+                if (!vscsi_queue_poll(q))
+                    q->more = false;
+            } else
+                vscsi_queue_process(q);
+        }
     }
     return any;
 }
 
 static bool any_leftovers(struct worker *w)
 {
-    for (unsigned i = 0; i < w->nqueues; i++)
-        if (w->queues[i].q->more)
-            return true;
+    for (struct worker_group *g = w->groups; g; g = g->next) {
+        if (!g->serving)
+            continue;
+        for (unsigned i = 0; i < g->nqueues; i++)
+            if (g->queues[i].q->more)
+                return true;
+    }
     return false;
 }
 
@@ -215,6 +350,14 @@ static uint64_t now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool serving_any(const struct worker *w)
+{
+    for (const struct worker_group *g = w->groups; g; g = g->next)
+        if (g->serving && g->nqueues)
+            return true;
+    return false;
 }
 
 /*
@@ -228,7 +371,7 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
     uint64_t start, now;
 
     *polled_ns = 0;
-    if (w->poll.cur_ns == 0 || w->nqueues == 0)
+    if (w->poll.cur_ns == 0 || !serving_any(w))
         return false;
     start = now_ns();
     for (;;) {
@@ -239,8 +382,12 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
         /* Backends with their own completion rings (NVMe) complete requests right here. */
         if (w->loop.sources && io_loop_poll_sources(&w->loop))
             return true;
-        for (unsigned i = 0; i < w->nqueues; i++)
-            found |= vscsi_queue_poll(w->queues[i].q);
+        for (struct worker_group *g = w->groups; g; g = g->next) {
+            if (!g->serving)
+                continue;
+            for (unsigned i = 0; i < g->nqueues; i++)
+                found |= vscsi_queue_poll(g->queues[i].q);
+        }
         if (found)
             return true;
         now = now_ns();
@@ -260,18 +407,19 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
 /* Before sleeping: ask the guest to kick again, taking what came meanwhile. */
 static void enable_kicks(struct worker *w)
 {
-    for (unsigned i = 0; i < w->nqueues; i++)
-        vscsi_queue_process(w->queues[i].q);
+    for (struct worker_group *g = w->groups; g; g = g->next) {
+        if (!g->serving)
+            continue;
+        for (unsigned i = 0; i < g->nqueues; i++)
+            vscsi_queue_process(g->queues[i].q);
+    }
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
-    if (!park(w))
-        return NULL;
     for (;;) {
-        enum worker_state st;
         uint64_t polled_ns = 0, slept_from = 0;
         bool work;
 
@@ -287,22 +435,31 @@ static void *worker_main(void *arg)
             if (!work)
                 slept_from = now_ns();
         }
+        /* A group asked for in the meantime must not wait for unrelated work. */
+        if (atomic_load_explicit(&w->group_requests, memory_order_acquire))
+            work = true;
         /* io_loop_run_once reports errors as its return value, not in errno. */
         int ret = io_loop_run_once(&w->loop, !work);
-        if (ret < 0 && ret != -EINTR)
+        if (ret < 0 && ret != -EINTR) {
             LOG_RATELIMITED(LOG_LEVEL_WARN, "worker %u: io_uring wait failed: %s", w->id,
                             strerror(-ret));
+            /* Draining groups retry; without a pause the error would be spun on. */
+            if (w->nparking) {
+                const struct timespec backoff = { .tv_sec = 0, .tv_nsec = 1000 * 1000 };
+
+                nanosleep(&backoff, NULL);
+            }
+        }
         if (slept_from)
             poll_window_after_sleep(&w->poll, polled_ns, now_ns() - slept_from);
         flush_queues(w);
-
-        pthread_mutex_lock(&w->lock);
-        st = w->state;
-        pthread_mutex_unlock(&w->lock);
-        if (st == WORKER_PAUSE_REQUESTED || st == WORKER_EXIT) {
-            if (!park(w))
-                return NULL;
-        }
+        /*
+         * Group requests are looked at after the ring's completions ran: a
+         * kick that came before a pause request is served before the pause
+         * stops taking requests.
+         */
+        if (!handle_groups(w))
+            return NULL;
     }
 }
 
@@ -314,9 +471,9 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
     memset(w, 0, sizeof(*w));
     w->id = id;
     atomic_init(&w->abort_check, false);
+    atomic_init(&w->group_requests, false);
     poll_window_init(&w->poll, poll_max_ns);
     w->wake_op.cb = on_wake;
-    w->state = WORKER_PAUSE_REQUESTED;
     w->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (w->wake_fd < 0)
         return -errno;
@@ -342,51 +499,21 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
     if (ret < 0) {
         io_loop_fini(&w->loop);
         close(w->wake_fd);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
         return ret;
     }
-    /* Wait until it is parked, so that the control thread owns its queue list. */
-    pthread_mutex_lock(&w->lock);
-    while (w->state != WORKER_PAUSED)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
     return 0;
-}
-
-void worker_pause(struct worker *w)
-{
-    const uint64_t one = 1;
-
-    pthread_mutex_lock(&w->lock);
-    if (w->state == WORKER_RUNNING) {
-        w->state = WORKER_PAUSE_REQUESTED;
-        if (write(w->wake_fd, &one, sizeof(one)) < 0)
-            LOG_WARN("worker %u: wakeup failed: %s", w->id, strerror(errno));
-    }
-    while (w->state != WORKER_PAUSED)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
-}
-
-void worker_resume(struct worker *w)
-{
-    pthread_mutex_lock(&w->lock);
-    if (w->state == WORKER_PAUSED) {
-        w->state = WORKER_RESUME_REQUESTED;
-        pthread_cond_broadcast(&w->cond);
-        /* Wait for the handover, so a following pause cannot be missed. */
-        while (w->state == WORKER_RESUME_REQUESTED)
-            pthread_cond_wait(&w->cond, &w->lock);
-    }
-    pthread_mutex_unlock(&w->lock);
 }
 
 void worker_stop(struct worker *w)
 {
-    worker_pause(w);
+    /* Groups still attached are the callers' to detach; pausing them keeps this safe anyway. */
     pthread_mutex_lock(&w->lock);
-    w->state = WORKER_EXIT;
-    pthread_cond_broadcast(&w->cond);
+    w->exit = true;
+    atomic_store_explicit(&w->group_requests, true, memory_order_release);
     pthread_mutex_unlock(&w->lock);
+    wake(w);
     pthread_join(w->thread, NULL);
     io_loop_fini(&w->loop);
     close(w->wake_fd);

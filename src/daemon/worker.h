@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Worker threads: each serves a set of request queues with one io_uring loop
- * that waits for kicks (reads on the kick eventfds) and backend I/O alike.
+ * Worker threads: a shared pool, each worker serving request queues of any
+ * number of controllers with one io_uring loop that waits for kicks (reads on
+ * the kick eventfds) and backend I/O alike.
  *
- * The control thread changes rings and guest memory only while every worker
- * is paused: worker_pause() asks the worker to stop taking requests, waits
- * until the worker has cancelled its kick reads and completed every request
- * it had started, and returns.  Between worker_pause() and worker_resume()
- * the control thread owns the worker's queue list and everything it points
- * to; after resume the worker serves whatever the list then says.
+ * A controller's queues on one worker form a group (struct worker_group).
+ * A controller changes its rings and guest memory only while its groups are
+ * paused: worker_group_pause() asks the worker to stop taking requests from
+ * that group's queues, waits until the worker has cancelled their kick reads
+ * and completed every request it had started from them, and returns.  The
+ * worker keeps serving its other groups meanwhile, so one controller's pause
+ * (a memory-table change, a frontend going away) never stalls another's
+ * queues.  Between worker_group_pause() and worker_group_resume() the
+ * controller owns the group's queue list and everything it points to; after
+ * resume the worker serves whatever the list then says.
+ *
+ * Threading: worker_start/worker_stop on the main thread; the group
+ * functions on the owning controller's control thread (any thread, but one
+ * at a time per group); worker_request_aborts from any thread.
  */
 #ifndef VUS_DAEMON_WORKER_H
 #define VUS_DAEMON_WORKER_H
@@ -24,9 +33,11 @@
 #include "virtio_scsi/vscsi.h"
 
 struct worker;
+struct worker_group;
 
 struct worker_queue {
     struct worker *w;
+    struct worker_group *g;
     struct vscsi_queue *q;
     int kick_fd;
     struct io_loop_op kick_op;
@@ -35,48 +46,68 @@ struct worker_queue {
     bool cancel_queued; /* ...and, while parking, its cancellation is queued */
 };
 
-enum worker_state {
-    WORKER_RUNNING,
-    WORKER_PAUSE_REQUESTED,
-    WORKER_PAUSED,
-    WORKER_RESUME_REQUESTED,
-    WORKER_EXIT,
+enum worker_group_state {
+    GROUP_DETACHED,         /* not in the worker's list: the worker never looks at it */
+    GROUP_ATTACH_REQUESTED, /* the worker adds it to its list, paused */
+    GROUP_RUNNING,
+    GROUP_PAUSE_REQUESTED,
+    GROUP_PAUSED,
+    GROUP_RESUME_REQUESTED,
+    GROUP_DETACH_REQUESTED, /* paused; the worker drops it from its list */
+};
+
+struct worker_group {
+    struct worker *w;
+    enum worker_group_state state; /* under w->lock */
+    /* Worker thread only: */
+    bool serving; /* taking requests from its queues */
+    bool parking; /* between a pause request and PAUSED: completing, not taking */
+    struct worker_group *next;
+    struct worker_group *pending_next; /* w->attaching, under w->lock */
+    /* The controller's, while the group is paused or detached; the worker's otherwise: */
+    unsigned nqueues;
+    struct worker_queue queues[VU_MAX_QUEUES];
 };
 
 struct worker {
     unsigned id;
     pthread_t thread;
     struct io_loop loop;
-    int wake_fd; /* eventfd: the control thread wants attention */
+    int wake_fd; /* eventfd: a control thread wants attention */
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
-    atomic_bool abort_check; /* a TMF marked tasks: look for them on the next wakeup */
-    bool parking;            /* worker thread only: between a pause request and the resume */
-    struct poll_window poll; /* worker thread only */
+    atomic_bool abort_check;     /* a TMF marked tasks: look for them on the next wakeup */
+    atomic_bool group_requests;  /* a group changed state: look at the groups */
+    struct poll_window poll;     /* worker thread only */
+    struct worker_group *groups; /* worker thread only: the attached groups */
+    unsigned nparking;           /* worker thread only: groups draining for a pause */
     pthread_mutex_t lock;
+    struct worker_group *attaching; /* under lock: groups to add to the list */
     pthread_cond_t cond;
-    enum worker_state state; /* under lock */
-    unsigned nqueues;
-    struct worker_queue queues[VU_MAX_QUEUES];
+    bool exit; /* under lock */
 };
 
 /*
- * Start the thread; it begins paused with no queues (the control thread
- * resumes it once it has something to serve).  It polls its queues for up to
- * poll_max_ns after the last work it found (adaptively, see poll_window.h;
- * 0 = sleep at once, pure interrupt mode).  0 or -errno.
+ * Start the thread, serving nothing until groups are attached.  It polls its
+ * queues for up to poll_max_ns after the last work it found (adaptively, see
+ * poll_window.h; 0 = sleep at once, pure interrupt mode).  0 or -errno.
  */
 int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns);
-void worker_pause(struct worker *w);
-void worker_resume(struct worker *w);
+/* End the thread (every group detached first) and free its resources. */
+void worker_stop(struct worker *w);
+
+/* Hand g (zeroed by the caller, no queues yet) to w; it starts paused. */
+void worker_group_attach(struct worker *w, struct worker_group *g);
+/* g paused: the worker forgets it; the caller may free it afterwards. */
+void worker_group_detach(struct worker_group *g);
+void worker_group_pause(struct worker_group *g);
+void worker_group_resume(struct worker_group *g);
+
 /*
  * A TMF marked tasks this worker may be running: make it tell them to abort
- * (vscsi_queue_abort_marked), soon and on its own thread.  Control thread;
- * does not wait.
+ * (vscsi_queue_abort_marked), soon and on its own thread.  Does not wait.
  */
 void worker_request_aborts(struct worker *w);
-/* End the thread (from any state) and free its resources. */
-void worker_stop(struct worker *w);
 
 #endif

@@ -30,6 +30,8 @@ struct fx {
     struct rh_mem m;
     struct rh_ring r[NRINGS];
     struct controller *c;
+    struct worker pool[4]; /* shared with any other controller the test starts */
+    unsigned npool;
 };
 
 static const uint8_t LUN_0_0[8] = { 1, 0, 0x40, 0, 0, 0, 0, 0 };
@@ -54,7 +56,9 @@ static int setup_n(void **state, unsigned nworkers)
         assert_int_equal(rh_ring_init(&f->r[i], &f->m, NUM, false, true), 0);
     f->c = calloc(1, sizeof(*f->c));
     assert_non_null(f->c);
-    assert_int_equal(controller_start(f->c, nworkers, 0), 0);
+    for (f->npool = 0; f->npool < nworkers; f->npool++)
+        assert_int_equal(worker_start(&f->pool[f->npool], f->npool, 0), 0);
+    assert_int_equal(controller_start(f->c, f->pool, nworkers, 0), 0);
     disk = fb_new(DISK_SIZE, BS, FB_INLINE);
     assert_non_null(disk);
     assert_int_equal(scsi_lun_create(&f->c->targets, &cfg, &disk->b, err, sizeof(err)), 0);
@@ -79,6 +83,8 @@ static int teardown(void **state)
 
     controller_stop(f->c);
     free(f->c);
+    while (f->npool > 0)
+        worker_stop(&f->pool[--f->npool]);
     for (unsigned i = 0; i < NRINGS; i++)
         rh_ring_fini(&f->r[i]);
     rh_mem_fini(&f->m);
@@ -125,7 +131,8 @@ static int owner(struct fx *f, unsigned idx)
     int found = -1;
 
     for (unsigned w = 0; w < f->c->nworkers; w++) {
-        struct worker *wk = &f->c->workers[w];
+        struct worker_group *wk = &f->c->groups[w];
+        assert_ptr_equal(wk->w, &f->pool[w]);
         for (unsigned i = 0; i < wk->nqueues; i++) {
             if (wk->queues[i].q == &f->c->reqq[idx]) {
                 assert_int_equal(found, -1);
@@ -190,8 +197,8 @@ static void test_start_arguments(void **state)
     struct controller *c = calloc(1, sizeof(*c));
 
     assert_non_null(c);
-    assert_int_equal(controller_start(c, 0, 0), -EINVAL);
-    assert_int_equal(controller_start(c, CONTROLLER_MAX_WORKERS + 1, 0), -EINVAL);
+    assert_int_equal(controller_start(c, NULL, 0, 0), -EINVAL);
+    assert_int_equal(controller_start(c, NULL, CONTROLLER_MAX_WORKERS + 1, 0), -EINVAL);
     free(c);
 }
 
@@ -215,8 +222,8 @@ static void test_round_robin(void **state)
         assert_ptr_equal(f->c->reqq[idx].vq, &f->c->dev.vrings[idx].vq);
         assert_true(ctrl_lists(f, idx));
     }
-    assert_int_equal(f->c->workers[0].nqueues, 3);
-    assert_int_equal(f->c->workers[1].nqueues, 3);
+    assert_int_equal(f->c->groups[0].nqueues, 3);
+    assert_int_equal(f->c->groups[1].nqueues, 3);
     assert_int_equal(f->c->ctrl.nreqqs, NRINGS - 2);
     for (unsigned idx = 2; idx < NRINGS; idx++)
         assert_served(f, idx);
@@ -234,7 +241,7 @@ static void test_queue_changes(void **state)
     assert_int_equal(owner(f, 2), 0);
     assert_int_equal(owner(f, 3), -1);
     assert_int_equal(owner(f, 4), 0);
-    assert_int_equal(f->c->workers[1].nqueues, 0);
+    assert_int_equal(f->c->groups[1].nqueues, 0);
     assert_null(f->c->reqq[3].reqs);
     assert_int_equal(f->c->ctrl.nreqqs, 2);
     assert_served(f, 2);
@@ -364,7 +371,7 @@ static void test_disconnect(void **state)
     vu_dev_disconnect(&f->c->dev);
     assert_false(f->c->paused);
     for (unsigned w = 0; w < f->c->nworkers; w++)
-        assert_int_equal(f->c->workers[w].nqueues, 0);
+        assert_int_equal(f->c->groups[w].nqueues, 0);
     for (unsigned idx = 2; idx < NRINGS; idx++)
         assert_null(f->c->reqq[idx].reqs);
     assert_int_equal(f->c->ctrl.nreqqs, 0);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Worker threads: start, pause, resume and stop, idle and while serving a
- * real ring.  The backend completes on the worker's own io_loop when the
- * test opens its gate, so "in flight" is under the test's control.  Waits
- * are bounded polls (1 ms steps, 1 s at most).
+ * Worker threads and their groups (a controller's share of a worker):
+ * attach, pause, resume, detach and stop, idle and while serving a real
+ * ring, and two groups on one worker, one pausing with a request in flight
+ * while the other keeps being served.  The backend completes on the
+ * worker's own io_loop when the test opens its gate, so "in flight" is under
+ * the test's control.  Waits are bounded polls (1 ms steps, 1 s at most).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -32,6 +34,7 @@ struct fx {
     struct vscsi_queue q;
     struct fake_bdev *disk;
     struct worker *w;
+    struct worker_group g;
     uint64_t resp_gpa[NUM]; /* by head */
     uint64_t din_gpa[NUM];
 };
@@ -45,13 +48,13 @@ static void sleep_ms(unsigned ms)
     nanosleep(&t, NULL);
 }
 
-static enum worker_state state_of(struct worker *w)
+static enum worker_group_state state_of(struct worker_group *g)
 {
-    enum worker_state st;
+    enum worker_group_state st;
 
-    pthread_mutex_lock(&w->lock);
-    st = w->state;
-    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_lock(&g->w->lock);
+    st = g->state;
+    pthread_mutex_unlock(&g->w->lock);
     return st;
 }
 
@@ -75,6 +78,7 @@ static int setup_with(void **state, uint64_t poll_max_ns)
     f->w = calloc(1, sizeof(*f->w));
     assert_non_null(f->w);
     assert_int_equal(worker_start(f->w, 3, poll_max_ns), 0);
+    worker_group_attach(f->w, &f->g);
     *state = f;
     return 0;
 }
@@ -95,6 +99,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
+    worker_group_detach(&f->g);
     worker_stop(f->w);
     free(f->w);
     vscsi_queue_free(&f->q);
@@ -105,14 +110,14 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Give the (paused) worker our queue. */
+/* Give the (paused) group our queue. */
 static void attach_queue(struct fx *f)
 {
-    assert_int_equal(state_of(f->w), WORKER_PAUSED);
-    memset(&f->w->queues[0], 0, sizeof(f->w->queues[0]));
-    f->w->queues[0].q = &f->q;
-    f->w->queues[0].kick_fd = f->r.kick_fd;
-    f->w->nqueues = 1;
+    assert_int_equal(state_of(&f->g), GROUP_PAUSED);
+    memset(&f->g.queues[0], 0, sizeof(f->g.queues[0]));
+    f->g.queues[0].q = &f->q;
+    f->g.queues[0].kick_fd = f->r.kick_fd;
+    f->g.nqueues = 1;
 }
 
 /* Post a one-block READ(10) of lba, or TEST UNIT READY if lba < 0; returns the head. */
@@ -191,28 +196,28 @@ static void test_idle_lifecycle(void **state)
 {
     struct fx *f = *state;
 
-    /* Starts parked with nothing to serve. */
-    assert_int_equal(state_of(f->w), WORKER_PAUSED);
-    assert_int_equal(f->w->nqueues, 0);
-    worker_resume(f->w);
-    assert_int_equal(state_of(f->w), WORKER_RUNNING);
-    worker_pause(f->w);
-    assert_int_equal(state_of(f->w), WORKER_PAUSED);
+    /* Attached paused, with nothing to serve. */
+    assert_int_equal(state_of(&f->g), GROUP_PAUSED);
+    assert_int_equal(f->g.nqueues, 0);
+    worker_group_resume(&f->g);
+    assert_int_equal(state_of(&f->g), GROUP_RUNNING);
+    worker_group_pause(&f->g);
+    assert_int_equal(state_of(&f->g), GROUP_PAUSED);
     /* Pause and resume are idempotent. */
-    worker_pause(f->w);
-    assert_int_equal(state_of(f->w), WORKER_PAUSED);
-    worker_resume(f->w);
-    worker_resume(f->w);
-    assert_int_equal(state_of(f->w), WORKER_RUNNING);
+    worker_group_pause(&f->g);
+    assert_int_equal(state_of(&f->g), GROUP_PAUSED);
+    worker_group_resume(&f->g);
+    worker_group_resume(&f->g);
+    assert_int_equal(state_of(&f->g), GROUP_RUNNING);
     for (unsigned i = 0; i < 20; i++) {
-        worker_pause(f->w);
-        worker_resume(f->w);
+        worker_group_pause(&f->g);
+        worker_group_resume(&f->g);
     }
-    assert_int_equal(state_of(f->w), WORKER_RUNNING);
-    /* teardown stops it while running. */
+    assert_int_equal(state_of(&f->g), GROUP_RUNNING);
+    /* teardown detaches it while running (detach pauses first). */
 }
 
-static void test_stop_while_paused(void **state)
+static void test_stop_without_groups(void **state)
 {
     struct fx *f = *state;
     struct worker *w2 = calloc(1, sizeof(*w2));
@@ -220,6 +225,7 @@ static void test_stop_while_paused(void **state)
     assert_non_null(w2);
     assert_int_equal(worker_start(w2, 7, 0), 0);
     assert_int_equal(w2->id, 7);
+    assert_int_equal(w2->loop.index, 7);
     worker_stop(w2);
     free(w2);
     (void)f;
@@ -231,7 +237,7 @@ static void test_serves_a_queue(void **state)
     int head;
 
     attach_queue(f);
-    worker_resume(f->w);
+    worker_group_resume(&f->g);
 
     head = post_cmd(f, -1);
     rh_kick(&f->r);
@@ -263,8 +269,8 @@ static void test_serves_a_queue(void **state)
 }
 
 struct pauser {
-    struct worker *w;
-    bool stop; /* worker_stop instead of worker_pause */
+    struct worker_group *g;
+    bool detach; /* worker_group_detach instead of worker_group_pause */
     _Atomic bool done;
 };
 
@@ -272,10 +278,10 @@ static void *do_pause(void *arg)
 {
     struct pauser *p = arg;
 
-    if (p->stop)
-        worker_stop(p->w);
+    if (p->detach)
+        worker_group_detach(p->g);
     else
-        worker_pause(p->w);
+        worker_group_pause(p->g);
     atomic_store(&p->done, true);
     return NULL;
 }
@@ -283,12 +289,12 @@ static void *do_pause(void *arg)
 static void test_pause_waits_for_inflight(void **state)
 {
     struct fx *f = *state;
-    struct pauser p = { .w = f->w };
+    struct pauser p = { .g = &f->g };
     pthread_t th;
     int head;
 
     attach_queue(f);
-    worker_resume(f->w);
+    worker_group_resume(&f->g);
     head = post_cmd(f, 1);
     rh_kick(&f->r);
     assert_true(wait_submitted(f, 1));
@@ -303,12 +309,12 @@ static void test_pause_waits_for_inflight(void **state)
     pthread_join(th, NULL);
     assert_true(atomic_load(&p.done));
     /* Paused means completed: the response is on the ring and signalled. */
-    assert_int_equal(state_of(f->w), WORKER_PAUSED);
+    assert_int_equal(state_of(&f->g), GROUP_PAUSED);
     assert_int_equal(f->q.inflight, 0);
     assert_int_equal(rh_used_pending(&f->r), 1);
     assert_int_equal(take_good(f, head), RESP_LEN + BS);
     assert_true(rh_calls(&f->r) > 0);
-    assert_false(f->w->queues[0].armed);
+    assert_false(f->g.queues[0].armed);
 
     /* While paused, kicks are not served... */
     head = post_cmd(f, -1);
@@ -316,7 +322,7 @@ static void test_pause_waits_for_inflight(void **state)
     sleep_ms(20);
     assert_int_equal(rh_used_pending(&f->r), 0);
     /* ...and resuming serves what came meanwhile. */
-    worker_resume(f->w);
+    worker_group_resume(&f->g);
     assert_true(wait_used(f, 1));
     assert_int_equal(take_good(f, head), RESP_LEN);
 }
@@ -329,7 +335,7 @@ static void test_requests_without_kick_after_resume(void **state)
     /* The guest queued a request but its kick went to a previous owner. */
     attach_queue(f);
     head = post_cmd(f, -1);
-    worker_resume(f->w);
+    worker_group_resume(&f->g);
     assert_true(wait_used(f, 1));
     assert_int_equal(take_good(f, head), RESP_LEN);
     /*
@@ -338,45 +344,119 @@ static void test_requests_without_kick_after_resume(void **state)
      */
     assert_true(wait_call(f));
 
-    /* Detaching the queue: the worker serves nothing afterwards. */
-    worker_pause(f->w);
-    f->w->nqueues = 0;
-    worker_resume(f->w);
+    /* Taking the queue away: the worker serves nothing afterwards. */
+    worker_group_pause(&f->g);
+    f->g.nqueues = 0;
+    worker_group_resume(&f->g);
     head = post_cmd(f, -1);
     rh_kick(&f->r);
     sleep_ms(20);
     assert_int_equal(rh_used_pending(&f->r), 0);
     /* Give it back: the pending kick and request are served. */
-    worker_pause(f->w);
+    worker_group_pause(&f->g);
     attach_queue(f);
-    worker_resume(f->w);
+    worker_group_resume(&f->g);
     assert_true(wait_used(f, 1));
     assert_int_equal(take_good(f, head), RESP_LEN);
 }
 
-static void test_stop_with_inflight(void **state)
+static void test_detach_with_inflight(void **state)
 {
     struct fx *f = *state;
-    struct worker *w = f->w;
-    struct pauser p = { .w = w, .stop = true };
+    struct pauser p = { .g = &f->g, .detach = true };
     pthread_t th;
     int head;
 
     attach_queue(f);
-    worker_resume(w);
+    worker_group_resume(&f->g);
     head = post_cmd(f, 2);
     rh_kick(&f->r);
     assert_true(wait_submitted(f, 1));
-    /* Stop drains like pause. */
+    /* Detaching drains like pausing. */
     assert_int_equal(pthread_create(&th, NULL, do_pause, &p), 0);
     sleep_ms(20);
     assert_false(atomic_load(&p.done));
     fb_open_gate(f->disk, 1);
     pthread_join(th, NULL);
     assert_int_equal(take_good(f, head), RESP_LEN + BS);
-    /* teardown stops a fresh worker. */
-    memset(w, 0, sizeof(*w));
-    assert_int_equal(worker_start(w, 3, 0), 0);
+    assert_int_equal(f->g.state, GROUP_DETACHED);
+    /* Attached again (teardown detaches it), it serves again. */
+    memset(&f->g, 0, sizeof(f->g));
+    worker_group_attach(f->w, &f->g);
+    attach_queue(f);
+    worker_group_resume(&f->g);
+    head = post_cmd(f, -1);
+    rh_kick(&f->r);
+    assert_true(wait_used(f, 1));
+    assert_int_equal(take_good(f, head), RESP_LEN);
+}
+
+/*
+ * Two controllers share the worker.  One pauses (a memory-table change, say)
+ * while a request of its own is stuck in the backend: the other's queue is
+ * still served, and its guest never notices.
+ */
+static void test_other_group_served_during_a_pause(void **state)
+{
+    struct fx *f = *state;
+    struct pauser p = { .g = &f->g };
+    struct fx *b = calloc(1, sizeof(*b));
+    struct worker_group gb;
+    struct scsi_lun_config cfg = { .target = 0, .lun = 0 };
+    char err[128];
+    pthread_t th;
+    int head;
+
+    /* Controller B: its own memory, ring, LUN (completing inline) and group. */
+    assert_non_null(b);
+    assert_int_equal(rh_mem_init(&b->m, 1 << 20), 0);
+    assert_int_equal(rh_ring_init(&b->r, &b->m, NUM, false, true), 0);
+    b->disk = fb_new(DISK_SIZE, BS, FB_INLINE);
+    assert_non_null(b->disk);
+    assert_int_equal(scsi_lun_create(&b->set, &cfg, &b->disk->b, err, sizeof(err)), 0);
+    atomic_store(&scsi_lookup(&b->set, 0, 0)->ua_pending, 0);
+    b->q.vq = &b->r.vq;
+    b->q.index = 2;
+    b->q.targets = &b->set;
+    assert_int_equal(vscsi_queue_alloc(&b->q, NUM), 0);
+    memset(&gb, 0, sizeof(gb));
+    worker_group_attach(f->w, &gb);
+    gb.queues[0].q = &b->q;
+    gb.queues[0].kick_fd = b->r.kick_fd;
+    gb.nqueues = 1;
+    worker_group_resume(&gb);
+
+    attach_queue(f);
+    worker_group_resume(&f->g);
+    head = post_cmd(f, 1);
+    rh_kick(&f->r);
+    assert_true(wait_submitted(f, 1));
+    assert_int_equal(pthread_create(&th, NULL, do_pause, &p), 0);
+    sleep_ms(20);
+    assert_false(atomic_load(&p.done));
+
+    /* A's pause is stuck behind its request; B is served all the while. */
+    for (unsigned i = 0; i < 20; i++) {
+        int hb = post_cmd(b, 5);
+
+        rh_kick(&b->r);
+        assert_true(wait_used(b, 1));
+        assert_int_equal(take_good(b, hb), RESP_LEN + BS);
+    }
+    assert_false(atomic_load(&p.done));
+    /* And B can pause and resume itself meanwhile. */
+    worker_group_pause(&gb);
+    worker_group_resume(&gb);
+
+    fb_open_gate(f->disk, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(take_good(f, head), RESP_LEN + BS);
+    worker_group_detach(&gb);
+    vscsi_queue_free(&b->q);
+    scsi_target_set_destroy(&b->set);
+    rh_ring_fini(&b->r);
+    rh_mem_fini(&b->m);
+    free(b);
 }
 
 int main(void)
@@ -385,15 +465,17 @@ int main(void)
 #define P(fn) cmocka_unit_test_setup_teardown(fn, setup_polling, teardown)
     const struct CMUnitTest tests[] = {
         T(test_idle_lifecycle),
-        T(test_stop_while_paused),
+        T(test_stop_without_groups),
         T(test_serves_a_queue),
         T(test_pause_waits_for_inflight),
         T(test_requests_without_kick_after_resume),
-        T(test_stop_with_inflight),
+        T(test_detach_with_inflight),
+        T(test_other_group_served_during_a_pause),
         P(test_serves_a_queue),
         P(test_pause_waits_for_inflight),
         P(test_requests_without_kick_after_resume),
-        P(test_stop_with_inflight),
+        P(test_detach_with_inflight),
+        P(test_other_group_served_during_a_pause),
     };
 #undef T
 #undef P
