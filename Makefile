@@ -76,8 +76,10 @@ check-unit: deps format-check
 	$(MAKE) SAN=1 unit
 	$(MAKE) bench-test
 
+# The nvme test also needs the fio engine and the NVMe tools in the guest
+# image, and runs the ASan daemon there after the plain one.
 check-guest: deps
-	$(MAKE) all
+	$(MAKE) all nvme-tools fio-engine
 	$(MAKE) SAN=1 all
 	VUS_BACKEND=daemon tests/guest/run-all.sh
 

@@ -5,6 +5,10 @@
 #   make bench-quick   the same pipeline with 3 s points and one run: a smoke
 #                      test of the whole thing, not numbers to quote
 #   make bench-test    cmocka test of the malloc counter the benchmark relies on
+#   make bench-nvme    the NVMe backend in a TCG guest: VFIO vs the kernel's
+#                      nvme driver under our daemon vs fio on the kernel alone
+#                      -> docs/benchmarks-nvme.md (bench/nvme-guest.sh, ~4 min;
+#                      BENCH_NVME_* variables pass through)
 #
 # Needs a quiet machine for numbers that mean anything: fio, the daemon and
 # tgt share the CPUs. Variables of bench/run.sh (BENCH_*) pass through.
@@ -14,7 +18,7 @@ BENCH_MCOUNT := build/bench/malloc_count.so
 BENCH_TEST := build/bench/test_malloc_count
 BENCH_COPY_FLOOR := build/bench/copy_floor
 
-.PHONY: bench bench-quick bench-deps bench-contrib bench-test
+.PHONY: bench bench-quick bench-deps bench-contrib bench-test bench-nvme
 
 $(BENCH_MCOUNT): bench/malloc_count.c
 	@mkdir -p $(dir $@)
@@ -45,3 +49,8 @@ bench: bench-deps
 bench-quick: bench-deps
 	BENCH_RUNTIME=$${BENCH_RUNTIME:-3} BENCH_RUNS=$${BENCH_RUNS:-1} BENCH_LUN_SIZE=$${BENCH_LUN_SIZE:-256M} \
 		BENCH_GUEST_RUNTIME=$${BENCH_GUEST_RUNTIME:-5} BENCH_LABEL=$${BENCH_LABEL:-quick} bench/run.sh
+
+# Plain prerequisites, as bench-deps: the guest image picks up the daemon and
+# the engine (scripts/guest/build-guest.sh, run by the script).
+bench-nvme: deps build/vhost-user-scsi fio-engine
+	bench/nvme-guest.sh

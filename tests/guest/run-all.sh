@@ -15,7 +15,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LOGDIR=$ROOT/build/guest/logs
 
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan"
+# nvme boots a q35 guest with an emulated NVMe and runs our daemon inside
+# it, plain and then ASan+UBSan (one boot for both; test-nvme.sh).
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }

@@ -14,7 +14,15 @@
 #      backing file.
 # Part 2 needs a daemon with type=nvme: without one it FAILS, it does not skip.
 #
-# Host-side knobs: VUS_NVME_ASAN=1 runs the ASan+UBSan daemon in the guest;
+# Part 2 runs once per daemon flavour, in the same guest: the plain daemon,
+# then the ASan+UBSan one (build/asan/vhost-user-scsi) when it is built.
+# Besides fio, vus_pattern's checks send what fio cannot: WRITE SAME of
+# zeroes, VERIFY, SYNCHRONIZE CACHE(16), UNMAP + read, VPD 80h/83h/B0h and a
+# READ past the end; QEMU's trace of the NVMe commands it got shows on the
+# host that they became Write Zeroes, Verify, Flush and DSM.
+#
+# Host-side knobs: VUS_NVME_FLAVOURS="plain asan" (default: both when the
+# ASan daemon exists), VUS_NVME_ASAN=1 (the ASan one only);
 # VUS_VM_TIMEOUT (default 900 s), VUS_MEM (default 1G).
 
 # What the daemon prints at exit about copies on the NVMe data path (the
@@ -26,9 +34,8 @@ NVME_HELP_RE='type=[a-z|]*nvme'
 
 if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
-	SERIAL=$2 POFF=$3 PLEN=$4 SEED=$5 FLAVOUR=${6:-plain}
-	DAEMON=/opt/vus/vhost-user-scsi
-	[ "$FLAVOUR" = asan ] && DAEMON=/opt/vus/asan/vhost-user-scsi
+	SERIAL=$2 POFF=$3 PLEN=$4 SEED=$5 FLAVOURS=$(echo "${6:-plain}" | tr + ' ') EUI64=${7:-none}
+	MAXXFER=${8:-}
 	ENGINE=/opt/vus/fio-vhost-user-scsi.so
 	up() { read -r u _ </proc/uptime && echo "$u"; }
 
@@ -54,35 +61,10 @@ if [ "$1" = guest ]; then
 	fi
 	g_kv smoke_seconds "$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')"
 
-	echo "--- part 2: the daemon with an NVMe LUN"
-	if [ ! -x "$DAEMON" ]; then
-		g_fail "no $DAEMON in the initramfs (make all; scripts/guest/build-guest.sh)"
-		g_done
-	fi
-	if ! "$DAEMON" --help 2>&1 | grep -q -E "$NVME_HELP_RE"; then
-		g_fail "daemon lacks type=nvme ($DAEMON --help has no /$NVME_HELP_RE/)"
-		g_kv daemon lacks-type-nvme
-		g_done
-	fi
 	[ -f "$ENGINE" ] || { g_fail "no fio engine $ENGINE (make fio-engine)"; g_done; }
-	t0=$(up)
-	DLOG=/tmp/daemon.log
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		"$DAEMON" --socket-path /tmp/vus.sock --lun "type=nvme,pci=$G_BDF" --threads 2 \
-		>"$DLOG" 2>&1 &
-	dpid=$!
-	for _ in $(seq 200); do
-		[ -S /tmp/vus.sock ] && break
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [ ! -S /tmp/vus.sock ]; then
-		g_fail "daemon did not start"
-		sed 's/^/    | /' "$DLOG"
-		g_done
-	fi
 	FIO="fio --ioengine=external:$ENGINE --socket=/tmp/vus.sock --lun=0 --verify_state_save=0
 		--output-format=normal --group_reporting=1"
+	PAT=/opt/vus/nvme/vus_pattern
 	fio_ok() {
 		desc=$1
 		shift
@@ -93,79 +75,196 @@ if [ "$1" = guest ]; then
 			g_fail "fio $desc"
 		fi
 	}
-	# Two jobs, each on its own request queue (engine: one per job) and
-	# its own 24 MiB slice so verification never sees a sibling's block.
-	fio_ok "randwrite+verify crc32c, bs 4k-128k, QD 32, 2 queues" --name=verify --thread \
-		--numjobs=2 --size=24M --offset_increment=24M --rw=randwrite --bsrange=4k-128k \
-		--iodepth=32 --verify=crc32c --verify_fatal=1 --do_verify=1
-	fio_ok "FUA writes + flushes, verified" --name=fua --thread --offset=64M --size=16M \
-		--rw=randwrite --bsrange=4k-64k --iodepth=8 --fua=1 --fsync=16 --verify=crc32c \
-		--verify_fatal=1
-	fio_ok "trim" --name=trim --thread --offset=96M --size=16M --rw=randtrim --bs=64k --iodepth=8
-	# Write zeroes: the engine sends no WRITE SAME, so nothing drives it here.
-	echo "note: WRITE SAME / write zeroes not driven (the fio engine has no such command)"
-	if g_run /opt/vus/nvme/vus_pattern write /tmp/vus.sock 0 "$POFF" "$PLEN" "$SEED"; then
-		g_ok "pattern written through the daemon and read back"
-		g_kv pattern_sha256 "$(/opt/vus/nvme/vus_pattern gen "$SEED" "$PLEN" | sha256sum | cut -d' ' -f1)"
-	else
-		g_fail "pattern write"
-	fi
-	kill -TERM "$dpid"
-	wait "$dpid"
-	drc=$?
-	g_kv daemon_seconds "$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')"
-	echo "--- daemon log"
-	sed 's/^/    | /' "$DLOG"
-	g_expect_eq "daemon exit status after SIGTERM" "$drc" 0
-	g_grep "zero copy: the daemon copied 0 bytes on the NVMe path" "$NVME_COPIED_RE" "$DLOG"
-	if grep -q -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$DLOG"; then
-		g_fail "sanitizer report in the daemon log"
-	fi
+	# scsi_ok DESCRIPTION CHECK [ARGS]: one `vus_pattern check` (the SCSI
+	# commands fio does not send) against LUN 0.
+	scsi_ok() {
+		desc=$1
+		shift
+		g_check "$desc" g_run "$PAT" check /tmp/vus.sock 0 "$@"
+	}
+
+	# Part 2, once per daemon flavour (plain, asan), each in its own
+	# daemon process on the same device; flavour number i writes its
+	# pattern i * PLEN bytes after POFF with seed SEED + i.
+	i=0
+	for FLAVOUR in $FLAVOURS; do
+		DAEMON=/opt/vus/vhost-user-scsi
+		[ "$FLAVOUR" = asan ] && DAEMON=/opt/vus/asan/vhost-user-scsi
+		echo "--- part 2 ($FLAVOUR): the daemon with an NVMe LUN"
+		if [ ! -x "$DAEMON" ]; then
+			g_fail "$FLAVOUR: no $DAEMON in the initramfs (make all / make SAN=1 all; scripts/guest/build-guest.sh)"
+			i=$((i + 1))
+			continue
+		fi
+		if ! "$DAEMON" --help 2>&1 | grep -q -E "$NVME_HELP_RE"; then
+			g_fail "daemon lacks type=nvme ($DAEMON --help has no /$NVME_HELP_RE/)"
+			g_kv daemon lacks-type-nvme
+			g_done
+		fi
+		t0=$(up)
+		DLOG=/tmp/daemon-$FLAVOUR.log
+		rm -f /tmp/vus.sock
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+			"$DAEMON" --socket-path /tmp/vus.sock --lun "type=nvme,pci=$G_BDF" --threads 2 \
+			>"$DLOG" 2>&1 &
+		dpid=$!
+		for _ in $(seq 200); do
+			[ -S /tmp/vus.sock ] && break
+			kill -0 "$dpid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ ! -S /tmp/vus.sock ]; then
+			g_fail "$FLAVOUR: daemon did not start"
+			sed 's/^/    | /' "$DLOG"
+			g_done
+		fi
+		# Two jobs, each on its own request queue (engine: one per job) and
+		# its own 24 MiB slice so verification never sees a sibling's block.
+		fio_ok "$FLAVOUR: randwrite+verify crc32c, bs 4k-128k, QD 32, 2 queues" --name=verify --thread \
+			--numjobs=2 --size=24M --offset_increment=24M --rw=randwrite --bsrange=4k-128k \
+			--iodepth=32 --verify=crc32c --verify_fatal=1 --do_verify=1
+		fio_ok "$FLAVOUR: FUA writes + flushes, verified" --name=fua --thread --offset=64M --size=16M \
+			--rw=randwrite --bsrange=4k-64k --iodepth=8 --fua=1 --fsync=16 --verify=crc32c \
+			--verify_fatal=1
+		fio_ok "$FLAVOUR: trim" --name=trim --thread --offset=96M --size=16M --rw=randtrim --bs=64k --iodepth=8
+		# What fio does not send (the host counts the NVMe commands in
+		# QEMU's trace): Write Zeroes, Verify (64 MiB: two commands of
+		# 65536 blocks), Flush, DSM, the names and limits from Identify,
+		# and a sense from the SCSI layer.  128 MiB + 4 KiB on is free.
+		scsi_ok "$FLAVOUR: WRITE SAME(16) of zeroes (no UNMAP) over a pattern reads back zeroes" \
+			writesame $(((128 << 20) + 4096)) $((256 << 10))
+		scsi_ok "$FLAVOUR: VERIFY(16) BYTCHK=0 over 64 MiB -> GOOD" verify 0 $((64 << 20))
+		scsi_ok "$FLAVOUR: SYNCHRONIZE CACHE(16) -> GOOD" sync
+		scsi_ok "$FLAVOUR: UNMAP, then READ gives zeroes if LBPRZ=1" unmap $((136 << 20)) $((256 << 10))
+		g_kv "lbprz_$FLAVOUR" "$(sed -n 's/.*LBPRZ=\([01]\).*/\1/p' "$G_OUT")"
+		scsi_ok "$FLAVOUR: VPD 80h serial is the controller's ($SERIAL)" serial "$SERIAL"
+		scsi_ok "$FLAVOUR: VPD 83h EUI-64 designator: $EUI64" eui64 "$EUI64"
+		[ -n "$MAXXFER" ] &&
+			scsi_ok "$FLAVOUR: Block Limits MAXIMUM TRANSFER LENGTH = MDTS ($MAXXFER blocks)" maxxfer "$MAXXFER"
+		scsi_ok "$FLAVOUR: READ(16) past the end -> ILLEGAL REQUEST 21/00" pastend
+		poff=$((POFF + i * PLEN)) seed=$((SEED + i))
+		if g_run "$PAT" write /tmp/vus.sock 0 "$poff" "$PLEN" "$seed"; then
+			g_ok "$FLAVOUR: pattern written through the daemon and read back"
+			g_kv "pattern_sha256_$i" "$("$PAT" gen "$seed" "$PLEN" | sha256sum | cut -d' ' -f1)"
+		else
+			g_fail "$FLAVOUR: pattern write"
+		fi
+		kill -TERM "$dpid"
+		wait "$dpid"
+		drc=$?
+		g_kv "daemon_seconds_$FLAVOUR" "$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')"
+		echo "--- daemon log ($FLAVOUR)"
+		sed 's/^/    | /' "$DLOG"
+		g_expect_eq "$FLAVOUR: daemon exit status after SIGTERM" "$drc" 0
+		g_grep "$FLAVOUR: zero copy: the daemon copied 0 bytes on the NVMe path" "$NVME_COPIED_RE" "$DLOG"
+		if grep -q -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$DLOG"; then
+			g_fail "$FLAVOUR: sanitizer report in the daemon log"
+		fi
+		i=$((i + 1))
+	done
 	g_done
 fi
 
 . "$(dirname "$0")/lib.sh"
 vus_setup "${VUS_TEST_NAME:-nvme}"
 IMG=$VUS_OUT/nvme0.img
+TRACE=$VUS_LOGDIR/$VUS_NAME.nvme-trace.log
 SERIAL=VUSNVME0001
+EUI64=5655534e564d4531 # "VUSNVME1"
+MDTS=7                 # QEMU's default, spelled out: the MAXIMUM TRANSFER LENGTH check follows it
 SEED=20261201
 POFF=$((160 << 20))
 PLEN=$((16 << 20))
 PATTERN=$VUS_ROOT/build/nvme/vus_pattern
-FLAVOUR=plain
-[ "${VUS_NVME_ASAN:-0}" = 1 ] && FLAVOUR=asan
+# Daemon flavours, one after the other in the same guest: the ASan+UBSan
+# daemon too whenever it is built (make SAN=1 all; make check does).
+ASAN_DAEMON=$VUS_ROOT/build/asan/vhost-user-scsi
+if [ -n "${VUS_NVME_FLAVOURS:-}" ]; then
+	FLAVOURS=$VUS_NVME_FLAVOURS
+elif [ "${VUS_NVME_ASAN:-0}" = 1 ]; then
+	FLAVOURS=asan
+elif [ -x "$ASAN_DAEMON" ]; then
+	FLAVOURS="plain asan"
+else
+	FLAVOURS=plain
+	vus_log "no $ASAN_DAEMON: the ASan flavour does not run (make SAN=1 all)"
+fi
+for f in $FLAVOURS; do
+	[ "$f" = asan ] && [ ! -x "$ASAN_DAEMON" ] && vus_fail "asan flavour asked for, but no $ASAN_DAEMON"
+done
+vus_log "daemon flavours: $FLAVOURS"
 
 # A fresh 256 MiB backing file per run: stale data must not pass the check.
-rm -f "$IMG"
+rm -f "$IMG" "$TRACE"
 truncate -s 256M "$IMG"
 # q35 for intel-iommu; caching-mode so VFIO in the guest can track mappings
 # (interrupt remapping for MSI-X); aw-bits=48 so user-space IOVAs fit.
-# No kernel-irqchip=split: this is TCG.
+# No kernel-irqchip=split: this is TCG.  The namespace is an explicit
+# nvme-ns: QEMU 7.2 gives an EUI-64 only through nvme-ns's eui64=.
+# discard=unmap: without it QEMU ignores the NVMe deallocate but still
+# reports DLFEAT "reads zeroes" (our LBPRZ=1), and the UNMAP check fails.
+# QEMU traces every I/O command it gets (opcode names) to $TRACE; the host
+# counts the ones only our extra SCSI checks cause.
 VUS_DEV_ARGS=(
 	-device intel-iommu,intremap=on,caching-mode=on,aw-bits=48
-	-drive "if=none,id=n0,file=$IMG,format=raw"
-	-device "nvme,serial=$SERIAL,drive=n0"
+	-drive "if=none,id=n0,file=$IMG,format=raw,discard=unmap"
+	-device "nvme,id=nvme0,serial=$SERIAL,mdts=$MDTS"
+	-device "nvme-ns,bus=nvme0,drive=n0,nsid=1,eui64=0x$EUI64"
+	-trace "enable=pci_nvme_io_cmd,file=$TRACE"
 )
+# MDTS is in units of the minimum page (4 KiB); 512-byte blocks.
+MAXXFER=$(((4096 << MDTS) / 512))
 export VUS_MACHINE=q35
 export VUS_MEM=${VUS_MEM:-1G}
 export VUS_KCMDLINE="intel_iommu=on ${VUS_KCMDLINE:-}"
 export VUS_VM_TIMEOUT=${VUS_VM_TIMEOUT:-900}
-vus_run_guest test-nvme "$SERIAL,$POFF,$PLEN,$SEED,$FLAVOUR"
+vus_run_guest test-nvme "$SERIAL,$POFF,$PLEN,$SEED,$(echo "$FLAVOURS" | tr ' ' +),$EUI64,$MAXXFER"
 
 smoke=$(vus_guest_kv smoke)
 vus_log "part 1, vfio_smoke: ${smoke:-did not run} ($(vus_guest_kv smoke_seconds)s in the guest)"
 case "$(vus_guest_kv daemon)" in
 lacks-type-nvme) vus_log "part 2: FAIL: daemon lacks type=nvme" ;;
 esac
-want=$(vus_guest_kv pattern_sha256)
-if [ -n "$want" ]; then
-	# The VM is gone: whatever the file holds is what reached the device.
-	got=$(dd if="$IMG" bs=1M skip=$((POFF >> 20)) count=$((PLEN >> 20)) 2>/dev/null | sha256sum | cut -d' ' -f1)
-	[ "$got" = "$want" ] || vus_fail "backing file at $POFF+$PLEN: sha256 $got, the guest wrote $want"
-	if [ -x "$PATTERN" ]; then
-		gen=$("$PATTERN" gen "$SEED" "$PLEN" | sha256sum | cut -d' ' -f1)
-		[ "$gen" = "$got" ] || vus_fail "backing file does not hold the seeded pattern (host's $gen)"
+i=0
+for f in $FLAVOURS; do
+	vus_log "part 2 ($f): $(vus_guest_kv "daemon_seconds_$f")s in the guest, LBPRZ=$(vus_guest_kv "lbprz_$f")"
+	want=$(vus_guest_kv "pattern_sha256_$i")
+	off=$((POFF + i * PLEN))
+	if [ -n "$want" ]; then
+		# The VM is gone: whatever the file holds is what reached the device.
+		got=$(dd if="$IMG" bs=1M skip=$((off >> 20)) count=$((PLEN >> 20)) 2>/dev/null | sha256sum | cut -d' ' -f1)
+		[ "$got" = "$want" ] || vus_fail "$f: backing file at $off+$PLEN: sha256 $got, the guest wrote $want"
+		if [ -x "$PATTERN" ]; then
+			gen=$("$PATTERN" gen $((SEED + i)) "$PLEN" | sha256sum | cut -d' ' -f1)
+			[ "$gen" = "$got" ] || vus_fail "$f: backing file does not hold the seeded pattern (host's $gen)"
+		fi
+		[ "$got" = "$want" ] && vus_log "$f: backing file holds the pattern at $off (sha256 $got)"
 	fi
-	[ "$got" = "$want" ] && vus_log "backing file holds the pattern (sha256 $got)"
+	i=$((i + 1))
+done
+# The device's side of the SCSI checks, from QEMU's trace: each daemon
+# flavour must have sent the NVMe commands that only those checks cause
+# (fio sends Write, Read, Flush and DSM; nothing else sends Write Zeroes).
+# WRITE SAME(16) of 512 zero blocks is exactly one Write Zeroes.  VERIFY
+# BYTCHK=0 of 131072 blocks is two NVMe Verify (65536 blocks each) only
+# when the controller has Verify in ONCS: QEMU's nvme implements the
+# opcode but does not advertise it (7.2 to 10.x), and the daemon then
+# completes the medium check without the device, so 0 is right too.
+if [ -s "$TRACE" ]; then
+	n=$(echo "$FLAVOURS" | wc -w)
+	for op in WRITE_ZEROES VERIFY DSM FLUSH; do
+		vus_log "QEMU saw $(grep -c "opname 'NVME_NVM_CMD_$op'" "$TRACE") NVMe $op command(s)"
+	done
+	for op in DSM FLUSH; do
+		c=$(grep -c "opname 'NVME_NVM_CMD_$op'" "$TRACE")
+		[ "$c" -ge "$n" ] || vus_fail "QEMU's nvme saw $c $op command(s), want at least $n ($TRACE)"
+	done
+	c=$(grep -c "opname 'NVME_NVM_CMD_WRITE_ZEROES'" "$TRACE")
+	[ "$c" = "$n" ] || vus_fail "$c NVMe Write Zeroes for $n WRITE SAME(16) of 512 blocks, want $n"
+	c=$(grep -c "opname 'NVME_NVM_CMD_VERIFY'" "$TRACE")
+	[ "$c" = 0 ] || [ "$c" = $((2 * n)) ] ||
+		vus_fail "$c NVMe Verify for $n VERIFY(16) of 131072 blocks, want $((2 * n)) (or 0 without ONCS Verify)"
+else
+	vus_fail "no QEMU trace in $TRACE (this QEMU has no 'log' trace backend?)"
 fi
 vus_finish
