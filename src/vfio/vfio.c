@@ -242,24 +242,32 @@ static unsigned t1_ranges(struct vfio_range *r, unsigned max)
         (info->flags & VFIO_IOMMU_INFO_CAPS)) {
         uint32_t off = info->cap_offset;
 
-        /* A chain of headers, offsets from the start of info; bound every step. */
+        /*
+         * A chain of headers, offsets from the start of info; bound every
+         * step.  Capabilities are only 4-byte aligned (6.1 puts a 12-byte
+         * one first), so each is copied out rather than dereferenced.
+         */
         while (off && off + sizeof(struct vfio_info_cap_header) <= info->argsz) {
-            struct vfio_info_cap_header *h = (void *)((char *)info + off);
+            struct vfio_info_cap_header h;
 
-            if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE &&
+            memcpy(&h, (char *)info + off, sizeof(h));
+            if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE &&
                 off + sizeof(struct vfio_iommu_type1_info_cap_iova_range) <= info->argsz) {
-                struct vfio_iommu_type1_info_cap_iova_range *c = (void *)h;
+                struct vfio_iommu_type1_info_cap_iova_range c;
+                struct vfio_iova_range ir;
 
-                for (uint32_t i = 0;
-                     i < c->nr_iovas && n < max &&
-                     off + sizeof(*c) + (i + 1) * sizeof(c->iova_ranges[0]) <= info->argsz;
-                     i++)
-                    r[n++] = (struct vfio_range){ c->iova_ranges[i].start, c->iova_ranges[i].end };
+                memcpy(&c, (char *)info + off, sizeof(c));
+                for (uint32_t i = 0; i < c.nr_iovas && n < max &&
+                                     off + sizeof(c) + (i + 1) * sizeof(ir) <= info->argsz;
+                     i++) {
+                    memcpy(&ir, (char *)info + off + sizeof(c) + i * sizeof(ir), sizeof(ir));
+                    r[n++] = (struct vfio_range){ ir.start, ir.end };
+                }
                 break;
             }
-            if (h->next <= off)
+            if (h.next <= off)
                 break; /* a loop or a step backwards: stop */
-            off = h->next;
+            off = h.next;
         }
     }
     free(info);
@@ -573,37 +581,49 @@ int vfio_dev_reset(struct vfio_dev *d)
     return rc;
 }
 
-/* The sparse-mmap capability, if the region has one (areas the kernel lets us map). */
-static struct vfio_region_info_cap_sparse_mmap *sparse_cap(struct vfio_region_info *ri)
+#define VFIO_MAX_SPARSE_AREAS 16
+
+/*
+ * The sparse-mmap capability, if the region has one (areas the kernel lets
+ * us map): copied into areas (capabilities are only 4-byte aligned).
+ * Returns the number of areas, 0 for none, -1 for a capability we cannot use.
+ */
+static int sparse_areas(const struct vfio_region_info *ri,
+                        struct vfio_region_sparse_mmap_area *areas)
 {
     uint32_t off;
 
     if (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS))
-        return NULL;
+        return 0;
     off = ri->cap_offset;
     while (off && off + sizeof(struct vfio_info_cap_header) <= ri->argsz) {
-        struct vfio_info_cap_header *h = (void *)((char *)ri + off);
+        struct vfio_info_cap_header h;
 
-        if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
+        memcpy(&h, (const char *)ri + off, sizeof(h));
+        if (h.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
             off + sizeof(struct vfio_region_info_cap_sparse_mmap) <= ri->argsz) {
-            struct vfio_region_info_cap_sparse_mmap *s = (void *)h;
+            struct vfio_region_info_cap_sparse_mmap s;
 
-            if (off + sizeof(*s) + s->nr_areas * sizeof(s->areas[0]) <= ri->argsz)
-                return s;
-            return NULL;
+            memcpy(&s, (const char *)ri + off, sizeof(s));
+            if (s.nr_areas > VFIO_MAX_SPARSE_AREAS ||
+                off + sizeof(s) + s.nr_areas * sizeof(areas[0]) > ri->argsz)
+                return -1;
+            memcpy(areas, (const char *)ri + off + sizeof(s), s.nr_areas * sizeof(areas[0]));
+            return s.nr_areas ? (int)s.nr_areas : -1;
         }
-        if (h->next <= off)
+        if (h.next <= off)
             break;
-        off = h->next;
+        off = h.next;
     }
-    return NULL;
+    return 0;
 }
 
 static int map_bar_locked(struct vfio_dev *d, unsigned bar, char *err, size_t errlen)
 {
-    struct vfio_region_info_cap_sparse_mmap *sp;
+    struct vfio_region_sparse_mmap_area areas[VFIO_MAX_SPARSE_AREAS];
     struct vfio_region_info *ri;
     void *base;
+    int nareas;
     int rc = region_info(d->fd, bar, &ri);
 
     if (rc)
@@ -617,8 +637,13 @@ static int map_bar_locked(struct vfio_dev *d, unsigned bar, char *err, size_t er
             errf(err, errlen, -ENOTSUP, "%s: BAR%u cannot be mmapped (I/O port BAR?)", d->bdf, bar);
         goto out;
     }
-    sp = sparse_cap(ri);
-    if (!sp) {
+    nareas = sparse_areas(ri, areas);
+    if (nareas < 0) {
+        rc = errf(err, errlen, -ENOTSUP, "%s: BAR%u: a sparse-mmap layout we cannot use", d->bdf,
+                  bar);
+        goto out;
+    }
+    if (nareas == 0) {
         base = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, (off_t)ri->offset);
     } else {
         /*
@@ -627,13 +652,13 @@ static int map_bar_locked(struct vfio_dev *d, unsigned bar, char *err, size_t er
          * register offsets stay offsets from one base.
          */
         base = mmap(NULL, ri->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        for (uint32_t i = 0; base != MAP_FAILED && i < sp->nr_areas; i++) {
-            if (!sp->areas[i].size)
+        for (int i = 0; base != MAP_FAILED && i < nareas; i++) {
+            if (!areas[i].size)
                 continue;
-            if (sp->areas[i].offset + sp->areas[i].size > ri->size ||
-                mmap((char *)base + sp->areas[i].offset, sp->areas[i].size, PROT_READ | PROT_WRITE,
+            if (areas[i].offset > ri->size || areas[i].size > ri->size - areas[i].offset ||
+                mmap((char *)base + areas[i].offset, areas[i].size, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_FIXED, d->fd,
-                     (off_t)(ri->offset + sp->areas[i].offset)) == MAP_FAILED) {
+                     (off_t)(ri->offset + areas[i].offset)) == MAP_FAILED) {
                 int e = errno ? errno : EINVAL;
 
                 munmap(base, ri->size);
