@@ -184,13 +184,21 @@ int controller_start(struct controller *c, struct worker *workers, unsigned nwor
     return 0;
 }
 
-void controller_stop(struct controller *c)
+void controller_detach(struct controller *c)
 {
-    if (c->dev.ops)
+    if (c->detached)
+        return;
+    c->detached = true;
+    if (c->dev.ops && c->groups)
         vu_dev_disconnect(&c->dev);
     /* Detaching pauses first: nothing of ours is in flight on any worker afterwards. */
     for (unsigned i = 0; c->groups && i < c->nworkers; i++)
         worker_group_detach(&c->groups[i]);
+}
+
+void controller_stop(struct controller *c)
+{
+    controller_detach(c);
     for (unsigned idx = 0; idx < VU_MAX_QUEUES; idx++)
         if (c->reqq[idx].reqs)
             vscsi_queue_free(&c->reqq[idx]);

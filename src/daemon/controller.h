@@ -26,6 +26,7 @@ struct controller {
     struct worker_group *groups; /* our share of each worker, by worker */
     unsigned first_worker;       /* request queue 0 goes there: spreads controllers */
     bool paused;
+    bool detached;                          /* off the workers: nothing runs any more */
     struct vscsi_queue reqq[VU_MAX_QUEUES]; /* by vring index; 0 and 1 unused */
     struct vscsi_queue *active_reqq[VU_MAX_QUEUES];
     struct vscsi_ctrl ctrl;
@@ -44,7 +45,14 @@ uint64_t controller_protocol_features(void);
  */
 int controller_start(struct controller *c, struct worker *workers, unsigned nworkers,
                      unsigned first_worker);
-/* Disconnect, take our queues off the workers and free everything, including the targets. */
+/* Disconnect the frontend and take our queues off the workers (they keep running). */
+void controller_detach(struct controller *c);
+/*
+ * controller_detach if not done, then free everything, including the
+ * targets and so the backends.  A backend with completion sources in the
+ * workers' loops (nvme) must only be closed once those loops are gone: stop
+ * the pool between controller_detach and controller_stop.
+ */
 void controller_stop(struct controller *c);
 
 /*

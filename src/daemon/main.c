@@ -123,8 +123,9 @@ int main(int argc, char **argv)
         listen_fd = server_listen(opts.socket_path, err, sizeof(err));
         if (listen_fd < 0) {
             fprintf(stderr, "vhost-user-scsi: %s\n", err);
-            controller_stop(&ctl);
+            controller_detach(&ctl);
             pool_stop();
+            controller_stop(&ctl);
             return 1;
         }
         LOG_INFO("listening on %s", opts.socket_path);
@@ -133,8 +134,10 @@ int main(int argc, char **argv)
     char name[32];
     snprintf(name, sizeof(name), "fd %d", listen_fd);
     ret = server_run(&ctl, listen_fd, opts.socket_path ? opts.socket_path : name);
-    controller_stop(&ctl);
+    /* The workers go before the backends: an NVMe LUN's queues are sources in their loops. */
+    controller_detach(&ctl);
     pool_stop();
+    controller_stop(&ctl);
     close(listen_fd);
     if (opts.socket_path)
         unlink(opts.socket_path);

@@ -289,6 +289,8 @@ void worker_group_pause(struct worker_group *g)
 {
     struct worker *w = g->w;
 
+    if (!w)
+        return; /* detached */
     pthread_mutex_lock(&w->lock);
     if (g->state == GROUP_RUNNING)
         group_request(g, GROUP_PAUSE_REQUESTED, GROUP_PAUSED);
@@ -299,6 +301,8 @@ void worker_group_resume(struct worker_group *g)
 {
     struct worker *w = g->w;
 
+    if (!w)
+        return; /* detached */
     pthread_mutex_lock(&w->lock);
     if (g->state == GROUP_PAUSED)
         group_request(g, GROUP_RESUME_REQUESTED, GROUP_RUNNING);
