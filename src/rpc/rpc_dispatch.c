@@ -76,18 +76,23 @@ void rpc_error(struct rpc_ctx *ctx, int code, const char *fmt, ...)
 
 json_t *rpc_error_response(int code, const char *message)
 {
-    json_t *msg = json_string(message);
+    char *copy = strdup(message);
+    json_t *msg = NULL;
 
-    /* A truncated quote may have split a UTF-8 sequence: then say it in ASCII. */
-    if (!msg) {
-        char *copy = strdup(message);
-        if (copy) {
+    /*
+     * Messages quote client bytes (jansson's parse errors do too): keep them
+     * one line, and if a cut or a bad byte left invalid UTF-8, say it in ASCII.
+     */
+    if (copy) {
+        sanitize_line(copy);
+        msg = json_string(copy);
+        if (!msg) {
             for (char *p = copy; *p; p++)
                 if ((unsigned char)*p >= 0x80)
                     *p = '?';
             msg = json_string(copy);
-            free(copy);
         }
+        free(copy);
     }
     if (!msg)
         msg = json_string("error");

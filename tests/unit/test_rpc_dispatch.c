@@ -279,6 +279,18 @@ static void test_parse_error_closes(void **state)
     json_decref(r);
 }
 
+/* jansson quotes the offending byte in its message: it must not reach the client raw. */
+static void test_parse_error_message_printable(void **state)
+{
+    json_t *r = run("{\"jsonrpc\":\"2.0\",\"method\":\x07}");
+    const char *m = err_msg(json_array_get(r, 0));
+
+    assert_int_equal(err_code(json_array_get(r, 0)), RPC_ERR_PARSE);
+    for (; *m; m++)
+        assert_true((unsigned char)*m >= 0x20);
+    json_decref(r);
+}
+
 static void test_long_method_name_quoted_short(void **state)
 {
     char in[2048];
@@ -400,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_notification),
         cmocka_unit_test(test_standard_errors),
         cmocka_unit_test(test_parse_error_closes),
+        cmocka_unit_test(test_parse_error_message_printable),
         cmocka_unit_test(test_long_method_name_quoted_short),
         cmocka_unit_test(test_error_message_one_line),
         cmocka_unit_test(test_answer_twice_keeps_first),
