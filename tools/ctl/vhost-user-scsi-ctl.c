@@ -50,6 +50,15 @@ struct command {
     const char *synopsis;
 };
 
+/*
+ * What is in flight when die() exits: held here, reachable, so that exiting
+ * from deep inside a call is not a leak to the sanitizers (the OS frees it).
+ */
+static struct {
+    json_t *params, *resp;
+    char *text, *buf;
+} inflight;
+
 static const struct key k_none[] = { { NULL } };
 static const struct key k_ctrl_create[] = {
     { "name", "name", K_STR, true },
@@ -196,7 +205,7 @@ static json_t *convert(const struct key *k, const char *val)
 /* key=value arguments -> params object, checked against the command's keys. */
 static json_t *build_params(const struct command *c, int argc, char **argv)
 {
-    json_t *params = json_object();
+    json_t *params = inflight.params = json_object();
 
     for (int i = 0; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
@@ -262,7 +271,7 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
     json_t *req = json_pack("{s:s, s:s, s:O, s:i}", "jsonrpc", "2.0", "method", method, "params",
                             params, "id", 1);
-    char *text, *buf = NULL;
+    char *text;
     size_t len, cap = 0, got = 0, sent = 0;
     json_error_t err;
     json_t *resp;
@@ -271,7 +280,7 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
     if (strlen(path) >= sizeof(sa.sun_path))
         die("socket path too long: %s", path);
     strcpy(sa.sun_path, path);
-    text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    text = inflight.text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!text)
         die("out of memory");
@@ -302,6 +311,7 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
         sent += (size_t)n;
     }
     free(text);
+    inflight.text = NULL;
     for (;;) {
         ssize_t n;
 
@@ -309,11 +319,11 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
             cap = cap ? cap * 2 : 65536;
             if (cap > MAX_RESPONSE)
                 die("the answer from %s is too large", path);
-            buf = realloc(buf, cap);
-            if (!buf)
+            inflight.buf = realloc(inflight.buf, cap);
+            if (!inflight.buf)
                 die("out of memory");
         }
-        n = recv(fd, buf + got, cap - got, 0);
+        n = recv(fd, inflight.buf + got, cap - got, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             wait_fd(fd, POLLIN, deadline, path);
             continue;
@@ -323,12 +333,13 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
         if (n == 0)
             die("the daemon closed the connection without answering");
         got += (size_t)n;
-        if (buf[got - 1] == '\n')
+        if (inflight.buf[got - 1] == '\n')
             break;
     }
     close(fd);
-    resp = json_loadb(buf, got, 0, &err);
-    free(buf);
+    resp = json_loadb(inflight.buf, got, 0, &err);
+    free(inflight.buf);
+    inflight.buf = NULL;
     if (!json_is_object(resp))
         die("the daemon's answer is not a JSON-RPC response: %s",
             resp ? "not an object" : err.text);
@@ -428,18 +439,19 @@ int main(int argc, char **argv)
         if (argc < 2 || argc > 3)
             usage_error("call: expected METHOD [JSON-PARAMS]");
         method = argv[1];
-        params = argc == 3 ? json_loads(argv[2], 0, &err) : json_object();
+        params = inflight.params = argc == 3 ? json_loads(argv[2], 0, &err) : json_object();
         if (!json_is_object(params))
             usage_error("call: params must be a JSON object%s%s", params ? "" : ": ",
                         params ? "" : err.text);
     } else {
         const struct command *c = find_command(argc, argv, &used);
         method = c->method;
-        params = build_params(c, argc - used, argv + used);
+        params = inflight.params = build_params(c, argc - used, argv + used);
         print = c->print;
     }
-    resp = rpc_call(path, method, params, timeout);
+    resp = inflight.resp = rpc_call(path, method, params, timeout);
     json_decref(params);
+    inflight.params = NULL;
     result = take_result(resp);
     json_decref(resp);
     (raw ? print_json : print)(result);
