@@ -1,6 +1,7 @@
 # vhost-user-scsi: a vhost-user SCSI target daemon.
 #
-#   make                 build build/vhost-user-scsi
+#   make                 build build/vhost-user-scsi and build/vhost-user-scsi-ctl
+#   make check-ctl       the CLI against a stub RPC server (tests/ctl)
 #   make check           everything CI runs: format, unit tests (plain and
 #                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
 #                        guest tests under TCG, the QEMU series and its qtests
@@ -33,15 +34,20 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS    := $(TEST_SRCS:tests/unit/%.c=$(O)/tests/%)
 DAEMON   := $(O)/vhost-user-scsi
+# The CLI links jansson only: it is a client, and needs nothing of the daemon.
+CTL_SRCS := $(wildcard tools/ctl/*.c)
+CTL_OBJS := $(CTL_SRCS:%.c=$(O)/obj/%.o)
+CTL      := $(O)/vhost-user-scsi-ctl
+CTL_STUB := $(O)/tests/ctl/stub_server
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 
-.PHONY: all deps unit check check-unit check-frontend check-fuzz check-guest check-qemu format format-check demo clean install
+.PHONY: all deps unit check-ctl check check-unit check-frontend check-fuzz check-guest check-qemu format format-check demo clean install
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-all: $(DAEMON) $(TESTS)
+all: $(DAEMON) $(CTL) $(TESTS)
 
 deps:
 	@scripts/install-deps.sh
@@ -56,6 +62,18 @@ $(O)/libvus.a: $(LIB_OBJS)
 
 $(DAEMON): $(O)/obj/src/daemon/main.o $(O)/libvus.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CTL): $(CTL_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null) -lm
+
+# A stand-in daemon built on the real RPC server library.
+$(CTL_STUB): $(O)/obj/tests/ctl/stub_server.o $(O)/libvus.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The CLI's commands, output and exit codes against the stub (tests/ctl/run.sh).
+check-ctl: $(CTL) $(CTL_STUB)
+	tests/ctl/run.sh $(CTL) $(CTL_STUB)
 
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(O)/libvus.a
 	@mkdir -p $(dir $@)
@@ -109,9 +127,11 @@ demo: deps
 
 # The binary, its man page, systemd units, and the vhost-user backend
 # description QEMU's tools look for (docs/interop/vhost-user.rst).
-install: $(DAEMON)
+install: $(DAEMON) $(CTL)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi
+	install -D -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi-ctl
 	install -D -m 0644 docs/man/vhost-user-scsi.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhost-user-scsi.8
+	install -D -m 0644 docs/man/vhost-user-scsi-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhost-user-scsi-ctl.8
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' contrib/systemd/vhost-user-scsi@.service | \
 		install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/vhost-user-scsi@.service
 	install -D -m 0644 contrib/systemd/vhost-user-scsi@.socket $(DESTDIR)/etc/systemd/system/vhost-user-scsi@.socket
@@ -121,7 +141,7 @@ install: $(DAEMON)
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(O)/obj/src/daemon/main.d $(TEST_SRCS:tests/unit/%.c=$(O)/obj/tests/unit/%.d)
+-include $(LIB_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(O)/obj/tests/ctl/stub_server.d $(O)/obj/src/daemon/main.d $(TEST_SRCS:tests/unit/%.c=$(O)/obj/tests/unit/%.d)
 
 # Fragments with their own targets; they use O and CFLAGS defined above.
 include frontend.mk

@@ -1,6 +1,6 @@
 # libFuzzer targets (fuzz/); included from the Makefile.
 #
-#   make fuzz-build           build build/fuzz/fuzz_{vu_msg,inflight,virtq,scsi,nvme_prp} (clang, ASan+UBSan)
+#   make fuzz-build           build build/fuzz/fuzz_{vu_msg,inflight,virtq,scsi,nvme_prp,rpc} (clang, ASan+UBSan)
 #   make fuzz                 fuzz each target FUZZ_SECONDS seconds (default 60)
 #   make fuzz-smoke           replay fuzz/regressions/, then fuzz each target
 #                             FUZZ_SMOKE_SECONDS (default 15): what `make check` runs
@@ -14,7 +14,7 @@ FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_DIR           := build/fuzz
-FUZZ_TARGETS       := vu_msg inflight virtq scsi nvme_prp
+FUZZ_TARGETS       := vu_msg inflight virtq scsi nvme_prp rpc
 
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -Isrc \
@@ -31,6 +31,8 @@ FUZZ_SRCS_scsi   := $(wildcard src/scsi/*.c) $(wildcard src/bdev/*.c) src/io/io_
                     src/util/dma_registry.c
 FUZZ_LIBS_scsi   := -luring
 FUZZ_SRCS_nvme_prp := src/nvme/nvme_prp.c
+FUZZ_SRCS_rpc    := src/rpc/rpc_dispatch.c src/rpc/rpc_params.c src/util/log.c
+FUZZ_LIBS_rpc    := -ljansson
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_DIR)/obj/fuzz/fuzz_$(t).o \
