@@ -416,7 +416,7 @@ static void test_controllers(void **state)
           file);
     /* The OS says no. */
     snprintf(nodir, sizeof(nodir), "%s/no/such/dir.sock", f->dir);
-    fails(f, 0, "No such file or directory", "controller_create",
+    fails(f, -32004, "No such file or directory", "controller_create",
           "{'name': 'c2', 'socket_path': '%s'}", nodir);
 
     /* Wrong params. */
@@ -894,6 +894,39 @@ static void test_stats(void **state)
     assert_int_equal(f->saves, saves);
 }
 
+/* stats for one controller while others exist: only that one, nothing leaked (ASan). */
+static void test_stats_by_controller(void **state)
+{
+    struct fx *f = *state;
+    char p[128];
+    json_t *r, *luns;
+
+    ctl(f, "c0", p, sizeof(p));
+    ctl(f, "c1", p, sizeof(p));
+    ctl(f, "c2", p, sizeof(p));
+    ram(f, "r0", "'1M'");
+    attach(f, "{'controller': 'c0', 'bdev': 'r0'}", 0, 0);
+    attach(f, "{'controller': 'c1', 'bdev': 'r0', 'target': 1, 'lun': 2}", 1, 2);
+    attach(f, "{'controller': 'c1', 'bdev': 'r0', 'target': 1}", 1, 0);
+
+    r = ok(f, "stats", "{'controller': 'c1'}");
+    assert_int_equal(json_array_size(json_object_get(r, "controllers")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r, "controllers"), 0), "name")),
+                        "c1");
+    luns = json_object_get(json_array_get(json_object_get(r, "controllers"), 0), "luns");
+    assert_int_equal(json_array_size(luns), 2);
+    json_decref(r);
+    r = ok(f, "stats", "{'controller': 'c1', 'target': 1, 'lun': 0}");
+    luns = json_object_get(json_array_get(json_object_get(r, "controllers"), 0), "luns");
+    assert_int_equal(json_array_size(luns), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(luns, 0), "lun")), 0);
+    json_decref(r);
+    r = ok(f, "stats", "{'controller': 'c2'}");
+    assert_json_text(r, "{'controllers': [{'name': 'c2', 'luns': []}]}");
+    json_decref(r);
+}
+
 /* ---- the configuration: saved after each mutation, replayed at start ---- */
 
 static void test_config_saved_and_replayed(void **state)
@@ -1005,6 +1038,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lun_attach_list_detach, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_by_controller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_saved_and_replayed, setup, teardown),
     };
 
