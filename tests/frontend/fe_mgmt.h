@@ -383,10 +383,19 @@ static inline void mgmt_event_lun(const struct virtio_scsi_event *ev, unsigned *
  * Verified I/O: write `blocks` 512-byte blocks of a pattern (seed) at lba,
  * read them back into another buffer and compare.  w and r each hold
  * blocks * 512 bytes of guest memory.  0, or a short reason in why.
+ *
+ * uas: NULL makes any unit attention an error.  Otherwise a command answered
+ * with a unit attention is retried (as a guest would), up to 4 times, and
+ * each one is recorded in uas->seen[] as ASC << 8 | ASCQ.
  */
-static inline int mgmt_verified_io(struct vus_fe_vq *vq, unsigned target, unsigned lun,
-                                   uint64_t lba, unsigned blocks, uint8_t *w, uint8_t *r,
-                                   unsigned seed, char *why, size_t whylen)
+struct mgmt_uas {
+    unsigned n;
+    uint16_t seen[8];
+};
+
+static inline int mgmt_verified_io_ua(struct vus_fe_vq *vq, unsigned target, unsigned lun,
+                                      uint64_t lba, unsigned blocks, uint8_t *w, uint8_t *r,
+                                      unsigned seed, char *why, size_t whylen, struct mgmt_uas *uas)
 {
     struct vus_fe_cmd c;
     struct iovec iov;
@@ -394,25 +403,35 @@ static inline int mgmt_verified_io(struct vus_fe_vq *vq, unsigned target, unsign
 
     fill(w, len, seed);
     for (int pass = 0; pass < 2; pass++) {
-        memset(&c, 0, sizeof(c));
-        c.target = target;
-        c.lun = lun;
-        cdb_rw16(c.cdb, pass == 0, lba, blocks);
-        iov.iov_base = pass == 0 ? w : r;
-        iov.iov_len = len;
-        if (pass == 0) {
-            c.out = &iov;
-            c.out_cnt = 1;
-        } else {
-            memset(r, 0, len);
-            c.in = &iov;
-            c.in_cnt = 1;
-        }
-        int e = vus_fe_cmd_exec(vq, &c, T_TIMEOUT);
-        if (e < 0 || c.response != VIRTIO_SCSI_S_OK || c.status != 0) {
+        for (int attempt = 0;; attempt++) {
+            memset(&c, 0, sizeof(c));
+            c.target = target;
+            c.lun = lun;
+            cdb_rw16(c.cdb, pass == 0, lba, blocks);
+            iov.iov_base = pass == 0 ? w : r;
+            iov.iov_len = len;
+            if (pass == 0) {
+                c.out = &iov;
+                c.out_cnt = 1;
+            } else {
+                memset(r, 0, len);
+                c.in = &iov;
+                c.in_cnt = 1;
+            }
+            int e = vus_fe_cmd_exec(vq, &c, T_TIMEOUT);
             uint8_t key = 0, asc = 0;
+            if (e == 0 && c.response == VIRTIO_SCSI_S_OK && c.status == 0)
+                break;
             if (c.status == 2)
                 sense_key_asc(&c, &key, &asc);
+            if (e == 0 && c.response == VIRTIO_SCSI_S_OK && c.status == 2 && key == 6 && uas &&
+                attempt < 4) {
+                uint8_t ascq = (c.sense[0] & 0x7f) >= 0x72 ? c.sense[3] : c.sense[13];
+                if (uas->n < 8)
+                    uas->seen[uas->n] = (uint16_t)(asc << 8 | ascq);
+                uas->n++;
+                continue;
+            }
             snprintf(why, whylen, "%s lba %llu: exec %d response %u status %u sense %x/%02x",
                      pass ? "read" : "write", (unsigned long long)lba, e, c.response, c.status, key,
                      asc);
@@ -424,6 +443,13 @@ static inline int mgmt_verified_io(struct vus_fe_vq *vq, unsigned target, unsign
         return -1;
     }
     return 0;
+}
+
+static inline int mgmt_verified_io(struct vus_fe_vq *vq, unsigned target, unsigned lun,
+                                   uint64_t lba, unsigned blocks, uint8_t *w, uint8_t *r,
+                                   unsigned seed, char *why, size_t whylen)
+{
+    return mgmt_verified_io_ua(vq, target, lun, lba, blocks, w, r, seed, why, whylen, NULL);
 }
 
 /* The element of a JSON array whose key is the string val (borrowed), or NULL. */
