@@ -380,9 +380,10 @@ static inline void mgmt_event_lun(const struct virtio_scsi_event *ev, unsigned *
 }
 
 /*
- * Verified I/O: write `blocks` 512-byte blocks of a pattern (seed) at lba,
- * read them back into another buffer and compare.  w and r each hold
- * blocks * 512 bytes of guest memory.  0, or a short reason in why.
+ * Verified I/O: write `blocks` blocks of a pattern (seed) at lba, read them
+ * back into another buffer and compare.  w and r each hold blocks *
+ * block_size bytes of guest memory (mgmt_verified_io: 512-byte blocks).
+ * 0, or a short reason in why.
  *
  * uas: NULL makes any unit attention an error.  Otherwise a command answered
  * with a unit attention is retried (as a guest would), up to 4 times, and
@@ -394,12 +395,13 @@ struct mgmt_uas {
 };
 
 static inline int mgmt_verified_io_ua(struct vus_fe_vq *vq, unsigned target, unsigned lun,
-                                      uint64_t lba, unsigned blocks, uint8_t *w, uint8_t *r,
-                                      unsigned seed, char *why, size_t whylen, struct mgmt_uas *uas)
+                                      uint64_t lba, unsigned blocks, unsigned block_size,
+                                      uint8_t *w, uint8_t *r, unsigned seed, char *why,
+                                      size_t whylen, struct mgmt_uas *uas)
 {
     struct vus_fe_cmd c;
     struct iovec iov;
-    size_t len = (size_t)blocks * 512;
+    size_t len = (size_t)blocks * block_size;
 
     fill(w, len, seed);
     for (int pass = 0; pass < 2; pass++) {
@@ -449,7 +451,7 @@ static inline int mgmt_verified_io(struct vus_fe_vq *vq, unsigned target, unsign
                                    uint64_t lba, unsigned blocks, uint8_t *w, uint8_t *r,
                                    unsigned seed, char *why, size_t whylen)
 {
-    return mgmt_verified_io_ua(vq, target, lun, lba, blocks, w, r, seed, why, whylen, NULL);
+    return mgmt_verified_io_ua(vq, target, lun, lba, blocks, 512, w, r, seed, why, whylen, NULL);
 }
 
 /* The element of a JSON array whose key is the string val (borrowed), or NULL. */

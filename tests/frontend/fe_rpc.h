@@ -334,7 +334,7 @@ static inline json_t *rpc_params_text(const char *text)
  * For cmocka tests (include cmocka.h first).  rpc_ok*: the call must
  * succeed; the result is returned as a new reference.  rpc_fail*: the call
  * must fail with code, and its message be one printable line containing
- * every string of `want` (NULL-terminated, may be empty).
+ * every string of `want` (NULL-terminated, may be empty; case-insensitive).
  */
 #ifdef cmocka_unit_test
 
@@ -404,7 +404,7 @@ static inline char *rpc_fail_p(struct rpc_cl *cl, int code, const char *const *w
         fail_msg("%s %s: message is not one printable line: '%s'", method, r.params_text,
                  r.message);
     for (unsigned i = 0; want && want[i]; i++)
-        if (!strstr(r.message, want[i]))
+        if (!strcasestr(r.message, want[i]))
             fail_msg("%s %s: error %d message '%s' does not mention '%s'", method, r.params_text,
                      code, r.message, want[i]);
     char *m = strdup(r.message);

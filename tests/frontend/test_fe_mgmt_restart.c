@@ -57,11 +57,12 @@ static void start_and_connect(void)
     assert_int_equal(rpc_cl_connect(&cl, dmn.rpc, 2000), 0);
 }
 
+/* A path in the test directory, in one of 8 rotating buffers: copy what must last. */
 static const char *dpath(const char *name)
 {
-    static char buf[4][160];
+    static char buf[8][160];
     static unsigned k;
-    char *p = buf[k++ % 4];
+    char *p = buf[k++ % 8];
 
     return mgmt_path(&dmn, p, 160, name);
 }
@@ -140,11 +141,14 @@ static void read_vpd80(struct vus_fe *fe, unsigned target, unsigned lun, char *s
 static void test_restore_after_kill9(void **state)
 {
     char out[8192], why[256];
-    const char *img = dpath("f0.img"), *s1 = dpath("vm1.sock"), *s2 = dpath("vm2.sock");
+    char img[160], s1[160], s2[160];
     struct vus_fe *fe, *fe2;
     struct stat st;
 
     (void)state;
+    mgmt_path(&dmn, img, sizeof(img), "f0.img");
+    mgmt_path(&dmn, s1, sizeof(s1), "vm1.sock");
+    mgmt_path(&dmn, s2, sizeof(s2), "vm2.sock");
     make_image(img, 8 * MiB);
     start_and_connect();
 
@@ -310,10 +314,12 @@ static bool log_line_with(const char *a, const char *b, const char *c)
  */
 static void test_missing_image_and_taken_socket(void **state)
 {
-    const char *img0 = dpath("f0.img"), *img1 = dpath("f1.img"), *s2 = dpath("vm2.sock");
-    char prefix[256];
+    char img0[160], img1[160], s2[160], prefix[256];
 
     (void)state;
+    mgmt_path(&dmn, img0, sizeof(img0), "f0.img");
+    mgmt_path(&dmn, img1, sizeof(img1), "f1.img");
+    mgmt_path(&dmn, s2, sizeof(s2), "vm2.sock");
     build_config_for_failures(img0, img1);
     json_t *full = snapshot();
     rpc_cl_close(&cl);

@@ -478,6 +478,7 @@ struct io_runner {
     atomic_ulong rounds;
     atomic_uint errors;
     atomic_long max_ms;
+    unsigned block_size;
     bool tolerate_ua; /* retry unit attentions and record them in uas (read after the stop) */
     struct mgmt_uas uas;
     char why[256];
@@ -492,8 +493,9 @@ static void *io_runner_main(void *arg)
     for (unsigned i = 0; !atomic_load(&io->stop); i++) {
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (mgmt_verified_io_ua(vq, 0, io->lun, (i % 32) * 128, 128, w, r, i, io->why,
-                                sizeof(io->why), io->tolerate_ua ? &io->uas : NULL) < 0) {
+        unsigned blocks = 65536 / io->block_size;
+        if (mgmt_verified_io_ua(vq, 0, io->lun, (i % 32) * blocks, blocks, io->block_size, w, r, i,
+                                io->why, sizeof(io->why), io->tolerate_ua ? &io->uas : NULL) < 0) {
             atomic_fetch_add(&io->errors, 1);
             break;
         }
@@ -506,11 +508,13 @@ static void *io_runner_main(void *arg)
     return NULL;
 }
 
-static void io_runner_start(struct io_runner *io, struct vus_fe *fe, unsigned lun, bool tolerate_ua)
+static void io_runner_start(struct io_runner *io, struct vus_fe *fe, unsigned lun,
+                            unsigned block_size, bool tolerate_ua)
 {
     memset(io, 0, sizeof(*io));
     io->fe = fe;
     io->lun = lun;
+    io->block_size = block_size;
     io->tolerate_ua = tolerate_ua;
     assert_int_equal(pthread_create(&io->th, NULL, io_runner_main, io), 0);
     io->running = true;
@@ -562,7 +566,7 @@ static void test_bad_clients_do_not_disturb_io(void **state)
 
     (void)state;
     struct vus_fe *fe = ctrl_with_frontend("bc", "bcb", "16M");
-    io_runner_start(&io, fe, 0, false);
+    io_runner_start(&io, fe, 0, 512, false);
     io_runner_progress(&io, "before any bad client");
 
     /* Half a request, left hanging for the whole test. */
@@ -573,7 +577,8 @@ static void test_bad_clients_do_not_disturb_io(void **state)
 
     /* Malformed JSON: -32700, then the connection is closed. */
     assert_int_equal(rpc_cl_connect(&bad, dmn.rpc, 1000), 0);
-    assert_int_equal(rpc_cl_send(&bad, "{not json\n", 10, 1000), 0);
+    /* (A value must be complete to be judged: "{not json" without '}' is a half request.) */
+    assert_int_equal(rpc_cl_send(&bad, "{not json}\n", 11, 1000), 0);
     json_t *resp = rpc_cl_recv(&bad, 2000);
     if (!resp)
         fail_msg("malformed JSON: %s", bad.err);
@@ -894,7 +899,7 @@ static void test_hotplug_attach_detach(void **state)
     json_decref(list);
 
     /* Detach 0:0 while another thread keeps doing verified I/O to 0:2 (this thread: RPC only). */
-    io_runner_start(&io, fe, 2, true);
+    io_runner_start(&io, fe, 2, 4096, true);
     io_runner_progress(&io, "on 0:2 before detaching 0:0");
     rpc_do(&cl, "lun_detach", "{\"controller\":\"hp\",\"target\":0,\"lun\":0}");
     io_runner_progress(&io, "on 0:2 after detaching 0:0");
@@ -1094,10 +1099,8 @@ static void test_resize(void **state)
 /* ---- statistics ---- */
 
 /*
- * The stats of one LUN (new reference).  The keys are the interface's, the
- * ones vhost-user-scsi-ctl reads (tools/ctl/ctl_print.c): target, lun, bdev,
- * reads, writes, unmaps, flushes, read_bytes, write_bytes, errors (an object
- * of counts), tmfs, latency_us ({"read": {"buckets": [[upper_us, n], ...]}, ...}).
+ * The stats of one LUN (new reference): lun_stats_to_json's object
+ * (src/stats/lun_stats.h) with target, lun and bdev added.
  */
 static json_t *lun_stats(const char *ctrl, unsigned target, unsigned lun)
 {
@@ -1116,73 +1119,67 @@ static json_t *lun_stats(const char *ctrl, unsigned target, unsigned lun)
     json_t *e = json_array_get(luns, 0);
     assert_int_equal(mgmt_int(e, "target"), target);
     assert_int_equal(mgmt_int(e, "lun"), lun);
-    static const char *const keys[] = { "reads",   "writes",     "unmaps",
-                                        "flushes", "read_bytes", "write_bytes",
-                                        "errors",  "tmfs",       "latency_us" };
+    static const char *const keys[] = { "ops",    "bytes_read", "bytes_written",
+                                        "errors", "tmf",        "latency" };
     for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!json_object_get(e, keys[i]))
-            fail_msg("stats: the LUN entry has no '%s' (the key vhost-user-scsi-ctl stats "
-                     "reads): %.700s",
-                     keys[i], t);
+            fail_msg("stats: the LUN entry has no '%s' (lun_stats_to_json's keys): %.700s", keys[i],
+                     t);
     free(t);
     json_incref(e);
     json_decref(s);
     return e;
 }
 
-/* Sum of the integers in v: itself, or an object's/array's members, recursively; "total" skipped.
- */
+/* An integer at a dotted path ("errors.sense_key.illegal_request"); fails when absent. */
+static json_int_t stat_at(json_t *e, const char *path)
+{
+    char buf[128];
+    json_t *v = e;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, k);
+    if (!json_is_integer(v)) {
+        char *t = json_dumps(e, JSON_COMPACT);
+        fail_msg("stats: no integer at %s in %.700s", path, t);
+    }
+    return json_integer_value(v);
+}
+
+/* Sum of an object's integer members (the TMF kinds). */
 static json_int_t sum_ints(json_t *v)
 {
     json_int_t n = 0;
     const char *k;
     json_t *x;
 
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_object(v)) {
-        if (json_is_integer(json_object_get(v, "total")))
-            return json_integer_value(json_object_get(v, "total"));
-        json_object_foreach(v, k, x)
-        {
-            n += sum_ints(x);
-        }
-    }
-    return n;
-}
-
-/* Samples in latency_us[op].buckets. */
-static json_int_t latency_count(json_t *e, const char *op)
-{
-    json_t *b = json_object_get(json_object_get(json_object_get(e, "latency_us"), op), "buckets");
-    json_int_t n = 0;
-    size_t i;
-    json_t *x;
-
-    json_array_foreach(b, i, x)
+    json_object_foreach(v, k, x)
     {
-        n += json_integer_value(json_array_get(x, 1));
+        n += json_integer_value(x);
     }
     return n;
 }
 
 struct lun_counts {
     json_int_t reads, writes, unmaps, flushes, read_bytes, write_bytes, errors, tmfs, lat_read,
-        lat_write;
+        lat_write, illegal_request, unit_attention;
 };
 
 static void counts_of(json_t *e, struct lun_counts *c)
 {
-    c->reads = mgmt_int(e, "reads");
-    c->writes = mgmt_int(e, "writes");
-    c->unmaps = mgmt_int(e, "unmaps");
-    c->flushes = mgmt_int(e, "flushes");
-    c->read_bytes = mgmt_int(e, "read_bytes");
-    c->write_bytes = mgmt_int(e, "write_bytes");
-    c->errors = sum_ints(json_object_get(e, "errors"));
-    c->tmfs = sum_ints(json_object_get(e, "tmfs"));
-    c->lat_read = latency_count(e, "read");
-    c->lat_write = latency_count(e, "write");
+    c->reads = stat_at(e, "ops.read");
+    c->writes = stat_at(e, "ops.write");
+    c->unmaps = stat_at(e, "ops.unmap");
+    c->flushes = stat_at(e, "ops.flush");
+    c->read_bytes = stat_at(e, "bytes_read");
+    c->write_bytes = stat_at(e, "bytes_written");
+    c->errors = stat_at(e, "errors.total");
+    c->tmfs = sum_ints(json_object_get(e, "tmf"));
+    c->lat_read = stat_at(e, "latency.read.count");
+    c->lat_write = stat_at(e, "latency.write.count");
+    c->illegal_request = stat_at(e, "errors.sense_key.illegal_request");
+    c->unit_attention = stat_at(e, "errors.sense_key.unit_attention");
 }
 
 /* The counters reach exactly these values (workers count at completion: allow 1 s). */
@@ -1202,16 +1199,19 @@ static void expect_stats(const char *ctrl, unsigned target, unsigned lun, const 
     }
     if (memcmp(&got, want, sizeof(got))) {
         char *t = json_dumps(e, JSON_COMPACT);
-        fail_msg("stats %s %u:%u: got reads %lld writes %lld unmaps %lld flushes %lld read_bytes "
-                 "%lld write_bytes %lld errors %lld tmfs %lld latency samples read %lld write "
-                 "%lld; expected %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld (%.900s)",
+        fail_msg("stats %s %u:%u: got ops.read %lld ops.write %lld ops.unmap %lld ops.flush %lld "
+                 "bytes_read %lld bytes_written %lld errors.total %lld tmf %lld latency.read.count "
+                 "%lld latency.write.count %lld illegal_request %lld unit_attention %lld; expected "
+                 "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld (%.900s)",
                  ctrl, target, lun, (long long)got.reads, (long long)got.writes,
                  (long long)got.unmaps, (long long)got.flushes, (long long)got.read_bytes,
                  (long long)got.write_bytes, (long long)got.errors, (long long)got.tmfs,
-                 (long long)got.lat_read, (long long)got.lat_write, (long long)want->reads,
-                 (long long)want->writes, (long long)want->unmaps, (long long)want->flushes,
-                 (long long)want->read_bytes, (long long)want->write_bytes, (long long)want->errors,
-                 (long long)want->tmfs, (long long)want->lat_read, (long long)want->lat_write, t);
+                 (long long)got.lat_read, (long long)got.lat_write, (long long)got.illegal_request,
+                 (long long)got.unit_attention, (long long)want->reads, (long long)want->writes,
+                 (long long)want->unmaps, (long long)want->flushes, (long long)want->read_bytes,
+                 (long long)want->write_bytes, (long long)want->errors, (long long)want->tmfs,
+                 (long long)want->lat_read, (long long)want->lat_write,
+                 (long long)want->illegal_request, (long long)want->unit_attention, t);
     }
     assert_string_equal(mgmt_str(e, "bdev"), bdev);
     json_decref(e);
@@ -1220,7 +1220,7 @@ static void expect_stats(const char *ctrl, unsigned target, unsigned lun, const 
 static void test_stats_exact(void **state)
 {
     uint8_t key, asc;
-    char out[8192];
+    static char out[256 * 1024];
 
     (void)state;
     /* Fresh LUN: all zero (the UA's TEST UNIT READY not yet sent). */
@@ -1285,6 +1285,8 @@ static void test_stats_exact(void **state)
         .tmfs = 1,
         .lat_read = 8,
         .lat_write = 5,
+        .illegal_request = 1,
+        .unit_attention = ua,
     };
     expect_stats("st", 0, 0, "st0", &after);
 
