@@ -37,6 +37,7 @@
 
 struct rpc_cl {
     int fd;
+    int timeout_ms; /* for each call's send and response; 0 means RPC_TIMEOUT_MS */
     unsigned next_id;
     char *buf; /* bytes received and not yet returned as a line */
     size_t len, cap;
@@ -275,12 +276,13 @@ static inline int rpc_call(struct rpc_cl *cl, const char *method, json_t *params
     size_t tl = strlen(text);
     text = realloc(text, tl + 2);
     text[tl] = '\n';
-    if (rpc_cl_send(cl, text, tl + 1, RPC_TIMEOUT_MS) < 0) {
+    int tmo = cl->timeout_ms ? cl->timeout_ms : RPC_TIMEOUT_MS;
+    if (rpc_cl_send(cl, text, tl + 1, tmo) < 0) {
         free(text);
         return -1;
     }
     free(text);
-    r->resp = rpc_cl_recv(cl, RPC_TIMEOUT_MS);
+    r->resp = rpc_cl_recv(cl, tmo);
     if (!r->resp)
         return -1;
     json_t *jid = json_object_get(r->resp, "id");

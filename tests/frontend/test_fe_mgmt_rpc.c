@@ -30,17 +30,24 @@
 #include <sys/stat.h>
 
 #include "tests/frontend/fe_mgmt.h"
+#include "tests/frontend/fuse_gate.h"
 
 #define MiB (1024u * 1024u)
 
 static struct mdaemon dmn;
 static struct rpc_cl cl;
+static struct fuse_gate gate; /* a file whose I/O the test holds in flight */
+static bool have_gate;
 
 static int group_setup(void **state)
 {
     static const char *const args[] = { "--threads", "2", NULL };
 
     (void)state;
+    /* Before the daemon is forked: it must see the FUSE mount (private mount namespace). */
+    have_gate = fuse_gate_start(&gate, 8 * 1024 * 1024) == 0;
+    if (!have_gate)
+        fprintf(stderr, "no FUSE: test_detach_waits_for_held_io will be skipped\n");
     if (mgmt_init(&dmn) < 0 || mgmt_start(&dmn, false, args) < 0)
         return -1;
     return rpc_cl_connect(&cl, dmn.rpc, 2000) == 0 ? 0 : -1;
@@ -52,7 +59,9 @@ static int group_teardown(void **state)
 
     (void)state;
     rpc_cl_close(&cl);
+    fuse_gate_release(&gate); /* the daemon's orderly exit waits for held I/O */
     ret = mgmt_stop(&dmn);
+    fuse_gate_stop(&gate);
     mgmt_cleanup(&dmn);
     return ret == 0 ? 0 : -1;
 }
@@ -1096,6 +1105,218 @@ static void test_resize(void **state)
     rpc_do(&cl, "bdev_delete", "{\"name\":\"rs1\"}");
 }
 
+/* A lun_detach on its own connection and thread: it may wait for the LUN's I/O. */
+struct detach_call {
+    pthread_t th;
+    const char *rpc;
+    atomic_int state; /* 0 running, 1 answered true, -1 failed */
+    char why[700];
+};
+
+static void *detach_main(void *arg)
+{
+    struct detach_call *d = arg;
+    struct rpc_cl c2;
+    struct rpc_reply r;
+
+    if (rpc_cl_connect(&c2, d->rpc, 1000) < 0 ||
+        rpc_call(&c2, "lun_detach",
+                 json_pack("{s:s, s:i, s:i}", "controller", "gd", "target", 0, "lun", 0), &r) < 0) {
+        snprintf(d->why, sizeof(d->why), "%s", c2.err);
+        atomic_store(&d->state, -1);
+    } else {
+        if (r.code)
+            snprintf(d->why, sizeof(d->why), "error %d %s", r.code, r.message);
+        atomic_store(&d->state, r.code == 0 && json_is_true(r.result) ? 1 : -1);
+        rpc_reply_free(&r);
+    }
+    rpc_cl_close(&c2);
+    return NULL;
+}
+
+/*
+ * lun_detach while the LUN's reads are held in the backend (a FUSE file):
+ * the detach waits for them, the reads complete with their data once
+ * released, I/O to another LUN of the controller goes on meanwhile, and the
+ * LUN is gone afterwards.  With the ASan daemon this is also the
+ * use-after-free check of a detach under I/O.
+ */
+static void test_detach_waits_for_held_io(void **state)
+{
+    static struct detach_call dc;
+    struct timespec t0;
+    char why[256];
+
+    (void)state;
+    if (!have_gate)
+        skip();
+    /* A known pattern in the gated file, written through the gate before holding. */
+    rpc_dof(&cl, "bdev_create", "{s:s, s:s, s:s}", "name", "gdb", "type", "file", "path",
+            gate.path);
+    rpc_do(&cl, "bdev_create", "{\"name\":\"gdr\",\"type\":\"ram\",\"size\":\"4M\"}");
+    rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "gd", "socket_path", sock_path("gd"));
+    rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "gdx", "socket_path", sock_path("gdx"));
+    rpc_do(&cl, "lun_attach", "{\"controller\":\"gdx\",\"bdev\":\"gdr\",\"target\":0,\"lun\":0}");
+    rpc_do(&cl, "lun_attach", "{\"controller\":\"gd\",\"bdev\":\"gdb\",\"target\":0,\"lun\":0}");
+    rpc_do(&cl, "lun_attach", "{\"controller\":\"gd\",\"bdev\":\"gdr\",\"target\":0,\"lun\":1}");
+    struct vus_fe *fe;
+    struct vus_fe_config cfg = { .socket_path = sock_path("gd"),
+                                 .num_req_queues = 2,
+                                 .mem_size = 8 * MiB,
+                                 .timeout_ms = T_TIMEOUT,
+                                 .connect_retry_ms = 2000 };
+    assert_int_equal(vus_fe_connect(&cfg, &fe), 0);
+    struct vus_fe_vq *vq0 = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
+    struct vus_fe_vq *vq1 = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST + 1);
+    uint8_t *w = vus_fe_alloc(fe, 65536, 4096), *r = vus_fe_alloc(fe, 65536, 4096);
+    clear_ua(vq0, 0, 0);
+    clear_ua(vq1, 0, 1);
+    assert_int_equal(vus_fe_event_post(fe, 4), 0);
+    if (mgmt_verified_io(vq0, 0, 0, 0, 128, w, r, 11, why, sizeof(why)) < 0)
+        fail_msg("gated LUN before holding: %s", why);
+
+    /* Four reads of that pattern, held in the backend. */
+    enum { NR = 4 };
+    struct vus_fe_cmd cmds[NR];
+    struct iovec iovs[NR];
+    uint8_t *bufs = vus_fe_alloc(fe, NR * 65536, 4096);
+    fuse_gate_hold(&gate, FUSE_GATE_READ);
+    for (unsigned i = 0; i < NR; i++) {
+        memset(&cmds[i], 0, sizeof(cmds[i]));
+        cdb_rw16(cmds[i].cdb, false, 0, 128);
+        memset(bufs + i * 65536, 0xee, 65536);
+        iovs[i] = (struct iovec){ bufs + i * 65536, 65536 };
+        cmds[i].in = &iovs[i];
+        cmds[i].in_cnt = 1;
+        assert_int_equal(vus_fe_cmd_submit(vq0, &cmds[i]), 0);
+    }
+    vus_fe_vq_kick(vq0);
+    if (fuse_gate_wait_held(&gate, 1, T_TIMEOUT) < 0)
+        fail_msg("no read reached the gate");
+
+    /* Detach from another connection; it must not finish while the reads are held. */
+    memset(&dc, 0, sizeof(dc));
+    dc.rpc = dmn.rpc;
+    assert_int_equal(pthread_create(&dc.th, NULL, detach_main, &dc), 0);
+    usleep(300000);
+    int early = atomic_load(&dc.state);
+    /*
+     * The other LUN of the controller is served meanwhile, on both queues (on
+     * queue 0 behind the held reads: commands on one queue are independent).
+     * Each queue is on its own worker of the two, so whichever the daemon
+     * stops first, a stop of the whole controller shows.
+     */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int other = mgmt_verified_io(vq1, 0, 1, 0, 128, w, r, 12, why, sizeof(why));
+    long other_ms = rpc_ms_since(&t0);
+    struct vus_fe_cmd oc;
+    struct iovec oiov = { w, 4096 };
+    memset(&oc, 0, sizeof(oc));
+    oc.lun = 1;
+    cdb_rw16(oc.cdb, true, 512, 8);
+    oc.out = &oiov;
+    oc.out_cnt = 1;
+    assert_int_equal(vus_fe_cmd_submit(vq0, &oc), 0);
+    vus_fe_vq_kick(vq0);
+    struct vus_fe_cmd *got = NULL;
+    for (int waited = 0; !got && waited < 2000; waited += 10) {
+        got = vus_fe_cmd_reap(vq0);
+        if (!got)
+            vus_fe_vq_wait(vq0, 10);
+    }
+    bool other_q0 = got == &oc && oc.response == 0 && oc.status == 0;
+    /* Another controller on the same two workers is not held up at all. */
+    struct vus_fe *bfe;
+    assert_int_equal(mgmt_fe_open(sock_path("gdx"), 2, MiB, &bfe), 0);
+    uint8_t *bw = vus_fe_alloc(bfe, 65536, 4096), *br = vus_fe_alloc(bfe, 65536, 4096);
+    char bwhy[256] = "";
+    int by = 0;
+    for (unsigned q = 0; q < 2 && by == 0; q++) {
+        struct vus_fe_vq *bq = vus_fe_vq(bfe, VIRTIO_SCSI_VQ_REQUEST + q);
+        clear_ua(bq, 0, 0);
+        by = mgmt_verified_io(bq, 0, 0, q * 128, 128, bw, br, 13 + q, bwhy, sizeof(bwhy));
+    }
+    vus_fe_close(bfe);
+    /* And is the RPC server answering others meanwhile?  Reported, not required. */
+    struct rpc_cl c3;
+    struct rpc_reply rr;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool rpc_ok_during = rpc_cl_connect(&c3, dmn.rpc, 500) == 0;
+    c3.timeout_ms = 1000;
+    rpc_ok_during = rpc_ok_during && rpc_call(&c3, "version", NULL, &rr) == 0;
+    long rpc_ms = rpc_ms_since(&t0);
+    if (rpc_ok_during)
+        rpc_reply_free(&rr);
+    rpc_cl_close(&c3);
+    fprintf(stderr,
+            "during a detach waiting for held I/O: another LUN's I/O %s (%ld ms), a version "
+            "call %s after %ld ms\n",
+            other == 0 ? "ok" : why, other_ms, rpc_ok_during ? "answered" : "not answered", rpc_ms);
+
+    fuse_gate_release(&gate);
+    fuse_gate_hold(&gate, 0);
+    unsigned done = 0; /* held reads */
+    bool oc_done = got == &oc;
+    if (got && got != &oc)
+        fail_msg("a held read completed before it was released");
+    for (int waited = 0; (done < NR || !oc_done) && waited < T_TIMEOUT; waited += 10) {
+        struct vus_fe_cmd *d;
+        while ((d = vus_fe_cmd_reap(vq0))) {
+            if (d == &oc) {
+                oc_done = true; /* the write to 0:1 on this queue, late */
+                continue;
+            }
+            done++;
+            if (d->response != VIRTIO_SCSI_S_OK || d->status != 0) {
+                uint8_t key = 0, asc = 0;
+                if (d->status == 2)
+                    sense_key_asc(d, &key, &asc);
+                fail_msg("a read held across lun_detach: response %u status %u sense %x/%02x/%02x "
+                         "(expected GOOD: the detach waits for it)",
+                         d->response, d->status, key, asc,
+                         (d->sense[0] & 0x7f) >= 0x72 ? d->sense[3] : d->sense[13]);
+            }
+        }
+        if (done < NR || !oc_done)
+            vus_fe_vq_wait(vq0, 10);
+    }
+    if (done < NR)
+        fail_msg("%u of %u held reads never completed after release", NR - done, NR);
+    fill(w, 65536, 11);
+    for (unsigned i = 0; i < NR; i++)
+        if (memcmp(bufs + i * 65536, w, 65536))
+            fail_msg("held read %u completed GOOD with wrong data", i);
+    for (int i = 0; i < 500 && atomic_load(&dc.state) == 0; i++)
+        usleep(10000);
+    pthread_join(dc.th, NULL);
+    if (atomic_load(&dc.state) != 1)
+        fail_msg("lun_detach with held reads: %s", dc.why[0] ? dc.why : "no answer in 5 s");
+    if (early != 0)
+        fail_msg("lun_detach answered while the LUN's reads were still held in the backend");
+    if (by != 0)
+        fail_msg("another controller's I/O while gd 0:0 was being detached: %s", bwhy);
+    if (other != 0)
+        fail_msg("I/O to the other LUN (0:1, queue 1) while 0:0 was being detached: %s", why);
+    if (!other_q0)
+        fail_msg("a write to the other LUN (0:1) on queue 0 was not served while 0:0 was being "
+                 "detached (%s)",
+                 got ? "failed" : "no completion in 2 s");
+    if (other_ms > 2000)
+        fail_msg("I/O to the other LUN took %ld ms while 0:0 was being detached", other_ms);
+    expect_event(fe, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED, 0, 0,
+                 "detach of the gated LUN");
+    struct vus_fe_cmd c;
+    tur(vq0, 0, 0, &c);
+    /* LUN 0 of a target that still has LUN 1: the stand-in answers, not the detached LUN. */
+    if (c.response == VIRTIO_SCSI_S_OK && c.status == 0)
+        fail_msg("0:0 answers TEST UNIT READY with GOOD after its detach");
+    vus_fe_close(fe);
+    rpc_do(&cl, "controller_delete", "{\"name\":\"gd\"}");
+    rpc_do(&cl, "controller_delete", "{\"name\":\"gdx\"}");
+    rpc_do(&cl, "bdev_delete", "{\"name\":\"gdb\"}");
+    rpc_do(&cl, "bdev_delete", "{\"name\":\"gdr\"}");
+}
+
 /* ---- statistics ---- */
 
 /*
@@ -1344,6 +1565,7 @@ int main(void)
         cmocka_unit_test_teardown(test_state_errors, test_teardown),
         cmocka_unit_test_teardown(test_bad_clients_do_not_disturb_io, test_teardown),
         cmocka_unit_test_teardown(test_hotplug_attach_detach, test_teardown),
+        cmocka_unit_test_teardown(test_detach_waits_for_held_io, test_teardown),
         cmocka_unit_test_teardown(test_resize, test_teardown),
         cmocka_unit_test_teardown(test_stats_exact, test_teardown),
     };
