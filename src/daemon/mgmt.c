@@ -255,14 +255,14 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': %s", name, strerror(-rc));
         close(listen_fd);
-        goto out_free;
+        goto out_unlink;
     }
     rc = server_start(&c->srv, &c->c, listen_fd, socket_path ? socket_path : name, &c->lock);
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", name, strerror(-rc));
         close(listen_fd);
         controller_stop(&c->c);
-        goto out_free;
+        goto out_unlink;
     }
     c->next = m->ctls;
     m->ctls = c;
@@ -270,6 +270,10 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
     LOG_INFO("controller %s: listening on %s", name, socket_path);
     return 0;
 
+out_unlink:
+    /* Only a socket we created ourselves. */
+    if (c->socket_path[0])
+        unlink(c->socket_path);
 out_free:
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -436,9 +440,9 @@ int mgmt_lun_detach(struct mgmt *m, const char *ctl, unsigned target, unsigned l
     *pp = l->next;
     l->bdev->attached--;
     json_decref(l->params);
+    LOG_INFO("controller %s: LUN %u:%u (%s) detached", ctl, target, lun, l->bdev->name);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&m->lock);
-    LOG_INFO("controller %s: LUN %u:%u (%s) detached", ctl, target, lun, l->bdev->name);
     free(l);
     return 0;
 }

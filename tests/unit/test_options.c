@@ -539,6 +539,18 @@ static void test_management_options(void **state)
     assert_string_equal(opts.name, "vm-1.a");
     assert_int_equal(opts.nluns, 0);
 
+    assert_int_equal(parse("--rpc-socket", "r", "--cpus", "2-4,0,7", NULL), 0);
+    assert_int_equal(opts.ncpus, 5);
+    assert_int_equal(opts.cpus[0], 2);
+    assert_int_equal(opts.cpus[2], 4);
+    assert_int_equal(opts.cpus[3], 0);
+    assert_int_equal(opts.cpus[4], 7);
+    expect_error("--cpus '3-1': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "3-1", NULL);
+    expect_error("--cpus '1,,2': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "1,,2", NULL);
+    expect_error("--cpus '1024': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "1024", NULL);
     expect_error("--config needs --rpc-socket (the configuration is what RPC creates)",
                  "--socket-path", "s", "--lun", "type=ram,size=1M", "--config", "c", NULL);
     expect_error("--lun needs --socket-path or --fd (a controller to attach to)", "--rpc-socket",
