@@ -38,6 +38,7 @@ static struct mdaemon dmn;
 static struct rpc_cl cl;
 static struct fuse_gate gate; /* a file whose I/O the test holds in flight */
 static bool have_gate;
+static struct vus_fe *open_fe; /* closed by test_teardown when a test fails with it open */
 
 static int group_setup(void **state)
 {
@@ -71,6 +72,11 @@ static int test_teardown(void **state)
 {
     (void)state;
     rpc_cl_close(&cl);
+    if (open_fe) {
+        fuse_gate_release(&gate);
+        vus_fe_close(open_fe);
+        open_fe = NULL;
+    }
     if (!mgmt_alive(&dmn)) {
         mgmt_dump_log(&dmn, "the daemon died");
         return -1;
@@ -1166,6 +1172,7 @@ static void test_detach_waits_for_held_io(void **state)
                                  .timeout_ms = T_TIMEOUT,
                                  .connect_retry_ms = 2000 };
     assert_int_equal(vus_fe_connect(&cfg, &fe), 0);
+    open_fe = fe;
     struct vus_fe_vq *vq0 = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
     struct vus_fe_vq *vq1 = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST + 1);
     uint8_t *w = vus_fe_alloc(fe, 65536, 4096), *r = vus_fe_alloc(fe, 65536, 4096);
@@ -1311,6 +1318,7 @@ static void test_detach_waits_for_held_io(void **state)
     if (c.response == VIRTIO_SCSI_S_OK && c.status == 0)
         fail_msg("0:0 answers TEST UNIT READY with GOOD after its detach");
     vus_fe_close(fe);
+    open_fe = NULL;
     rpc_do(&cl, "controller_delete", "{\"name\":\"gd\"}");
     rpc_do(&cl, "controller_delete", "{\"name\":\"gdx\"}");
     rpc_do(&cl, "bdev_delete", "{\"name\":\"gdb\"}");
