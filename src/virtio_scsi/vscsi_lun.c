@@ -26,7 +26,13 @@ void vscsi_encode_lun(uint8_t out[8], unsigned target, unsigned lun_id)
 {
     out[0] = 1;
     out[1] = (uint8_t)target;
-    out[2] = (uint8_t)(0x40 | ((lun_id >> 8) & 0x3f));
+    /*
+     * Peripheral addressing below 256, flat space above, as REPORT LUNS
+     * says: Linux's virtio_scsi reads an event's LUN as lun[2] << 8 | lun[3]
+     * without masking the method bits, so a flat-space LUN 1 became 16385
+     * and a hotplugged disk appeared at the wrong address.
+     */
+    out[2] = lun_id >= 256 ? (uint8_t)(0x40 | ((lun_id >> 8) & 0x3f)) : 0;
     out[3] = (uint8_t)lun_id;
     out[4] = out[5] = out[6] = out[7] = 0;
 }

@@ -76,7 +76,7 @@ static void test_held_then_delivered_in_order(void **state)
     int heads[3];
     struct virtio_scsi_event ev;
     const uint8_t lun_2_123[8] = { 1, 2, 0x41, 0x23, 0, 0, 0, 0 };
-    const uint8_t lun_0_0[8] = { 1, 0, 0x40, 0, 0, 0, 0, 0 };
+    const uint8_t lun_0_0[8] = { 1, 0, 0, 0, 0, 0, 0, 0 }; /* peripheral addressing */
 
     for (unsigned i = 0; i < 3; i++)
         heads[i] = post_buf(f, EV_LEN, true);

@@ -103,8 +103,19 @@ static void test_encode(void **state)
 
     memset(out, 0xaa, sizeof(out));
     vscsi_encode_lun(out, 2, 9);
-    const uint8_t want[8] = { 1, 2, 0x40, 9, 0, 0, 0, 0 };
+    /* Below 256: peripheral addressing, what Linux expects in events. */
+    const uint8_t want[8] = { 1, 2, 0, 9, 0, 0, 0, 0 };
     assert_memory_equal(out, want, 8);
+
+    memset(out, 0xaa, sizeof(out));
+    vscsi_encode_lun(out, 1, 255);
+    const uint8_t want_255[8] = { 1, 1, 0, 0xff, 0, 0, 0, 0 };
+    assert_memory_equal(out, want_255, 8);
+
+    memset(out, 0xaa, sizeof(out));
+    vscsi_encode_lun(out, 1, 256);
+    const uint8_t want_256[8] = { 1, 1, 0x41, 0, 0, 0, 0, 0 };
+    assert_memory_equal(out, want_256, 8);
 
     memset(out, 0xaa, sizeof(out));
     vscsi_encode_lun(out, 255, 0x3fff);
