@@ -121,7 +121,7 @@ check-qemu: deps
 	$(MAKE) qemu-check
 	VUS_BACKEND=daemon $(MAKE) qemu-guest-check
 
-check: check-unit check-frontend check-fuzz check-guest check-qemu
+check: check-unit check-ctl check-frontend check-fuzz check-guest check-qemu
 
 demo: deps
 	$(MAKE) all

@@ -97,6 +97,14 @@ struct bdev_ops {
      * -errno.  NULL: the size never changes (ram, null).
      */
     int (*current_size)(struct bdev *bdev, uint64_t *bytes);
+    /*
+     * Optional: make the backing store bytes long (a multiple of the block
+     * size): ram reallocates, a regular file is truncated or extended.  Does
+     * not change bdev->size; the caller applies it while no worker runs.
+     * Control thread.  0 or -errno.  NULL: the size is set outside the
+     * daemon (block devices) or cannot change.
+     */
+    int (*resize)(struct bdev *bdev, uint64_t bytes);
 };
 
 struct bdev {

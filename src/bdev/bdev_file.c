@@ -564,12 +564,25 @@ static int file_current_size(struct bdev *bdev, uint64_t *bytes)
     return 0;
 }
 
+/* Regular files only: a block device's size is its administrator's (lvextend), then re-read. */
+static int file_resize(struct bdev *bdev, uint64_t bytes)
+{
+    struct bdev_file *f = to_file(bdev);
+
+    if (f->is_blkdev)
+        return -ENOTSUP;
+    if (bytes > INT64_MAX)
+        return -EINVAL;
+    return ftruncate(f->fd, (off_t)bytes) < 0 ? -errno : 0;
+}
+
 static const struct bdev_ops file_ops = {
     .name = "file",
     .submit = file_submit,
     .close = file_close,
     .cancel = file_cancel,
     .current_size = file_current_size,
+    .resize = file_resize,
 };
 
 static bool blkdev_can_discard(const struct stat *st)

@@ -47,7 +47,15 @@ static void size_text(char *buf, size_t len, uint64_t size)
         snprintf(buf, len, "%llu", (unsigned long long)size);
 }
 
+/* Nothing is stored: any size will do. */
+static int null_resize(struct bdev *bdev, uint64_t bytes)
+{
+    (void)bdev;
+    return bytes == 0 ? -EINVAL : 0;
+}
+
 static const struct bdev_ops null_ops = {
+    .resize = null_resize,
     .name = "null",
     .submit = null_submit,
     .close = null_close,

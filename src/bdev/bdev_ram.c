@@ -84,10 +84,26 @@ static void ram_close(struct bdev *bdev)
     free(r);
 }
 
+/* Grown pages read as zeroes, like a sparse file extended; shrunk ones go back to the kernel. */
+static int ram_resize(struct bdev *bdev, uint64_t bytes)
+{
+    struct bdev_ram *r = to_ram(bdev);
+    void *mem;
+
+    if (bytes == 0 || bytes > SIZE_MAX)
+        return -EINVAL;
+    mem = mremap(r->mem, (size_t)bdev->size, (size_t)bytes, MREMAP_MAYMOVE);
+    if (mem == MAP_FAILED)
+        return -errno;
+    r->mem = mem;
+    return 0;
+}
+
 static const struct bdev_ops ram_ops = {
     .name = "ram",
     .submit = ram_submit,
     .close = ram_close,
+    .resize = ram_resize,
 };
 
 static void format_size(char *buf, size_t len, uint64_t size)

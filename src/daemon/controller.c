@@ -215,6 +215,27 @@ void controller_stop(struct controller *c)
     scsi_target_set_destroy(&c->targets);
 }
 
+void controller_pause(struct controller *c)
+{
+    ctl_pause(&c->dev);
+}
+
+void controller_resume(struct controller *c)
+{
+    ctl_resume(&c->dev);
+}
+
+void controller_post_event(struct controller *c, uint32_t event, unsigned target, unsigned lun,
+                           uint32_t reason)
+{
+    unsigned feature =
+        event == VIRTIO_SCSI_T_PARAM_CHANGE ? VIRTIO_SCSI_F_CHANGE : VIRTIO_SCSI_F_HOTPLUG;
+
+    if (c->detached || !vu_has_feature(&c->dev, feature))
+        return;
+    vscsi_eventq_post(&c->evq, event, target, lun, reason);
+}
+
 /* The parameter-change reason of a capacity change: ASC 2Ah, ASCQ 09h (virtio spec 5.6.6.3). */
 #define PARAM_CHANGE_CAPACITY (0x2au | 0x09u << 8)
 

@@ -72,6 +72,23 @@ bool controller_serve_fixed(struct controller *c, unsigned idx);
 void controller_rescan(struct controller *c);
 
 /*
+ * Stop the workers from touching the controller's queues (completing what
+ * they took), and let them go again: around changes to what they read
+ * without a lock, such as the LUN map.  Control thread, or whoever holds the
+ * controller's lock.
+ */
+void controller_pause(struct controller *c);
+void controller_resume(struct controller *c);
+
+/*
+ * Tell the guest through the event queue (TRANSPORT_RESET or PARAM_CHANGE),
+ * when it negotiated the feature that asks for it.  A full event queue is
+ * reported as EVENTS_MISSED with the next event.  Same threads as above.
+ */
+void controller_post_event(struct controller *c, uint32_t event, unsigned target, unsigned lun,
+                           uint32_t reason);
+
+/*
  * Answer the TMFs that are done or timed out (when c->ctrl.tmfs.notify_fd is
  * readable, or at the deadline).  Returns the milliseconds until the next
  * TMF deadline, 0 when the control queue has work left, -1 for none.

@@ -1,28 +1,32 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vhost-user-scsi: serve a virtio-scsi controller to a vhost-user frontend.
- *
- * Exit status: 0 after a clean stop (SIGINT/SIGTERM) or an informational
- * option, 1 when set-up fails (a backing file cannot be opened, the socket
- * cannot be bound), 2 for a bad command line.
+ * vhost-user-scsi: options, the worker pool, the command-line controller,
+ * the configuration and the RPC socket; then the main thread only waits for
+ * signals.  Each controller runs on a control thread of its own (server.c),
+ * RPC on the RPC server's thread, I/O on the workers.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "bdev/bdev.h"
-#include "daemon/controller.h"
+#include "config/config_file.h"
+#include "daemon/mgmt.h"
 #include "daemon/options.h"
+#include "daemon/rpc_methods.h"
 #include "daemon/server.h"
-#include "scsi/scsi.h"
+#include "rpc/rpc_dispatch.h"
+#include "rpc/rpc_server.h"
 #include "util/log.h"
 
 static struct options opts;
-static struct controller ctl;
-
+static struct mgmt mgmt;
 static struct worker pool[OPT_MAX_THREADS];
 static unsigned npool;
 
@@ -44,36 +48,6 @@ static void pool_stop(void)
         worker_stop(&pool[--npool]);
 }
 
-static int open_luns(struct controller *c, const struct options *o)
-{
-    char err[1024];
-
-    for (unsigned i = 0; i < o->nluns; i++) {
-        const struct opt_lun *l = &o->luns[i];
-        struct bdev_config cfg = l->bdev;
-        struct bdev *bdev;
-        int ret;
-
-        /* A backend with queues of its own (nvme) gives each worker one. */
-        cfg.nr_queues = o->threads;
-        ret = bdev_open(&cfg, &bdev, err, sizeof(err));
-
-        if (ret < 0) {
-            fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
-            return ret;
-        }
-        ret = scsi_lun_create(&c->targets, &l->scsi, bdev, err, sizeof(err));
-        if (ret < 0) {
-            fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
-            return ret;
-        }
-        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", l->scsi.target, l->scsi.lun,
-                 bdev->desc, (unsigned long long)(bdev->size / bdev->block_size), bdev->block_size,
-                 bdev->readonly ? ", read-only" : "");
-    }
-    return 0;
-}
-
 static bool is_listening_socket(int fd)
 {
     int val = 0;
@@ -82,10 +56,138 @@ static bool is_listening_socket(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) == 0 && val;
 }
 
+/* The --socket-path/--fd controller and its --lun LUNs.  Not part of the configuration. */
+static int start_cli_controller(const struct options *o)
+{
+    static const char *const type_names[] = { [BDEV_TYPE_RAM] = "ram",
+                                              [BDEV_TYPE_FILE] = "file",
+                                              [BDEV_TYPE_NULL] = "null",
+                                              [BDEV_TYPE_NVME] = "nvme" };
+    char err[1024], label[32], bname[MGMT_NAME_MAX + 1];
+    int ret;
+
+    snprintf(label, sizeof(label), "fd %d", o->listen_fd);
+    ret = mgmt_ctl_create(&mgmt, o->name, o->socket_path ? o->socket_path : label, o->listen_fd,
+                          false, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "vhost-user-scsi: %s\n", err);
+        return ret;
+    }
+    for (unsigned i = 0; i < o->nluns; i++) {
+        const struct opt_lun *l = &o->luns[i];
+        struct bdev_config cfg = l->bdev;
+        struct mgmt_lun_spec spec = { .target = (int)l->scsi.target,
+                                      .lun = (int)l->scsi.lun,
+                                      .serial = l->scsi.serial[0] ? l->scsi.serial : NULL,
+                                      .wwn = l->scsi.wwn };
+        struct bdev *bdev;
+        unsigned t, n;
+
+        /* A backend with queues of its own (nvme) gives each worker one. */
+        cfg.nr_queues = o->threads;
+        ret = bdev_open(&cfg, &bdev, err, sizeof(err));
+        if (ret == 0) {
+            snprintf(bname, sizeof(bname), "%.40s.%u.%u", o->name, l->scsi.target, l->scsi.lun);
+            ret = mgmt_bdev_add(&mgmt, bname, type_names[cfg.type], bdev, NULL, err, sizeof(err));
+            if (ret < 0)
+                bdev_close(bdev);
+        }
+        if (ret == 0)
+            ret = mgmt_lun_attach(&mgmt, o->name, bname, &spec, &t, &n, err, sizeof(err));
+        if (ret < 0) {
+            fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
+            return ret;
+        }
+        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", t, n, bdev->desc,
+                 (unsigned long long)(bdev->size / bdev->block_size), bdev->block_size,
+                 bdev->readonly ? ", read-only" : "");
+    }
+    return 0;
+}
+
+/*
+ * Bring back what the configuration file holds, each item through the same
+ * RPC method that created it; one that fails is reported and skipped, the
+ * rest comes up.  Returns -1 only when the file itself cannot be used.
+ */
+static int restore_config(const char *path, const struct rpc_dispatcher *d)
+{
+    static const char *const method[] = { [CONFIG_BDEVS] = "bdev_create",
+                                          [CONFIG_CONTROLLERS] = "controller_create",
+                                          [CONFIG_LUNS] = "lun_attach" };
+    struct config_iter it;
+    char err[1024];
+    unsigned ok = 0, failed = 0;
+    json_t *cfg;
+
+    if (config_remove_stale(path, err, sizeof(err)) < 0)
+        LOG_WARN("config %s: %s", path, err);
+    cfg = config_load(path, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "vhost-user-scsi: %s\n", err);
+        return -1;
+    }
+    mgmt.restoring = true;
+    config_iter_init(&it, cfg);
+    while (config_iter_next(&it)) {
+        json_t *req = json_pack("{s:s, s:i, s:s, s:O}", "jsonrpc", "2.0", "id", 1, "method",
+                                method[it.section], "params", it.params);
+        json_t *resp = req ? rpc_dispatch(d, req) : NULL;
+        json_t *error = resp ? json_object_get(resp, "error") : NULL;
+
+        if (!resp || error) {
+            const char *msg = json_string_value(json_object_get(error, "message"));
+
+            config_item_error(err, sizeof(err), path, &it, msg ? msg : "out of memory");
+            LOG_ERR("%s", err);
+            failed++;
+        } else {
+            ok++;
+        }
+        json_decref(resp);
+        json_decref(req);
+    }
+    mgmt.restoring = false;
+    json_decref(cfg);
+    LOG_INFO("config %s: %u item(s) restored, %u failed", path, ok, failed);
+    return 0;
+}
+
+static void save_after_rpc(void *opaque)
+{
+    mgmt_save(opaque);
+}
+
+/* The main thread's whole job once everything is up. */
+static void wait_for_signals(int signal_fd)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = signal_fd, .events = POLLIN };
+        struct signalfd_siginfo si;
+
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            return;
+        while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            if (si.ssi_signo == SIGHUP) {
+                mgmt_rescan(&mgmt);
+            } else if (si.ssi_signo == SIGUSR1) {
+                mgmt_request_all(&mgmt, SERVER_REQ_DUMP);
+            } else {
+                LOG_INFO("stopping");
+                return;
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    char err[512];
-    int listen_fd = -1, ret;
+    const struct rpc_method *methods;
+    struct rpc_server *rpc = NULL;
+    struct rpc_dispatcher d;
+    char err[1024];
+    size_t nmethods;
+    int signal_fd, ret;
 
     ret = options_parse(argc, argv, &opts, stdout, err, sizeof(err));
     if (ret < 0) {
@@ -96,50 +198,56 @@ int main(int argc, char **argv)
     if (ret > 0)
         return 0;
     log_set_level(opts.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-
-    if (opts.listen_fd >= 0) {
-        if (!is_listening_socket(opts.listen_fd)) {
-            fprintf(stderr, "vhost-user-scsi: --fd %d is not a listening socket\n", opts.listen_fd);
-            return 2;
-        }
-        listen_fd = opts.listen_fd;
+    if (opts.listen_fd >= 0 && !is_listening_socket(opts.listen_fd)) {
+        fprintf(stderr, "vhost-user-scsi: --fd %d is not a listening socket\n", opts.listen_fd);
+        return 2;
     }
 
-    if (open_luns(&ctl, &opts) < 0) {
-        scsi_target_set_destroy(&ctl.targets);
+    /* Before any thread: they all inherit the blocked signals. */
+    signal_fd = server_block_signals();
+    if (signal_fd < 0)
         return 1;
-    }
     ret = pool_start(opts.threads, (uint64_t)opts.poll_us * 1000);
-    if (ret == 0)
-        ret = controller_start(&ctl, pool, npool, 0);
     if (ret < 0) {
         fprintf(stderr, "vhost-user-scsi: cannot start %u worker threads: %s\n", opts.threads,
                 strerror(-ret));
-        scsi_target_set_destroy(&ctl.targets);
         pool_stop();
         return 1;
     }
-    if (opts.listen_fd < 0) {
-        listen_fd = server_listen(opts.socket_path, err, sizeof(err));
-        if (listen_fd < 0) {
-            fprintf(stderr, "vhost-user-scsi: %s\n", err);
-            controller_detach(&ctl);
-            pool_stop();
-            controller_stop(&ctl);
+    mgmt_init(&mgmt, pool, npool);
+    mgmt.config_path = opts.config;
+    methods = rpc_methods_table(&nmethods);
+    d = (struct rpc_dispatcher){ .methods = methods, .nmethods = nmethods, .opaque = &mgmt };
+
+    if ((opts.socket_path || opts.listen_fd >= 0) && start_cli_controller(&opts) < 0) {
+        mgmt_shutdown(&mgmt, pool_stop);
+        return 1;
+    }
+    if (opts.config && restore_config(opts.config, &d) < 0) {
+        mgmt_shutdown(&mgmt, pool_stop);
+        return 1;
+    }
+    if (opts.rpc_socket) {
+        struct rpc_server_opts ro = { .methods = methods,
+                                      .nmethods = nmethods,
+                                      .opaque = &mgmt,
+                                      .after_mutation = save_after_rpc,
+                                      .mutation_opaque = &mgmt };
+
+        rpc = rpc_server_create(opts.rpc_socket, &ro, err, sizeof(err));
+        if (!rpc || rpc_server_start(rpc) < 0) {
+            fprintf(stderr, "vhost-user-scsi: --rpc-socket: %s\n",
+                    rpc ? "cannot start its thread" : err);
+            rpc_server_destroy(rpc);
+            mgmt_shutdown(&mgmt, pool_stop);
             return 1;
         }
-        LOG_INFO("listening on %s", opts.socket_path);
+        LOG_INFO("RPC on %s", opts.rpc_socket);
     }
 
-    char name[32];
-    snprintf(name, sizeof(name), "fd %d", listen_fd);
-    ret = server_run(&ctl, listen_fd, opts.socket_path ? opts.socket_path : name);
-    /* The workers go before the backends: an NVMe LUN's queues are sources in their loops. */
-    controller_detach(&ctl);
-    pool_stop();
-    controller_stop(&ctl);
-    close(listen_fd);
-    if (opts.socket_path)
-        unlink(opts.socket_path);
-    return ret < 0 ? 1 : 0;
+    wait_for_signals(signal_fd);
+    rpc_server_destroy(rpc);
+    mgmt_shutdown(&mgmt, pool_stop);
+    close(signal_fd);
+    return 0;
 }

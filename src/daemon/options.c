@@ -18,6 +18,9 @@ enum {
     OPT_THREADS,
     OPT_POLL_US,
     OPT_PRINT_CAPS,
+    OPT_RPC_SOCKET,
+    OPT_CONFIG,
+    OPT_NAME,
 };
 
 static const struct option long_opts[] = {
@@ -28,6 +31,9 @@ static const struct option long_opts[] = {
     { "poll-us", required_argument, NULL, OPT_POLL_US },
     { "verbose", no_argument, NULL, 'v' },
     { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "rpc-socket", required_argument, NULL, OPT_RPC_SOCKET },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "name", required_argument, NULL, OPT_NAME },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -35,15 +41,24 @@ static const struct option long_opts[] = {
 
 static const char usage_text[] =
     "Usage: vhost-user-scsi --socket-path PATH | --fd N --lun SPEC [--lun SPEC...]\n"
+    "                       [--name NAME] [--rpc-socket PATH [--config FILE]]\n"
     "                       [--threads N] [--poll-us N] [-v] [--print-capabilities]\n"
     "                       [--help] [--version]\n"
+    "       vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...\n"
     "\n"
     "Serve a virtio-scsi controller to QEMU over the vhost-user protocol.\n"
     "\n"
     "Options:\n"
     "  --socket-path PATH    listen on a new UNIX socket at PATH for the frontend\n"
     "  --fd N                use the already listening UNIX socket on descriptor N\n"
-    "                        (exactly one of --socket-path and --fd is required)\n"
+    "                        (one of --socket-path and --fd is required, unless\n"
+    "                        --rpc-socket is given: controllers then come by RPC)\n"
+    "  --name NAME           name of the controller above, for RPC (default \"default\")\n"
+    "  --rpc-socket PATH     serve JSON-RPC on a UNIX socket at PATH (mode 0600):\n"
+    "                        controllers, block devices and LUNs are created, deleted,\n"
+    "                        resized and listed there (see vhost-user-scsi-ctl(8))\n"
+    "  --config FILE         keep what RPC created in FILE, rewritten atomically after\n"
+    "                        every change, and restore it at start\n"
     "  --lun SPEC            add a logical unit (repeatable, at least one, at most 256)\n"
     "  --threads N           worker threads serving the request queues (1..64, default 1)\n"
     "  --poll-us N           a worker polls its queues for up to N microseconds after the\n"
@@ -506,6 +521,23 @@ static int bad_option(int argc, char **argv, char *err, size_t errlen)
     return -1;
 }
 
+/* A controller name, as RPC accepts them. */
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
     char *specs[OPT_MAX_LUNS];
@@ -525,6 +557,36 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":vhV", long_opts, NULL)) != -1) {
         switch (c) {
+        case OPT_RPC_SOCKET:
+        case OPT_CONFIG:
+        case OPT_NAME: {
+            const char **dst = c == OPT_RPC_SOCKET ? &o->rpc_socket
+                               : c == OPT_CONFIG   ? &o->config
+                                                   : &o->name;
+
+            if (*dst) {
+                snprintf(err, errlen, "--%s is given twice", opt_name(c));
+                return -1;
+            }
+            if (!optarg[0]) {
+                snprintf(err, errlen, "--%s must not be empty", opt_name(c));
+                return -1;
+            }
+            if (c == OPT_RPC_SOCKET &&
+                strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+                snprintf(err, errlen, "--rpc-socket '%s' is too long (at most %zu bytes)", optarg,
+                         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+                return -1;
+            }
+            if (c == OPT_NAME && !valid_name(optarg)) {
+                snprintf(err, errlen,
+                         "--name '%s': 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'",
+                         optarg);
+                return -1;
+            }
+            *dst = optarg;
+            break;
+        }
         case OPT_SOCKET_PATH:
             if (o->socket_path) {
                 snprintf(err, errlen, "--socket-path is given twice");
@@ -619,13 +681,31 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         snprintf(err, errlen, "--socket-path and --fd cannot be used together");
         return -1;
     }
-    if (!o->socket_path && !have_fd) {
-        snprintf(err, errlen, "one of --socket-path or --fd is required");
+    if (o->config && !o->rpc_socket) {
+        snprintf(err, errlen,
+                 "--config needs --rpc-socket (the configuration is what RPC creates)");
         return -1;
     }
-    if (o->nluns == 0) {
+    if (o->name && !o->socket_path && !have_fd) {
+        snprintf(err, errlen, "--name names the --socket-path/--fd controller: give one");
+        return -1;
+    }
+    if (!o->socket_path && !have_fd) {
+        if (!o->rpc_socket) {
+            snprintf(err, errlen, "one of --socket-path or --fd is required");
+            return -1;
+        }
+        if (o->nluns > 0) {
+            snprintf(err, errlen, "--lun needs --socket-path or --fd (a controller to attach to)");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->nluns == 0 && !o->rpc_socket) {
         snprintf(err, errlen, "at least one --lun is required");
         return -1;
     }
+    if (!o->name)
+        o->name = "default";
     return assign_luns(o, specs, err, errlen);
 }

@@ -3,8 +3,10 @@
  * The command line of the daemon:
  *
  *   vhost-user-scsi --socket-path PATH | --fd N  --lun SPEC [--lun SPEC...]
+ *                   [--name NAME] [--rpc-socket PATH [--config FILE]]
  *                   [--threads N] [--poll-us N] [-v] [--print-capabilities]
  *                   [--help] [--version]
+ *   vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...
  *
  * Parsing is pure: nothing is opened or allocated, so every mistake is found
  * before the daemon touches a file or a socket.
@@ -42,6 +44,9 @@ struct options {
     int listen_fd;           /* -1 when --socket-path is used */
     unsigned threads;        /* default 1, 1..OPT_MAX_THREADS */
     unsigned poll_us;        /* longest poll window, 0..OPT_MAX_POLL_US */
+    const char *name;        /* the --socket-path/--fd controller's; NULL without one */
+    const char *rpc_socket;  /* NULL: no RPC */
+    const char *config;      /* NULL: nothing persisted */
     bool verbose;
     bool print_capabilities;
     unsigned nluns;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,44 +19,23 @@
 #include "util/log.h"
 #include "vhost/vu_msg.h"
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t dump_requested;
-static volatile sig_atomic_t rescan_requested;
-/*
- * The signals below are blocked and read from here, inside the control
- * thread's poll: a signal that arrives while the thread is busy (a message,
- * a pause) is not lost until the next unrelated wakeup, as a flag set by a
- * handler between the check and the poll would be.
- */
-static int signal_fd = -1;
-
-/* Read what arrived on signal_fd and turn it into requests. */
-static void read_signals(void)
+/* What the management plane or a signal asked for, on the control thread. */
+static void handle_requests(struct server *s)
 {
-    struct signalfd_siginfo si;
+    unsigned req = atomic_exchange(&s->requests, 0);
 
-    while (signal_fd >= 0 && read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGUSR1)
-            dump_requested = 1;
-        else if (si.ssi_signo == SIGHUP)
-            rescan_requested = 1;
-        else
-            stop_requested = 1;
-    }
+    if (req & SERVER_REQ_DUMP)
+        vu_dev_log_state(&s->c->dev);
+    if (req & SERVER_REQ_RESCAN)
+        controller_rescan(s->c);
 }
 
-/* What the signals asked for, on the control thread. */
-static void handle_requests(struct controller *c)
+static void drain_wake(struct server *s)
 {
-    read_signals();
-    if (dump_requested) {
-        dump_requested = 0;
-        vu_dev_log_state(&c->dev);
-    }
-    if (rescan_requested) {
-        rescan_requested = 0;
-        controller_rescan(c);
-    }
+    uint64_t v;
+
+    if (read(s->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        LOG_WARN("%s: wakeup read failed: %s", s->name, strerror(errno));
 }
 
 /*
@@ -114,30 +94,33 @@ int server_listen(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-static void install_signals(void)
+int server_block_signals(void)
 {
     struct sigaction sa;
     sigset_t set;
+    int fd;
 
     /*
      * SIGINT/SIGTERM: stop.  SIGUSR1: log the rings' indexes, for
      * diagnosing a stuck guest.  SIGHUP: the administrator resized a backing
-     * file or volume (systemctl reload).  Worker threads block them all.
+     * file or volume (systemctl reload).  Read from a signalfd in the main
+     * thread's poll, so one that arrives while it is busy is never lost.
      */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGHUP);
-    if (signal_fd < 0) {
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
-        signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (signal_fd < 0)
-            LOG_ERR("signalfd: %s; signals will stop the daemon without cleanup", strerror(errno));
-    }
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        LOG_ERR("signalfd: %s", strerror(errno));
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* A config save beyond RLIMIT_FSIZE must fail with EFBIG, not kill us. */
+    sigaction(SIGXFSZ, &sa, NULL);
+    return fd;
 }
 
 /*
@@ -159,11 +142,14 @@ static void refuse_second_frontend(int listen_fd, const char *name)
     close(extra);
 }
 
-enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_TMF, FD_SIGNAL, FD_KICK0, FD_KICK1, FD_MAX };
+enum conn_fd { FD_CONN, FD_LISTEN, FD_FAULT, FD_TMF, FD_WAKE, FD_KICK0, FD_KICK1, FD_MAX };
 
-/* Serve one connection until it ends or a stop is requested. */
-static void serve_connection(struct controller *c, int conn, int listen_fd, const char *name)
+/* Serve one connection until it ends or a stop is requested.  Called and returns with the lock. */
+static void serve_connection(struct server *s, int conn)
 {
+    struct controller *c = s->c;
+    int listen_fd = s->listen_fd;
+    const char *name = s->name;
     struct vu_msg msg;
 
     /*
@@ -178,7 +164,7 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
     /* Milliseconds poll may sleep: -1, or sooner when a TMF deadline or unfinished work waits. */
     int timeout = -1;
     bool more[2] = { false, false };
-    while (!stop_requested) {
+    while (!atomic_load(&s->stop)) {
         struct pollfd pfd[FD_MAX];
         int ret;
 
@@ -189,13 +175,17 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
         pfd[FD_LISTEN].fd = listen_fd;
         pfd[FD_FAULT].fd = c->dev.fault.notify_fd;
         pfd[FD_TMF].fd = c->ctrl.tmfs.notify_fd;
-        pfd[FD_SIGNAL].fd = signal_fd;
+        pfd[FD_WAKE].fd = s->wake_fd;
         for (unsigned idx = 0; idx < 2; idx++)
             if (vu_vring_ready(&c->dev, idx))
                 pfd[FD_KICK0 + idx].fd = c->dev.vrings[idx].kick_fd;
+        pthread_mutex_unlock(s->lock);
         ret = poll(pfd, FD_MAX, more[0] || more[1] ? 0 : timeout);
         int err = errno;
-        handle_requests(c);
+        pthread_mutex_lock(s->lock);
+        if (ret > 0 && (pfd[FD_WAKE].revents & POLLIN))
+            drain_wake(s);
+        handle_requests(s);
         if (ret < 0) {
             if (err == EINTR)
                 continue;
@@ -240,7 +230,7 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
         if (pfd[FD_CONN].revents & (POLLIN | POLLHUP | POLLERR)) {
             ret = vu_msg_recv(conn, &msg);
             if (ret == 0) {
-                LOG_INFO("frontend disconnected");
+                LOG_INFO("%s: frontend disconnected", name);
                 break;
             }
             if (ret < 0) {
@@ -258,33 +248,114 @@ static void serve_connection(struct controller *c, int conn, int listen_fd, cons
     close(conn);
 }
 
-int server_run(struct controller *c, int listen_fd, const char *name)
+static void *server_main(void *arg)
 {
-    install_signals();
-    while (!stop_requested) {
-        struct pollfd pfd[2] = { { .fd = listen_fd, .events = POLLIN },
-                                 { .fd = signal_fd, .events = POLLIN } };
+    struct server *s = arg;
+
+    pthread_mutex_lock(s->lock);
+    while (!atomic_load(&s->stop)) {
+        struct pollfd pfd[2] = { { .fd = s->listen_fd, .events = POLLIN },
+                                 { .fd = s->wake_fd, .events = POLLIN } };
         int conn;
 
+        pthread_mutex_unlock(s->lock);
         int ret = poll(pfd, 2, -1), err = errno;
-        handle_requests(c);
+        pthread_mutex_lock(s->lock);
+        if (ret > 0 && (pfd[1].revents & POLLIN))
+            drain_wake(s);
+        handle_requests(s);
         if (ret < 0) {
             if (err == EINTR)
                 continue;
-            return -err;
+            LOG_ERR("%s: poll: %s", s->name, strerror(err));
+            break;
         }
-        if (stop_requested || !(pfd[0].revents & POLLIN))
+        if (atomic_load(&s->stop) || !(pfd[0].revents & POLLIN))
             continue;
-        conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        conn = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
                 continue;
-            LOG_ERR("accept: %s", strerror(errno));
-            return -errno;
+            LOG_ERR("%s: accept: %s", s->name, strerror(errno));
+            /* A broken listening socket must not spin: wait for the stop. */
+            pthread_mutex_unlock(s->lock);
+            while (!atomic_load(&s->stop)) {
+                struct pollfd w = { .fd = s->wake_fd, .events = POLLIN };
+
+                if (poll(&w, 1, -1) > 0)
+                    drain_wake(s);
+            }
+            pthread_mutex_lock(s->lock);
+            break;
         }
-        LOG_INFO("frontend connected");
-        serve_connection(c, conn, listen_fd, name);
+        LOG_INFO("%s: frontend connected", s->name);
+        atomic_store(&s->connected, true);
+        serve_connection(s, conn);
+        atomic_store(&s->connected, false);
     }
-    LOG_INFO("stopping");
+    pthread_mutex_unlock(s->lock);
+    return NULL;
+}
+
+int server_start(struct server *s, struct controller *c, int listen_fd, const char *name,
+                 pthread_mutex_t *lock)
+{
+    sigset_t all, old;
+    int ret;
+
+    s->c = c;
+    s->listen_fd = listen_fd;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->lock = lock;
+    atomic_init(&s->stop, false);
+    atomic_init(&s->requests, 0);
+    atomic_init(&s->connected, false);
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wake_fd < 0)
+        return -errno;
+    /* Signals are the main thread's (server_block_signals). */
+    sigfillset(&all);
+    sigdelset(&all, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    ret = -pthread_create(&s->thread, NULL, server_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret < 0) {
+        close(s->wake_fd);
+        s->wake_fd = -1;
+        return ret;
+    }
+    s->running = true;
     return 0;
+}
+
+static void wake(struct server *s)
+{
+    const uint64_t one = 1;
+
+    if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        LOG_WARN("%s: wakeup failed: %s", s->name, strerror(errno));
+}
+
+void server_request(struct server *s, unsigned req)
+{
+    if (!s->running)
+        return;
+    atomic_fetch_or(&s->requests, req);
+    wake(s);
+}
+
+void server_stop(struct server *s)
+{
+    if (s->running) {
+        atomic_store(&s->stop, true);
+        wake(s);
+        pthread_join(s->thread, NULL);
+        s->running = false;
+    }
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    s->wake_fd = -1;
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
 }

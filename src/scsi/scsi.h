@@ -53,9 +53,12 @@ struct scsi_lun_config {
     unsigned lun;                     /* 0..SCSI_LUNS_PER_TGT-1 */
     char serial[SCSI_SERIAL_MAX + 1]; /* empty: derive */
     uint64_t wwn;                     /* NAA identifier for VPD 83h; 0: derive */
+    bool borrow_bdev; /* the bdev stays its owner's (a named block device): never closed here */
+    unsigned stats_workers; /* > 0: keep per-LUN statistics with a slot per worker (lun_stats) */
 };
 
 struct scsi_target;
+struct lun_stats;
 
 /* Unit attention conditions pending on a LUN (bit mask). */
 #define SCSI_UA_POWER_ON_RESET   (1u << 0) /* 29h/00h */
@@ -65,11 +68,13 @@ struct scsi_target;
 struct scsi_lun {
     struct scsi_target *target;
     unsigned id;       /* LUN number within the target */
-    struct bdev *bdev; /* owned by the LUN */
+    struct bdev *bdev; /* owned by the LUN unless bdev_borrowed */
+    bool bdev_borrowed;
     char serial[SCSI_SERIAL_MAX + 1];
     uint64_t wwn;
     _Atomic unsigned ua_pending; /* SCSI_UA_* set by resets and events, cleared when reported */
     _Atomic unsigned inflight;   /* tasks executing on this LUN (see scsi_task_execute) */
+    struct lun_stats *stats;     /* counted by the transport when set; freed with the LUN */
 };
 
 /*
@@ -97,6 +102,19 @@ struct scsi_target_set {
 int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *cfg,
                     struct bdev *bdev, char *err, size_t errlen);
 void scsi_target_set_destroy(struct scsi_target_set *set);
+
+/*
+ * Take one LUN out of the set and free it (closing its bdev unless
+ * borrowed); an empty target goes too.  Only while no worker executes tasks.
+ * 0 or -ENOENT.
+ */
+int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun);
+
+/* The target's LUN inventory changed: REPORTED LUNS DATA HAS CHANGED on its LUNs. */
+void scsi_target_luns_changed(struct scsi_target_set *set, unsigned target);
+
+/* The lowest LUN number free on target (which may not exist yet), or -1 when all are taken. */
+int scsi_target_free_lun(const struct scsi_target_set *set, unsigned target);
 
 /*
  * Resolve a target and LUN to the unit that answers for them: the LUN itself,
@@ -135,7 +153,8 @@ struct scsi_task {
     uint64_t tag;         /* initiator's task tag: for ABORT TASK / QUERY TASK */
     struct io_loop *loop; /* the executing worker's loop, for backend I/O */
     scsi_task_done_cb done;
-    void *priv; /* transport's context */
+    void *priv;        /* transport's context */
+    uint64_t start_ns; /* transport's: when the command started (for latency statistics) */
 
     /* out */
     uint8_t status;

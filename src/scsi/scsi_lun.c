@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "stats/lun_stats.h"
 
 /*
  * NAA 5 needs a 24-bit IEEE company ID.  We own none, so a fixed value with
@@ -50,6 +51,13 @@ static bool serial_ok(const char *s)
     return true;
 }
 
+/* On failure the bdev goes back to whoever owns it: closed unless borrowed. */
+static void release_bdev(const struct scsi_lun_config *cfg, struct bdev *bdev)
+{
+    if (!cfg->borrow_bdev)
+        bdev_close(bdev);
+}
+
 int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *cfg,
                     struct bdev *bdev, char *err, size_t errlen)
 {
@@ -60,7 +68,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     if (cfg->target >= SCSI_MAX_TARGETS || cfg->lun >= SCSI_LUNS_PER_TGT) {
         snprintf(err, errlen, "LUN %u:%u out of range (target < %u, lun < %u)", cfg->target,
                  cfg->lun, SCSI_MAX_TARGETS, SCSI_LUNS_PER_TGT);
-        bdev_close(bdev);
+        release_bdev(cfg, bdev);
         return -EINVAL;
     }
     /* The emulation stages one block in task->block_buf (WRITE SAME, VERIFY, UNMAP). */
@@ -69,25 +77,25 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
         bdev->size % bdev->block_size != 0) {
         snprintf(err, errlen, "LUN %u:%u: unsupported geometry (block size %u, size %llu)",
                  cfg->target, cfg->lun, bdev->block_size, (unsigned long long)bdev->size);
-        bdev_close(bdev);
+        release_bdev(cfg, bdev);
         return -EINVAL;
     }
     if (cfg->serial[0] != '\0' && !serial_ok(cfg->serial)) {
         snprintf(err, errlen, "LUN %u:%u: serial must be 1-%u printable characters", cfg->target,
                  cfg->lun, SCSI_SERIAL_MAX);
-        bdev_close(bdev);
+        release_bdev(cfg, bdev);
         return -EINVAL;
     }
     tgt = set->targets[cfg->target];
     if (tgt != NULL && tgt->luns[cfg->lun] != NULL) {
         snprintf(err, errlen, "LUN %u:%u already exists", cfg->target, cfg->lun);
-        bdev_close(bdev);
+        release_bdev(cfg, bdev);
         return -EEXIST;
     }
     lun = calloc(1, sizeof(*lun));
     if (lun == NULL) {
         snprintf(err, errlen, "LUN %u:%u: out of memory", cfg->target, cfg->lun);
-        bdev_close(bdev);
+        release_bdev(cfg, bdev);
         return -ENOMEM;
     }
     if (tgt == NULL) {
@@ -95,7 +103,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
         if (tgt == NULL) {
             snprintf(err, errlen, "target %u: out of memory", cfg->target);
             free(lun);
-            bdev_close(bdev);
+            release_bdev(cfg, bdev);
             return -ENOMEM;
         }
         tgt->id = cfg->target;
@@ -108,6 +116,9 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->target = tgt;
     lun->id = cfg->lun;
     lun->bdev = bdev;
+    lun->bdev_borrowed = cfg->borrow_bdev;
+    if (cfg->stats_workers > 0)
+        lun->stats = lun_stats_new(cfg->stats_workers); /* statistics are optional: NULL is fine */
     if (cfg->serial[0] != '\0')
         memcpy(lun->serial, cfg->serial, strnlen(cfg->serial, SCSI_SERIAL_MAX));
     else if (bdev->hw_serial[0] != '\0')
@@ -137,12 +148,59 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
         for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
             if (tgt->luns[l] == NULL)
                 continue;
-            bdev_close(tgt->luns[l]->bdev);
+            if (!tgt->luns[l]->bdev_borrowed)
+                bdev_close(tgt->luns[l]->bdev);
+            lun_stats_free(tgt->luns[l]->stats);
             free(tgt->luns[l]);
         }
         free(tgt);
         set->targets[t] = NULL;
     }
+}
+
+int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun)
+{
+    struct scsi_target *tgt = target < SCSI_MAX_TARGETS ? set->targets[target] : NULL;
+    struct scsi_lun *l;
+    unsigned left = 0;
+
+    if (tgt == NULL || lun >= SCSI_LUNS_PER_TGT || tgt->luns[lun] == NULL)
+        return -ENOENT;
+    l = tgt->luns[lun];
+    tgt->luns[lun] = NULL;
+    if (!l->bdev_borrowed)
+        bdev_close(l->bdev);
+    lun_stats_free(l->stats);
+    free(l);
+    for (unsigned i = 0; i < SCSI_LUNS_PER_TGT; i++)
+        left += tgt->luns[i] != NULL;
+    if (left == 0) {
+        free(tgt);
+        set->targets[target] = NULL;
+    }
+    return 0;
+}
+
+void scsi_target_luns_changed(struct scsi_target_set *set, unsigned target)
+{
+    struct scsi_target *tgt = target < SCSI_MAX_TARGETS ? set->targets[target] : NULL;
+
+    if (tgt == NULL)
+        return;
+    for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++)
+        if (tgt->luns[l])
+            atomic_fetch_or(&tgt->luns[l]->ua_pending, SCSI_UA_REPORTED_LUNS);
+    atomic_fetch_or(&tgt->lun0_standin.ua_pending, SCSI_UA_REPORTED_LUNS);
+}
+
+int scsi_target_free_lun(const struct scsi_target_set *set, unsigned target)
+{
+    const struct scsi_target *tgt = target < SCSI_MAX_TARGETS ? set->targets[target] : NULL;
+
+    for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++)
+        if (tgt == NULL || tgt->luns[l] == NULL)
+            return (int)l;
+    return -1;
 }
 
 struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsigned lun)

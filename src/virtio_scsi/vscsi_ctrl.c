@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "stats/lun_stats.h"
 #include "util/iov.h"
 #include "util/log.h"
 #include "virtio_scsi/vscsi.h"
@@ -58,6 +59,10 @@ static int do_tmf(struct vscsi_ctrl *c, uint16_t head, const struct virtio_scsi_
     if (vscsi_parse_lun(req->lun, &target, &lun_id) < 0 ||
         !(lun = scsi_lookup(c->targets, target, lun_id)))
         return VIRTIO_SCSI_S_BAD_TARGET;
+    /* The stand-in for a missing LUN 0 has no statistics. */
+    if (lun->stats)
+        lun_stats_tmf(lun->stats, lun_stats_control_slot(lun->stats),
+                      subtype < LUN_TMF_OTHER ? (enum lun_tmf)subtype : LUN_TMF_OTHER);
 
     switch (subtype) {
     case VIRTIO_SCSI_T_TMF_ABORT_TASK:

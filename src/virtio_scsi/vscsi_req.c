@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/iov.h"
+#include "stats/lun_stats.h"
 #include "util/log.h"
 #include "virtio_scsi/vscsi.h"
 
@@ -94,6 +95,48 @@ static void req_fail(struct vscsi_req *r, uint8_t response)
     req_finish(r, sizeof(resp));
 }
 
+/* Which statistics line a command belongs on. */
+static enum lun_op op_of(const struct scsi_task *task)
+{
+    switch (task->cdb[0]) {
+    case 0x08:
+    case 0x28:
+    case 0xa8:
+    case 0x88: /* READ(6/10/12/16) */
+        return LUN_OP_READ;
+    case 0x0a:
+    case 0x2a:
+    case 0xaa:
+    case 0x8a: /* WRITE(6/10/12/16) */
+        return LUN_OP_WRITE;
+    case 0x42: /* UNMAP */
+        return LUN_OP_UNMAP;
+    case 0x41:
+    case 0x93: /* WRITE SAME(10/16): with UNMAP it deallocates */
+        return (task->cdb[1] & 0x08) ? LUN_OP_UNMAP : LUN_OP_WRITE_ZEROES;
+    case 0x35:
+    case 0x91: /* SYNCHRONIZE CACHE(10/16) */
+        return LUN_OP_FLUSH;
+    case 0x2f:
+    case 0xaf:
+    case 0x8f: /* VERIFY(10/12/16) */
+        return LUN_OP_VERIFY;
+    default:
+        return LUN_OP_OTHER;
+    }
+}
+
+static void count(const struct vscsi_queue *q, const struct scsi_task *task, bool aborted,
+                  uint64_t moved)
+{
+    struct lun_stats *st = task->lun->stats;
+    uint8_t status = aborted ? LUN_STATUS_TASK_ABORTED : task->status;
+    uint8_t key = task->sense_len > 2 ? task->sense[2] & 0x0f : 0;
+
+    lun_stats_complete(st, q->loop ? q->loop->index : 0, op_of(task), moved,
+                       lun_stats_now_ns() - task->start_ns, status, key);
+}
+
 static void req_done(struct scsi_task *task)
 {
     struct vscsi_req *r = task->priv;
@@ -125,6 +168,11 @@ static void req_done(struct scsi_task *task)
         if (task->dir == SCSI_DIR_FROM_DEV)
             len += (uint32_t)moved;
     }
+    if (task->lun->stats)
+        count(q, task, aborted != 0,
+              aborted || task->overrun
+                  ? 0
+                  : (task->data_len < task->iov_len ? task->data_len : task->iov_len));
     iov_from_buf(in_iov(r), r->elem.in_num, 0, &resp, sizeof(resp));
     virtq_push(q->vq, r->elem.head, len);
     q->need_notify = true;
@@ -195,6 +243,8 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     task->loop = q->loop;
     task->done = req_done;
     task->priv = r;
+    if (lun->stats)
+        task->start_ns = lun_stats_now_ns();
 
     r->cancel_sent = false;
     atomic_store_explicit(&r->active_tag, task->tag, memory_order_relaxed);

@@ -119,9 +119,9 @@ run "lun list" 0 -- lun list controller=vm0 && out_is "lun list" \
 run stats 0 -- stats && out_is stats \
 "controller vm0
   T:L  BDEV     READS  WRITES  UNMAPS  FLUSHES  READ  WRITTEN  ERRORS  TMFS  RD-P50  RD-P99  WR-P50  WR-P99
-  0:0  disk0    100    101     3       7        400K  1G       2       1     64us    1.0ms   2.0ms   2.0ms
+  0:0  disk0    100    101     3       7        392K  100M     2       1     66us    944us   1.6ms   2.1ms
   0:1  scratch  0      0       0       0        0     0        0       0     -       -       -       -
-  errors on 0:0: MEDIUM_ERROR=2"
+  errors on 0:0: medium_error=2"
 run "stats filtered" 0 -- stats controller=vm0 target=0 lun=0 && ok
 
 run methods 0 -- methods && if grep -q '^rpc_methods ' "$tmp/out" && grep -q '^lun_attach ' "$tmp/out"; then ok; else bad "methods: $(cat "$tmp/out")"; fi
@@ -131,7 +131,7 @@ run "json" 0 -- --json lun attach controller=vm0 bdev=disk0 target=4 && out_is j
   "target": 4,
   "lun": 2
 }'
-run "json stats" 0 -- --json stats && if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["controllers"][0]["luns"][0]["reads"]==100' "$tmp/out"; then ok; else bad "json stats: not the raw result"; fi
+run "json stats" 0 -- --json stats && if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["controllers"][0]["luns"][0]["ops"]["read"]==100' "$tmp/out"; then ok; else bad "json stats: not the raw result"; fi
 run "call" 0 -- call bdev_resize '{"name":"disk0","size":"1G"}' && ok
 
 # ---- -s beats the environment; env sets the default ----

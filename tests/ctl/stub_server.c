@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rpc/rpc_params.h"
+#include "stats/lun_stats.h"
 #include "rpc/rpc_server.h"
 
 #define MAX_BDEVS 16
@@ -242,29 +243,49 @@ static const struct rpc_param stats_p[] = {
     RPC_PARAM_UINT(struct lun_args, lun, false, 0, 255),
 };
 
+/* One LUN's statistics as the daemon produces them (src/stats), from known commands. */
+static json_t *lun_json(unsigned t, unsigned l, const char *bdev, bool busy)
+{
+    struct lun_stats *st = lun_stats_new(1);
+    struct lun_stats_totals tot;
+    json_t *j;
+
+    if (busy) {
+        /* Reads: 48 at 50us, 45 at 100us, 5 at 900us, 2 medium errors. */
+        for (unsigned i = 0; i < 100; i++) {
+            uint64_t us = i < 48 ? 50 : i < 93 ? 100 : i < 98 ? 900 : 50;
+            bool bad = i >= 98;
+
+            lun_stats_complete(st, 0, LUN_OP_READ, bad ? 0 : 4096, us * 1000,
+                               bad ? LUN_STATUS_CHECK_CONDITION : LUN_STATUS_GOOD, bad ? 3 : 0);
+        }
+        /* Writes: 100 of 1 MiB at 1.5ms, 1 that took 20 s (the overflow bucket). */
+        for (unsigned i = 0; i < 101; i++)
+            lun_stats_complete(st, 0, LUN_OP_WRITE, i < 100 ? 1 << 20 : 0,
+                               i < 100 ? 1500000ull : 20000000000ull, LUN_STATUS_GOOD, 0);
+        for (unsigned i = 0; i < 3; i++)
+            lun_stats_complete(st, 0, LUN_OP_UNMAP, 0, 10000, LUN_STATUS_GOOD, 0);
+        for (unsigned i = 0; i < 7; i++)
+            lun_stats_complete(st, 0, LUN_OP_FLUSH, 0, 10000, LUN_STATUS_GOOD, 0);
+        lun_stats_tmf(st, lun_stats_control_slot(st), LUN_TMF_ABORT_TASK);
+    }
+    lun_stats_read(st, &tot);
+    lun_stats_free(st);
+    j = lun_stats_to_json(&tot);
+    json_object_set_new(j, "target", json_integer(t));
+    json_object_set_new(j, "lun", json_integer(l));
+    json_object_set_new(j, "bdev", json_string(bdev));
+    return j;
+}
+
 static void m_stats(struct rpc_ctx *ctx, json_t *params, void *opaque)
 {
     struct lun_args a = { 0 };
-    json_error_t err;
-    json_t *r;
 
     if (!rpc_params_parse(ctx, params, stats_p, RPC_NPARAMS(stats_p), &a))
         return;
-    /*
-     * Reads: 50 under 64us, 45 under 128us, 5 under 1024us: p50 64us, p99
-     * 1.0ms.  Writes: 100 under 2048us and 1 in the overflow bucket.
-     */
-    r = json_loads(
-        "{\"controllers\":[{\"name\":\"vm0\",\"luns\":[{\"target\":0,\"lun\":0,\"bdev\":\"disk0\","
-        "\"reads\":100,\"writes\":101,\"unmaps\":3,\"flushes\":7,\"read_bytes\":409600,"
-        "\"write_bytes\":1073741824,\"errors\":{\"MEDIUM_ERROR\":2,\"NOT_READY\":0},\"tmfs\":1,"
-        "\"latency_us\":{\"read\":{\"buckets\":[[32,0],[64,50],[128,45],[1024,5]]},"
-        "\"write\":{\"buckets\":[[1024,0],[2048,100],[null,1]]}}},"
-        "{\"target\":0,\"lun\":1,\"bdev\":\"scratch\",\"reads\":0,\"writes\":0,\"unmaps\":0,"
-        "\"flushes\":0,\"read_bytes\":0,\"write_bytes\":0,\"errors\":{},\"tmfs\":0,"
-        "\"latency_us\":{\"read\":{\"buckets\":[]},\"write\":{\"buckets\":[]}}}]}]}",
-        0, &err);
-    rpc_result(ctx, r);
+    rpc_result(ctx, json_pack("{s:[{s:s, s:[o, o]}]}", "controllers", "name", "vm0", "luns",
+                              lun_json(0, 0, "disk0", true), lun_json(0, 1, "scratch", false)));
 }
 
 static const struct rpc_method methods[] = {

@@ -277,15 +277,18 @@ double ctl_percentile(json_t *buckets, double q)
 }
 
 /* A percentile for a table cell: 96us, 1.2ms, 3.0s; "-" without samples. */
-static void latency_text(char *dst, size_t size, json_t *lat, const char *op, double q)
+/* A percentile the daemon computed (microseconds, or null for none). */
+static void latency_text(char *dst, size_t size, json_t *lat, const char *op, const char *which)
 {
-    double us = ctl_percentile(json_object_get(json_object_get(lat, op), "buckets"), q);
+    json_t *v = json_object_get(json_object_get(lat, op), which);
+    double us;
 
-    if (us == -1)
+    if (!json_is_number(v)) {
         snprintf(dst, size, "-");
-    else if (us == -2)
-        snprintf(dst, size, "overflow");
-    else if (us < 1000)
+        return;
+    }
+    us = json_number_value(v);
+    if (us < 1000)
         snprintf(dst, size, "%.0fus", us);
     else if (us < 1e6)
         snprintf(dst, size, "%.1fms", us / 1e3);
@@ -293,19 +296,55 @@ static void latency_text(char *dst, size_t size, json_t *lat, const char *op, do
         snprintf(dst, size, "%.1fs", us / 1e6);
 }
 
-/* Sum of the per-sense-key error counts. */
-static void errors_total(char *dst, size_t size, json_t *errors)
+/* The sum of an object's integer members (TMFs of every kind). */
+static void sum_text(char *dst, size_t size, json_t *obj)
 {
     uint64_t sum = 0;
     const char *key;
     json_t *v;
 
-    json_object_foreach(errors, key, v)
+    if (!json_is_object(obj)) {
+        snprintf(dst, size, "-");
+        return;
+    }
+    json_object_foreach(obj, key, v)
     {
         if (json_integer_value(v) > 0)
             sum += (uint64_t)json_integer_value(v);
     }
     snprintf(dst, size, "%" PRIu64, sum);
+}
+
+/* An integer member of a member, or "-". */
+static void sub_field(char *dst, size_t size, json_t *obj, const char *a, const char *b)
+{
+    json_t *v = json_object_get(json_object_get(obj, a), b);
+
+    if (json_is_integer(v))
+        snprintf(dst, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        snprintf(dst, size, "-");
+}
+
+/* Errors worth a line: every non-zero counter but the total, sense keys by name. */
+static size_t error_details(char *line, size_t size, json_t *errors)
+{
+    size_t used = 0;
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(errors, key, v)
+    {
+        if (json_is_object(v)) {
+            used += error_details(line + used, size - used, v);
+            continue;
+        }
+        if (strcmp(key, "total") == 0 || json_integer_value(v) <= 0 || used >= size)
+            continue;
+        used += (size_t)snprintf(line + used, size - used, " %s=%" JSON_INTEGER_FORMAT, key,
+                                 json_integer_value(v));
+    }
+    return used < size ? used : size - 1;
 }
 
 #define NSTATCOLS 14
@@ -334,24 +373,27 @@ void print_stats(json_t *result)
         {
             char v[NSTATCOLS][64], tg[32], ln[32];
             const char *row[NSTATCOLS];
-            json_t *lat = json_object_get(l, "latency_us");
+            json_t *lat = json_object_get(l, "latency");
+            json_t *ops = json_object_get(l, "ops");
+            uint64_t unmaps = (uint64_t)json_integer_value(json_object_get(ops, "unmap")) +
+                              (uint64_t)json_integer_value(json_object_get(ops, "write_zeroes"));
 
             field(tg, sizeof(tg), l, "target");
             field(ln, sizeof(ln), l, "lun");
             snprintf(v[0], sizeof(v[0]), "%s:%s", tg, ln);
             field(v[1], sizeof(v[1]), l, "bdev");
-            field(v[2], sizeof(v[2]), l, "reads");
-            field(v[3], sizeof(v[3]), l, "writes");
-            field(v[4], sizeof(v[4]), l, "unmaps");
-            field(v[5], sizeof(v[5]), l, "flushes");
-            human_bytes(v[6], sizeof(v[6]), json_object_get(l, "read_bytes"));
-            human_bytes(v[7], sizeof(v[7]), json_object_get(l, "write_bytes"));
-            errors_total(v[8], sizeof(v[8]), json_object_get(l, "errors"));
-            field(v[9], sizeof(v[9]), l, "tmfs");
-            latency_text(v[10], sizeof(v[10]), lat, "read", 0.50);
-            latency_text(v[11], sizeof(v[11]), lat, "read", 0.99);
-            latency_text(v[12], sizeof(v[12]), lat, "write", 0.50);
-            latency_text(v[13], sizeof(v[13]), lat, "write", 0.99);
+            sub_field(v[2], sizeof(v[2]), l, "ops", "read");
+            sub_field(v[3], sizeof(v[3]), l, "ops", "write");
+            snprintf(v[4], sizeof(v[4]), "%" PRIu64, unmaps);
+            sub_field(v[5], sizeof(v[5]), l, "ops", "flush");
+            human_bytes(v[6], sizeof(v[6]), json_object_get(l, "bytes_read"));
+            human_bytes(v[7], sizeof(v[7]), json_object_get(l, "bytes_written"));
+            sub_field(v[8], sizeof(v[8]), l, "errors", "total");
+            sum_text(v[9], sizeof(v[9]), json_object_get(l, "tmf"));
+            latency_text(v[10], sizeof(v[10]), lat, "read", "p50_us");
+            latency_text(v[11], sizeof(v[11]), lat, "read", "p99_us");
+            latency_text(v[12], sizeof(v[12]), lat, "write", "p50_us");
+            latency_text(v[13], sizeof(v[13]), lat, "write", "p99_us");
             for (int k = 0; k < NSTATCOLS; k++)
                 row[k] = v[k];
             table_row(&t, row);
@@ -360,18 +402,9 @@ void print_stats(json_t *result)
         /* Which errors, under the table: a column per sense key would mostly be zeros. */
         json_array_foreach(json_object_get(c, "luns"), j, l)
         {
-            json_t *errors = json_object_get(l, "errors"), *v;
             char tg[32], ln[32], line[1024];
-            size_t used = 0;
-            const char *key;
+            size_t used = error_details(line, sizeof(line), json_object_get(l, "errors"));
 
-            json_object_foreach(errors, key, v)
-            {
-                if (json_integer_value(v) > 0 && used < sizeof(line))
-                    used +=
-                        (size_t)snprintf(line + used, sizeof(line) - used,
-                                         " %s=%" JSON_INTEGER_FORMAT, key, json_integer_value(v));
-            }
             field(tg, sizeof(tg), l, "target");
             field(ln, sizeof(ln), l, "lun");
             if (used)
