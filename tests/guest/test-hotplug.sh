@@ -39,8 +39,20 @@ if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
 	CYCLES=${2:-51}
 	mark() { echo "VUS-HP: [$*]"; }
+	# What the guest sees when a step fails: features (bit 1 HOTPLUG, bit 2
+	# CHANGE of virtio-scsi), devices, REPORT LUNS, the kernel's last words.
+	diag() {
+		for v in /sys/bus/virtio/devices/*; do
+			[ "$(cat "$v/device")" = 0x0008 ] && echo "virtio-scsi ${v##*/} features $(cat "$v/features")"
+		done
+		echo "scsi devices: $(ls /sys/class/scsi_device | tr '\n' ' ')"
+		echo "scsi disks: $(ls /sys/class/scsi_disk | tr '\n' ' ')"
+		sg=$(g_sg_of_lun 0) && sg_luns "$sg" 2>&1 | sed 's/^/sg_luns: /'
+		dmesg | tail -15 | sed 's/^/dmesg: /'
+	}
 	abort() {
 		g_fail "$*"
+		diag
 		mark abort
 		[ -n "$fiopid" ] && kill -TERM "$fiopid" 2>/dev/null
 		g_done
@@ -428,6 +440,7 @@ hp_drive() {
 		down+=("$(ms_since "$t")")
 		hp_bdev_delete "cycle $i" hp || return 1
 		[ -n "$VUS_DPID" ] || continue
+		echo "# after cycle $i: $(ls "/proc/$VUS_DPID/fd" | wc -l) fds, VmRSS $(rss_kb) kB" >>"$CTLLOG"
 		if [ "$i" = 1 ]; then
 			vus_log "first attach: the guest saw the disk after ${up[0]} ms, and it was gone ${down[0]} ms after the detach"
 		elif [ "$i" = "$MEASURE_A" ]; then
