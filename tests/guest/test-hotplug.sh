@@ -289,9 +289,11 @@ hp_ctl() {
 
 # hp_wait STEP: wait for the guest's "VUS-HP: [STEP" marker.
 hp_wait() {
-	local n=$((HP_WAIT_S * 20))
-	[ "$1" = ready ] && n=$((n * 4)) # boot + fio start
-	while [ "$n" -gt 0 ]; do
+	# Longer than the guest waits: its own timeout says more (diag).
+	local n=$(((HP_WAIT_S + 15) * 20))
+	[ "$1" = ready ] && n=$((n * 3)) # boot + fio start
+	local i
+	for ((i = 0; i < n; i++)); do
 		grep -a -q -F "VUS-HP: [$1" "$VUS_SERIAL" 2>/dev/null && return 0
 		if grep -a -q -E '^VUS-HP: \[abort|^VUS-TEST-RESULT|^VUS-GUEST-TIMEOUT' "$VUS_SERIAL" 2>/dev/null; then
 			vus_fail "waiting for the guest's '$1': the guest gave up (log $VUS_SERIAL)"
@@ -302,9 +304,8 @@ hp_wait() {
 			return 1
 		fi
 		sleep 0.05
-		n=$((n - 1))
 	done
-	vus_fail "the guest did not report '$1' within $((HP_WAIT_S))s (log $VUS_SERIAL)"
+	vus_fail "the guest did not report '$1' within $((n / 20))s (log $VUS_SERIAL)"
 	return 1
 }
 
@@ -519,7 +520,7 @@ else
 		vus_log "guest test-hotplug: rc=$rc in $(ms_since "$t0") ms"
 		if [ "$rc" != 0 ]; then
 			vus_fail "guest half failed (rc=$rc, log $VUS_SERIAL)"
-			tr -d '\r' <"$VUS_SERIAL" | grep -a -E '^VUS-CHECK-FAIL|^VUS-WARN|^    \|' | head -30 >&2
+			tr -d '\r' <"$VUS_SERIAL" | grep -a -E '^VUS-CHECK-FAIL|^VUS-WARN|^    \||^(virtio-scsi|scsi devices|scsi disks|sg_luns)' | head -30 >&2
 		fi
 		tr -d '\r' <"$VUS_SERIAL" | grep -a -E '^VUS-KV: (fio_io|lun0_)' | sed 's/^VUS-KV: /  /' >&2
 		HP_COMPLETE=1
