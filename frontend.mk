@@ -5,6 +5,7 @@
 #   make frontend-check   VM-free functional + malicious-frontend tests against
 #                         $(O)/vhost-user-scsi, plus a fio smoke run when the
 #                         engine is built; last line "N passed, N failed"
+#   make frontend-check-mgmt  only the management-plane programs (test_fe_mgmt_*)
 #   make fio-engine       build/fio-vhost-user-scsi.so (fetches fio's source once)
 
 # Recursive: the including Makefile may define CFLAGS after including us.
@@ -17,11 +18,11 @@ FE_TESTS    := $(FE_TEST_SRCS:tests/frontend/%.c=$(O)/fe-tests/%)
 # libfuse3 serves the held-I/O fixture (tests/frontend/fuse_gate.h): test
 # programs only, so the library, the fio engine and the daemon stay free of it.
 FE_FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
-FE_TEST_LIBS := $(shell pkg-config --libs cmocka fuse3 liburing 2>/dev/null) -lpthread
+FE_TEST_LIBS := $(shell pkg-config --libs cmocka fuse3 liburing jansson 2>/dev/null) -lpthread
 FIO_ENGINE  := build/fio-vhost-user-scsi.so
 FIO_SRC_CACHE := build/fio-src
 
-.PHONY: frontend frontend-lib frontend-tests frontend-check fio-engine
+.PHONY: frontend frontend-lib frontend-tests frontend-check frontend-check-mgmt fio-engine
 
 frontend: frontend-lib frontend-tests fio-engine
 
@@ -43,9 +44,15 @@ $(O)/fe-tests/%: $(O)/fe-obj/tests/frontend/%.o $(FE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(FE_CFLAGS) -o $@ $^ $(FE_TEST_LIBS)
 
-frontend-check: $(FE_TESTS) $(O)/vhost-user-scsi
+# The management-plane tests (test_fe_mgmt_*) also run the CLI next to the daemon.
+frontend-check: $(FE_TESTS) $(O)/vhost-user-scsi $(O)/vhost-user-scsi-ctl
 	@VUS_DAEMON=$${VUS_DAEMON:-$(O)/vhost-user-scsi} VUS_FIO_ENGINE=$(wildcard $(FIO_ENGINE)) \
 	    tests/frontend/run.sh $(FE_TESTS)
+
+# Only the management-plane programs (issue #10): many controllers, every RPC, restart.
+FE_MGMT_TESTS := $(filter $(O)/fe-tests/test_fe_mgmt_%,$(FE_TESTS))
+frontend-check-mgmt: $(FE_MGMT_TESTS) $(O)/vhost-user-scsi $(O)/vhost-user-scsi-ctl
+	@VUS_DAEMON=$${VUS_DAEMON:-$(O)/vhost-user-scsi} tests/frontend/run.sh $(FE_MGMT_TESTS)
 
 # The engine is built without sanitizers: fio itself is not instrumented.
 fio-engine: $(FIO_ENGINE)

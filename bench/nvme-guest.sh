@@ -56,7 +56,7 @@ cat "$GDIR/initramfs.cpio" "$WORK/extra.cpio" >"$WORK/initramfs.cpio"
 IMG=$WORK/nvme0.img
 truncate -s 256M "$IMG"
 TMO=$((RUNS * 3 * $(echo "$POINTS" | tr + ' ' | wc -w) * (SECS + 8) + 240))
-CMDLINE="console=ttyS0 panic=-1 quiet loglevel=4 i8042.noaux i8042.nokbd intel_iommu=on"
+CMDLINE="console=ttyS0 panic=-1 quiet loglevel=4 i8042.noaux i8042.nokbd intel_iommu=on no_timer_check"
 CMDLINE="$CMDLINE vus.test=bench-nvme vus.timeout=$((TMO - 20)) vus.args=$SECS,$RUNS,$POINTS,$SPAN,$KENGINE"
 # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 ARGS=(-accel tcg -machine q35 -cpu max -smp 2 -m "$MEM"

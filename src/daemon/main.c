@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,22 @@ static int pool_start(unsigned n, uint64_t poll_max_ns)
             return ret;
     }
     return 0;
+}
+
+/* --cpus: worker i on the i-th listed CPU, wrapping around. */
+static void pool_pin(const struct options *o)
+{
+    for (unsigned i = 0; o->ncpus && i < npool; i++) {
+        cpu_set_t set;
+        int rc;
+
+        CPU_ZERO(&set);
+        CPU_SET(o->cpus[i % o->ncpus], &set);
+        rc = pthread_setaffinity_np(pool[i].thread, sizeof(set), &set);
+        if (rc)
+            LOG_WARN("worker %u: cannot run it on CPU %u: %s", i, o->cpus[i % o->ncpus],
+                     strerror(rc));
+    }
 }
 
 static void pool_stop(void)
@@ -214,6 +232,7 @@ int main(int argc, char **argv)
         pool_stop();
         return 1;
     }
+    pool_pin(&opts);
     mgmt_init(&mgmt, pool, npool);
     mgmt.config_path = opts.config;
     methods = rpc_methods_table(&nmethods);

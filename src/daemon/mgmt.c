@@ -10,6 +10,7 @@
 
 #include "config/config_file.h"
 #include "util/log.h"
+#include "virtio_scsi/vscsi_tmf.h"
 #include "virtio_scsi/virtio_scsi_proto.h"
 
 /* The parameter-change reason of a capacity change: ASC 2Ah, ASCQ 09h (virtio spec 5.6.6.3). */
@@ -255,14 +256,14 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': %s", name, strerror(-rc));
         close(listen_fd);
-        goto out_free;
+        goto out_unlink;
     }
     rc = server_start(&c->srv, &c->c, listen_fd, socket_path ? socket_path : name, &c->lock);
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", name, strerror(-rc));
         close(listen_fd);
         controller_stop(&c->c);
-        goto out_free;
+        goto out_unlink;
     }
     c->next = m->ctls;
     m->ctls = c;
@@ -270,6 +271,10 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
     LOG_INFO("controller %s: listening on %s", name, socket_path);
     return 0;
 
+out_unlink:
+    /* Only a socket we created ourselves. */
+    if (c->socket_path[0])
+        unlink(c->socket_path);
 out_free:
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -300,6 +305,15 @@ static void ctl_destroy(struct mgmt_ctl *c)
     server_stop(&c->srv);
     controller_stop(&c->c);
     forget_luns(c);
+    /* Its groups are off the workers: nothing runs a request of a detached LUN any more. */
+    while (c->zombies) {
+        struct mgmt_lun *l = c->zombies;
+
+        c->zombies = l->next;
+        scsi_lun_free(l->unit);
+        l->bdev->attached--;
+        free(l);
+    }
     pthread_mutex_destroy(&c->lock);
     if (c->socket_path[0])
         unlink(c->socket_path);
@@ -368,14 +382,11 @@ int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
         }
         cfg.lun = (unsigned)free_lun;
     }
-    /* Workers look LUNs up without a lock: the map changes only while they are stopped. */
-    controller_pause(&c->c);
+    /* Published whole, with an atomic store: running workers find it or not, nothing between. */
     rc = scsi_lun_create(&c->c.targets, &cfg, b->bdev, err, errlen);
-    if (rc == 0)
-        scsi_target_luns_changed(&c->c.targets, cfg.target);
-    controller_resume(&c->c);
     if (rc < 0)
         goto out_unlock;
+    scsi_target_luns_changed(&c->c.targets, cfg.target);
     /* The new unit itself starts with POWER ON; its neighbours report the new inventory. */
     atomic_fetch_and(&scsi_lookup(&c->c.targets, cfg.target, cfg.lun)->ua_pending,
                      ~SCSI_UA_REPORTED_LUNS);
@@ -402,11 +413,15 @@ out_unlock:
     return rc;
 }
 
+#define DETACH_WAIT_MS 30000
+
 int mgmt_lun_detach(struct mgmt *m, const char *ctl, unsigned target, unsigned lun, char *err,
                     size_t errlen)
 {
     struct mgmt_ctl *c;
     struct mgmt_lun **pp, *l;
+    struct scsi_lun *unit;
+    bool busy = true;
 
     pthread_mutex_lock(&m->lock);
     c = mgmt_ctl_find(m, ctl);
@@ -424,21 +439,52 @@ int mgmt_lun_detach(struct mgmt *m, const char *ctl, unsigned target, unsigned l
         return fail(err, errlen, -ENOENT, "controller '%s' has no LUN %u:%u", ctl, target, lun);
     }
     /*
-     * The pause completes every request the workers took, this LUN's
-     * included; nothing refers to the LUN once it returns.
+     * New commands stop finding the unit at once; the controller keeps
+     * running (its other LUNs are not held up by this one's slow requests).
      */
-    controller_pause(&c->c);
-    scsi_lun_remove(&c->c.targets, target, lun);
+    unit = scsi_lun_unmap(&c->c.targets, target, lun);
     scsi_target_luns_changed(&c->c.targets, target);
-    controller_resume(&c->c);
     controller_post_event(&c->c, VIRTIO_SCSI_T_TRANSPORT_RESET, target, lun,
                           VIRTIO_SCSI_EVT_RESET_REMOVED);
     *pp = l->next;
-    l->bdev->attached--;
-    json_decref(l->params);
     pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&m->lock);
+
+    /*
+     * Commands that found it before finish first: a grace period covers
+     * lookups in progress, inflight the commands started, and the TMFs that
+     * name it must have answered.
+     */
+    if (!worker_pool_grace(m->pool, m->npool, DETACH_WAIT_MS))
+        LOG_WARN("controller %s: a worker did not come round while detaching LUN %u:%u", ctl,
+                 target, lun);
+    for (unsigned ms = 0; ms < DETACH_WAIT_MS; ms++) {
+        pthread_mutex_lock(&c->lock);
+        busy = atomic_load(&unit->inflight) != 0 || vscsi_tmf_refers_to(&c->c.ctrl.tmfs, unit);
+        pthread_mutex_unlock(&c->lock);
+        if (!busy)
+            break;
+        usleep(1000);
+    }
+    if (busy) {
+        /* Never freed under a request: kept until the controller goes (its queues drained). */
+        LOG_WARN("controller %s: LUN %u:%u (%s) detached with requests still in the backend; "
+                 "freed when the controller is deleted",
+                 ctl, target, lun, l->bdev->name);
+        json_decref(l->params);
+        l->params = NULL;
+        l->unit = unit;
+        pthread_mutex_lock(&c->lock);
+        l->next = c->zombies;
+        c->zombies = l;
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+    }
+    scsi_lun_free(unit);
+    l->bdev->attached--;
     LOG_INFO("controller %s: LUN %u:%u (%s) detached", ctl, target, lun, l->bdev->name);
+    pthread_mutex_unlock(&m->lock);
+    json_decref(l->params);
     free(l);
     return 0;
 }

@@ -42,12 +42,14 @@ struct mgmt_ctl {
     pthread_mutex_t lock;  /* see server.h */
     struct controller c;
     struct server srv;
-    struct mgmt_lun *luns; /* which named bdev each LUN is (the LUN map itself is c.targets) */
+    struct mgmt_lun *luns;    /* which named bdev each LUN is (the LUN map itself is c.targets) */
+    struct mgmt_lun *zombies; /* detached, still in use by requests that never ended */
     struct mgmt_ctl *next;
 };
 
 struct mgmt_lun {
     unsigned target, lun;
+    struct scsi_lun *unit; /* zombies only: the unmapped unit, freed with the controller */
     struct mgmt_bdev *bdev;
     json_t *params; /* lun_attach's, for the configuration; NULL: not persisted */
     struct mgmt_lun *next;

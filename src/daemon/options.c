@@ -21,6 +21,7 @@ enum {
     OPT_RPC_SOCKET,
     OPT_CONFIG,
     OPT_NAME,
+    OPT_CPUS,
 };
 
 static const struct option long_opts[] = {
@@ -34,6 +35,7 @@ static const struct option long_opts[] = {
     { "rpc-socket", required_argument, NULL, OPT_RPC_SOCKET },
     { "config", required_argument, NULL, OPT_CONFIG },
     { "name", required_argument, NULL, OPT_NAME },
+    { "cpus", required_argument, NULL, OPT_CPUS },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -42,8 +44,8 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
     "Usage: vhost-user-scsi --socket-path PATH | --fd N --lun SPEC [--lun SPEC...]\n"
     "                       [--name NAME] [--rpc-socket PATH [--config FILE]]\n"
-    "                       [--threads N] [--poll-us N] [-v] [--print-capabilities]\n"
-    "                       [--help] [--version]\n"
+    "                       [--threads N] [--cpus LIST] [--poll-us N] [-v]\n"
+    "                       [--print-capabilities] [--help] [--version]\n"
     "       vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...\n"
     "\n"
     "Serve a virtio-scsi controller to QEMU over the vhost-user protocol.\n"
@@ -60,7 +62,10 @@ static const char usage_text[] =
     "  --config FILE         keep what RPC created in FILE, rewritten atomically after\n"
     "                        every change, and restore it at start\n"
     "  --lun SPEC            add a logical unit (repeatable, at least one, at most 256)\n"
-    "  --threads N           worker threads serving the request queues (1..64, default 1)\n"
+    "  --threads N           worker threads serving the request queues of every\n"
+    "                        controller (1..64, default 1)\n"
+    "  --cpus LIST           run worker i on the i-th CPU of LIST (e.g. 2-5,8), wrapping\n"
+    "                        around; default: wherever the scheduler likes\n"
     "  --poll-us N           a worker polls its queues for up to N microseconds after the\n"
     "                        last request before it sleeps; the window adapts to the load,\n"
     "                        an idle device is not polled (0..1000, default 32; 0: never poll)\n"
@@ -521,6 +526,40 @@ static int bad_option(int argc, char **argv, char *err, size_t errlen)
     return -1;
 }
 
+/* "0-3,6": CPU numbers and inclusive ranges, in the order given. */
+static bool parse_cpus(const char *arg, struct options *o)
+{
+    const char *p = arg;
+
+    o->ncpus = 0;
+    for (;;) {
+        char *end;
+        unsigned long lo, hi;
+
+        if (*p < '0' || *p > '9')
+            return false;
+        lo = hi = strtoul(p, &end, 10);
+        if (*end == '-') {
+            p = end + 1;
+            if (*p < '0' || *p > '9')
+                return false;
+            hi = strtoul(p, &end, 10);
+        }
+        if (lo >= OPT_MAX_CPUS || hi >= OPT_MAX_CPUS || hi < lo)
+            return false;
+        for (unsigned long c = lo; c <= hi; c++) {
+            if (o->ncpus >= OPT_MAX_CPUS)
+                return false;
+            o->cpus[o->ncpus++] = (unsigned short)c;
+        }
+        if (*end == '\0')
+            return o->ncpus > 0;
+        if (*end != ',')
+            return false;
+        p = end + 1;
+    }
+}
+
 /* A controller name, as RPC accepts them. */
 static bool valid_name(const char *s)
 {
@@ -587,6 +626,18 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             *dst = optarg;
             break;
         }
+        case OPT_CPUS:
+            if (o->ncpus) {
+                snprintf(err, errlen, "--cpus is given twice");
+                return -1;
+            }
+            if (!parse_cpus(optarg, o)) {
+                snprintf(err, errlen,
+                         "--cpus '%s': must be CPU numbers and ranges like 0-3,6 (each < %d)",
+                         optarg, OPT_MAX_CPUS);
+                return -1;
+            }
+            break;
         case OPT_SOCKET_PATH:
             if (o->socket_path) {
                 snprintf(err, errlen, "--socket-path is given twice");

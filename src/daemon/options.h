@@ -28,6 +28,7 @@
 #define OPT_MAX_LUNS    256
 #define OPT_MAX_THREADS 64
 #define OPT_MAX_POLL_US 1000
+#define OPT_MAX_CPUS    1024
 /* QEMU's iothreads poll for at most 32 us by default; the same trade-off. */
 #define OPT_DEFAULT_POLL_US 32
 
@@ -45,8 +46,10 @@ struct options {
     unsigned threads;        /* default 1, 1..OPT_MAX_THREADS */
     unsigned poll_us;        /* longest poll window, 0..OPT_MAX_POLL_US */
     const char *name;        /* the --socket-path/--fd controller's; NULL without one */
-    const char *rpc_socket;  /* NULL: no RPC */
-    const char *config;      /* NULL: nothing persisted */
+    unsigned ncpus;          /* --cpus: worker i runs on cpus[i % ncpus]; 0: anywhere */
+    unsigned short cpus[OPT_MAX_CPUS];
+    const char *rpc_socket; /* NULL: no RPC */
+    const char *config;     /* NULL: nothing persisted */
     bool verbose;
     bool print_capabilities;
     unsigned nluns;

@@ -69,7 +69,8 @@ static void m_controller_create(struct rpc_ctx *ctx, json_t *params, void *opaqu
         return;
     rc = mgmt_ctl_create(opaque, a.name, a.socket_path, -1, true, err, sizeof(err));
     if (rc < 0)
-        reply_errno(ctx, rc == -EADDRINUSE ? -EEXIST : rc, err);
+        /* A path that cannot be bound is the OS saying no, not a missing object of ours. */
+        reply_errno(ctx, rc == -EADDRINUSE ? -EEXIST : rc == -ENOENT ? -EIO : rc, err);
     else
         rpc_result(ctx, json_true());
 }
@@ -434,10 +435,11 @@ static void m_stats(struct rpc_ctx *ctx, json_t *params, void *opaque)
     }
     ctls = json_array();
     for (struct mgmt_ctl *c = m->ctls; c; c = c->next) {
-        json_t *luns = json_array();
+        json_t *luns;
 
         if (a.controller && strcmp(a.controller, c->name) != 0)
             continue;
+        luns = json_array();
         pthread_mutex_lock(&c->lock);
         for (struct mgmt_lun *l = c->luns; l; l = l->next) {
             struct scsi_lun *sl = scsi_lookup(&c->c.targets, l->target, l->lun);

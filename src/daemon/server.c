@@ -137,7 +137,7 @@ static void refuse_second_frontend(int listen_fd, const char *name)
         return;
     LOG_RATELIMITED(LOG_LEVEL_WARN,
                     "%s: a second frontend connected while one is being served; closed it "
-                    "(one controller per process)",
+                    "(one frontend per controller)",
                     name);
     close(extra);
 }

@@ -86,6 +86,31 @@ static void wake(struct worker *w)
         LOG_WARN("worker %u: wakeup failed: %s", w->id, strerror(errno));
 }
 
+bool worker_pool_grace(struct worker *pool, unsigned n, unsigned timeout_ms)
+{
+    uint64_t seen[64];
+    bool ok = true;
+
+    for (unsigned i = 0; i < n && i < 64; i++) {
+        seen[i] = atomic_load_explicit(&pool[i].epoch, memory_order_acquire);
+        wake(&pool[i]);
+    }
+    for (unsigned i = 0; i < n && i < 64; i++) {
+        const struct timespec step = { .tv_sec = 0, .tv_nsec = 100 * 1000 };
+        unsigned waited_us = 0;
+
+        while (atomic_load_explicit(&pool[i].epoch, memory_order_acquire) == seen[i]) {
+            if (waited_us / 1000 >= timeout_ms) {
+                ok = false;
+                break;
+            }
+            nanosleep(&step, NULL);
+            waited_us += 100;
+        }
+    }
+    return ok;
+}
+
 void worker_request_aborts(struct worker *w)
 {
     atomic_store_explicit(&w->abort_check, true, memory_order_release);
@@ -427,6 +452,8 @@ static void *worker_main(void *arg)
         uint64_t polled_ns = 0, slept_from = 0;
         bool work;
 
+        /* Nothing looked up in the previous turn is still being looked at. */
+        atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
         if (!w->wake_armed)
             arm_wake(w);
         work = take_leftovers(w);

@@ -79,6 +79,7 @@ struct worker {
     bool wake_armed;
     atomic_bool abort_check;     /* a TMF marked tasks: look for them on the next wakeup */
     atomic_bool group_requests;  /* a group changed state: look at the groups */
+    _Atomic uint64_t epoch;      /* loop turns: see worker_pool_grace */
     struct poll_window poll;     /* worker thread only */
     struct worker_group *groups; /* worker thread only: the attached groups */
     unsigned nparking;           /* worker thread only: groups draining for a pause */
@@ -103,6 +104,14 @@ void worker_group_attach(struct worker *w, struct worker_group *g);
 void worker_group_detach(struct worker_group *g);
 void worker_group_pause(struct worker_group *g);
 void worker_group_resume(struct worker_group *g);
+
+/*
+ * A grace period: returns once every worker of the pool has gone through
+ * the top of its loop, so no lookup of something just unpublished (a LUN
+ * detached) is still in progress on any of them.  Any thread but a worker.
+ * false if a worker did not come round within timeout_ms.
+ */
+bool worker_pool_grace(struct worker *pool, unsigned n, unsigned timeout_ms);
 
 /*
  * A TMF marked tasks this worker may be running: make it tell them to abort

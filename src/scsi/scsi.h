@@ -84,7 +84,13 @@ struct scsi_lun {
  */
 struct scsi_target {
     unsigned id;
+    /*
+     * Published and withdrawn with atomic stores while workers run (LUN
+     * hotplug); readers load them atomically.  A target without LUNs is
+     * kept (freed with the set) but looks absent.
+     */
     struct scsi_lun *luns[SCSI_LUNS_PER_TGT];
+    _Atomic unsigned nluns;
     struct scsi_lun lun0_standin; /* bdev == NULL: the "no LUN 0" stand-in */
 };
 
@@ -104,10 +110,15 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
 void scsi_target_set_destroy(struct scsi_target_set *set);
 
 /*
- * Take one LUN out of the set and free it (closing its bdev unless
- * borrowed); an empty target goes too.  Only while no worker executes tasks.
- * 0 or -ENOENT.
+ * Take one LUN out of the set, while workers run: new commands no longer
+ * find it.  Commands that found it before may still run (lun->inflight) and
+ * the caller must not free it before a grace period (every worker went
+ * through its loop once) and inflight reaching 0.  NULL when absent.
  */
+struct scsi_lun *scsi_lun_unmap(struct scsi_target_set *set, unsigned target, unsigned lun);
+/* Free a LUN taken out with scsi_lun_unmap (closing its bdev unless borrowed). */
+void scsi_lun_free(struct scsi_lun *lun);
+/* scsi_lun_unmap + scsi_lun_free, when no worker executes tasks.  0 or -ENOENT. */
 int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun);
 
 /* The target's LUN inventory changed: REPORTED LUNS DATA HAS CHANGED on its LUNs. */

@@ -132,8 +132,14 @@ uint32_t scsi_max_xfer_blocks(const struct bdev *bdev)
 
 void scsi_task_complete(struct scsi_task *task)
 {
-    atomic_fetch_sub(&task->lun->inflight, 1);
+    struct scsi_lun *lun = task->lun;
+
+    /*
+     * The transport's callback still reads the LUN (statistics): only then
+     * does the task stop counting, so a LUN being detached outlives it.
+     */
     task->done(task);
+    atomic_fetch_sub(&lun->inflight, 1);
 }
 
 void scsi_task_fail(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq)

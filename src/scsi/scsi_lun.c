@@ -109,7 +109,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
         tgt->id = cfg->target;
         tgt->lun0_standin.target = tgt;
         tgt->lun0_standin.id = 0;
-        set->targets[cfg->target] = tgt;
+        __atomic_store_n(&set->targets[cfg->target], tgt, __ATOMIC_RELEASE);
     }
 
     h = lun_hash(cfg->target, cfg->lun, bdev->desc);
@@ -134,7 +134,9 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     /* A new unit reports its power-on like a real disk does. */
     atomic_init(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
     atomic_init(&lun->inflight, 0);
-    tgt->luns[cfg->lun] = lun;
+    /* Workers may be looking: publish the finished unit, then count it. */
+    __atomic_store_n(&tgt->luns[cfg->lun], lun, __ATOMIC_RELEASE);
+    atomic_fetch_add(&tgt->nluns, 1);
     return 0;
 }
 
@@ -158,26 +160,36 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
     }
 }
 
-int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun)
+struct scsi_lun *scsi_lun_unmap(struct scsi_target_set *set, unsigned target, unsigned lun)
 {
     struct scsi_target *tgt = target < SCSI_MAX_TARGETS ? set->targets[target] : NULL;
     struct scsi_lun *l;
-    unsigned left = 0;
 
     if (tgt == NULL || lun >= SCSI_LUNS_PER_TGT || tgt->luns[lun] == NULL)
-        return -ENOENT;
+        return NULL;
     l = tgt->luns[lun];
-    tgt->luns[lun] = NULL;
+    __atomic_store_n(&tgt->luns[lun], NULL, __ATOMIC_RELEASE);
+    atomic_fetch_sub(&tgt->nluns, 1);
+    return l;
+}
+
+void scsi_lun_free(struct scsi_lun *l)
+{
+    if (!l)
+        return;
     if (!l->bdev_borrowed)
         bdev_close(l->bdev);
     lun_stats_free(l->stats);
     free(l);
-    for (unsigned i = 0; i < SCSI_LUNS_PER_TGT; i++)
-        left += tgt->luns[i] != NULL;
-    if (left == 0) {
-        free(tgt);
-        set->targets[target] = NULL;
-    }
+}
+
+int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun)
+{
+    struct scsi_lun *l = scsi_lun_unmap(set, target, lun);
+
+    if (!l)
+        return -ENOENT;
+    scsi_lun_free(l);
     return 0;
 }
 
@@ -207,13 +219,16 @@ struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsig
 {
     struct scsi_target *tgt;
 
+    struct scsi_lun *l;
+
     if (set == NULL || target >= SCSI_MAX_TARGETS)
         return NULL;
-    tgt = set->targets[target];
-    if (tgt == NULL)
+    tgt = __atomic_load_n(&set->targets[target], __ATOMIC_ACQUIRE);
+    if (tgt == NULL || atomic_load_explicit(&tgt->nluns, memory_order_relaxed) == 0)
         return NULL;
-    if (lun < SCSI_LUNS_PER_TGT && tgt->luns[lun] != NULL)
-        return tgt->luns[lun];
+    l = lun < SCSI_LUNS_PER_TGT ? __atomic_load_n(&tgt->luns[lun], __ATOMIC_ACQUIRE) : NULL;
+    if (l != NULL)
+        return l;
     if (lun == 0)
         return &tgt->lun0_standin;
     return NULL;

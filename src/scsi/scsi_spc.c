@@ -117,7 +117,7 @@ void scsi_spc_report_luns(struct scsi_task *task)
         for (unsigned i = 0; i < SCSI_LUNS_PER_TGT; i++) {
             uint8_t *e;
 
-            if (tgt->luns[i] == NULL)
+            if (__atomic_load_n(&tgt->luns[i], __ATOMIC_ACQUIRE) == NULL)
                 continue;
             e = &buf[8 + 8 * n++];
             memset(e, 0, 8);

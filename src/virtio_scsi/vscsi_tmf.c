@@ -174,3 +174,11 @@ int vscsi_ctrl_poll_tmfs(struct vscsi_ctrl *c, uint64_t now_ns)
         return -1;
     return (int)((next - now_ns + 999999) / 1000000);
 }
+
+bool vscsi_tmf_refers_to(const struct vscsi_tmf_set *set, const struct scsi_lun *lun)
+{
+    for (unsigned i = 0; i < VSCSI_TMF_MAX; i++)
+        if (set->tmf[i].busy && set->tmf[i].lun == lun)
+            return true;
+    return false;
+}

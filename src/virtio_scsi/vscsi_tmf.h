@@ -84,4 +84,7 @@ static inline uint32_t vscsi_slot_release(_Atomic uint64_t *state)
  */
 void vscsi_tmf_victims_done(struct vscsi_tmf_set *set, uint32_t bits);
 
+/* Control thread: whether a TMF in progress still refers to lun. */
+bool vscsi_tmf_refers_to(const struct vscsi_tmf_set *set, const struct scsi_lun *lun);
+
 #endif

@@ -522,11 +522,54 @@ static void test_nvme_lun(void **state)
     expect_lun_error("type=disk", "type= must be ram, file, null or nvme, not 'disk'");
 }
 
+static void test_management_options(void **state)
+{
+    assert_int_equal(parse("--rpc-socket", "/run/vus/rpc.sock", NULL), 0);
+    assert_string_equal(opts.rpc_socket, "/run/vus/rpc.sock");
+    assert_null(opts.socket_path);
+    assert_null(opts.name);
+    assert_int_equal(opts.nluns, 0);
+    assert_int_equal(
+        parse("--rpc-socket", "r", "--config", "/etc/vus.json", "--threads", "4", NULL), 0);
+    assert_string_equal(opts.config, "/etc/vus.json");
+    /* The command-line controller gets a name, "default" unless told. */
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", NULL), 0);
+    assert_string_equal(opts.name, "default");
+    assert_int_equal(parse("--socket-path", "s", "--name", "vm-1.a", "--rpc-socket", "r", NULL), 0);
+    assert_string_equal(opts.name, "vm-1.a");
+    assert_int_equal(opts.nluns, 0);
+
+    assert_int_equal(parse("--rpc-socket", "r", "--cpus", "2-4,0,7", NULL), 0);
+    assert_int_equal(opts.ncpus, 5);
+    assert_int_equal(opts.cpus[0], 2);
+    assert_int_equal(opts.cpus[2], 4);
+    assert_int_equal(opts.cpus[3], 0);
+    assert_int_equal(opts.cpus[4], 7);
+    expect_error("--cpus '3-1': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "3-1", NULL);
+    expect_error("--cpus '1,,2': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "1,,2", NULL);
+    expect_error("--cpus '1024': must be CPU numbers and ranges like 0-3,6 (each < 1024)",
+                 "--rpc-socket", "r", "--cpus", "1024", NULL);
+    expect_error("--config needs --rpc-socket (the configuration is what RPC creates)",
+                 "--socket-path", "s", "--lun", "type=ram,size=1M", "--config", "c", NULL);
+    expect_error("--lun needs --socket-path or --fd (a controller to attach to)", "--rpc-socket",
+                 "r", "--lun", "type=ram,size=1M", NULL);
+    expect_error("--name names the --socket-path/--fd controller: give one", "--rpc-socket", "r",
+                 "--name", "x", NULL);
+    expect_error("--name 'a b': 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'",
+                 "--socket-path", "s", "--name", "a b", "--lun", "type=ram,size=1M", NULL);
+    expect_error("--rpc-socket is given twice", "--rpc-socket", "a", "--rpc-socket", "b", NULL);
+    expect_error("--config must not be empty", "--rpc-socket", "a", "--config", "", NULL);
+    expect_error("one of --socket-path or --fd is required", "--lun", "type=ram,size=1M", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_nvme_lun),
+        cmocka_unit_test(test_management_options),
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_info_options),
         cmocka_unit_test(test_sizes),
