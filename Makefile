@@ -2,6 +2,8 @@
 #
 #   make                 build build/vhost-user-scsi and build/vhost-user-scsi-ctl
 #   make check-ctl       the CLI against a stub RPC server (tests/ctl)
+#   make check-mgmt      the management tests: check-ctl, the VM-free
+#                        test_fe_mgmt_* programs, the hotplug guest test
 #   make check           everything CI runs: format, unit tests (plain and
 #                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
 #                        guest tests under TCG, the QEMU series and its qtests
@@ -148,4 +150,5 @@ include frontend.mk
 include fuzz.mk
 include qemu.mk
 include bench.mk
+include mgmt.mk
 include tests/nvme/nvme.mk

@@ -32,7 +32,7 @@ qemu-series-check:
 	$(QEMU_SCRIPTS)/series-build-check.sh
 
 qemu-guest-check: qemu
-	$(MAKE) build/vhost-user-scsi
+	$(MAKE) build/vhost-user-scsi build/vhost-user-scsi-ctl
 	QEMU=$(CURDIR)/$(QEMU_PATCHED) tests/guest/run-all.sh
 
 qemu-export:

@@ -17,7 +17,9 @@ LOGDIR=$ROOT/build/guest/logs
 
 # nvme boots a q35 guest with an emulated NVMe and runs our daemon inside
 # it, plain and then ASan+UBSan (one boot for both; test-nvme.sh).
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme"
+# hotplug drives the daemon's RPC socket while the guest runs (plain, then
+# ASan daemon; test-hotplug.sh).
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }
