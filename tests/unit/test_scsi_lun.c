@@ -163,12 +163,68 @@ static void test_set_capacity(void **state)
     assert_int_equal(atomic_load(&lun.ua_pending), SCSI_UA_CAPACITY_CHANGED);
 }
 
+/*
+ * Hotplug: units come and go while the set is in use.  Withdrawn units are
+ * freed by the caller after its grace period; a target without units looks
+ * absent; borrowed backends are never closed here; REPORTED LUNS DATA HAS
+ * CHANGED goes to the target's units and stand-in; the lowest free number.
+ */
+static void test_unmap_and_borrow(void **state)
+{
+    struct scsi_target_set *s = calloc(1, sizeof(*s));
+    struct fake_bdev *f = fake_new(8, 512), *g = fake_new(8, 512);
+    struct scsi_lun_config cfg = { .target = 2, .lun = 0, .borrow_bdev = true, .stats_workers = 2 };
+    struct scsi_lun *u;
+    char err[128];
+
+    assert_int_equal(scsi_target_free_lun(s, 2), 0);
+    assert_int_equal(scsi_lun_create(s, &cfg, &f->bdev, err, sizeof(err)), 0);
+    assert_non_null(scsi_lookup(s, 2, 0)->stats);
+    cfg.lun = 1;
+    assert_int_equal(scsi_lun_create(s, &cfg, &g->bdev, err, sizeof(err)), 0);
+    assert_int_equal(scsi_target_free_lun(s, 2), 2);
+    assert_int_equal(atomic_load(&s->targets[2]->nluns), 2);
+
+    atomic_store(&scsi_lookup(s, 2, 1)->ua_pending, 0);
+    u = scsi_lun_unmap(s, 2, 0);
+    assert_non_null(u);
+    assert_ptr_equal(u->bdev, &f->bdev);
+    assert_null(scsi_lun_unmap(s, 2, 0)); /* already out */
+    /* LUN 0 is gone: the stand-in answers there; number 0 is free again. */
+    assert_null(scsi_lookup(s, 2, 0)->bdev);
+    assert_int_equal(scsi_target_free_lun(s, 2), 0);
+    scsi_target_luns_changed(s, 2);
+    assert_true(atomic_load(&scsi_lookup(s, 2, 1)->ua_pending) & SCSI_UA_REPORTED_LUNS);
+    assert_true(atomic_load(&s->targets[2]->lun0_standin.ua_pending) & SCSI_UA_REPORTED_LUNS);
+    /* Borrowed: freeing the unit leaves the backend to its owner. */
+    scsi_lun_free(u);
+    assert_int_equal(f->closed, 0);
+
+    /* The last unit: the target looks absent, LUN 0 included. */
+    assert_int_equal(scsi_lun_remove(s, 2, 1), 0);
+    assert_int_equal(g->closed, 0);
+    assert_null(scsi_lookup(s, 2, 0));
+    assert_null(scsi_lookup(s, 2, 1));
+    assert_int_equal(scsi_lun_remove(s, 2, 1), -ENOENT);
+    /* And comes back with a new unit. */
+    cfg.lun = 3;
+    assert_int_equal(scsi_lun_create(s, &cfg, &g->bdev, err, sizeof(err)), 0);
+    assert_ptr_equal(scsi_lookup(s, 2, 3)->bdev, &g->bdev);
+    assert_non_null(scsi_lookup(s, 2, 0)); /* the stand-in again */
+    scsi_target_set_destroy(s);
+    assert_int_equal(g->closed, 0);
+    fake_free(f);
+    fake_free(g);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_derived_identity),  cmocka_unit_test(test_explicit_identity),
         cmocka_unit_test(test_errors_close_bdev), cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_reset_sets_ua),     cmocka_unit_test(test_set_capacity),
+        cmocka_unit_test(test_unmap_and_borrow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

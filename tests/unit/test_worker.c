@@ -459,6 +459,30 @@ static void test_other_group_served_during_a_pause(void **state)
     free(b);
 }
 
+/* A grace period: every worker, busy or asleep, comes round its loop. */
+static void test_grace_period(void **state)
+{
+    struct fx *f = *state;
+    struct worker w2;
+
+    assert_int_equal(worker_start(&w2, 4, 0), 0);
+    /* An idle, sleeping worker is woken for it. */
+    assert_true(worker_pool_grace(f->w, 1, 1000));
+    assert_true(worker_pool_grace(&w2, 1, 1000));
+    /* And one serving a queue. */
+    attach_queue(f);
+    worker_group_resume(&f->g);
+    for (unsigned i = 0; i < 5; i++) {
+        int head = post_cmd(f, -1);
+
+        rh_kick(&f->r);
+        assert_true(worker_pool_grace(f->w, 1, 1000));
+        assert_true(wait_used(f, 1));
+        assert_int_equal(take_good(f, head), RESP_LEN);
+    }
+    worker_stop(&w2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -471,6 +495,7 @@ int main(void)
         T(test_requests_without_kick_after_resume),
         T(test_detach_with_inflight),
         T(test_other_group_served_during_a_pause),
+        T(test_grace_period),
         P(test_serves_a_queue),
         P(test_pause_waits_for_inflight),
         P(test_requests_without_kick_after_resume),
