@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "rpc/rpc_params.h"
+
 enum {
     OPT_SOCKET_PATH = 256, /* above any short option character */
     OPT_FD,
@@ -144,49 +146,12 @@ static bool parse_uint(const char *s, unsigned long long max, unsigned long long
     return true;
 }
 
-/* 0: ok; -1: not a size; -2: does not fit in 64 bits. */
+/* 0: ok; -1: not a size; -2: does not fit in 64 bits.  The same grammar as RPC's size params. */
 static int parse_size(const char *s, uint64_t *v)
 {
-    unsigned long long x;
-    unsigned shift = 0;
-    char *end;
+    int rc = rpc_parse_size(s, v);
 
-    if (!isdigit((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    x = strtoull(s, &end, 10);
-    if (errno == ERANGE)
-        return -2;
-    if (errno)
-        return -1;
-    if (*end) {
-        switch (*end) {
-        case 'K':
-        case 'k':
-            shift = 10;
-            break;
-        case 'M':
-        case 'm':
-            shift = 20;
-            break;
-        case 'G':
-        case 'g':
-            shift = 30;
-            break;
-        case 'T':
-        case 't':
-            shift = 40;
-            break;
-        default:
-            return -1;
-        }
-        if (end[1])
-            return -1;
-    }
-    if (x > (UINT64_MAX >> shift))
-        return -2;
-    *v = (uint64_t)x << shift;
-    return 0;
+    return rc == 0 ? 0 : rc == -ERANGE ? -2 : -1;
 }
 
 static bool parse_on_off(const char *s, bool *v)
