@@ -6,7 +6,7 @@
 #      without a manual rescan (the virtio-scsi RESCAN event; the guest only
 #      watches /sys/class/scsi_disk), and is read and written; lun detach:
 #      the disk disappears (REMOVED event).
-#   2. N more attach/detach cycles (50; 10 with the ASan daemon), each with a
+#   2. N more attach/detach cycles (50, with either daemon), each with a
 #      fresh ram bdev (bdev create ... lun attach ... lun detach ... bdev
 #      delete), the guest seeing every disk come and go.  The daemon's fd
 #      count after cycle 5 and after cycle N must be equal, and its VmRSS
@@ -25,7 +25,8 @@
 #
 # Flavours: the plain daemon, then the ASan+UBSan one when build/asan has it
 # (any sanitizer report fails).  Knobs: VUS_HP_FLAVOURS="plain asan",
-# VUS_HP_CYCLES (plain, default 50), VUS_HP_ASAN_CYCLES (default 10).
+# VUS_HP_CYCLES (plain, default 50), VUS_HP_ASAN_CYCLES (default 50: the ASan
+# daemon goes through the same cycles).
 HP_LUN0_MIB=64          # LUN 0: a file LUN from the command line, fio's target
 HP_RAM_MIB=64           # the hotplugged ram bdev
 HP_RAM_RESIZED_MIB=128  # ... after bdev resize size=
@@ -253,7 +254,7 @@ fi
 
 if [ "$VUS_HP_FLAVOUR" = asan ]; then
 	NAME=hotplug-asan
-	LOOP=${VUS_HP_ASAN_CYCLES:-10}
+	LOOP=${VUS_HP_ASAN_CYCLES:-50}
 else
 	NAME=hotplug
 	LOOP=${VUS_HP_CYCLES:-50}
