@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/unix_listen.h"
 #include "vhost/vu_msg.h"
 
 /* What the management plane or a signal asked for, on the control thread. */
@@ -38,60 +39,10 @@ static void drain_wake(struct server *s)
         LOG_WARN("%s: wakeup read failed: %s", s->name, strerror(errno));
 }
 
-/*
- * Whether a process listens on the socket at sa.  A refused connection means
- * the file is left over from a daemon that is gone.  Nonblocking: a listener
- * whose backlog is full (EAGAIN) is alive too, and must not hang us.
- */
-static bool socket_in_use(const struct sockaddr_un *sa)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    bool in_use;
-
-    if (fd < 0)
-        return false;
-    in_use = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN ||
-             errno == EINPROGRESS;
-    close(fd);
-    return in_use;
-}
-
 int server_listen(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct stat st;
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        snprintf(err, errlen, "socket path too long: %s", path);
-        return -ENAMETOOLONG;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    /* Only ever remove a socket: never a file someone named by mistake. */
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket", path);
-            return -EEXIST;
-        }
-        /* Taking over a live daemon's socket would cut it off from new frontends. */
-        if (socket_in_use(&sa)) {
-            snprintf(err, errlen, "%s is in use by another process", path);
-            return -EADDRINUSE;
-        }
-        unlink(path);
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -errno;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(e));
-        close(fd);
-        return -e;
-    }
-    return fd;
+    /* Backlog 1: a second frontend is turned away at once anyway (refuse_second_frontend). */
+    return unix_listen(path, "socket", 0, 0, 1, NULL, err, errlen);
 }
 
 int server_block_signals(void)

@@ -25,6 +25,7 @@
 
 #include "rpc/rpc_dispatch.h"
 #include "util/log.h"
+#include "util/unix_listen.h"
 
 /* Served per client per poll round: a client with many queued requests cannot starve the rest. */
 #define VALUES_PER_ROUND 16
@@ -73,62 +74,14 @@ static int64_t now_ms(void)
 }
 
 /* Whether someone listens at sa: then the socket file is not stale.  Caller's thread. */
-static bool socket_in_use(const struct sockaddr_un *sa)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool in_use;
-
-    if (fd < 0)
-        return false;
-    in_use = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
-    close(fd);
-    return in_use;
-}
-
 static int listen_at(struct rpc_server *s, const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct stat st;
-    mode_t old;
-    int fd, r;
+    /* 0600; umask is process-wide, so this runs at start-up, before threads create files. */
+    int fd = unix_listen(path, "rpc socket", SOCK_NONBLOCK, 0600, 16, &st, err, errlen);
 
-    if (strlen(path) >= sizeof(sa.sun_path) || !path[0]) {
-        snprintf(err, errlen, "rpc socket path %s: %s", path, path[0] ? "too long" : "empty");
-        return -ENAMETOOLONG;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    /* Only ever remove a socket: never a file someone named by mistake. */
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "rpc socket %s exists and is not a socket", path);
-            return -EEXIST;
-        }
-        if (socket_in_use(&sa)) {
-            snprintf(err, errlen, "rpc socket %s is in use by another process", path);
-            return -EADDRINUSE;
-        }
-        unlink(path);
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        r = -errno;
-        snprintf(err, errlen, "rpc socket: %s", strerror(-r));
-        return r;
-    }
-    /*
-     * The socket is born 0600: with a chmod after bind there would be a
-     * moment when anyone could connect.  umask is process-wide, so this runs
-     * at start-up, before other threads create files.
-     */
-    old = umask(0177);
-    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (r < 0 || listen(fd, 16) < 0 || lstat(path, &st) < 0) {
-        r = -errno;
-        snprintf(err, errlen, "cannot listen on rpc socket %s: %s", path, strerror(-r));
-        close(fd);
-        return r;
-    }
+    if (fd < 0)
+        return fd;
     s->dev = st.st_dev;
     s->ino = st.st_ino;
     return fd;
