@@ -236,51 +236,6 @@ void controller_post_event(struct controller *c, uint32_t event, unsigned target
     vscsi_eventq_post(&c->evq, event, target, lun, reason);
 }
 
-/* The parameter-change reason of a capacity change: ASC 2Ah, ASCQ 09h (virtio spec 5.6.6.3). */
-#define PARAM_CHANGE_CAPACITY (0x2au | 0x09u << 8)
-
-void controller_rescan(struct controller *c)
-{
-    for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
-        struct scsi_target *tgt = c->targets.targets[t];
-        if (!tgt)
-            continue;
-        for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
-            struct scsi_lun *lun = tgt->luns[l];
-            uint64_t bytes;
-            int ret;
-
-            if (!lun || !lun->bdev || !lun->bdev->ops->current_size)
-                continue;
-            ret = lun->bdev->ops->current_size(lun->bdev, &bytes);
-            if (ret < 0) {
-                LOG_WARN("LUN %u:%u: cannot read its size: %s", t, l, strerror(-ret));
-                continue;
-            }
-            if (bytes == lun->bdev->size)
-                continue;
-            if (bytes == 0) {
-                LOG_WARN("LUN %u:%u: %s is now smaller than a block; keeping %llu blocks", t, l,
-                         lun->bdev->desc,
-                         (unsigned long long)(lun->bdev->size / lun->bdev->block_size));
-                continue;
-            }
-            LOG_INFO("LUN %u:%u: capacity %llu -> %llu blocks of %u bytes", t, l,
-                     (unsigned long long)(lun->bdev->size / lun->bdev->block_size),
-                     (unsigned long long)(bytes / lun->bdev->block_size), lun->bdev->block_size);
-            /* Workers read the size without a lock: change it only while they are parked. */
-            bool was_paused = c->paused;
-            ctl_pause(&c->dev);
-            scsi_lun_set_capacity(lun, bytes);
-            if (!was_paused)
-                ctl_resume(&c->dev);
-            /* A guest that asked for parameter-change events rescans at once; others see the UA. */
-            if (vu_has_feature(&c->dev, VIRTIO_SCSI_F_CHANGE))
-                vscsi_eventq_post(&c->evq, VIRTIO_SCSI_T_PARAM_CHANGE, t, l, PARAM_CHANGE_CAPACITY);
-        }
-    }
-}
-
 bool controller_kick_fixed(struct controller *c, unsigned idx)
 {
     struct vu_vring *vr = &c->dev.vrings[idx];

@@ -64,14 +64,6 @@ bool controller_kick_fixed(struct controller *c, unsigned idx);
 bool controller_serve_fixed(struct controller *c, unsigned idx);
 
 /*
- * Look at every LUN's backing store again (SIGHUP): a file or volume that was
- * resized becomes the LUN's new capacity, with a CAPACITY DATA HAS CHANGED
- * unit attention and, when the guest negotiated VIRTIO_SCSI_F_CHANGE, a
- * parameter-change event.  Control thread.
- */
-void controller_rescan(struct controller *c);
-
-/*
  * Stop the workers from touching the controller's queues (completing what
  * they took), and let them go again: around changes to what they read
  * without a lock, such as the LUN map.  Control thread, or whoever holds the

@@ -27,8 +27,6 @@ static void handle_requests(struct server *s)
 
     if (req & SERVER_REQ_DUMP)
         vu_dev_log_state(&s->c->dev);
-    if (req & SERVER_REQ_RESCAN)
-        controller_rescan(s->c);
 }
 
 static void drain_wake(struct server *s)

@@ -20,8 +20,7 @@
 
 #include "daemon/controller.h"
 
-#define SERVER_REQ_RESCAN 1u /* re-read the backends' sizes (SIGHUP) */
-#define SERVER_REQ_DUMP   2u /* log the rings' indexes (SIGUSR1) */
+#define SERVER_REQ_DUMP 1u /* log the rings' indexes (SIGUSR1) */
 
 struct server {
     struct controller *c;
