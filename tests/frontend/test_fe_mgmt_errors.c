@@ -334,7 +334,8 @@ static void test_state_errors(void **state)
 
     /* A path another process listens on: refused, and that socket left alone. */
     int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    strcpy(sa.sun_path, s3);
+    assert_true(strlen(s3) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, s3, strlen(s3) + 1);
     assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(listen(lfd, 4), 0);
     struct rpc_reply r;

@@ -329,7 +329,8 @@ static void test_missing_image_and_taken_socket(void **state)
     unlink(s2); /* the daemon may have left it; someone else takes the path now */
     int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    strcpy(sa.sun_path, s2);
+    assert_true(strlen(s2) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, s2, strlen(s2) + 1);
     assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(listen(lfd, 4), 0);
 

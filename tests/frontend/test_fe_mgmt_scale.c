@@ -139,7 +139,7 @@ static void test_64_controllers(void **state)
         snprintf(t->name, sizeof(t->name), "c%02u", i);
         snprintf(bname, sizeof(bname), "r%02u", i);
         mgmt_path(&dmn, t->sock, sizeof(t->sock), t->name);
-        strcat(t->sock, ".sock");
+        snprintf(t->sock + strlen(t->sock), sizeof(t->sock) - strlen(t->sock), ".sock");
         rpc_dof(&cl, "bdev_create", "{s:s, s:s, s:s}", "name", bname, "type", "ram", "size", "1M");
         rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", t->name, "socket_path", t->sock);
         json_t *res =

@@ -423,7 +423,7 @@ static bool all_traced(pid_t pid)
         bool traced = false;
         while (f && fgets(line, sizeof(line), f))
             if (!strncmp(line, "TracerPid:", 10))
-                traced = atoi(line + 10) != 0;
+                traced = strtol(line + 10, NULL, 10) != 0;
         if (f)
             fclose(f);
         all = all && traced;

@@ -36,7 +36,7 @@ static char path[128];
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/vus-config-XXXXXX");
+    snprintf(dir, sizeof(dir), "%s", "/tmp/vus-config-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
     snprintf(path, sizeof(path), "%s/vus.json", dir);
@@ -713,20 +713,20 @@ static void test_kill_9_at_any_moment(void **state)
     struct statfs sf;
 
     kill_campaign(KILLS_REAL_FS);
-    strcpy(real_dir, dir);
-    strcpy(real_path, path);
+    snprintf(real_dir, sizeof(real_dir), "%s", dir);
+    snprintf(real_path, sizeof(real_path), "%s", path);
     if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC) {
         kill_campaign(KILLS_TMPFS); /* no tmpfs: the whole campaign on disk */
         return;
     }
-    strcpy(dir, "/dev/shm/vus-config-XXXXXX");
+    snprintf(dir, sizeof(dir), "%s", "/dev/shm/vus-config-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/vus.json", dir);
     kill_campaign(KILLS_TMPFS);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
-    strcpy(dir, real_dir);
-    strcpy(path, real_path);
+    snprintf(dir, sizeof(dir), "%s", real_dir);
+    snprintf(path, sizeof(path), "%s", real_path);
 }
 
 int main(void)

@@ -83,7 +83,7 @@ static struct rpc_server *start(unsigned write_ms, unsigned idle_ms)
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/test_rpc_server.XXXXXX");
+    snprintf(dir, sizeof(dir), "%s", "/tmp/test_rpc_server.XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/rpc.sock", dir);
     return 0;
@@ -102,7 +102,8 @@ static int connect_to(const char *p)
     struct timeval tv = { .tv_sec = 5 };
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    strcpy(sa.sun_path, p);
+    assert_true(strlen(p) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, p, strlen(p) + 1);
     assert_true(fd >= 0);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
@@ -416,7 +417,8 @@ static void test_socket_file(void **state)
 
     /* A stale socket (nobody listening) is replaced. */
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    strcpy(sa.sun_path, path);
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     close(fd);
     s = rpc_server_create(path, &o, err, sizeof(err));

@@ -279,7 +279,7 @@ static json_t *rpc_call(const char *path, const char *method, json_t *params, in
 
     if (strlen(path) >= sizeof(sa.sun_path))
         die("socket path too long: %s", path);
-    strcpy(sa.sun_path, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     text = inflight.text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!text)
@@ -416,9 +416,9 @@ int main(int argc, char **argv)
             raw = true;
             break;
         case 't':
-            if (!all_digits(optarg) || strlen(optarg) > 6 || atoi(optarg) == 0)
+            if (!all_digits(optarg) || strlen(optarg) > 6 || strtol(optarg, NULL, 10) == 0)
                 usage_error("--timeout: '%s' is not a number of seconds (1..999999)", optarg);
-            timeout = atoi(optarg);
+            timeout = (int)strtol(optarg, NULL, 10); /* 1..999999: checked above */
             break;
         case 'h':
             usage(stdout);
