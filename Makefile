@@ -4,6 +4,7 @@
 #   make check-ctl       the CLI against a stub RPC server (tests/ctl)
 #   make check-mgmt      the management tests: check-ctl, the VM-free
 #                        test_fe_mgmt_* programs, the hotplug guest test
+#   make check-migration the live-migration guest test (migration.mk)
 #   make check           everything CI runs: format, unit tests (plain and
 #                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
 #                        guest tests under TCG, the QEMU series and its qtests
@@ -151,4 +152,5 @@ include fuzz.mk
 include qemu.mk
 include bench.mk
 include mgmt.mk
+include migration.mk
 include tests/nvme/nvme.mk
