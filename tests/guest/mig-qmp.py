@@ -11,6 +11,9 @@
       of both ends).  Exit 0 when completed with the source in postmigrate
       and the destination running, 77 when QEMU refuses to migrate because
       of a blocker (the reason in blocked=), 1 otherwise.
+  mig-qmp.py blockers SOCK
+      print query-migrate's blocked-reasons (QEMU >= 6.0), one a line;
+      exit 77 when there is any (QEMU would refuse to migrate), else 0.
   mig-qmp.py quit SOCK
       quit the VM.
   mig-qmp.py send SOCK TEXT
@@ -160,6 +163,14 @@ def cmd_migrate(argv):
     return 0 if ok else 1
 
 
+def cmd_blockers(argv):
+    q = QMP(argv[0])
+    reasons = q.cmd("query-migrate").get("return", {}).get("blocked-reasons", [])
+    for r in reasons:
+        print(r.replace("\n", " "))
+    return 77 if reasons else 0
+
+
 def cmd_quit(argv):
     q = QMP(argv[0])
     try:
@@ -181,7 +192,8 @@ def cmd_send(argv):
 
 
 def main():
-    cmds = {"status": cmd_status, "migrate": cmd_migrate, "quit": cmd_quit, "send": cmd_send}
+    cmds = {"status": cmd_status, "migrate": cmd_migrate, "blockers": cmd_blockers,
+            "quit": cmd_quit, "send": cmd_send}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

@@ -280,7 +280,7 @@ mig_vm() {
 	"$VUS_ROOT/scripts/guest/run-vm.sh" --test test-migration --args "$MIG_FIO_MIB,$MIG_GUEST_WAIT_S" \
 		--log "$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.serial.log" --timeout 240 -- \
 		"$@" -qmp "unix:$VUS_TMP/$side.qmp,server=on,wait=off" \
-		-serial "unix:$VUS_TMP/$side.ttyS1,server=on,wait=off" 8>&- &
+		-serial "unix:$VUS_TMP/$side.ttyS1,server=on,wait=off" 8>&- 2>>"$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.run-vm.log" &
 	MIG_VMPID=$!
 	MIG_PIDS+=("$MIG_VMPID")
 }
@@ -311,11 +311,20 @@ mig_kv() { sed -n "s/^$1=//p" <<<"$MIG_OUT" | tail -1; }
 # mig_drive SRCLOG SRCVM DSTVM: the host's side once both VMs run; returns
 # at the first failure (the caller stops what still runs).
 mig_drive() {
-	local srclog=$1 srcvm=$2 dstvm=$3 rc st
+	local srclog=$1 srcvm=$2 dstvm=$3 rc st out
 	st=$(mig_qmp status "$VUS_TMP/dst.qmp" inmigrate 60) || {
 		vus_fail "destination QEMU not waiting for the migration (state '$st', log $QMPLOG)"
 		return 1
 	}
+	# QEMU knows at once whether it would refuse (blocked-reasons): no
+	# need to boot the guest to find out.
+	out=$(mig_qmp blockers "$VUS_TMP/src.qmp")
+	rc=$?
+	if [ "$rc" = 77 ]; then
+		MIG_SKIP="QEMU refuses to migrate: $(echo "$out" | tr '\n' ' ')"
+		return 1
+	fi
+	[ "$rc" = 0 ] || vus_log "query-migrate blocked-reasons: rc $rc, $out (log $QMPLOG)"
 	mig_wait_marker "$srclog" "VUS-MIG: [ready]" 90 "$srcvm" || return 1
 	vus_log "guest: fio running on both LUNs; migrating"
 	sleep 1
@@ -349,7 +358,7 @@ mig_scenario() {
 	local srcvm dstvm src_rc dst_rc t0 lun n spanned=0 ok
 	vus_log "scenario $MIG_SCEN${MIG_PROPS:+ (device properties $MIG_PROPS)}"
 	echo "=== $NAME scenario $MIG_SCEN" >>"$QMPLOG"
-	rm -f "$srclog" "$dstlog" "$VUS_TMP"/lun?.img "$VUS_TMP"/*.qmp "$VUS_TMP"/*.ttyS1 "$VUS_TMP/mig.sock"
+	rm -f "$srclog" "$dstlog" "$VUS_LOGDIR/$NAME.$MIG_SCEN".*.run-vm.log "$VUS_TMP"/lun?.img "$VUS_TMP"/*.qmp "$VUS_TMP"/*.ttyS1 "$VUS_TMP/mig.sock"
 	truncate -s ${MIG_FILE_MIB}M "$VUS_TMP/lun0.img" "$VUS_TMP/lun1.img"
 	local specs=("type=file,path=$VUS_TMP/lun0.img,direct=on,lun=0"
 		"type=file,path=$VUS_TMP/lun1.img,direct=on,lun=1")
@@ -376,9 +385,10 @@ mig_scenario() {
 		# The source ends without a result marker (run-vm.sh: 3) once
 		# quit after the migration; QEMU itself must have exited 0.
 		grep -a -q '^# qemu exit 0 ' "$srclog" ||
-			vus_fail "source QEMU: $(grep -a '^# qemu exit' "$srclog") (run-vm.sh $src_rc, log $srclog)"
+			vus_fail "source QEMU: $(grep -a '^# qemu exit' "$srclog") $(cat "$VUS_LOGDIR/$NAME.$MIG_SCEN.src.run-vm.log") (run-vm.sh $src_rc, log $srclog)"
 		if [ "$dst_rc" != 0 ]; then
 			vus_fail "guest half on the destination failed (run-vm.sh $dst_rc, log $dstlog)"
+			cat "$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.run-vm.log" >&2
 			tr -d '\r' <"$dstlog" | grep -a -E '^VUS-CHECK-FAIL|^VUS-WARN|^    \|' | head -30 >&2
 		fi
 		# A run in progress at the switch: started in the source's log,
