@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "vhost/vu_fault.h"
+#include "vhost/vu_log.h"
 #include "vhost/vu_mem.h"
 #include "vhost/vu_proto.h"
 #include "virtq/virtq.h"
@@ -75,6 +76,9 @@ struct vu_dev {
     size_t inflight_map_len; /* what we mapped: rounded up, plus a guard page */
     size_t inflight_queue_len;
     uint16_t inflight_num_queues;
+
+    /* The dirty log (SET_LOG_BASE), attached to the vrings while LOG_ALL is negotiated. */
+    struct vu_log log;
 
     /* Guest memory or inflight files shrunk under us (see vu_fault.h). */
     struct vu_fault_owner fault;
