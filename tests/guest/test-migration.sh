@@ -160,6 +160,10 @@ if [ "$1" = guest ]; then
 		awk -v t="$t_start" '/Power-on or device reset occurred/ {
 			s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s); if (s + 0 < t + 0) next } { print }' >/tmp/dmesg.disks
 	g_kv kernel_disk_lines "$(wc -l </tmp/dmesg.disks)"
+	# What a new backend that takes the migrated guest for a new one says.
+	npo=$(grep -c 'Power-on or device reset occurred' /tmp/dmesg.disks)
+	g_kv power_on_ua_after_start "$npo"
+	[ "$npo" = 0 ] || g_fail "POWER ON OCCURRED reached the guest $npo time(s) once fio ran: a reset the migrated guest never had"
 	if grep -i -E 'I/O error|critical|medium error|hardware error|aborted command|timing out|timed out|abort|reset|FAILED|rejecting|offline|hostbyte|error' /tmp/dmesg.disks >/tmp/dmesg.bad; then
 		g_fail "kernel errors about the disks ($a0 $n0, $a1 $n1):"
 		sed 's/^/    | /' /tmp/dmesg.bad | head -20
