@@ -43,7 +43,8 @@
 # VUS_MIG_SCENARIOS, VUS_MIG_PARAMS (JSON for migrate-set-parameters),
 # VUS_MIG_FIO_MIB (per LUN and run), QEMU (both ends).
 MIG_FILE_MIB=64
-MIG_FIO_MIB=${VUS_MIG_FIO_MIB:-64}
+MIG_FIO_MIB=${VUS_MIG_FIO_MIB:-32}
+MIG_RO_MIB=24        # LUN 2, read back and verified over and over
 MIG_GUEST_WAIT_S=100 # the guest's limit for the host's "migrated" message
 MIG_LOOPS_MAX=200    # fio runs per LUN, a safety net
 
@@ -51,14 +52,16 @@ if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
 	MIB=${2:-64}
 	WAIT_S=${3:-100}
+	RMIB=${4:-32}
 	mark() { echo "VUS-MIG: [$*]"; }
 	uptime_s() {
 		read -r u _ </proc/uptime
 		echo "${u%.*}"
 	}
-	g_wait_disks 2 || g_done
+	g_wait_disks 3 || g_done
 	d0=$(g_disk_of_lun 0) || { g_fail "no disk for LUN 0"; g_done; }
 	d1=$(g_disk_of_lun 1) || { g_fail "no disk for LUN 1"; g_done; }
+	d2=$(g_disk_of_lun 2) || { g_fail "no disk for LUN 2"; g_done; }
 	# shellcheck disable=SC2012 # busybox
 	g_expect_eq "hardware queues of $d0" "$(ls "/sys/block/${d0#/dev/}/mq" | wc -l)" 2
 
@@ -71,8 +74,16 @@ if [ "$1" = guest ]; then
 		mark "signal $msg"
 	) &
 
-	# fio_loop LUN DISK CPU: whole fio runs until one that started after the
-	# host's message is done.  One line per run in /tmp/runs.LUN.
+	FIO_COMMON="--ioengine=libaio --direct=1 --iodepth=32 --rw=randwrite --bsrange=4k-64k
+		--verify=crc32c --verify_fatal=1 --verify_dump=0"
+	# LUN 2's fixed content: written and verified once, then read back
+	# (--verify_only replays the same seed) again and again.
+	RO_JOB="--name=lun2 --filename=$d2 --size=${RMIB}M --randseed=4242"
+
+	# fio_loop LUN DISK MODE [CPU]: whole fio runs until one that started after
+	# the host's message is done; MODE w: randwrite + verify, a new seed each
+	# run; MODE r: LUN 2's content read and verified.  One line per run in
+	# /tmp/runs.LUN.
 	fio_loop() {
 		lun=$1
 		dev=$2
@@ -84,11 +95,14 @@ if [ "$1" = guest ]; then
 			[ -e /run/mig.signal ] && after=1
 			mark "fio $lun $n start"
 			out=/tmp/fio.$lun.out
-			fio --name="lun$lun" --filename="$dev" --ioengine=libaio --direct=1 \
-				--iodepth=32 --rw=randwrite --bsrange=4k-64k --size="${MIB}M" \
-				--verify=crc32c --verify_backlog=64 --verify_fatal=1 --verify_dump=0 \
-				--randseed=$((n * 2 + lun)) --cpus_allowed="$3" \
-				--output="$out" >/dev/null 2>"/tmp/fio.$lun.err"
+			if [ "$3" = w ]; then
+				args="--name=lun$lun --filename=$dev --size=${MIB}M --verify_backlog=64
+					--randseed=$((n * 2 + lun)) --cpus_allowed=$4"
+			else
+				args="$RO_JOB --verify_only"
+			fi
+			# shellcheck disable=SC2086 # word lists
+			fio $FIO_COMMON $args --output="$out" >/dev/null 2>"/tmp/fio.$lun.err"
 			rc=$?
 			res=ok
 			if [ "$rc" != 0 ] || ! grep -q "err= *0" "$out" ||
@@ -108,27 +122,37 @@ if [ "$1" = guest ]; then
 			fi
 		done
 	}
+	echo "fio: LUN 2 content" >/run/vus.phase
+	# shellcheck disable=SC2086 # word lists
+	g_run fio $FIO_COMMON $RO_JOB || g_fail "writing LUN 2's content"
 	: >/tmp/runs.0
 	: >/tmp/runs.1
+	: >/tmp/runs.2
 	echo fio >/run/vus.phase
 	read -r t_start _ </proc/uptime
-	fio_loop 0 "$d0" 0 &
+	reads2=$(awk '{ print $1 }' "/sys/block/${d2#/dev/}/stat")
+	fio_loop 0 "$d0" w 0 &
 	p0=$!
-	fio_loop 1 "$d1" 1 &
+	fio_loop 1 "$d1" w 1 &
 	p1=$!
-	# Ready once both disks see writes (field 5 of stat: writes completed).
-	writing() {
+	fio_loop 2 "$d2" r &
+	p2=$!
+	# Ready once the disks see I/O (fields 1 and 5 of stat: reads and
+	# writes completed).
+	busy() {
 		[ "$(awk '{ print $5 }' "/sys/block/${d0#/dev/}/stat")" -gt 200 ] &&
-			[ "$(awk '{ print $5 }' "/sys/block/${d1#/dev/}/stat")" -gt 200 ]
+			[ "$(awk '{ print $5 }' "/sys/block/${d1#/dev/}/stat")" -gt 200 ] &&
+			[ "$(awk '{ print $1 }' "/sys/block/${d2#/dev/}/stat")" -gt $((reads2 + 200)) ]
 	}
 	i=0
-	while ! writing && [ "$i" -lt 600 ]; do
+	while ! busy && [ "$i" -lt 600 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if writing; then mark ready; else g_fail "fio did not start writing within 60 s"; fi
+	if busy; then mark ready; else g_fail "fio did not get going within 60 s"; fi
 	wait "$p0"
 	wait "$p1"
+	wait "$p2"
 	echo checks >/run/vus.phase
 
 	if [ -e /run/mig.signal ]; then
@@ -136,10 +160,10 @@ if [ "$1" = guest ]; then
 	else
 		g_fail "no message from the host on ttyS1"
 	fi
-	for lun in 0 1; do
-		runs=$(wc -l </tmp/runs.$lun)
-		bad=$(grep -c FAIL /tmp/runs.$lun)
-		after=$(awk '$3 == 1' /tmp/runs.$lun | wc -l)
+	for lun in 0 1 2; do
+		runs=$(wc -l <"/tmp/runs.$lun")
+		bad=$(grep -c FAIL "/tmp/runs.$lun")
+		after=$(awk '$3 == 1' "/tmp/runs.$lun" | wc -l)
 		g_kv "lun${lun}_runs" "$runs"
 		if [ "$bad" = 0 ]; then
 			g_ok "LUN $lun: $runs fio runs, all err=0 and verified"
@@ -149,14 +173,19 @@ if [ "$1" = guest ]; then
 		[ "$after" -ge 1 ] || g_fail "LUN $lun: no whole fio run after the host's message"
 	done
 
-	# Kernel log: nothing about the two disks that looks like an error.  The
+	# Kernel log: nothing about the disks that looks like an error.  The
 	# power-on unit attention of the boot-time scan is no error.
 	dmesg >/tmp/dmesg
-	a0=$(g_addr_of_lun 0)
-	a1=$(g_addr_of_lun 1)
-	n0=${d0#/dev/}
-	n1=${d1#/dev/}
-	grep -E "$a0|$a1|\\[($n0|$n1)\\]|[^a-z]($n0|$n1)([^a-z]|\$)|virtio_scsi|scsi host" /tmp/dmesg |
+	addrs=
+	names=
+	for lun in 0 1 2; do
+		addrs="$addrs|$(g_addr_of_lun $lun)"
+		d=$(g_disk_of_lun $lun)
+		names="$names|${d#/dev/}"
+	done
+	addrs=${addrs#|}
+	names=${names#|}
+	grep -E "$addrs|\\[($names)\\]|[^a-z]($names)([^a-z]|\$)|virtio_scsi|scsi host" /tmp/dmesg |
 		awk -v t="$t_start" '/Power-on or device reset occurred/ {
 			s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s); if (s + 0 < t + 0) next } { print }' >/tmp/dmesg.disks
 	g_kv kernel_disk_lines "$(wc -l </tmp/dmesg.disks)"
@@ -165,10 +194,10 @@ if [ "$1" = guest ]; then
 	g_kv power_on_ua_after_start "$npo"
 	[ "$npo" = 0 ] || g_fail "POWER ON OCCURRED reached the guest $npo time(s) once fio ran: a reset the migrated guest never had"
 	if grep -i -E 'I/O error|critical|medium error|hardware error|aborted command|timing out|timed out|abort|reset|FAILED|rejecting|offline|hostbyte|error' /tmp/dmesg.disks >/tmp/dmesg.bad; then
-		g_fail "kernel errors about the disks ($a0 $n0, $a1 $n1):"
+		g_fail "kernel errors about the disks ($addrs; $names):"
 		sed 's/^/    | /' /tmp/dmesg.bad | head -20
 	else
-		g_ok "no kernel errors about the disks ($a0 $n0, $a1 $n1)"
+		g_ok "no kernel errors about the disks ($addrs; $names)"
 	fi
 	g_done
 fi
@@ -281,7 +310,7 @@ mig_stop_daemon() {
 mig_vm() {
 	local side=$1
 	shift
-	"$VUS_ROOT/scripts/guest/run-vm.sh" --test test-migration --args "$MIG_FIO_MIB,$MIG_GUEST_WAIT_S" \
+	"$VUS_ROOT/scripts/guest/run-vm.sh" --test test-migration --args "$MIG_FIO_MIB,$MIG_GUEST_WAIT_S,$MIG_RO_MIB" \
 		--log "$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.serial.log" --timeout 240 -- \
 		"$@" -qmp "unix:$VUS_TMP/$side.qmp,server=on,wait=off" \
 		-serial "unix:$VUS_TMP/$side.ttyS1,server=on,wait=off" 8>&- 2>>"$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.run-vm.log" &
@@ -330,7 +359,7 @@ mig_drive() {
 	fi
 	[ "$rc" = 0 ] || vus_log "query-migrate blocked-reasons: rc $rc, $out (log $QMPLOG)"
 	mig_wait_marker "$srclog" "VUS-MIG: [ready]" 90 "$srcvm" || return 1
-	vus_log "guest: fio running on both LUNs; migrating"
+	vus_log "guest: fio running on the three LUNs; migrating"
 	sleep 1
 	MIG_OUT=$(mig_qmp migrate "$VUS_TMP/src.qmp" "$VUS_TMP/dst.qmp" "unix:$VUS_TMP/mig.sock" 60 "$MIG_PARAMS")
 	rc=$?
@@ -364,8 +393,10 @@ mig_scenario() {
 	echo "=== $NAME scenario $MIG_SCEN" >>"$QMPLOG"
 	rm -f "$srclog" "$dstlog" "$VUS_LOGDIR/$NAME.$MIG_SCEN".*.run-vm.log "$VUS_TMP"/lun?.img "$VUS_TMP"/*.qmp "$VUS_TMP"/*.ttyS1 "$VUS_TMP/mig.sock"
 	truncate -s ${MIG_FILE_MIB}M "$VUS_TMP/lun0.img" "$VUS_TMP/lun1.img"
+	truncate -s ${MIG_RO_MIB}M "$VUS_TMP/lun2.img"
 	local specs=("type=file,path=$VUS_TMP/lun0.img,direct=on,lun=0"
-		"type=file,path=$VUS_TMP/lun1.img,direct=on,lun=1")
+		"type=file,path=$VUS_TMP/lun1.img,direct=on,lun=1"
+		"type=file,path=$VUS_TMP/lun2.img,direct=on,lun=2")
 	SRC_DPID=
 	DST_DPID=
 	mig_backend src "${specs[@]}" && mig_backend dst "${specs[@]}" || return 1
@@ -397,7 +428,7 @@ mig_scenario() {
 		fi
 		# A run in progress at the switch: started in the source's log,
 		# ended in the destination's.
-		for lun in 0 1; do
+		for lun in 0 1 2; do
 			n=$(tr -d '\r' <"$srclog" | sed -n "s/^VUS-MIG: \[fio $lun \([0-9]*\) start\]/\1/p" | tail -1)
 			if [ -n "$n" ] && ! grep -a -q -F "[fio $lun $n end" "$srclog" &&
 				grep -a -q -F "[fio $lun $n end ok" "$dstlog"; then
