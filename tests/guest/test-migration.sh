@@ -76,17 +76,36 @@ if [ "$1" = guest ]; then
 
 	FIO_COMMON="--ioengine=libaio --direct=1 --iodepth=32 --rw=randwrite --bsrange=4k-64k
 		--verify=crc32c --verify_fatal=1 --verify_dump=0"
-	# LUN 2's fixed content: written and verified once, then read back
-	# (--verify_only replays the same seed) again and again.
+	# LUN 2's fixed content: written and verified once, then read back and
+	# verified (--verify_only replays the same seed) by one fio that loops
+	# until the end: its buffers are written by the backend only, never by
+	# the guest CPU, so its reads completed at the switch reach the
+	# destination only through the backend's dirty log.
 	RO_JOB="--name=lun2 --filename=$d2 --size=${RMIB}M --randseed=4242"
 
-	# fio_loop LUN DISK MODE [CPU]: whole fio runs until one that started after
-	# the host's message is done; MODE w: randwrite + verify, a new seed each
-	# run; MODE r: LUN 2's content read and verified.  One line per run in
-	# /tmp/runs.LUN.
+	# fio_verdict LUN RUN RC AFTER: judge /tmp/fio.LUN.out (fio's exit status
+	# RC: 128 after our SIGINT is fine), print the run's end marker, record it
+	# in /tmp/runs.LUN; AFTER: 1 when the run started after the host's
+	# message.  Fails when the run did.
+	fio_verdict() {
+		out=/tmp/fio.$1.out
+		res=ok
+		if { [ "$3" != 0 ] && [ "$3" != 128 ]; } || ! grep -q "err= *0" "$out" ||
+			grep -q -E "verify: bad|bad magic|crc32c: verify failed|io_u error" "$out" "/tmp/fio.$1.err"; then
+			res=FAIL
+			echo "VUS-CHECK-FAIL: fio run $2 on LUN $1: exit $3"
+			sed 's/^/    | /' "$out" "/tmp/fio.$1.err" | head -40
+		fi
+		io=$(sed -n 's/^ *\(WRITE\|READ\): .* io=\([^ ,]*\).* run=\([^ ,]*\)/\1 \2 \3/p' "$out" | tr '\n' ' ')
+		mark "fio $1 $2 end $res $io"
+		echo "$2 $res $4" >>"/tmp/runs.$1"
+		[ "$res" = ok ]
+	}
+
+	# fio_loop LUN DISK CPU: whole randwrite + verify runs, a new seed each,
+	# until one that started after the host's message is done.
 	fio_loop() {
 		lun=$1
-		dev=$2
 		n=0
 		deadline=$(($(uptime_s) + WAIT_S))
 		while [ "$n" -lt "$MIG_LOOPS_MAX" ]; do
@@ -94,27 +113,11 @@ if [ "$1" = guest ]; then
 			after=0
 			[ -e /run/mig.signal ] && after=1
 			mark "fio $lun $n start"
-			out=/tmp/fio.$lun.out
-			if [ "$3" = w ]; then
-				args="--name=lun$lun --filename=$dev --size=${MIB}M --verify_backlog=64
-					--randseed=$((n * 2 + lun)) --cpus_allowed=$4"
-			else
-				args="$RO_JOB --verify_only"
-			fi
-			# shellcheck disable=SC2086 # word lists
-			fio $FIO_COMMON $args --output="$out" >/dev/null 2>"/tmp/fio.$lun.err"
-			rc=$?
-			res=ok
-			if [ "$rc" != 0 ] || ! grep -q "err= *0" "$out" ||
-				grep -q -E "verify: bad|bad magic|crc32c: verify failed|io_u error" "$out" "/tmp/fio.$lun.err"; then
-				res=FAIL
-				echo "VUS-CHECK-FAIL: fio run $n on LUN $lun ($dev): exit $rc"
-				sed 's/^/    | /' "$out" "/tmp/fio.$lun.err" | head -40
-			fi
-			io=$(sed -n 's/^ *\(WRITE\|READ\): .* io=\([^ ,]*\).* run=\([^ ,]*\)/\1 \2 \3/p' "$out" | tr '\n' ' ')
-			mark "fio $lun $n end $res $io"
-			echo "$n $res $after" >>"/tmp/runs.$lun"
-			[ "$res" = ok ] || break
+			# shellcheck disable=SC2086 # a word list
+			fio $FIO_COMMON --name="lun$lun" --filename="$2" --size="${MIB}M" --verify_backlog=64 \
+				--randseed=$((n * 2 + lun)) --cpus_allowed="$3" \
+				--output="/tmp/fio.$lun.out" >/dev/null 2>"/tmp/fio.$lun.err"
+			fio_verdict "$lun" "$n" $? "$after" || break
 			[ "$after" = 1 ] && break
 			if [ "$(uptime_s)" -ge "$deadline" ]; then
 				echo "VUS-CHECK-FAIL: LUN $lun: no word from the host ${WAIT_S}s after fio started"
@@ -131,12 +134,15 @@ if [ "$1" = guest ]; then
 	echo fio >/run/vus.phase
 	read -r t_start _ </proc/uptime
 	reads2=$(awk '{ print $1 }' "/sys/block/${d2#/dev/}/stat")
-	fio_loop 0 "$d0" w 0 &
-	p0=$!
-	fio_loop 1 "$d1" w 1 &
-	p1=$!
-	fio_loop 2 "$d2" r &
+	mark "fio 2 1 start"
+	# shellcheck disable=SC2086 # word lists
+	fio $FIO_COMMON $RO_JOB --verify_only --loops=1000000 \
+		--output=/tmp/fio.2.out >/dev/null 2>/tmp/fio.2.err &
 	p2=$!
+	fio_loop 0 "$d0" 0 &
+	p0=$!
+	fio_loop 1 "$d1" 1 &
+	p1=$!
 	# Ready once the disks see I/O (fields 1 and 5 of stat: reads and
 	# writes completed).
 	busy() {
@@ -152,7 +158,18 @@ if [ "$1" = guest ]; then
 	if busy; then mark ready; else g_fail "fio did not get going within 60 s"; fi
 	wait "$p0"
 	wait "$p1"
+	# The reader must still be reading (verify_fatal ends it at the first
+	# bad block); it has read since the host's message, the writers' last
+	# runs took that long.
+	if kill -0 "$p2" 2>/dev/null; then
+		kill -INT "$p2"
+		after=1
+	else
+		echo "VUS-CHECK-FAIL: the reader on LUN 2 ended before the writers"
+		after=0
+	fi
 	wait "$p2"
+	fio_verdict 2 1 $? "$after"
 	echo checks >/run/vus.phase
 
 	if [ -e /run/mig.signal ]; then
