@@ -1,24 +1,28 @@
 #!/bin/bash
 # Live migration of a running guest between two QEMU processes on this
-# host, while the guest runs fio randwrite with crc32c verification at
-# iodepth 32 on two request queues (issue #11):
+# host, while the guest runs fio with crc32c verification at iodepth 32 on
+# two request queues (issue #11):
 #
-#   - two file LUNs (direct=on), each served by one daemon per QEMU: the
-#     source daemon for the source QEMU, the destination daemon for the
-#     destination QEMU, both on the same backing files;
+#   - three file LUNs (direct=on), served by one daemon per QEMU: the source
+#     daemon for the source QEMU, the destination daemon for the destination
+#     QEMU, both on the same backing files;
 #   - the destination QEMU has the same command line plus -incoming (a unix
 #     socket); the host drives the migration over each QEMU's QMP socket
 #     (tests/guest/mig-qmp.py), waits for "completed", records downtime and
 #     total time from query-migrate, and quits the source QEMU;
-#   - the guest runs one fio loop per LUN (vhost-user-scsi-pci num_queues=2,
-#     each loop pinned to its own vCPU, so both request queues carry I/O):
-#     complete fio runs one after the other (write 64 MiB at QD 32 with
-#     verify_backlog, then verify everything), each with a new seed so no
-#     run can pass on an older run's data;
+#   - in the guest (vhost-user-scsi-pci num_queues=2, 2 vCPUs): on LUNs 0
+#     and 1 one fio loop each, pinned to its own vCPU so both request queues
+#     carry I/O, of complete runs (randwrite 32 MiB, verify_backlog, then
+#     verify everything), a new seed each run so no run can pass on an older
+#     run's data; on LUN 2, written once, one fio --verify_only that reads
+#     it back for the whole test: its buffers are written by the backend
+#     only, so the reads completed around the switch reach the destination
+#     only through the backend's dirty log (without LOG_ALL marks this LUN
+#     fails, see docs/testing.md);
 #   - the host tells the guest the migration is over through a second serial
-#     port (ttyS1, a chardev socket on the destination); each loop then
+#     port (ttyS1, a chardev socket on the destination); each write loop then
 #     finishes the run in progress, which began on the source, and one whole
-#     run more, on the destination;
+#     run more, on the destination; then the reader is stopped;
 #   - the serial console moves with the guest: the source QEMU's output goes
 #     to NAME.SCEN.src.serial.log, the destination's to .dst.serial.log, and
 #     the guest's result marker is read from the latter.
@@ -27,21 +31,24 @@
 # with status 0; destination running), every fio run reported err=0 and no
 # verify failure, a run of at least one LUN was in progress at the switch
 # (started in the source's log, ended in the destination's), the guest
-# kernel logged nothing that looks like a SCSI error or timeout, and
-# neither daemon died or reported a sanitizer error.  Downtime and total
-# time go to the log (and to docs/testing.md by hand).
+# kernel logged nothing that looks like a SCSI error, timeout or reset
+# (a POWER ON unit attention after the switch included), and neither daemon
+# died or reported a sanitizer error.  Downtime and total time go to the
+# log (RESULT lines) and, by hand, to docs/testing.md.
 #
 # QEMU refuses to migrate a VM whose vhost-user backend lacks
-# VHOST_F_LOG_ALL (a migration blocker): the test then ends with SKIP
-# (exit 77) and QEMU's reason.
+# VHOST_F_LOG_ALL / LOG_SHMFD (a migration blocker, read from
+# query-migrate's blocked-reasons before the guest boots): the test then
+# ends with SKIP (exit 77) and QEMU's reason.
 #
 # Scenarios: mig_scenario NAME DEVICE-PROPS runs one whole migration with
-# extra properties on the virtio-scsi controller device; "drain" (no extra
-# properties: the source drains its requests when it stops the device) is
-# the only one so far.  Flavours: the plain daemon, then the ASan+UBSan one
-# when build/asan has it.  Knobs: VUS_MIG_FLAVOURS="plain asan",
+# extra properties on the virtio-scsi controller device of both ends;
+# "drain" (no extra properties: the source completes its requests when it
+# stops the device) is the only one so far; a new one is a line in the case
+# at the end.  Flavours: the plain daemon, then the ASan+UBSan one when
+# build/asan has it.  Knobs: VUS_MIG_FLAVOURS="plain asan",
 # VUS_MIG_SCENARIOS, VUS_MIG_PARAMS (JSON for migrate-set-parameters),
-# VUS_MIG_FIO_MIB (per LUN and run), QEMU (both ends).
+# VUS_MIG_FIO_MIB (per write run), QEMU (both ends).
 MIG_FILE_MIB=64
 MIG_FIO_MIB=${VUS_MIG_FIO_MIB:-32}
 MIG_RO_MIB=24        # LUN 2, read back and verified over and over
