@@ -48,10 +48,10 @@
 #define VU_LOG_MAX_SIZE (1ull << 30)
 
 struct vu_log {
-    uint8_t *bitmap; /* NULL: no log */
-    uint64_t size;   /* bytes: pages [0, size * 8) can be marked */
-    size_t map_len;  /* our mapping: bitmap rounded up to pages, plus a guard page */
-    int call_fd;     /* SET_LOG_FD's eventfd (kept, never written; -1: none) */
+    uint8_t *bitmap;          /* NULL: no log */
+    uint64_t size;            /* bytes: pages [0, size * 8) can be marked */
+    size_t map_len;           /* our mapping: bitmap rounded up to pages, plus a guard page */
+    int call_fd;              /* SET_LOG_FD's eventfd (kept, never written; -1: none) */
     _Atomic uint64_t dropped; /* page marks that found no bit */
     atomic_bool warned;       /* the first one was reported */
 };

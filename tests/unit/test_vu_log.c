@@ -156,12 +156,12 @@ static void test_bad_regions(void **state)
     assert_int_equal(vu_log_map(&log, -1, 16, 0, &owner), -EBADF);
     assert_int_equal(vu_log_map(&log, fd, 0, 0, &owner), -EINVAL);
     assert_int_equal(vu_log_map(&log, fd, VU_LOG_MAX_SIZE + 1, 0, &owner), -EINVAL);
-    assert_int_equal(vu_log_map(&log, fd, 16, 100, &owner), -EINVAL);              /* unaligned */
+    assert_int_equal(vu_log_map(&log, fd, 16, 100, &owner), -EINVAL); /* unaligned */
     assert_int_equal(vu_log_map(&log, fd, 16, UINT64_MAX & ~4095ull, &owner), -EINVAL); /* wraps */
-    assert_int_equal(vu_log_map(&log, fd, 16, 1ull << 63, &owner), -EINVAL);     /* off_t < 0 */
-    assert_int_equal(vu_log_map(&log, fd, 3 * PAGE, 0, &owner), -EINVAL);       /* fd too short */
-    assert_int_equal(vu_log_map(&log, fd, 16, 2 * PAGE, &owner), -EINVAL);      /* past the end */
-    assert_int_equal(vu_log_map(&log, fd, PAGE + 1, PAGE, &owner), -EINVAL);    /* runs past it */
+    assert_int_equal(vu_log_map(&log, fd, 16, 1ull << 63, &owner), -EINVAL); /* off_t < 0 */
+    assert_int_equal(vu_log_map(&log, fd, 3 * PAGE, 0, &owner), -EINVAL);    /* fd too short */
+    assert_int_equal(vu_log_map(&log, fd, 16, 2 * PAGE, &owner), -EINVAL);   /* past the end */
+    assert_int_equal(vu_log_map(&log, fd, PAGE + 1, PAGE, &owner), -EINVAL); /* runs past it */
     assert_int_equal(pipe(p), 0);
     assert_true(vu_log_map(&log, p[0], 16, 0, &owner) < 0); /* nothing to map */
     close(p[0]);
@@ -223,8 +223,7 @@ static void test_mark_iov(void **state)
     }
     /* Region 0: gpa 0..256 KiB; region 1: gpa 1 MiB..1.25 MiB, from 8 pages into its fd. */
     assert_int_equal(vu_mem_add_region(&t, 0, 64 * PAGE, 0x10000000, 0, mfd[0]), 0);
-    assert_int_equal(vu_mem_add_region(&t, 256 * PAGE, 56 * PAGE, 0x20000000, 8 * PAGE, mfd[1]),
-                     0);
+    assert_int_equal(vu_mem_add_region(&t, 256 * PAGE, 56 * PAGE, 0x20000000, 8 * PAGE, mfd[1]), 0);
     log_from_memfd(&log, &fd, 64);
     iov[0] = (struct iovec){ vu_mem_gpa_to_host(&t, 3 * PAGE + 10, 1), 100 };
     iov[1] = (struct iovec){ vu_mem_gpa_to_host(&t, 260 * PAGE, 1), 3 * PAGE };
