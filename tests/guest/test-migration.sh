@@ -282,7 +282,12 @@ now() { date +%s.%N; }
 secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 mig_cleanup() {
-	local p
+	local p side
+	# run-vm.sh's QEMU outlives a killed run-vm.sh: quit it by its pidfile.
+	for side in src dst; do
+		p=$(cat "$VUS_TMP/$side.pid" 2>/dev/null) || continue
+		grep -q qemu "/proc/$p/cmdline" 2>/dev/null && kill "$p" 2>/dev/null
+	done
 	for p in "${MIG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -340,7 +345,7 @@ mig_vm() {
 	shift
 	"$VUS_ROOT/scripts/guest/run-vm.sh" --test test-migration --args "$MIG_FIO_MIB,$MIG_GUEST_WAIT_S,$MIG_RO_MIB" \
 		--log "$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.serial.log" --timeout 240 -- \
-		"$@" -qmp "unix:$VUS_TMP/$side.qmp,server=on,wait=off" \
+		"$@" -pidfile "$VUS_TMP/$side.pid" -qmp "unix:$VUS_TMP/$side.qmp,server=on,wait=off" \
 		-serial "unix:$VUS_TMP/$side.ttyS1,server=on,wait=off" 8>&- 2>>"$VUS_LOGDIR/$NAME.$MIG_SCEN.$side.run-vm.log" &
 	MIG_VMPID=$!
 	MIG_PIDS+=("$MIG_VMPID")
@@ -368,6 +373,9 @@ mig_wait_marker() {
 
 # The figures of the last migration ("key=value" lines from mig-qmp.py).
 mig_kv() { sed -n "s/^$1=//p" <<<"$MIG_OUT" | tail -1; }
+# ... a byte count in MiB (no shell arithmetic: an empty value must not
+# abort the script).
+mig_mib() { mig_kv "$1" | awk '{ printf "%d", $1 / 1048576 }'; }
 
 # mig_drive SRCLOG SRCVM DSTVM: the host's side once both VMs run; returns
 # at the first failure (the caller stops what still runs).
@@ -400,7 +408,7 @@ mig_drive() {
 		vus_fail "migration: status $(mig_kv status), source $(mig_kv src-state), destination $(mig_kv dst-state) $(mig_kv error)$(mig_kv error-desc) (log $QMPLOG)"
 		return 1
 	fi
-	vus_log "migration completed: downtime $(mig_kv downtime) ms, total $(mig_kv total-time) ms, setup $(mig_kv setup-time) ms, $(($(mig_kv ram-transferred) >> 20)) MiB sent in $(mig_kv ram-dirty-sync-count) dirty syncs"
+	vus_log "migration completed: downtime $(mig_kv downtime) ms, total $(mig_kv total-time) ms, setup $(mig_kv setup-time) ms, $(mig_mib ram-transferred) MiB sent in $(mig_kv ram-dirty-sync-count) dirty syncs"
 	mig_qmp quit "$VUS_TMP/src.qmp" >/dev/null
 	# The guest on the destination may go on to its next fio run.
 	mig_qmp send "$VUS_TMP/dst.ttyS1" migrated >/dev/null ||
@@ -469,16 +477,20 @@ mig_scenario() {
 		[ "$spanned" -gt 0 ] || vus_fail "no fio run was in progress at the switch"
 		tr -d '\r' <"$dstlog" | grep -a -E '^VUS-KV: ' | sed 's/^VUS-KV: /  /' >&2
 		ok=$([ "$VUS_FAILS" = 0 ] && echo PASS || echo FAIL)
-		vus_log "RESULT $NAME/$MIG_SCEN ($ok): QEMU $("$QEMU" --version | head -1 | awk '{ print $4 }'), downtime $(mig_kv downtime) ms, total-time $(mig_kv total-time) ms, setup-time $(mig_kv setup-time) ms, transferred $(($(mig_kv ram-transferred) >> 20)) MiB"
+		vus_log "RESULT $NAME/$MIG_SCEN ($ok): QEMU $("$QEMU" --version | head -1 | awk '{ print $4 }'), downtime $(mig_kv downtime) ms, total-time $(mig_kv total-time) ms, setup-time $(mig_kv setup-time) ms, transferred $(mig_mib ram-transferred) MiB"
 	fi
 	mig_stop_daemon "$SRC_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.src.daemon.log"
 	mig_stop_daemon "$DST_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log"
+	MIG_DONE=$((MIG_DONE + 1))
 	[ -z "$MIG_SKIP" ]
 }
 
 "$VUS_ROOT/scripts/guest/build-guest.sh" || vus_fail "building the guest failed"
 # The scenarios: name and extra controller properties.
+MIG_DONE=0
+MIG_WANT=0
 for scen in ${VUS_MIG_SCENARIOS:-drain}; do
+	MIG_WANT=$((MIG_WANT + 1))
 	case "$scen" in
 	drain) mig_scenario drain "" ;;
 	*) vus_fail "unknown scenario $scen" ;;
@@ -487,4 +499,8 @@ for scen in ${VUS_MIG_SCENARIOS:-drain}; do
 	[ -n "$MIG_SKIP" ] && [ "$VUS_FAILS" = 0 ] && vus_skip "$MIG_SKIP"
 	[ -n "$MIG_SKIP" ] && break
 done
+# bash abandons a whole top-level command (the loop) on an expansion error:
+# a scenario that did not reach its end must not pass.
+[ -n "$MIG_SKIP" ] || [ "$MIG_DONE" = "$MIG_WANT" ] ||
+	vus_fail "$((MIG_WANT - MIG_DONE)) scenario(s) did not run to their end"
 vus_finish
