@@ -116,6 +116,15 @@ static void ctl_resume(struct vu_dev *dev)
 
     if (!c->paused)
         return;
+    /*
+     * A guest whose driver was already running on this device (we restarted,
+     * or it migrated here) did not see the device power on: the data, and
+     * everything else a LUN keeps, is what it was.  Only a new guest gets
+     * POWER ON OCCURRED.
+     */
+    if (dev->continued && !c->took_over)
+        scsi_target_set_clear_ua(&c->targets, SCSI_UA_POWER_ON_RESET);
+    c->took_over = dev->continued;
     assign_queues(c);
     c->ctrl.vq = &dev->vrings[VIRTIO_SCSI_VQ_CONTROL].vq;
     c->evq.vq =

@@ -135,6 +135,15 @@ static void recover_inflight(struct vu_dev *dev, unsigned idx)
         LOG_ERR("vring %u: cannot resubmit requests left in flight: %s", idx, strerror(-n));
 }
 
+/* Whether the guest driver used this ring before this backend saw it. */
+static bool ring_in_use(const struct vu_vring *vr)
+{
+    const struct virtq *vq = &vr->vq;
+
+    return vq->last_avail_idx != 0 || vq->resubmit_num != 0 ||
+           (vq->used && le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE)) != 0);
+}
+
 static void stop_vring(struct vu_dev *dev, unsigned idx)
 {
     struct vu_vring *vr = &dev->vrings[idx];
@@ -181,6 +190,7 @@ void vu_dev_disconnect(struct vu_dev *dev)
     dev->features = 0;
     dev->protocol_features = 0;
     dev->status = 0;
+    dev->continued = false;
     dev->ops->resume(dev);
 }
 
@@ -422,6 +432,8 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
             LOG_WARN("vring %u: polling mode (no kick fd) is not supported", idx);
         if (!vr->started)
             recover_inflight(dev, idx);
+        if (ring_in_use(vr))
+            dev->continued = true;
         vr->started = true;
         /* Without protocol features a ring is enabled as soon as it starts. */
         if (!vu_has_feature(dev, VHOST_USER_F_PROTOCOL_FEATURES))

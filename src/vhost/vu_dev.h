@@ -76,6 +76,14 @@ struct vu_dev {
     size_t inflight_queue_len;
     uint16_t inflight_num_queues;
 
+    /*
+     * A ring this connection started was already in use (a non-zero index or
+     * requests left in flight): the guest driver was running on an earlier
+     * backend (this daemon before a restart, or a migration source).  Set
+     * before the ring is served; cleared with the connection.
+     */
+    bool continued;
+
     /* Guest memory or inflight files shrunk under us (see vu_fault.h). */
     struct vu_fault_owner fault;
 };
