@@ -610,6 +610,23 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
     return handle_vring(dev, msg, idx);
 }
 
+/*
+ * Whether this GET_VRING_BASE may leave requests in flight: the frontend
+ * asked for it and will hand the region on, and every started ring records
+ * what it takes there (a ring without a region would lose its requests).
+ */
+static bool stop_suspends(const struct vu_dev *dev, const struct vu_msg *msg)
+{
+    if (msg->hdr.request != VU_GET_VRING_BASE ||
+        !(dev->protocol_features & (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)) ||
+        !dev->inflight_base)
+        return false;
+    for (unsigned i = 0; i < dev->max_queues; i++)
+        if (dev->vrings[i].started && !dev->vrings[i].vq.inflight)
+            return false;
+    return true;
+}
+
 int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
 {
     union vu_payload reply;
@@ -629,9 +646,11 @@ int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
 
     memset(&reply, 0, sizeof(reply));
     if (changes_rings(msg->hdr.request)) {
+        dev->pause_suspends = stop_suspends(dev, msg);
         dev->ops->pause(dev);
         ret = dispatch(dev, msg, &reply, &reply_size, &reply_fd);
         dev->ops->resume(dev);
+        dev->pause_suspends = false;
     } else {
         ret = dispatch(dev, msg, &reply, &reply_size, &reply_fd);
     }

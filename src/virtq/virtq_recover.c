@@ -38,8 +38,8 @@ int virtq_recover_inflight(struct virtq *vq)
         return 0;
 
     ring_used = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
-    outstanding = (uint16_t)(le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) -
-                             ring_used);
+    outstanding =
+        (uint16_t)(le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) - ring_used);
     vu_inflight_recover(vq->inflight, vq->num, ring_used);
 
     entries = malloc((size_t)vq->num * sizeof(*entries));
