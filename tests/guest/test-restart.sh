@@ -10,19 +10,23 @@
 #          kernel log has no SCSI error, timeout, abort or reset.
 #   host:  RS_KILLS times: wait until QEMU has reconnected and I/O runs
 #          again, kill -9 the daemon, start it again on the same socket.
+#          Then RS_UPGRADES live upgrades through
+#          contrib/upgrade/vhost-user-scsi-upgrade (SIGTERM, the same
+#          command line started again), during the same I/O.
 #          Pass: every restart reconnects, the daemons' logs show requests
 #          resubmitted (at least RS_MIN_RESUBMITS restarts found some in
 #          flight), no sanitizer report.
 #
 # Needs a QEMU whose vhost-user-scsi reconnects to its backend (8.2 or
 # later: `-chardev socket,reconnect-ms=`): the patched 10.2.2 of make qemu.
-# Debian's 7.2 drops the device instead, and the test reports SKIP there.
+# Debian's 7.2 does not reconnect a vhost-user-scsi backend: SKIP there.
 #
 # Flavours: the plain daemon, then the ASan+UBSan one when build/asan has it
 # (VUS_RS_FLAVOURS="plain asan" to choose).
 RS_KILLS=${VUS_RS_KILLS:-20}
 RS_RUNTIME=${VUS_RS_RUNTIME:-75}
 RS_MIN_RESUBMITS=${VUS_RS_MIN_RESUBMITS:-10}
+RS_UPGRADES=${VUS_RS_UPGRADES:-2}
 RS_DISK_MIB=64
 
 if [ "$1" = guest ]; then
@@ -72,7 +76,7 @@ if [ "$1" = guest ]; then
 		/tmp/fio.out | tr '\n' ' ')
 	g_kv fio_write_iops "$ios"
 	dmesg >/tmp/dmesg
-	if grep -i -E 'I/O error|timing out|abort|reset|FAILED|critical|blk_update_request' \
+	if grep -i -E 'I/O error|timing out|abort|reset|FAILED|critical|blk_update_request|not a head|broken' \
 		/tmp/dmesg >/tmp/dmesg.bad; then
 		g_fail "the kernel logged SCSI errors"
 		head -20 /tmp/dmesg.bad
@@ -177,6 +181,34 @@ done
 vus_log "$kills kills in $(ms_since "$t_io") ms; kill -> reconnected: $(printf '%s\n' "${reconnect_ms[@]}" |
 	sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "min %d, median %d, max %d ms", v[1], v[int((NR + 1) / 2)], v[NR] }')"
 
+upgrades=0
+upgrade_ms=()
+while [ "$started" = 1 ] && [ "$kills" = "$RS_KILLS" ] && [ "$upgrades" -lt "$RS_UPGRADES" ]; do
+	sleep "1.$((RANDOM % 7 + 2))"
+	kill -0 "$vm" 2>/dev/null || { vus_fail "the VM ended after $upgrades upgrades"; break; }
+	before=$(connections)
+	t_up=$(now)
+	echo "# contrib/upgrade/vhost-user-scsi-upgrade --pid $VUS_DPID" >>"$VUS_DLOG"
+	if ! newpid=$("$VUS_ROOT/contrib/upgrade/vhost-user-scsi-upgrade" --pid "$VUS_DPID" \
+		--binary "$VUS_DAEMON" --log "$VUS_DLOG" 2>>"$VUS_DLOG"); then
+		vus_fail "upgrade $((upgrades + 1)) failed (log $VUS_DLOG)"
+		break
+	fi
+	wait "$VUS_DPID" 2>/dev/null
+	VUS_DPID=$newpid
+	upgrades=$((upgrades + 1))
+	for _ in $(seq 1 200); do
+		[ "$(connections)" -gt "$before" ] && break
+		sleep 0.05
+	done
+	if [ "$(connections)" -le "$before" ]; then
+		vus_fail "QEMU did not reconnect within 10 s after upgrade $upgrades"
+		break
+	fi
+	upgrade_ms+=("$(ms_since "$t_up")")
+done
+vus_log "$upgrades live upgrades; upgrade -> reconnected: ${upgrade_ms[*]} ms"
+
 wait "$vm"
 vmrc=$?
 [ "$vmrc" = 0 ] || vus_fail "the guest's checks failed (run-vm status $vmrc, log $VUS_SERIAL)"
@@ -186,6 +218,7 @@ restarts_with=$(grep -c 'resubmitting' "$VUS_DLOG")
 resubmitted=$(sed -n 's/.*resubmitting \([0-9]*\) request.*/\1/p' "$VUS_DLOG" | awk '{ s += $1 } END { print s + 0 }')
 vus_log "rings that resumed requests in flight: $restarts_with; requests resubmitted: $resubmitted"
 [ "$kills" = "$RS_KILLS" ] || vus_fail "only $kills of $RS_KILLS kills happened"
+[ "$upgrades" = "$RS_UPGRADES" ] || vus_fail "only $upgrades of $RS_UPGRADES upgrades happened"
 [ "$restarts_with" -ge "$RS_MIN_RESUBMITS" ] ||
 	vus_fail "only $restarts_with rings had requests to resubmit (want >= $RS_MIN_RESUBMITS): the kills missed the I/O"
 vus_stop_backend
