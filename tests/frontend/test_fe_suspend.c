@@ -79,18 +79,17 @@ static void open_fe(struct ctx *cx, bool suspend)
 
     memset(cx, 0, sizeof(*cx));
     assert_int_equal(vus_fe_connect(&cfg, &cx->fe), 0);
-    assert_int_equal(!!(vus_fe_protocol_features(cx->fe) &
-                        (1ull << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)),
-                     suspend);
     assert_int_equal(
-        vus_fe_get_inflight_fd(cx->fe, 3, QSIZE, &cx->inflight_fd, &cx->inflight_size), 0);
-    cx->region = mmap(NULL, cx->inflight_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                      cx->inflight_fd, 0);
+        !!(vus_fe_protocol_features(cx->fe) & (1ull << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)),
+        suspend);
+    assert_int_equal(vus_fe_get_inflight_fd(cx->fe, 3, QSIZE, &cx->inflight_fd, &cx->inflight_size),
+                     0);
+    cx->region =
+        mmap(NULL, cx->inflight_size, PROT_READ | PROT_WRITE, MAP_SHARED, cx->inflight_fd, 0);
     assert_true(cx->region != MAP_FAILED);
     in.mmap_size = cx->inflight_size;
-    assert_int_equal(vus_fe_request_ack(cx->fe, VU_SET_INFLIGHT_FD, &in, sizeof(in),
-                                        &cx->inflight_fd, 1),
-                     0);
+    assert_int_equal(
+        vus_fe_request_ack(cx->fe, VU_SET_INFLIGHT_FD, &in, sizeof(in), &cx->inflight_fd, 1), 0);
     for (unsigned i = 0; i < 3; i++)
         assert_int_equal(vus_fe_vq_start(cx->fe, i), 0);
     cx->vq = vus_fe_vq(cx->fe, REQ0);
@@ -111,8 +110,8 @@ static void close_fe(struct ctx *cx)
 static unsigned marked(const struct ctx *cx)
 {
     /* vhost-user.rst's layout: each queue's part is header + slots, 64-byte aligned. */
-    size_t qlen = (sizeof(struct vu_inflight_split) + QSIZE * sizeof(struct vu_inflight_desc_split) +
-                   VU_INFLIGHT_ALIGN - 1) &
+    size_t qlen = (sizeof(struct vu_inflight_split) +
+                   QSIZE * sizeof(struct vu_inflight_desc_split) + VU_INFLIGHT_ALIGN - 1) &
                   ~(size_t)(VU_INFLIGHT_ALIGN - 1);
     const struct vu_inflight_split *q = (const void *)(cx->region + REQ0 * qlen);
     unsigned n = 0;
@@ -124,6 +123,7 @@ static unsigned marked(const struct ctx *cx)
 
 struct stop_call {
     struct vus_fe *fe;
+    unsigned idx;
     uint16_t base;
     int ret;
     pthread_t th;
@@ -133,11 +133,11 @@ static void *stop_main(void *arg)
 {
     struct stop_call *s = arg;
 
-    s->ret = vus_fe_vq_stop(s->fe, REQ0, &s->base);
+    s->ret = vus_fe_vq_stop(s->fe, s->idx, &s->base);
     return NULL;
 }
 
-/* Submit a held READ and stop the ring while its I/O is in the backend. */
+/* Submit a held READ and stop ring s->idx while the READ's I/O is in the backend. */
 static void stop_with_read_held(struct ctx *cx, struct vus_fe_cmd *c, struct iovec *iov,
                                 struct stop_call *s)
 {
@@ -168,7 +168,7 @@ static void test_suspend_then_resubmit(void **state)
     struct ctx cx;
     struct vus_fe_cmd c, *done = NULL;
     struct iovec iov;
-    struct stop_call s = { 0 };
+    struct stop_call s = { .idx = REQ0 };
 
     open_fe(&cx, true);
     uint16_t used0 = vus_fe_vq_used_idx(cx.vq);
@@ -210,7 +210,7 @@ static void test_drain_without_feature(void **state)
     struct ctx cx;
     struct vus_fe_cmd c;
     struct iovec iov;
-    struct stop_call s = { 0 };
+    struct stop_call s = { .idx = REQ0 };
 
     open_fe(&cx, false);
     uint16_t used0 = vus_fe_vq_used_idx(cx.vq);
@@ -222,11 +222,42 @@ static void test_drain_without_feature(void **state)
     close_fe(&cx);
 }
 
+/*
+ * QEMU stops the rings one by one, the control queue first, and a stop
+ * suspends every request queue: one that keeps running gets its suspended
+ * requests back and completes them, once, without a restart.
+ */
+static void test_running_ring_gets_them_back(void **state)
+{
+    struct ctx cx;
+    struct vus_fe_cmd c, *done = NULL;
+    struct iovec iov;
+    struct stop_call s = { .idx = VIRTIO_SCSI_VQ_CONTROL };
+
+    open_fe(&cx, true);
+    uint16_t used0 = vus_fe_vq_used_idx(cx.vq);
+    stop_with_read_held(&cx, &c, &iov, &s);
+    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
+        done = vus_fe_cmd_reap(cx.vq);
+        if (!done)
+            vus_fe_vq_wait(cx.vq, 10);
+    }
+    assert_ptr_equal(done, &c);
+    assert_int_equal(c.response, VIRTIO_SCSI_S_OK);
+    assert_int_equal(c.status, 0);
+    usleep(100 * 1000);
+    assert_int_equal(vus_fe_vq_used_idx(cx.vq), (uint16_t)(used0 + 1));
+    assert_null(vus_fe_cmd_reap(cx.vq));
+    assert_int_equal(marked(&cx), 0);
+    close_fe(&cx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suspend_then_resubmit),
         cmocka_unit_test(test_drain_without_feature),
+        cmocka_unit_test(test_running_ring_gets_them_back),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
