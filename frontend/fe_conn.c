@@ -443,7 +443,8 @@ static int negotiate(struct vus_fe *fe, const struct vus_fe_config *cfg)
             return r < 0 ? r : -EIO;
         pwant = pf & ((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) |
                       (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-                      (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_STATUS));
+                      (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_STATUS) |
+                      cfg->protocol_extra);
         r = fe_request(fe, VU_SET_PROTOCOL_FEATURES, &pwant, 8, NULL, 0, NULL, 0);
         if (r)
             return r < 0 ? r : -EIO;

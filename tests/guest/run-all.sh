@@ -19,7 +19,7 @@ LOGDIR=$ROOT/build/guest/logs
 # it, plain and then ASan+UBSan (one boot for both; test-nvme.sh).
 # hotplug drives the daemon's RPC socket while the guest runs (plain, then
 # ASan daemon; test-hotplug.sh).
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug"
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }
