@@ -153,9 +153,12 @@ static int recv_msg(int sock, struct vu_msg_hdr *hdr, void *payload, size_t max,
     return r;
 }
 
-static bool has_reply(uint32_t request)
+static bool has_reply(const struct vus_fe *fe, uint32_t request)
 {
     switch (request) {
+    case VU_SET_LOG_BASE:
+        /* QEMU waits for this one (with no NEED_REPLY flag) when LOG_SHMFD is on. */
+        return fe->protocol_features & (1ull << VU_PROTOCOL_F_LOG_SHMFD);
     case VU_GET_FEATURES:
     case VU_GET_PROTOCOL_FEATURES:
     case VU_GET_QUEUE_NUM:
@@ -176,7 +179,8 @@ static bool has_reply(uint32_t request)
 int fe_request(struct vus_fe *fe, uint32_t request, const void *payload, uint32_t size,
                const int *fds, unsigned nfds, void *reply, uint32_t reply_size)
 {
-    bool ack = !has_reply(request) && (fe->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK));
+    bool reply_expected = has_reply(fe, request);
+    bool ack = !reply_expected && (fe->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK));
     uint32_t flags = VU_VERSION | (ack ? VU_FLAG_NEED_REPLY : 0);
     struct vu_msg_hdr hdr;
     uint64_t ackval = 0;
@@ -184,7 +188,7 @@ int fe_request(struct vus_fe *fe, uint32_t request, const void *payload, uint32_
 
     pthread_mutex_lock(&fe->lock);
     r = send_msg(fe->sock, request, flags, payload, size, fds, nfds);
-    if (r == 0 && (has_reply(request) || ack)) {
+    if (r == 0 && (reply_expected || ack)) {
         r = recv_msg(fe->sock, &hdr, ack ? (void *)&ackval : reply, ack ? 8 : reply_size, NULL,
                      fe->timeout_ms);
         if (r == 0 && (hdr.request != request || !(hdr.flags & VU_FLAG_REPLY)))
@@ -445,6 +449,9 @@ static int negotiate(struct vus_fe *fe, const struct vus_fe_config *cfg)
                       (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
                       (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_STATUS) |
                       cfg->protocol_extra);
+        /* As QEMU: whoever offers a shared-memory log gets one when a migration starts. */
+        if (!cfg->no_log_shmfd)
+            pwant |= pf & (1ull << VU_PROTOCOL_F_LOG_SHMFD);
         r = fe_request(fe, VU_SET_PROTOCOL_FEATURES, &pwant, 8, NULL, 0, NULL, 0);
         if (r)
             return r < 0 ? r : -EIO;
@@ -552,10 +559,7 @@ int vus_fe_vq_start(struct vus_fe *fe, unsigned idx)
     st.num = vq->avail_pub;
     if (r == 0)
         r = fe_request(fe, VU_SET_VRING_BASE, &st, sizeof(st), NULL, 0, NULL, 0);
-    a = (struct vu_vring_addr){ .index = idx,
-                                .desc_uva = (uint64_t)(uintptr_t)vq->desc,
-                                .avail_uva = (uint64_t)(uintptr_t)vq->avail,
-                                .used_uva = (uint64_t)(uintptr_t)vq->used };
+    a = fe_vring_addr(fe, vq);
     if (r == 0)
         r = fe_request(fe, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL, 0);
     if (r == 0 && vq->kick_fd < 0) {

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "frontend/vus_frontend.h"
+#include "vhost/vu_proto.h"
 #include "virtq/virtio_ring.h"
 
 /* Feature bits the library knows (values from the virtio spec). */
@@ -69,6 +70,7 @@ struct vus_fe {
     unsigned alloc_region; /* vus_fe_alloc's current region */
     struct vus_fe_vq vqs[VUS_FE_MAX_QUEUES];
     uint16_t qsize;
+    bool log_on; /* VHOST_F_LOG_ALL negotiated: rings are set up with VHOST_VRING_F_LOG */
 };
 
 /* fe_conn.c */
@@ -78,6 +80,10 @@ void *fe_hva(const struct vus_fe *fe, uint64_t gpa, size_t len);
 uint64_t fe_gpa_of(const struct vus_fe *fe, const void *p);
 /* Wait for POLLIN, retrying interrupted polls: 1 readable, 0 timed out, or -errno. */
 int fe_wait_readable(int fd, int timeout_ms);
+
+/* fe_log.c */
+/* SET_VRING_ADDR's payload for vq, with the log flag and address while logging. */
+struct vu_vring_addr fe_vring_addr(const struct vus_fe *fe, const struct vus_fe_vq *vq);
 
 /* fe_vq.c */
 int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num);

@@ -41,6 +41,7 @@ struct vus_fe_config {
     bool no_indirect;        /* do not negotiate VIRTIO_RING_F_INDIRECT_DESC */
     bool no_event_idx;       /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
     bool no_protocol_features;
+    bool no_log_shmfd;       /* do not negotiate LOG_SHMFD (the shared-memory dirty log) */
     bool add_mem_reg;        /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE */
     bool no_start;           /* negotiate and share memory, but leave the rings to the caller */
     uint64_t protocol_extra; /* more protocol features to negotiate when offered */
@@ -156,6 +157,24 @@ int vus_fe_an(struct vus_fe *fe, uint32_t type, unsigned target, unsigned lun, u
 /* Event queue: post n empty event buffers; reap one filled event (1), or 0. */
 int vus_fe_event_post(struct vus_fe *fe, unsigned n);
 int vus_fe_event_reap(struct vus_fe *fe, struct virtio_scsi_event *ev, uint32_t *len);
+
+/* Dirty-page logging, as QEMU drives it during a live migration. */
+
+/*
+ * SET_LOG_BASE: log into size bytes of fd from offset (fd -1: no fd sent).
+ * With LOG_SHMFD negotiated the backend's reply is awaited: 0 accepted, 1
+ * refused; without it, the REPLY_ACK value when negotiated, else 0.  -errno
+ * when the connection broke.
+ */
+int vus_fe_set_log_base(struct vus_fe *fe, int fd, uint64_t size, uint64_t offset);
+/*
+ * Start or stop logging: SET_FEATURES with or without VHOST_F_LOG_ALL, then
+ * SET_VRING_ADDR of every started ring with or without VHOST_VRING_F_LOG (at
+ * the used ring's guest-physical address).  0, an ack value, or -errno.
+ */
+int vus_fe_set_log(struct vus_fe *fe, bool on);
+/* Guest-physical address and size of a ring's used ring (what it logs as). */
+void vus_fe_vq_used_area(const struct vus_fe_vq *vq, uint64_t *gpa, size_t *len);
 
 /* --- Deliberate misbehaviour, for testing backends --- */
 

@@ -22,7 +22,9 @@ uint64_t controller_features(void)
             * ones.  QEMU up to at least 10.2 also sets this bit without
             * asking, so a backend that does not offer it cannot start.
             */
-           (1ULL << VIRTIO_SCSI_F_CHANGE);
+           (1ULL << VIRTIO_SCSI_F_CHANGE) |
+           /* Live migration: every page we write is logged (vhost/vu_log.h). */
+           (1ULL << VHOST_F_LOG_ALL);
 }
 
 uint64_t controller_protocol_features(void)
@@ -30,7 +32,7 @@ uint64_t controller_protocol_features(void)
     return (1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) |
            (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD) | (1ULL << VU_PROTOCOL_F_RESET_DEVICE) |
            (1ULL << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ULL << VU_PROTOCOL_F_STATUS) |
-           (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT);
+           (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) | (1ULL << VU_PROTOCOL_F_LOG_SHMFD);
 }
 
 static struct controller *to_ctl(struct vu_dev *dev)

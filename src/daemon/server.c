@@ -142,7 +142,8 @@ static void serve_connection(struct server *s, int conn)
             break;
         }
         if (vu_fault_owner_faulted(&c->dev.fault)) {
-            LOG_ERR("%s: the frontend shrank a guest memory or inflight file under us (bus error "
+            LOG_ERR("%s: the frontend shrank a guest memory, inflight or dirty log file under us "
+                    "(bus error "
                     "at %#lx); dropping the connection",
                     name, (unsigned long)atomic_load(&c->dev.fault.addr));
             break;

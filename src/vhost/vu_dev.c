@@ -41,6 +41,7 @@ void vu_dev_init(struct vu_dev *dev, const struct vu_dev_ops *ops, void *opaque,
     dev->max_queues = max_queues < VU_MAX_QUEUES ? max_queues : VU_MAX_QUEUES;
     vu_fault_owner_init(&dev->fault);
     dev->mem.owner = &dev->fault;
+    vu_log_init(&dev->log);
     for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
         dev->vrings[i].kick_fd = -1;
         dev->vrings[i].vq.call_fd = -1;
@@ -185,6 +186,7 @@ void vu_dev_disconnect(struct vu_dev *dev)
     reset_vrings(dev);
     vu_mem_table_clear(&dev->mem);
     inflight_unmap(dev);
+    vu_log_disconnect(dev);
     /* Nothing of that connection is mapped any more. */
     vu_fault_owner_clear(&dev->fault);
     dev->features = 0;
@@ -253,46 +255,10 @@ static int handle_rem_mem_reg(struct vu_dev *dev, struct vu_msg *msg)
     return ret;
 }
 
-/*
- * Map len bytes of an inflight fd, followed by an inaccessible guard page:
- * the region's layout is the frontend's word, and should our indexing ever
- * go wrong it must fault here rather than write into whatever mapping comes
- * next.  Registered with vu_fault: the frontend can shrink the fd later.
- * Returns the mapping (the whole length in *map_len) or MAP_FAILED with errno.
- */
+/* Inflight regions end in a guard page, like every region whose layout the frontend decides. */
 static void *inflight_map(struct vu_dev *dev, int fd, size_t len, off_t offset, size_t *map_len)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t fd_page = vu_fault_page_size(fd);
-    size_t body = (len + fd_page - 1) / fd_page * fd_page;
-    /* A huge-page mapping would need a huge-page-aligned hole: it goes without a guard. */
-    size_t guard = fd_page == page ? page : 0;
-    void *base;
-
-    if (guard) {
-        void *resv =
-            mmap(NULL, body + guard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (resv == MAP_FAILED)
-            return MAP_FAILED;
-        base = mmap(resv, body, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
-        if (base == MAP_FAILED) {
-            int err = errno;
-            munmap(resv, body + guard);
-            errno = err;
-            return MAP_FAILED;
-        }
-    } else {
-        base = mmap(NULL, body, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
-        if (base == MAP_FAILED)
-            return MAP_FAILED;
-    }
-    if (vu_fault_register(base, body, fd_page, &dev->fault) < 0) {
-        munmap(base, body + guard);
-        errno = ENOSPC;
-        return MAP_FAILED;
-    }
-    *map_len = body + guard;
-    return base;
+    return vu_mem_map_guarded(fd, len, offset, &dev->fault, map_len);
 }
 
 static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *reply_fd)
@@ -413,6 +379,8 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
         vr->avail_uva = p->addr.avail_uva;
         vr->used_uva = p->addr.used_uva;
         vr->addr_set = true;
+        vr->vq.log_used = p->addr.flags & (1u << VHOST_VRING_F_LOG);
+        vr->vq.log_used_gpa = p->addr.log_gpa;
         vring_translate(dev, idx);
         return vr->addr_ok || !dev->mem.nregions ? 0 : -EFAULT;
     case VU_SET_VRING_BASE:
@@ -506,6 +474,7 @@ static bool changes_rings(uint32_t request)
     case VU_SET_VRING_ENABLE:
     case VU_GET_INFLIGHT_FD:
     case VU_SET_INFLIGHT_FD:
+    case VU_SET_LOG_BASE:
         return true;
     }
     return false;
@@ -583,6 +552,17 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
     }
     case VU_SET_INFLIGHT_FD:
         return handle_set_inflight(dev, msg);
+    case VU_SET_LOG_BASE: {
+        int ret = vu_log_set_base(dev, msg);
+        /* With LOG_SHMFD the frontend waits for a reply, refused or not: u64 0 or 1. */
+        if (dev->protocol_features & (1ULL << VU_PROTOCOL_F_LOG_SHMFD)) {
+            reply->u64 = ret < 0;
+            *reply_size = 8;
+        }
+        return ret;
+    }
+    case VU_SET_LOG_FD:
+        return vu_log_set_fd(dev, msg);
     case VU_SET_STATUS:
         if (p->u64 > 0xff)
             return -EINVAL;
@@ -649,6 +629,7 @@ int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
         dev->pause_suspends = stop_suspends(dev, msg);
         dev->ops->pause(dev);
         ret = dispatch(dev, msg, &reply, &reply_size, &reply_fd);
+        vu_log_attach_vrings(dev);
         dev->ops->resume(dev);
         dev->pause_suspends = false;
     } else {

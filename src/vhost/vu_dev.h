@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "vhost/vu_fault.h"
+#include "vhost/vu_log.h"
 #include "vhost/vu_mem.h"
 #include "vhost/vu_proto.h"
 #include "virtq/virtq.h"
@@ -92,6 +93,9 @@ struct vu_dev {
      * requests in flight recorded there instead of completing them.
      */
     bool pause_suspends;
+
+    /* The dirty log (SET_LOG_BASE), attached to the vrings while LOG_ALL is negotiated. */
+    struct vu_log log;
 
     /* Guest memory or inflight files shrunk under us (see vu_fault.h). */
     struct vu_fault_owner fault;

@@ -166,6 +166,72 @@ void *vu_mem_uva_to_host(const struct vu_mem_table *t, uint64_t uva, uint64_t le
     return lookup(t, uva, len, true, NULL);
 }
 
+int vu_mem_host_to_gpa(const struct vu_mem_table *t, const void *host, uint64_t len, uint64_t *gpa)
+{
+    uintptr_t h = (uintptr_t)host;
+
+    for (unsigned i = 0; i < t->nregions; i++) {
+        const struct vu_mem_region *r = &t->regions[i];
+        uintptr_t start = (uintptr_t)r->host;
+        if (h < start)
+            continue;
+        uint64_t off = h - start;
+        if (off >= r->size || len > r->size - off)
+            continue;
+        *gpa = r->gpa + off;
+        return 0;
+    }
+    return -EFAULT;
+}
+
+void *vu_mem_map_guarded(int fd, size_t len, off_t offset, struct vu_fault_owner *owner,
+                         size_t *map_len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t fd_page = vu_fault_page_size(fd);
+    size_t body = (len + fd_page - 1) / fd_page * fd_page;
+    /* A huge-page mapping would need a huge-page-aligned hole: it goes without a guard. */
+    size_t guard = fd_page == page ? page : 0;
+    void *base;
+
+    if (len == 0 || body < len || body > SIZE_MAX - guard) {
+        errno = EINVAL;
+        return MAP_FAILED;
+    }
+    if (guard) {
+        void *resv =
+            mmap(NULL, body + guard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (resv == MAP_FAILED)
+            return MAP_FAILED;
+        base = mmap(resv, body, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, offset);
+        if (base == MAP_FAILED) {
+            int err = errno;
+            munmap(resv, body + guard);
+            errno = err;
+            return MAP_FAILED;
+        }
+    } else {
+        base = mmap(NULL, body, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+        if (base == MAP_FAILED)
+            return MAP_FAILED;
+    }
+    if (vu_fault_register(base, body, fd_page, owner) < 0) {
+        munmap(base, body + guard);
+        errno = ENOSPC;
+        return MAP_FAILED;
+    }
+    *map_len = body + guard;
+    return base;
+}
+
+void vu_mem_unmap_guarded(void *base, size_t map_len)
+{
+    if (!base)
+        return;
+    vu_fault_unregister(base);
+    munmap(base, map_len);
+}
+
 int vu_mem_gpa_to_iov(const struct vu_mem_table *t, uint64_t gpa, uint64_t len, struct iovec *iov,
                       unsigned *cnt, unsigned max)
 {

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #define VU_MEM_MAX_REGIONS 32 /* what we report in GET_MAX_MEM_SLOTS */
@@ -68,6 +69,28 @@ void *vu_mem_gpa_to_host(const struct vu_mem_table *t, uint64_t gpa, uint64_t le
 
 /* Host pointer for frontend virtual range [uva, uva + len) inside one region, else NULL. */
 void *vu_mem_uva_to_host(const struct vu_mem_table *t, uint64_t uva, uint64_t len);
+
+/*
+ * The way back, for the dirty log: the guest-physical address of host range
+ * [host, host + len) if it lies inside one region's mapping, else -EFAULT.
+ * Unique, as every region has a mapping of its own.  A scan of the table:
+ * only the logging path (live migration) calls it.
+ */
+int vu_mem_host_to_gpa(const struct vu_mem_table *t, const void *host, uint64_t len, uint64_t *gpa);
+
+/*
+ * Map len bytes of a frontend's fd from offset (MAP_SHARED), followed by an
+ * inaccessible guard page: regions whose layout is the frontend's word (the
+ * inflight region, the dirty log) fault on an indexing mistake rather than
+ * write into whatever mapping comes next.  Registered with vu_fault for
+ * owner: the frontend can shrink the fd later.  Returns the mapping (its
+ * whole length, to unmap, in *map_len) or MAP_FAILED with errno.  Control
+ * thread, while no worker can touch the mapping being replaced.
+ */
+void *vu_mem_map_guarded(int fd, size_t len, off_t offset, struct vu_fault_owner *owner,
+                         size_t *map_len);
+/* Undo vu_mem_map_guarded (NULL: nothing). */
+void vu_mem_unmap_guarded(void *base, size_t map_len);
 
 /*
  * Append [gpa, gpa + len) to iov as host ranges; the range may span adjacent

@@ -67,6 +67,9 @@ static const struct msg_shape shapes[VU_REQUEST_MAX] = {
     [VU_SET_OWNER] = { true, 0, 0 },
     [VU_RESET_OWNER] = { true, 0, 0 },
     [VU_SET_MEM_TABLE] = { true, SIZE_VAR, FDS_VAR },
+    /* The fd is missing without LOG_SHMFD (or from a broken frontend): the handler says so. */
+    [VU_SET_LOG_BASE] = { true, sizeof(struct vu_log_msg), FDS_VAR },
+    [VU_SET_LOG_FD] = { true, 0, 1 },
     [VU_SET_VRING_NUM] = { true, sizeof(struct vu_vring_state), 0 },
     [VU_SET_VRING_ADDR] = { true, sizeof(struct vu_vring_addr), 0 },
     [VU_SET_VRING_BASE] = { true, sizeof(struct vu_vring_state), 0 },
@@ -122,7 +125,7 @@ const char *vu_msg_check(const struct vu_msg *msg)
             return "fd given with the no-fd flag";
         break;
     case FDS_VAR:
-        /* REM_MEM_REG: QEMU sends the region's fd, which we do not need. */
+        /* REM_MEM_REG: QEMU sends the region's fd, which we do not need; SET_LOG_BASE: 0 or 1. */
         if (msg->nfds > 1)
             return "too many fds";
         break;

@@ -50,6 +50,11 @@ enum vu_request {
 
 /* Feature bit that enables protocol features (in GET/SET_FEATURES). */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
+/* The backend marks every guest page it writes in the dirty log (live migration). */
+#define VHOST_F_LOG_ALL 26
+
+/* SET_VRING_ADDR flags: log writes to this ring's used ring at log_gpa. */
+#define VHOST_VRING_F_LOG 0
 
 /* Protocol feature bits. */
 #define VU_PROTOCOL_F_MQ                  0
@@ -129,6 +134,13 @@ struct vu_inflight_msg {
 };
 _Static_assert(sizeof(struct vu_inflight_msg) == 24, "inflight description");
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is mmap_size bytes of the fd from mmap_offset. */
+struct vu_log_msg {
+    uint64_t mmap_size;
+    uint64_t mmap_offset;
+};
+_Static_assert(sizeof(struct vu_log_msg) == 16, "log description");
+
 /* The largest payload we accept; anything larger is a broken frontend. */
 #define VU_PAYLOAD_MAX 512
 
@@ -139,6 +151,7 @@ union vu_payload {
     struct vu_mem_table_msg mem;
     struct vu_mem_single_msg mem_single;
     struct vu_inflight_msg inflight;
+    struct vu_log_msg log;
     uint8_t raw[VU_PAYLOAD_MAX];
 };
 

@@ -155,8 +155,10 @@ bool vscsi_ctrl_process(struct vscsi_ctrl *c)
                 goto out;
             }
             int64_t len = ret < 0 ? 0 : ctrl_one(c);
-            if (len >= 0)
+            if (len >= 0) {
+                virtq_log_written(vq, c->elem.iov + c->elem.out_num, c->elem.in_num, (uint64_t)len);
                 virtq_push(vq, c->elem.head, (uint32_t)len);
+            }
             /* A TMF without victims was answered already; one with victims pushed nothing yet. */
             pushed = true;
         }

@@ -50,8 +50,10 @@ static bool deliver(struct vscsi_eventq *evq, uint32_t event, unsigned target, u
         bool ok = map_event_buffer(evq->vq, head, &e);
 
         /* The oldest buffer is always used first; one that no longer maps goes back empty. */
-        if (ok)
+        if (ok) {
             iov_from_buf(e.iov, e.in_num, 0, &ev, sizeof(ev));
+            virtq_log_written(evq->vq, e.iov, e.in_num, sizeof(ev));
+        }
         virtq_push(evq->vq, head, ok ? sizeof(ev) : 0);
         unhold_oldest(evq);
         virtq_notify(evq->vq);

@@ -61,11 +61,17 @@ static void req_release(struct vscsi_req *r)
     q->inflight--;
 }
 
+static struct iovec *in_iov(struct vscsi_req *r)
+{
+    return r->elem.iov + r->elem.out_num;
+}
+
 /* Return the chain with len bytes written and free the slot. */
 static void req_finish(struct vscsi_req *r, uint32_t len)
 {
     struct vscsi_queue *q = r->q;
 
+    virtq_log_written(q->vq, in_iov(r), r->elem.in_num, len);
     virtq_push(q->vq, r->elem.head, len);
     q->need_notify = true;
     req_release(r);
@@ -78,11 +84,6 @@ static void signal_pushed(struct vscsi_queue *q)
         q->need_notify = false;
         virtq_notify(q->vq);
     }
-}
-
-static struct iovec *in_iov(struct vscsi_req *r)
-{
-    return r->elem.iov + r->elem.out_num;
 }
 
 /* Answer with only a transport response code (no SCSI status). */
@@ -182,6 +183,15 @@ static void req_done(struct scsi_task *task)
                   ? 0
                   : (task->data_len < task->iov_len ? task->data_len : task->iov_len));
     iov_from_buf(in_iov(r), r->elem.in_num, 0, &resp, sizeof(resp));
+    /*
+     * What the used length counts is what was written, except when the data
+     * phase did not end normally: an aborted, overrun or failed read may have
+     * filled any part of its buffer before it ended, so all of it is logged.
+     */
+    virtq_log_written(q->vq, in_iov(r), r->elem.in_num,
+                      task->dir == SCSI_DIR_FROM_DEV && (aborted || task->overrun || task->status)
+                          ? UINT64_MAX
+                          : len);
     virtq_push(q->vq, r->elem.head, len);
     q->need_notify = true;
     /* Only now that the guest can see the response may the TMFs that wait for it answer. */

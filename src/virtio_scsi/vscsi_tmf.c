@@ -61,6 +61,7 @@ void vscsi_ctrl_answer(struct vscsi_ctrl *c, uint16_t head, uint8_t response)
         iov_size(e.iov + e.out_num, e.in_num) >= sizeof(resp)) {
         iov_from_buf(e.iov + e.out_num, e.in_num, 0, &resp, sizeof(resp));
         len = sizeof(resp);
+        virtq_log_written(c->vq, e.iov + e.out_num, e.in_num, len);
     }
     virtq_push(c->vq, head, len);
 }

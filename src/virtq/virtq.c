@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,16 @@
 /* Relaxed loads/stores of guest-shared fields: each one happens exactly once. */
 #define GUEST_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #define GUEST_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/*
+ * Mark bytes [off, off + len) of the used ring dirty, after writing them,
+ * when the frontend asked for the used ring to be logged (VHOST_VRING_F_LOG).
+ */
+static inline void log_used(const struct virtq *vq, uint64_t off, uint64_t len)
+{
+    if (__builtin_expect(vq->log != NULL, 0) && vq->log_used)
+        vu_log_mark(vq->log, vq->log_used_gpa + off, len);
+}
 
 static bool is_aligned(uint64_t v, uint64_t align)
 {
@@ -262,12 +273,15 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
     struct vring_used_elem_le *e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
     GUEST_STORE(&e->id, htole32(head));
     GUEST_STORE(&e->len, htole32(len));
+    log_used(vq, (uint64_t)((char *)e - (char *)vq->used), sizeof(*e));
     if (vq->inflight)
         vu_inflight_pre_push(vq->inflight, head);
 
     vq->used_idx++;
     /* The element must be visible before the index that hands it to the guest. */
     __atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+    /* After the store, never before: see vu_log.h. */
+    log_used(vq, offsetof(struct vring_used_le, idx), sizeof(vq->used->idx));
 
     if (vq->inflight)
         vu_inflight_post_push(vq->inflight, head, vq->used_idx);
@@ -318,8 +332,10 @@ bool virtq_enable_notify(struct virtq *vq)
     if (vq->event_idx) {
         uint16_t avail_idx = le16toh(GUEST_LOAD(&vq->avail->idx));
         GUEST_STORE(vring_avail_event(vq->used, vq->num), htole16(avail_idx));
+        log_used(vq, offsetof(struct vring_used_le, ring) + 8ull * vq->num, sizeof(uint16_t));
     } else {
         GUEST_STORE(&vq->used->flags, htole16(0));
+        log_used(vq, offsetof(struct vring_used_le, flags), sizeof(vq->used->flags));
     }
     /*
      * The store above must be visible before we look at avail->idx again;
@@ -345,4 +361,5 @@ void virtq_disable_notify(struct virtq *vq)
     if (!vq->used || vq->event_idx)
         return;
     GUEST_STORE(&vq->used->flags, htole16(VRING_USED_F_NO_NOTIFY));
+    log_used(vq, offsetof(struct vring_used_le, flags), sizeof(vq->used->flags));
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vhost/vu_log.h"
 #include "vhost/vu_mem.h"
 
 #define VIRTQ_MAX_SIZE 32768 /* largest ring the spec allows */
@@ -33,6 +34,7 @@ struct vring_desc_le;
 struct vring_avail_le;
 struct vring_used_le;
 struct vu_inflight_split; /* vhost-user inflight region of one queue: see vu_inflight.h */
+struct vu_log;            /* the dirty log: see vu_log.h */
 
 struct virtq {
     /* Set up by the control plane (vhost-user messages). */
@@ -45,6 +47,9 @@ struct virtq {
     bool indirect;                      /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
     int call_fd;                        /* -1: none */
     struct vu_inflight_split *inflight; /* NULL: no inflight tracking */
+    struct vu_log *log;                 /* NULL: writes are not logged (no migration) */
+    bool log_used;                      /* ...and the used ring's, at log_used_gpa */
+    uint64_t log_used_gpa;              /* SET_VRING_ADDR's log address of the used ring */
 
     /* Ring state. */
     uint16_t last_avail_idx; /* next avail entry to take */
@@ -128,8 +133,25 @@ void virtq_forget_resubmit(struct virtq *vq);
  */
 void virtq_unpop(struct virtq *vq, const uint16_t *heads, unsigned n);
 
-/* Put a completed request on the used ring (store-release of used->idx). */
+/*
+ * Put a completed request on the used ring (store-release of used->idx).
+ * With a dirty log, the device-writable buffers must have been logged
+ * already (virtq_log_written): the guest may see the completion once this
+ * returns.
+ */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * While migrating: mark the pages under the first len bytes of a request's
+ * device-writable iovecs dirty, after writing them and before virtq_push.
+ * One predictable branch when no log is attached.
+ */
+static inline void virtq_log_written(const struct virtq *vq, const struct iovec *in,
+                                     unsigned in_num, uint64_t len)
+{
+    if (__builtin_expect(vq->log != NULL, 0))
+        vu_log_mark_iov(vq->log, vq->mem, in, in_num, len);
+}
 
 /*
  * Signal the call eventfd if the guest wants an interrupt for what was pushed

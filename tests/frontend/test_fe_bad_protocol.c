@@ -70,7 +70,8 @@ static void test_unknown_requests_and_versions(void **state)
     (void)state;
     expect_dropped(99, VU_VERSION, &v, 8, NULL, 0);
     expect_dropped(0, VU_VERSION, NULL, 0, NULL, 0);
-    expect_dropped(VU_SET_LOG_BASE, VU_VERSION, &v, 8, NULL, 0); /* not offered */
+    expect_dropped(VU_SET_BACKEND_REQ_FD, VU_VERSION, NULL, 0, NULL, 0); /* not offered */
+    expect_dropped(VU_SET_LOG_BASE, VU_VERSION, &v, 8, NULL, 0); /* the kernel's 8-byte form */
     expect_dropped(VU_GET_FEATURES, 0, NULL, 0, NULL, 0);
     expect_dropped(VU_GET_FEATURES, 2, NULL, 0, NULL, 0);
 }

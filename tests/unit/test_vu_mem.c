@@ -210,6 +210,50 @@ static void test_gpa_to_iov(void **state)
     assert_int_equal(iov[3].iov_len, PG);
 }
 
+/* The way back: host ranges to guest-physical ones, only inside one region's mapping. */
+static void test_host_to_gpa(void **state)
+{
+    struct vu_mem_table *t = *state;
+    uint64_t gpa = 0;
+
+    assert_int_equal(vu_mem_add_region(t, 0x100000, 4 * PG, 0x7f0000000000, 0, make_memfd(4 * PG)),
+                     0);
+    assert_int_equal(
+        vu_mem_add_region(t, 0x800000, 2 * PG, 0x7f1000000000, 2 * PG, make_memfd(4 * PG)), 0);
+    char *a = vu_mem_gpa_to_host(t, 0x100000, 1), *b = vu_mem_gpa_to_host(t, 0x800000, 1);
+    assert_int_equal(vu_mem_host_to_gpa(t, a + 10, 5, &gpa), 0);
+    assert_int_equal(gpa, 0x10000a);
+    assert_int_equal(vu_mem_host_to_gpa(t, b + PG, PG, &gpa), 0);
+    assert_int_equal(gpa, 0x801000);
+    /* Past a region's end, before its start (the fd's part before mmap_offset), elsewhere. */
+    assert_int_equal(vu_mem_host_to_gpa(t, b + PG, PG + 1, &gpa), -EFAULT);
+    assert_int_equal(vu_mem_host_to_gpa(t, b - 1, 1, &gpa), -EFAULT);
+    assert_int_equal(vu_mem_host_to_gpa(t, &gpa, 1, &gpa), -EFAULT);
+    assert_int_equal(vu_mem_host_to_gpa(t, (void *)UINTPTR_MAX, 1, &gpa), -EFAULT);
+}
+
+/* Mappings with a guard page: the body is the fd's, the page after it faults. */
+static void test_map_guarded(void **state)
+{
+    int fd = make_memfd(4 * PG);
+    size_t len = 0;
+    unsigned char vec;
+
+    (void)state;
+    char *p = vu_mem_map_guarded(fd, 100, (off_t)PG, NULL, &len);
+    assert_true(p != MAP_FAILED);
+    assert_int_equal(len, 2 * PG);
+    p[0] = 7;
+    uint8_t b = 0;
+    assert_int_equal(pread(fd, &b, 1, PG), 1);
+    assert_int_equal(b, 7);
+    assert_int_equal(mincore(p + PG, PG, &vec), 0); /* reserved, PROT_NONE */
+    vu_mem_unmap_guarded(p, len);
+    vu_mem_unmap_guarded(NULL, 0);
+    assert_true(vu_mem_map_guarded(fd, 0, 0, NULL, &len) == MAP_FAILED);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +264,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpa_to_iov, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_to_gpa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_guarded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,8 +142,20 @@ static void test_check_shapes(void **state)
 
     msg.hdr.request = 9999;
     assert_string_equal(vu_msg_check(&msg), "unsupported request");
-    msg.hdr.request = VU_SET_LOG_BASE;
+    msg.hdr.request = VU_SET_BACKEND_REQ_FD;
     assert_string_equal(vu_msg_check(&msg), "unsupported request");
+    /* The log description is 16 bytes; 8 is the kernel's log address, meaningless here. */
+    msg.hdr.request = VU_SET_LOG_BASE;
+    msg.hdr.size = 8;
+    assert_string_equal(vu_msg_check(&msg), "wrong payload size");
+    msg.hdr.size = sizeof(struct vu_log_msg);
+    msg.nfds = 2;
+    assert_string_equal(vu_msg_check(&msg), "too many fds");
+    msg.nfds = 0;
+    assert_null(vu_msg_check(&msg));
+    msg.hdr.request = VU_SET_LOG_FD;
+    msg.hdr.size = 0;
+    assert_string_equal(vu_msg_check(&msg), "fd missing");
 
     /* Kick without an fd and without the no-fd flag. */
     msg.hdr.request = VU_SET_VRING_KICK;
