@@ -142,16 +142,17 @@ static void ctl_resume(struct vu_dev *dev)
         scsi_target_set_clear_ua(&c->targets, SCSI_UA_POWER_ON_RESET);
     c->took_over = dev->continued;
     /*
-     * QEMU stops rings one by one, and the first stop suspended the requests
-     * of every ring.  Rings still running get theirs back (as after a
-     * restart) and may finish them before their own stop.  Request queues
+     * QEMU disables and stops rings one by one, and the first of those
+     * suspended the requests of every ring.  Rings not stopped get theirs
+     * back (as after a restart): a running one may finish them before its
+     * own stop, a disabled one when it is enabled again.  Request queues
      * only: held event buffers are marked in the region too, but the event
      * queue still holds them.
      */
     if (c->requeue_suspended) {
         c->requeue_suspended = false;
         for (unsigned idx = VIRTIO_SCSI_VQ_REQUEST; idx < dev->max_queues; idx++)
-            if (vu_vring_ready(dev, idx))
+            if (dev->vrings[idx].started && dev->vrings[idx].addr_ok)
                 virtq_recover_inflight(&dev->vrings[idx].vq);
     }
     assign_queues(c);

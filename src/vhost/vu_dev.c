@@ -591,14 +591,17 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
 }
 
 /*
- * Whether this GET_VRING_BASE may leave requests in flight: the frontend
+ * Whether this GET_VRING_BASE (or disable) may leave requests in flight: the frontend
  * asked for it and will hand the region on, and every started ring records
  * what it takes there (a ring without a region would lose its requests).
  */
 static bool stop_suspends(const struct vu_dev *dev, const struct vu_msg *msg)
 {
-    if (msg->hdr.request != VU_GET_VRING_BASE ||
-        !(dev->protocol_features & (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)) ||
+    /* QEMU disables every ring before it stops them: that is the first stop. */
+    bool stops = msg->hdr.request == VU_GET_VRING_BASE ||
+                 (msg->hdr.request == VU_SET_VRING_ENABLE && msg->payload.state.num == 0);
+
+    if (!stops || !(dev->protocol_features & (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)) ||
         !dev->inflight_base)
         return false;
     for (unsigned i = 0; i < dev->max_queues; i++)

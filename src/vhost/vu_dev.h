@@ -87,8 +87,8 @@ struct vu_dev {
     bool continued;
 
     /*
-     * Set around the pause of a GET_VRING_BASE that suspends rather than
-     * drains (VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT negotiated and every
+     * Set around the pause of a GET_VRING_BASE (or SET_VRING_ENABLE 0) that
+     * suspends rather than drains (VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT negotiated and every
      * started ring tracked in the inflight region): the device leaves
      * requests in flight recorded there instead of completing them.
      */

@@ -121,6 +121,13 @@ static unsigned marked(const struct ctx *cx)
     return n;
 }
 
+static void *release_later(void *arg)
+{
+    usleep(200 * 1000);
+    fuse_gate_release(&gate);
+    return arg;
+}
+
 struct stop_call {
     struct vus_fe *fe;
     unsigned idx;
@@ -252,12 +259,61 @@ static void test_running_ring_gets_them_back(void **state)
     close_fe(&cx);
 }
 
+/*
+ * QEMU disables every ring before it stops them: a disable suspends too, and
+ * the request comes back when the ring is enabled again.
+ */
+static void test_disable_suspends(void **state)
+{
+    struct ctx cx;
+    struct vus_fe_cmd c, *done = NULL;
+    struct iovec iov;
+    struct vu_vring_state st = { .index = REQ0, .num = 0 };
+
+    open_fe(&cx, true);
+    uint16_t used0 = vus_fe_vq_used_idx(cx.vq);
+    memset(&c, 0, sizeof(c));
+    cdb_rw16(c.cdb, false, 8, 1);
+    iov = (struct iovec){ cx.buf, 512 };
+    c.in = &iov;
+    c.in_cnt = 1;
+    fuse_gate_hold(&gate, FUSE_GATE_READ);
+    assert_int_equal(vus_fe_cmd_submit(cx.vq, &c), 0);
+    vus_fe_vq_kick(cx.vq);
+    assert_int_equal(fuse_gate_wait_held(&gate, 1, T_TIMEOUT), 0);
+    fuse_gate_hold(&gate, 0);
+    /* The disable waits for the backend: release the gate from here after a while. */
+    pthread_t rel;
+    assert_int_equal(pthread_create(&rel, NULL, release_later, NULL), 0);
+    assert_int_equal(vus_fe_request_ack(cx.fe, VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+    pthread_join(rel, NULL);
+    usleep(100 * 1000);
+    assert_int_equal(vus_fe_vq_used_idx(cx.vq), used0);
+    assert_int_equal(marked(&cx), 1);
+
+    st.num = 1;
+    assert_int_equal(vus_fe_request_ack(cx.fe, VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+    vus_fe_vq_kick(cx.vq);
+    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
+        done = vus_fe_cmd_reap(cx.vq);
+        if (!done)
+            vus_fe_vq_wait(cx.vq, 10);
+    }
+    assert_ptr_equal(done, &c);
+    assert_int_equal(c.status, 0);
+    usleep(100 * 1000);
+    assert_int_equal(vus_fe_vq_used_idx(cx.vq), (uint16_t)(used0 + 1));
+    assert_int_equal(marked(&cx), 0);
+    close_fe(&cx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suspend_then_resubmit),
         cmocka_unit_test(test_drain_without_feature),
         cmocka_unit_test(test_running_ring_gets_them_back),
+        cmocka_unit_test(test_disable_suspends),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
