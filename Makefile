@@ -2,6 +2,7 @@
 #
 #   make                 build build/vhost-user-scsi and build/vhost-user-scsi-ctl
 #   make check-ctl       the CLI against a stub RPC server (tests/ctl)
+#   make check-restart   kill -9 the daemon during verified guest I/O (restart.mk)
 #   make check-mgmt      the management tests: check-ctl, the VM-free
 #                        test_fe_mgmt_* programs, the hotplug guest test
 #   make check-migration the live-migration guest test (migration.mk)
@@ -128,11 +129,12 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh
 
-# The binary, its man page, systemd units, and the vhost-user backend
-# description QEMU's tools look for (docs/interop/vhost-user.rst).
+# The binaries (daemon, CLI, live-upgrade script), man pages, systemd units,
+# and the vhost-user backend description QEMU's tools look for (docs/interop/vhost-user.rst).
 install: $(DAEMON) $(CTL)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi
 	install -D -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi-ctl
+	install -D -m 0755 contrib/upgrade/vhost-user-scsi-upgrade $(DESTDIR)$(PREFIX)/bin/vhost-user-scsi-upgrade
 	install -D -m 0644 docs/man/vhost-user-scsi.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhost-user-scsi.8
 	install -D -m 0644 docs/man/vhost-user-scsi-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhost-user-scsi-ctl.8
 	sed 's|/usr/local/bin|$(PREFIX)/bin|' contrib/systemd/vhost-user-scsi@.service | \
@@ -152,5 +154,6 @@ include fuzz.mk
 include qemu.mk
 include bench.mk
 include mgmt.mk
+include restart.mk
 include migration.mk
 include tests/nvme/nvme.mk

@@ -22,10 +22,11 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -D
 
 FUZZ_SRCS_vu_msg := src/vhost/vu_msg.c src/vhost/vu_dev.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
                     src/vhost/vu_eventfd.c src/vhost/vu_inflight.c src/vhost/vu_log.c src/virtq/virtq.c \
-                    src/util/log.c src/util/dma_registry.c
+                    src/virtq/virtq_recover.c src/util/log.c src/util/dma_registry.c
 FUZZ_SRCS_inflight := fuzz/inflight_fz.c $(FUZZ_SRCS_vu_msg)
-FUZZ_SRCS_virtq  := src/virtq/virtq.c src/vhost/vu_mem.c src/vhost/vu_fault.c src/vhost/vu_inflight.c \
-                    src/vhost/vu_log.c src/vhost/vu_eventfd.c src/util/log.c src/util/dma_registry.c
+FUZZ_SRCS_virtq  := src/virtq/virtq.c src/virtq/virtq_recover.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
+                    src/vhost/vu_inflight.c src/vhost/vu_log.c src/vhost/vu_eventfd.c src/util/log.c \
+                    src/util/dma_registry.c
 FUZZ_SRCS_scsi   := $(wildcard src/scsi/*.c) $(wildcard src/bdev/*.c) src/io/io_loop.c \
                     src/util/iov.c src/util/log.c $(wildcard src/nvme/*.c) $(wildcard src/vfio/*.c) \
                     src/util/dma_registry.c src/stats/lun_stats.c

@@ -447,7 +447,8 @@ static int negotiate(struct vus_fe *fe, const struct vus_fe_config *cfg)
             return r < 0 ? r : -EIO;
         pwant = pf & ((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) |
                       (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-                      (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_STATUS));
+                      (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_STATUS) |
+                      cfg->protocol_extra);
         /* As QEMU: whoever offers a shared-memory log gets one when a migration starts. */
         if (!cfg->no_log_shmfd)
             pwant |= pf & (1ull << VU_PROTOCOL_F_LOG_SHMFD);

@@ -24,8 +24,7 @@ int vus_fe_set_log_base(struct vus_fe *fe, int fd, uint64_t size, uint64_t offse
     uint64_t reply = 0;
     int r;
 
-    r = fe_request(fe, VU_SET_LOG_BASE, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0, &reply,
-                   sizeof(reply));
+    r = fe_request(fe, VU_SET_LOG_BASE, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0, &reply, sizeof(reply));
     if (r == 0 && (fe->protocol_features & (1ull << VU_PROTOCOL_F_LOG_SHMFD)))
         r = reply ? 1 : 0;
     return r;

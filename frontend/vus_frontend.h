@@ -41,12 +41,13 @@ struct vus_fe_config {
     bool no_indirect;        /* do not negotiate VIRTIO_RING_F_INDIRECT_DESC */
     bool no_event_idx;       /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
     bool no_protocol_features;
-    bool no_log_shmfd;    /* do not negotiate LOG_SHMFD (the shared-memory dirty log) */
-    bool add_mem_reg;     /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE */
-    bool no_start;        /* negotiate and share memory, but leave the rings to the caller */
-    int timeout_ms;       /* replies and connect; 0 means 5000 */
-    int connect_retry_ms; /* keep trying to connect this long (backend starting or busy);
-                             0 means timeout_ms */
+    bool no_log_shmfd;       /* do not negotiate LOG_SHMFD (the shared-memory dirty log) */
+    bool add_mem_reg;        /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE */
+    bool no_start;           /* negotiate and share memory, but leave the rings to the caller */
+    uint64_t protocol_extra; /* more protocol features to negotiate when offered */
+    int timeout_ms;          /* replies and connect; 0 means 5000 */
+    int connect_retry_ms;    /* keep trying to connect this long (backend starting or busy);
+                                0 means timeout_ms */
 };
 
 /* Connection and setup: every ring started and enabled unless cfg->no_start. */

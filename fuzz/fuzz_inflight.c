@@ -444,11 +444,15 @@ static const struct vu_inflight_desc_split *slot_of(const struct virtq *vq, uint
     return &vq->inflight->desc[head];
 }
 
-static void after_pop(unsigned idx, const struct virtq *vq, uint16_t head)
+static void after_pop(unsigned idx, const struct virtq *vq, uint16_t head, bool resubmitted)
 {
     if (head >= vq->num)
         fz_bug("popped head out of range");
-    if (vq->inflight) {
+    /*
+     * A resubmitted head keeps the mark and counter an earlier instance gave
+     * it (the frontend may have rewritten them since: nothing to check).
+     */
+    if (vq->inflight && !resubmitted) {
         const struct vu_inflight_desc_split *d = slot_of(vq, head);
         if (d->inflight != 1 || le64toh(d->counter) != vq->inflight_counter)
             fz_bug("pop did not mark its head inflight with the next counter");
@@ -483,12 +487,15 @@ static void op_worker(struct script *s)
     if (!vq->desc || !vq->avail || !vq->used || vq->mem != &dev.mem)
         fz_bug("a ready ring without translated addresses");
     for (unsigned n = 0; n < budget && steps < MAX_STEPS; n++) {
+        bool resubmitted = vq->resubmit_next < vq->resubmit_num;
         int ret = virtq_pop(vq, &elem);
         if (ret == 0 || ret == -EIO)
             break;
+        if (resubmitted && elem.head != vq->resubmit[vq->resubmit_next - 1])
+            fz_bug("resubmitted head out of order");
         steps++;
         npops++;
-        after_pop(idx, vq, elem.head);
+        after_pop(idx, vq, elem.head, resubmitted);
         if ((hold >> (n % 8) & 1) && nheld[idx] < MAX_HELD)
             held[idx][nheld[idx]++] = elem.head;
         else
@@ -521,9 +528,11 @@ static void op_complete(struct script *s)
 }
 
 /*
- * What a restarted backend does before serving a ring: finish a completion
- * the previous instance published but did not record, then resubmit what
- * is inflight, oldest first.
+ * What a restarted backend does before serving a ring (virtq_recover_inflight,
+ * which SET_VRING_KICK also runs): finish a completion the previous instance
+ * published but did not record, then queue what is inflight, oldest first,
+ * ahead of the avail ring.  The requests this instance holds are forgotten,
+ * as a restart forgets them.
  */
 static void op_recover(struct script *s)
 {
@@ -535,7 +544,8 @@ static void op_recover(struct script *s)
     bool stale;
     int n;
 
-    if (idx >= max_q || !dev.vrings[idx].vq.inflight || !dev.vrings[idx].vq.used)
+    if (idx >= max_q || !dev.vrings[idx].vq.inflight || !dev.vrings[idx].vq.used ||
+        !dev.vrings[idx].vq.avail)
         return;
     vq = &dev.vrings[idx].vq;
     used_dirty(idx);
@@ -543,36 +553,38 @@ static void op_recover(struct script *s)
     ring_used = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED));
     stale = le16toh(q->used_idx) != ring_used;
     lbh = le16toh(q->last_batch_head);
-    vu_inflight_recover(q, vq->num, ring_used);
+    nheld[idx] = 0;
+    n = virtq_recover_inflight(vq);
+    check_region((int)idx);
+    if (n == -EINVAL || n == 0)
+        return; /* a broken header, a region not to be believed, or nothing to do */
+    if (n < 0 || n > vq->num || (unsigned)n != vq->resubmit_num)
+        fz_bug("recovery failed with room for every head");
     if (le16toh(q->used_idx) != ring_used)
         fz_bug("recover left used_idx different from the ring's");
     if (stale && lbh < vq->num && q->desc[lbh].inflight)
         fz_bug("recover left the last completed head inflight");
-    check_region((int)idx);
-
-    n = vu_inflight_collect(q, vq->num, entries, vq->num);
-    if (n == -EINVAL)
-        return; /* the frontend broke the header: nothing to resubmit */
-    if (n < 0 || n > vq->num)
-        fz_bug("collect failed with room for every head");
+    if (vq->last_avail_idx != (uint16_t)(ring_used + n))
+        fz_bug("recovery did not move the avail base past the resubmitted requests");
     for (int i = 0; i < n; i++) {
-        if (entries[i].head >= vq->num)
-            fz_bug("collected head out of range");
-        if (i && (entries[i].counter < entries[i - 1].counter ||
-                  (entries[i].counter == entries[i - 1].counter &&
-                   entries[i].head <= entries[i - 1].head)))
-            fz_bug("collected heads not in counter order");
+        uint16_t h = vq->resubmit[i];
+        if (h >= vq->num || !q->desc[h].inflight)
+            fz_bug("resubmitting a head that is not inflight");
+        if (i && le64toh(q->desc[h].counter) < le64toh(q->desc[vq->resubmit[i - 1]].counter))
+            fz_bug("resubmission not in counter order");
     }
-    check_region((int)idx);
+    if (vq->inflight_counter != le64toh(q->desc[vq->resubmit[n - 1]].counter))
+        fz_bug("the pop counter does not continue after the newest inflight request");
     if (!(flags & 1))
         return;
-    /* Resubmit and complete them all: a held request is among them, not to be completed twice. */
-    nheld[idx] = 0;
+    /* Resubmit and complete them all. */
     for (int i = 0; i < n && steps < MAX_STEPS; i++) {
-        int ret = virtq_map_head(vq, entries[i].head, &elem);
-        if (ret != 1 && ret != -EBADMSG && ret != -EIO)
-            fz_bug("unexpected virtq_map_head result");
-        push_one(idx, vq, entries[i].head);
+        int ret = virtq_pop(vq, &elem);
+        if (ret == -EIO && vq->broken)
+            return; /* the guest broke the ring earlier: nothing is served */
+        if (ret != 1 && ret != -EBADMSG)
+            fz_bug("unexpected virtq_pop result for a resubmitted head");
+        push_one(idx, vq, elem.head);
     }
     check_region((int)idx);
     if (steps >= MAX_STEPS)

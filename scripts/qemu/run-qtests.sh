@@ -52,6 +52,6 @@ run() {
 	fi
 }
 
-run vhost-user-scsi 11 "$PCI/vhost-user-scsi-pci" /x86_64/vhost-user-scsi
+run vhost-user-scsi 16 "$PCI/vhost-user-scsi-pci" /x86_64/vhost-user-scsi
 run virtio-scsi 7 "$PCI/virtio-scsi-pci"
 exit $fail

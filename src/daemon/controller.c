@@ -32,7 +32,7 @@ uint64_t controller_protocol_features(void)
     return (1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) |
            (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD) | (1ULL << VU_PROTOCOL_F_RESET_DEVICE) |
            (1ULL << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ULL << VU_PROTOCOL_F_STATUS) |
-           (1ULL << VU_PROTOCOL_F_LOG_SHMFD);
+           (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) | (1ULL << VU_PROTOCOL_F_LOG_SHMFD);
 }
 
 static struct controller *to_ctl(struct vu_dev *dev)
@@ -54,9 +54,22 @@ static void ctl_pause(struct vu_dev *dev)
 
     if (c->paused)
         return;
+    /*
+     * A suspending stop: what the workers still have in the backend is
+     * waited for (a write must not land after the next backend took over)
+     * but not reported; the inflight region keeps it for resubmission.
+     */
+    if (dev->pause_suspends)
+        for (unsigned i = 0; i < c->ctrl.nreqqs; i++)
+            atomic_store_explicit(&c->ctrl.reqqs[i]->suspending, true, memory_order_relaxed);
     for (unsigned i = 0; i < c->nworkers; i++)
         worker_group_pause(&c->groups[i]);
     c->paused = true;
+    if (dev->pause_suspends) {
+        for (unsigned i = 0; i < c->ctrl.nreqqs; i++)
+            atomic_store_explicit(&c->ctrl.reqqs[i]->suspending, false, memory_order_relaxed);
+        c->requeue_suspended = true;
+    }
     /*
      * Every request the workers had is complete now, aborted ones included:
      * answer the TMFs that waited for them before rings or memory change.
@@ -119,6 +132,29 @@ static void ctl_resume(struct vu_dev *dev)
 
     if (!c->paused)
         return;
+    /*
+     * A guest whose driver was already running on this device (we restarted,
+     * or it migrated here) did not see the device power on: the data, and
+     * everything else a LUN keeps, is what it was.  Only a new guest gets
+     * POWER ON OCCURRED.
+     */
+    if (dev->continued && !c->took_over)
+        scsi_target_set_clear_ua(&c->targets, SCSI_UA_POWER_ON_RESET);
+    c->took_over = dev->continued;
+    /*
+     * QEMU disables and stops rings one by one, and the first of those
+     * suspended the requests of every ring.  Rings not stopped get theirs
+     * back (as after a restart): a running one may finish them before its
+     * own stop, a disabled one when it is enabled again.  Request queues
+     * only: held event buffers are marked in the region too, but the event
+     * queue still holds them.
+     */
+    if (c->requeue_suspended) {
+        c->requeue_suspended = false;
+        for (unsigned idx = VIRTIO_SCSI_VQ_REQUEST; idx < dev->max_queues; idx++)
+            if (dev->vrings[idx].started && dev->vrings[idx].addr_ok)
+                virtq_recover_inflight(&dev->vrings[idx].vq);
+    }
     assign_queues(c);
     c->ctrl.vq = &dev->vrings[VIRTIO_SCSI_VQ_CONTROL].vq;
     c->evq.vq =

@@ -26,7 +26,9 @@ struct controller {
     struct worker_group *groups; /* our share of each worker, by worker */
     unsigned first_worker;       /* request queue 0 goes there: spreads controllers */
     bool paused;
-    bool detached;                          /* off the workers: nothing runs any more */
+    bool detached;          /* off the workers: nothing runs any more */
+    bool took_over;         /* this connection's POWER ON unit attention was withdrawn */
+    bool requeue_suspended; /* a suspending pause left requests in the region */
     struct vscsi_queue reqq[VU_MAX_QUEUES]; /* by vring index; 0 and 1 unused */
     struct vscsi_queue *active_reqq[VU_MAX_QUEUES];
     struct vscsi_ctrl ctrl;

@@ -121,6 +121,13 @@ void scsi_lun_free(struct scsi_lun *lun);
 /* scsi_lun_unmap + scsi_lun_free, when no worker executes tasks.  0 or -ENOENT. */
 int scsi_lun_remove(struct scsi_target_set *set, unsigned target, unsigned lun);
 
+/*
+ * Withdraw the unit attentions in bits from every LUN of the set (and the
+ * LUN 0 stand-ins).  Caller holds what keeps LUNs from being freed (the
+ * controller's lock).
+ */
+void scsi_target_set_clear_ua(struct scsi_target_set *set, unsigned bits);
+
 /* The target's LUN inventory changed: REPORTED LUNS DATA HAS CHANGED on its LUNs. */
 void scsi_target_luns_changed(struct scsi_target_set *set, unsigned target);
 

@@ -234,6 +234,22 @@ struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsig
     return NULL;
 }
 
+void scsi_target_set_clear_ua(struct scsi_target_set *set, unsigned bits)
+{
+    for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
+        struct scsi_target *tgt = set->targets[t];
+
+        if (!tgt)
+            continue;
+        for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
+            struct scsi_lun *lun = __atomic_load_n(&tgt->luns[l], __ATOMIC_ACQUIRE);
+            if (lun)
+                atomic_fetch_and(&lun->ua_pending, ~bits);
+        }
+        atomic_fetch_and(&tgt->lun0_standin.ua_pending, ~bits);
+    }
+}
+
 void scsi_lun_set_capacity(struct scsi_lun *lun, uint64_t bytes)
 {
     lun->bdev->size = bytes;

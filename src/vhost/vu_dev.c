@@ -22,6 +22,7 @@ static void vring_reset(struct vu_vring *vr)
         close(vr->vq.call_fd);
     if (vr->err_fd >= 0)
         close(vr->err_fd);
+    virtq_forget_resubmit(&vr->vq);
     memset(vr, 0, sizeof(*vr));
     vr->kick_fd = -1;
     vr->vq.call_fd = -1;
@@ -111,12 +112,47 @@ static void vring_attach_inflight(struct vu_dev *dev, unsigned idx)
     vr->vq.inflight = q;
 }
 
+/*
+ * A ring starts: requests an earlier backend left in flight are resubmitted
+ * before new ones (virtq_recover_inflight).
+ */
+static void recover_inflight(struct vu_dev *dev, unsigned idx)
+{
+    struct vu_vring *vr = &dev->vrings[idx];
+    int n;
+
+    if (!vr->vq.inflight || !vr->addr_ok)
+        return;
+    n = virtq_recover_inflight(&vr->vq);
+    if (n > 0)
+        LOG_INFO("vring %u: resubmitting %d request%s left in flight by an earlier backend "
+                 "(avail base %u)",
+                 idx, n, n == 1 ? "" : "s", vr->vq.last_avail_idx);
+    else if (n == -EINVAL)
+        LOG_WARN("vring %u: the inflight region claims more requests in flight than the guest "
+                 "made available; ignoring it",
+                 idx);
+    else if (n < 0)
+        LOG_ERR("vring %u: cannot resubmit requests left in flight: %s", idx, strerror(-n));
+}
+
+/* Whether the guest driver used this ring before this backend saw it. */
+static bool ring_in_use(const struct vu_vring *vr)
+{
+    const struct virtq *vq = &vr->vq;
+
+    return vq->last_avail_idx != 0 || vq->resubmit_num != 0 ||
+           (vq->used && le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE)) != 0);
+}
+
 static void stop_vring(struct vu_dev *dev, unsigned idx)
 {
     struct vu_vring *vr = &dev->vrings[idx];
 
     if (vr->started && dev->ops->queue_stop)
         dev->ops->queue_stop(dev, idx);
+    /* Heads not handed out yet stay marked in the region for the next start. */
+    virtq_forget_resubmit(&vr->vq);
     vr->started = false;
 }
 
@@ -156,6 +192,7 @@ void vu_dev_disconnect(struct vu_dev *dev)
     dev->features = 0;
     dev->protocol_features = 0;
     dev->status = 0;
+    dev->continued = false;
     dev->ops->resume(dev);
 }
 
@@ -358,8 +395,13 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
             close(vr->kick_fd);
         vr->kick_fd = fd;
         msg->fds[0] = -1;
+        vring_attach_inflight(dev, idx);
         if (fd < 0)
             LOG_WARN("vring %u: polling mode (no kick fd) is not supported", idx);
+        if (!vr->started)
+            recover_inflight(dev, idx);
+        if (ring_in_use(vr))
+            dev->continued = true;
         vr->started = true;
         /* Without protocol features a ring is enabled as soon as it starts. */
         if (!vu_has_feature(dev, VHOST_USER_F_PROTOCOL_FEATURES))
@@ -367,7 +409,6 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
         vr->vq.event_idx = vu_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
         vr->vq.indirect = vu_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
         vr->vq.broken = false;
-        vring_attach_inflight(dev, idx);
         return 0;
     case VU_SET_VRING_CALL:
         if (vr->vq.call_fd >= 0)
@@ -549,6 +590,26 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
     return handle_vring(dev, msg, idx);
 }
 
+/*
+ * Whether this GET_VRING_BASE (or disable) may leave requests in flight: the frontend
+ * asked for it and will hand the region on, and every started ring records
+ * what it takes there (a ring without a region would lose its requests).
+ */
+static bool stop_suspends(const struct vu_dev *dev, const struct vu_msg *msg)
+{
+    /* QEMU disables every ring before it stops them: that is the first stop. */
+    bool stops = msg->hdr.request == VU_GET_VRING_BASE ||
+                 (msg->hdr.request == VU_SET_VRING_ENABLE && msg->payload.state.num == 0);
+
+    if (!stops || !(dev->protocol_features & (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT)) ||
+        !dev->inflight_base)
+        return false;
+    for (unsigned i = 0; i < dev->max_queues; i++)
+        if (dev->vrings[i].started && !dev->vrings[i].vq.inflight)
+            return false;
+    return true;
+}
+
 int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
 {
     union vu_payload reply;
@@ -568,10 +629,12 @@ int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg)
 
     memset(&reply, 0, sizeof(reply));
     if (changes_rings(msg->hdr.request)) {
+        dev->pause_suspends = stop_suspends(dev, msg);
         dev->ops->pause(dev);
         ret = dispatch(dev, msg, &reply, &reply_size, &reply_fd);
         vu_log_attach_vrings(dev);
         dev->ops->resume(dev);
+        dev->pause_suspends = false;
     } else {
         ret = dispatch(dev, msg, &reply, &reply_size, &reply_fd);
     }

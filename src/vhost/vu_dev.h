@@ -46,6 +46,7 @@ struct vu_dev_ops {
      * change to vrings or the memory table; nests are not used.
      */
     void (*pause)(struct vu_dev *dev);
+    /* (pause_suspends in struct vu_dev says whether in-flight requests are completed or kept.) */
     /* Let workers run again; they re-read which vrings are ready. */
     void (*resume)(struct vu_dev *dev);
     /*
@@ -76,6 +77,22 @@ struct vu_dev {
     size_t inflight_map_len; /* what we mapped: rounded up, plus a guard page */
     size_t inflight_queue_len;
     uint16_t inflight_num_queues;
+
+    /*
+     * A ring this connection started was already in use (a non-zero index or
+     * requests left in flight): the guest driver was running on an earlier
+     * backend (this daemon before a restart, or a migration source).  Set
+     * before the ring is served; cleared with the connection.
+     */
+    bool continued;
+
+    /*
+     * Set around the pause of a GET_VRING_BASE (or SET_VRING_ENABLE 0) that
+     * suspends rather than drains (VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT negotiated and every
+     * started ring tracked in the inflight region): the device leaves
+     * requests in flight recorded there instead of completing them.
+     */
+    bool pause_suspends;
 
     /* The dirty log (SET_LOG_BASE), attached to the vrings while LOG_ALL is negotiated. */
     struct vu_log log;

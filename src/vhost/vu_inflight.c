@@ -40,6 +40,11 @@ void vu_inflight_mark_popped(struct vu_inflight_split *q, uint16_t head, uint64_
     __atomic_store_n(&d->inflight, 1, __ATOMIC_RELEASE);
 }
 
+void vu_inflight_forget(struct vu_inflight_split *q, uint16_t head)
+{
+    __atomic_store_n(&q->desc[head].inflight, 0, __ATOMIC_RELEASE);
+}
+
 void vu_inflight_pre_push(struct vu_inflight_split *q, uint16_t head)
 {
     /* Must be visible before used->idx moves (the caller's store-release). */

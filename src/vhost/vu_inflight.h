@@ -62,6 +62,9 @@ int vu_inflight_queue_check(const struct vu_inflight_split *q, uint16_t queue_si
 /* Record that head was taken off the avail ring as the counter-th request. */
 void vu_inflight_mark_popped(struct vu_inflight_split *q, uint16_t head, uint64_t counter);
 
+/* Head is no longer in flight and was not completed (handed back unused). */
+void vu_inflight_forget(struct vu_inflight_split *q, uint16_t head);
+
 /*
  * Completion of head, around the store of used->idx: pre before it, post
  * after it with the new used->idx.  A restart in between is detected by

@@ -65,6 +65,12 @@ enum vu_request {
 #define VU_PROTOCOL_F_RESET_DEVICE        13
 #define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VU_PROTOCOL_F_STATUS              16
+/*
+ * GET_VRING_BASE suspends requests in flight instead of completing them:
+ * they stay recorded in the inflight region, for whoever starts the ring
+ * next (the migration destination) to resubmit.  Needs INFLIGHT_SHMFD.
+ */
+#define VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT 20
 
 /* Payload of SET_VRING_KICK/CALL/ERR: bits 0-7 index, bit 8 "no fd". */
 #define VU_VRING_IDX_MASK  0xffu

@@ -70,6 +70,12 @@ struct vscsi_queue {
     bool starved;               /* stopped taking requests for lack of free slots */
     bool more;                  /* stopped taking requests at the budget: come back */
     bool accepting;             /* false while the worker drains for a pause */
+    /*
+     * Set by the control thread around a suspending pause: completions are
+     * not reported to the guest, the requests stay marked in the inflight
+     * region for the next backend to resubmit.
+     */
+    atomic_bool suspending;
 };
 
 /* Allocate nreqs slots (one per ring entry).  Control thread.  0 or -ENOMEM. */

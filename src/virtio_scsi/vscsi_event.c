@@ -121,6 +121,6 @@ void vscsi_eventq_stop(struct vscsi_eventq *evq)
      * offered again instead; only that guest is confused by it.)
      */
     if (evq->vq)
-        evq->vq->last_avail_idx = (uint16_t)(evq->vq->last_avail_idx - evq->nheld);
+        virtq_unpop(evq->vq, evq->held, evq->nheld);
     evq->nheld = 0;
 }

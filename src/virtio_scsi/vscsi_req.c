@@ -35,6 +35,7 @@ int vscsi_queue_alloc(struct vscsi_queue *q, unsigned nreqs)
         q->free_list = r;
     }
     q->inflight = 0;
+    atomic_init(&q->suspending, false);
     q->need_notify = false;
     q->starved = false;
     q->more = false;
@@ -147,6 +148,13 @@ static void req_done(struct scsi_task *task)
     /* From here on no TMF can mark the task: whoever marked it is counted in aborted. */
     uint32_t aborted = vscsi_slot_release(&r->state);
 
+    if (atomic_load_explicit(&q->suspending, memory_order_relaxed)) {
+        /* Its inflight mark stays: whoever serves the ring next runs it again. */
+        if (aborted)
+            vscsi_tmf_victims_done(q->tmfs, aborted);
+        req_release(r);
+        return;
+    }
     memset(&resp, 0, sizeof(resp));
     if (aborted) {
         /* No status, no data: the initiator asked for the task to go away. */

@@ -103,6 +103,7 @@ void virtq_set_base(struct virtq *vq, uint16_t last_avail_idx)
      * stale) yet.  virtq_set_addr(), which the frontend sends after this,
      * corrects used_idx from the ring.
      */
+    virtq_forget_resubmit(vq);
     vq->last_avail_idx = last_avail_idx;
     vq->used_idx = last_avail_idx;
     vq->signalled_used_valid = false;
@@ -193,12 +194,32 @@ static int walk_chain(const struct virtq *vq, uint16_t head, struct virtq_elem *
     }
 }
 
+/*
+ * The next head an earlier backend left in flight.  It is still marked in the
+ * inflight region with its original counter, and stays so until completed.
+ */
+static int pop_resubmitted(struct virtq *vq, struct virtq_elem *elem)
+{
+    uint16_t head = vq->resubmit[vq->resubmit_next++];
+
+    elem->head = head;
+    if (!vq->desc || walk_chain(vq, head, elem) < 0) {
+        elem->out_num = 0;
+        elem->in_num = 0;
+        return -EBADMSG;
+    }
+    return 1;
+}
+
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 {
     if (vq->broken)
         return -EIO;
     if (!vq->avail)
         return 0;
+
+    if (vq->resubmit_next < vq->resubmit_num)
+        return pop_resubmitted(vq, elem);
 
     uint16_t avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
     uint16_t pending = (uint16_t)(avail_idx - vq->last_avail_idx);
@@ -306,6 +327,8 @@ bool virtq_enable_notify(struct virtq *vq)
 {
     if (!vq->avail || vq->broken)
         return false;
+    if (vq->resubmit_next < vq->resubmit_num)
+        return true;
     if (vq->event_idx) {
         uint16_t avail_idx = le16toh(GUEST_LOAD(&vq->avail->idx));
         GUEST_STORE(vring_avail_event(vq->used, vq->num), htole16(avail_idx));
@@ -327,6 +350,8 @@ bool virtq_avail_pending(const struct virtq *vq)
 {
     if (!vq->avail || vq->broken)
         return false;
+    if (vq->resubmit_next < vq->resubmit_num)
+        return true;
     return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) != vq->last_avail_idx;
 }
 

@@ -58,6 +58,14 @@ struct virtq {
     bool signalled_used_valid;
     bool broken;               /* the ring itself is corrupt: stop serving it */
     uint64_t inflight_counter; /* orders inflight entries for resubmission */
+
+    /*
+     * Heads an earlier backend left in flight (virtq_recover_inflight), oldest
+     * first: virtq_pop hands them out before anything new on the avail ring.
+     */
+    uint16_t *resubmit;
+    unsigned resubmit_num;
+    unsigned resubmit_next;
 };
 
 /* One request taken off the ring.  The caller owns iov (per-slot preallocated). */
@@ -95,6 +103,35 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
  * out of range or queue not ready).
  */
 int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem);
+
+/*
+ * Before a ring starts (control thread, workers paused): take over what the
+ * inflight region says an earlier backend (crashed, killed, upgraded, or the
+ * migration source) took off the ring and never completed.  A completion
+ * that reached the used ring but not the region is finished first; the
+ * requests still in flight are queued for virtq_pop in the order they were
+ * taken, the avail index moves past them (used->idx + their number) and the
+ * pop counter continues after the largest one found.
+ *
+ * The region is the frontend's memory: each slot is read once, only heads
+ * below the ring size are taken, and a region that claims more requests than
+ * the guest ever made available is not believed (its marks are cleared and
+ * the frontend's base stands).  Returns how many requests will be
+ * resubmitted, 0 without a region, -EINVAL for an unbelievable region,
+ * -ENOMEM.
+ */
+int virtq_recover_inflight(struct virtq *vq);
+
+/* Drop what virtq_recover_inflight queued (ring reset or stopped).  Control thread. */
+void virtq_forget_resubmit(struct virtq *vq);
+
+/*
+ * Hand back the n most recently popped heads unused (a ring stopping while
+ * the device holds buffers, like event buffers waiting for an event): the
+ * avail index goes back by n and their inflight marks are cleared, so a
+ * later backend takes them again from the avail ring and only from there.
+ */
+void virtq_unpop(struct virtq *vq, const uint16_t *heads, unsigned n);
 
 /*
  * Put a completed request on the used ring (store-release of used->idx).

@@ -342,10 +342,10 @@ static void test_bad_logs_refused(void **state)
     assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 4096, 1 * MiB), 1); /* past the end */
     assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 8192, 0), 1);       /* bigger than fd */
     assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 16, 100), 1);       /* unaligned */
-    assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 1ull << 40, 0), 1);  /* absurd */
+    assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 1ull << 40, 0), 1); /* absurd */
     assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 4096, ~0ull << 12), 1); /* wraps */
-    assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 0, 0), 1);          /* empty */
-    assert_int_equal(vus_fe_set_log_base(cx->fe, -1, 4096, 0), 1);              /* no fd */
+    assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 0, 0), 1);              /* empty */
+    assert_int_equal(vus_fe_set_log_base(cx->fe, -1, 4096, 0), 1);                  /* no fd */
     /* SET_LOG_FD takes an eventfd only. */
     int p[2], efd = eventfd(0, EFD_CLOEXEC);
     assert_int_equal(pipe(p), 0);
@@ -403,9 +403,8 @@ static void test_set_log_base_without_shmfd(void **state)
     /* REPLY_ACK is negotiated: the library asks for the ack, which says no. */
     assert_int_equal(vus_fe_set_log_base(cx->fe, cx->logfd, 4096, 0), 1);
     /* Without NEED_REPLY nothing comes back, and the connection goes on. */
-    assert_int_equal(vus_fe_send_raw(cx->fe, VU_SET_LOG_BASE, VU_VERSION, &m, sizeof(m),
-                                     &cx->logfd, 1),
-                     0);
+    assert_int_equal(
+        vus_fe_send_raw(cx->fe, VU_SET_LOG_BASE, VU_VERSION, &m, sizeof(m), &cx->logfd, 1), 0);
     assert_int_equal(vus_fe_set_log(cx->fe, true), 0);
     rw(cx, false, in, PAGE, 8);
     assert_int_equal(cx->log[0], 0);
