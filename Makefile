@@ -5,6 +5,7 @@
 #   make check-restart   kill -9 the daemon during verified guest I/O (restart.mk)
 #   make check-mgmt      the management tests: check-ctl, the VM-free
 #                        test_fe_mgmt_* programs, the hotplug guest test
+#   make check-migration the live-migration guest test (migration.mk)
 #   make check           everything CI runs: format, unit tests (plain and
 #                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
 #                        guest tests under TCG, the QEMU series and its qtests
@@ -154,4 +155,5 @@ include qemu.mk
 include bench.mk
 include mgmt.mk
 include restart.mk
+include migration.mk
 include tests/nvme/nvme.mk
