@@ -101,7 +101,7 @@ check-unit: deps format-check
 # The nvme test also needs the fio engine and the NVMe tools in the guest
 # image, and runs the ASan daemon there after the plain one.
 check-guest: deps
-	$(MAKE) all nvme-tools fio-engine
+	$(MAKE) all nvme-tools fio-engine build/tests/slowfs
 	$(MAKE) SAN=1 all
 	VUS_BACKEND=daemon tests/guest/run-all.sh
 

@@ -6,16 +6,28 @@
 #                          backing files; plain daemon, then ASan+UBSan;
 #                          on the patched QEMU 10.2.2, then on Debian's 7.2
 #                          (both ends the same binary; the second runs even
-#                          when the first failed).  SKIP (not a pass)
+#                          when the first failed).  Two scenarios: drain,
+#                          and inflight (inflight-migration=on, requests in
+#                          flight at the switch on slowfs LUNs; patched QEMU
+#                          only, skipped on 7.2).  SKIP (not a pass)
 #                          while the daemon lacks VHOST_F_LOG_ALL/LOG_SHMFD.
 #
 # make check runs the same test through run-all.sh's default list, in
 # check-guest (Debian's QEMU) and check-qemu (the patched one).
 
+# slowfs (tests/tools/slowfs.c): a FUSE file whose every I/O is slow, for
+# the inflight scenario's LUNs.  Not under $(O): one build serves both daemons.
+SLOWFS := build/tests/slowfs
+
+$(SLOWFS): tests/tools/slowfs.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(shell pkg-config --cflags fuse3) \
+		-o $@ $< $(shell pkg-config --libs fuse3)
+
 .PHONY: check-migration
 
 check-migration: deps
-	$(MAKE) all
+	$(MAKE) all $(SLOWFS)
 	$(MAKE) SAN=1 all
 	$(MAKE) qemu
 	rc=0; \

@@ -32,7 +32,7 @@ qemu-series-check:
 	$(QEMU_SCRIPTS)/series-build-check.sh
 
 qemu-guest-check: qemu
-	$(MAKE) build/vhost-user-scsi build/vhost-user-scsi-ctl
+	$(MAKE) build/vhost-user-scsi build/vhost-user-scsi-ctl build/tests/slowfs
 	QEMU=$(CURDIR)/$(QEMU_PATCHED) tests/guest/run-all.sh
 
 qemu-export:

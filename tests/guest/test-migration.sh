@@ -41,11 +41,18 @@
 # query-migrate's blocked-reasons before the guest boots): the test then
 # ends with SKIP (exit 77) and QEMU's reason.
 #
-# Scenarios: mig_scenario NAME DEVICE-PROPS runs one whole migration with
-# extra properties on the virtio-scsi controller device of both ends;
-# "drain" (no extra properties: the source completes its requests when it
-# stops the device) is the only one so far; a new one is a line in the case
-# at the end.  Flavours: the plain daemon, then the ASan+UBSan one when
+# Scenarios: mig_scenario NAME DEVICE-PROPS [slow] runs one whole migration
+# with extra properties on the virtio-scsi controller device of both ends:
+#   drain     no extra properties: the source completes its requests when
+#             it stops the device;
+#   inflight  inflight-migration=on (this project's QEMU series, patches
+#             5-8): the source's daemon suspends the requests in flight at
+#             the stop, the inflight region travels with the device state
+#             and the destination's daemon resubmits them.  LUNs 0 and 1 sit
+#             on slowfs (tests/tools/slowfs.c: every I/O takes MIG_SLOW_US),
+#             so requests are certainly in the backend at the switch; the
+#             destination daemon must report resubmitting at least one.
+#             Skipped (not failed) with a QEMU that lacks the property.  Flavours: the plain daemon, then the ASan+UBSan one when
 # build/asan has it.  Knobs: VUS_MIG_FLAVOURS="plain asan",
 # VUS_MIG_SCENARIOS, VUS_MIG_PARAMS (JSON for migrate-set-parameters),
 # VUS_MIG_FIO_MIB (per write run), QEMU (both ends).
@@ -54,6 +61,7 @@ MIG_FIO_MIB=${VUS_MIG_FIO_MIB:-32}
 MIG_RO_MIB=24        # LUN 2, read back and verified over and over
 MIG_GUEST_WAIT_S=100 # the guest's limit for the host's "migrated" message
 MIG_LOOPS_MAX=200    # fio runs per LUN, a safety net
+MIG_SLOW_US=${VUS_MIG_SLOW_US:-20000} # inflight scenario: the latency of LUNs 0 and 1
 
 if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
@@ -295,6 +303,7 @@ mig_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	MIG_PIDS=()
+	mig_slowfs_stop
 	vus_cleanup
 }
 trap mig_cleanup EXIT
@@ -416,12 +425,39 @@ mig_drive() {
 	return 0
 }
 
-# mig_scenario SCEN [DEVICE-PROPS]: one whole migration, both daemons and
+# mig_slowfs N: LUN N's backing file served through slowfs at $VUS_TMP/slowN/disk.
+MIG_SLOWFS_PIDS=()
+mig_slowfs() {
+	local dir=$VUS_TMP/slow$1 i
+	mkdir -p "$dir"
+	"$MIG_SLOWFS" "$VUS_TMP/lun$1.img" "$dir" "$MIG_SLOW_US" 8>&- 2>>"$QMPLOG" &
+	MIG_SLOWFS_PIDS+=("$!")
+	for ((i = 0; i < 100; i++)); do
+		[ -f "$dir/disk" ] && return 0
+		sleep 0.05
+	done
+	vus_fail "slowfs did not mount $dir"
+	return 1
+}
+mig_slowfs_stop() {
+	local p d
+	for d in "$VUS_TMP"/slow?; do
+		[ -d "$d" ] && umount "$d" 2>/dev/null
+	done
+	for p in "${MIG_SLOWFS_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	MIG_SLOWFS_PIDS=()
+}
+
+# mig_scenario SCEN [DEVICE-PROPS [slow]]: one whole migration, both daemons and
 # both VMs started and stopped inside.  DEVICE-PROPS (e.g. "a=on,b=off") go
 # on the controller device of both ends.
 mig_scenario() {
 	MIG_SCEN=$1
 	MIG_PROPS=${2:-}
+	local slow=${3:-}
 	local srclog=$VUS_LOGDIR/$NAME.$MIG_SCEN.src.serial.log
 	local dstlog=$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.serial.log
 	local srcvm dstvm src_rc dst_rc t0 lun n spanned=0 ok
@@ -433,6 +469,11 @@ mig_scenario() {
 	local specs=("type=file,path=$VUS_TMP/lun0.img,direct=on,lun=0"
 		"type=file,path=$VUS_TMP/lun1.img,direct=on,lun=1"
 		"type=file,path=$VUS_TMP/lun2.img,direct=on,lun=2")
+	if [ -n "$slow" ]; then
+		mig_slowfs 0 && mig_slowfs 1 || return 1
+		specs[0]="type=file,path=$VUS_TMP/slow0/disk,lun=0"
+		specs[1]="type=file,path=$VUS_TMP/slow1/disk,lun=1"
+	fi
 	SRC_DPID=
 	DST_DPID=
 	mig_backend src "${specs[@]}" && mig_backend dst "${specs[@]}" || return 1
@@ -479,8 +520,18 @@ mig_scenario() {
 		ok=$([ "$VUS_FAILS" = 0 ] && echo PASS || echo FAIL)
 		vus_log "RESULT $NAME/$MIG_SCEN ($ok): QEMU $("$QEMU" --version | head -1 | awk '{ print $4 }'), downtime $(mig_kv downtime) ms, total-time $(mig_kv total-time) ms, setup-time $(mig_kv setup-time) ms, transferred $(mig_mib ram-transferred) MiB"
 	fi
+	if [ -n "$slow" ] && [ -z "$MIG_SKIP" ]; then
+		# What crossed the switch in flight: the destination took it over.
+		local dlog=$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log rings reqs
+		rings=$(grep -c 'resubmitting' "$dlog")
+		reqs=$(sed -n 's/.*resubmitting \([0-9]*\) request.*/\1/p' "$dlog" | awk '{ s += $1 } END { print s + 0 }')
+		vus_log "RESULT $NAME/$MIG_SCEN: $reqs request(s) in flight at the switch, resubmitted by the destination on $rings ring(s)"
+		[ "$reqs" -ge 1 ] ||
+			vus_fail "no request crossed the switch in flight (nothing resubmitted on the destination, log $dlog)"
+	fi
 	mig_stop_daemon "$SRC_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.src.daemon.log"
 	mig_stop_daemon "$DST_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log"
+	mig_slowfs_stop
 	MIG_DONE=$((MIG_DONE + 1))
 	[ -z "$MIG_SKIP" ]
 }
@@ -489,10 +540,21 @@ mig_scenario() {
 # The scenarios: name and extra controller properties.
 MIG_DONE=0
 MIG_WANT=0
-for scen in ${VUS_MIG_SCENARIOS:-drain}; do
+MIG_SLOWFS=${VUS_SLOWFS:-$VUS_ROOT/build/tests/slowfs}
+for scen in ${VUS_MIG_SCENARIOS:-drain inflight}; do
 	MIG_WANT=$((MIG_WANT + 1))
 	case "$scen" in
 	drain) mig_scenario drain "" ;;
+	inflight)
+		if ! "$QEMU" -device vhost-user-scsi-pci,help 2>/dev/null | grep -q inflight-migration; then
+			vus_log "scenario inflight skipped: $QEMU has no inflight-migration property (this project's QEMU series adds it)"
+			MIG_DONE=$((MIG_DONE + 1))
+		elif [ ! -x "$MIG_SLOWFS" ]; then
+			vus_fail "no $MIG_SLOWFS (make build/tests/slowfs)"
+		else
+			mig_scenario inflight inflight-migration=on slow
+		fi
+		;;
 	*) vus_fail "unknown scenario $scen" ;;
 	esac
 	# A skip only when nothing else went wrong (a daemon's sanitizer report...).
