@@ -516,18 +516,18 @@ mig_scenario() {
 			fi
 		done
 		[ "$spanned" -gt 0 ] || vus_fail "no fio run was in progress at the switch"
+		if [ -n "$slow" ]; then
+			# What crossed the switch in flight: the destination took it over.
+			local dlog=$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log rings reqs
+			rings=$(grep -c 'resubmitting' "$dlog")
+			reqs=$(sed -n 's/.*resubmitting \([0-9]*\) request.*/\1/p' "$dlog" | awk '{ s += $1 } END { print s + 0 }')
+			vus_log "RESULT $NAME/$MIG_SCEN: $reqs request(s) in flight at the switch, resubmitted by the destination on $rings ring(s)"
+			[ "$reqs" -ge 1 ] ||
+				vus_fail "no request crossed the switch in flight (nothing resubmitted on the destination, log $dlog)"
+		fi
 		tr -d '\r' <"$dstlog" | grep -a -E '^VUS-KV: ' | sed 's/^VUS-KV: /  /' >&2
 		ok=$([ "$VUS_FAILS" = 0 ] && echo PASS || echo FAIL)
 		vus_log "RESULT $NAME/$MIG_SCEN ($ok): QEMU $("$QEMU" --version | head -1 | awk '{ print $4 }'), downtime $(mig_kv downtime) ms, total-time $(mig_kv total-time) ms, setup-time $(mig_kv setup-time) ms, transferred $(mig_mib ram-transferred) MiB"
-	fi
-	if [ -n "$slow" ] && [ -z "$MIG_SKIP" ]; then
-		# What crossed the switch in flight: the destination took it over.
-		local dlog=$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log rings reqs
-		rings=$(grep -c 'resubmitting' "$dlog")
-		reqs=$(sed -n 's/.*resubmitting \([0-9]*\) request.*/\1/p' "$dlog" | awk '{ s += $1 } END { print s + 0 }')
-		vus_log "RESULT $NAME/$MIG_SCEN: $reqs request(s) in flight at the switch, resubmitted by the destination on $rings ring(s)"
-		[ "$reqs" -ge 1 ] ||
-			vus_fail "no request crossed the switch in flight (nothing resubmitted on the destination, log $dlog)"
 	fi
 	mig_stop_daemon "$SRC_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.src.daemon.log"
 	mig_stop_daemon "$DST_DPID" "$VUS_LOGDIR/$NAME.$MIG_SCEN.dst.daemon.log"
