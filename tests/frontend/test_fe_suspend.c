@@ -121,6 +121,19 @@ static unsigned marked(const struct ctx *cx)
     return n;
 }
 
+/* The next completed command on vq, waiting up to timeout_ms; NULL if none. */
+static struct vus_fe_cmd *reap_within(struct vus_fe_vq *vq, int timeout_ms)
+{
+    struct vus_fe_cmd *done = NULL;
+
+    for (int t = 0; t < timeout_ms / 10 && !done; t++) {
+        done = vus_fe_cmd_reap(vq);
+        if (!done)
+            vus_fe_vq_wait(vq, 10);
+    }
+    return done;
+}
+
 static void *release_later(void *arg)
 {
     usleep(200 * 1000);
@@ -173,7 +186,7 @@ static void stop_with_read_held(struct ctx *cx, struct vus_fe_cmd *c, struct iov
 static void test_suspend_then_resubmit(void **state)
 {
     struct ctx cx;
-    struct vus_fe_cmd c, *done = NULL;
+    struct vus_fe_cmd c, *done;
     struct iovec iov;
     struct stop_call s = { .idx = REQ0 };
 
@@ -189,11 +202,7 @@ static void test_suspend_then_resubmit(void **state)
 
     /* The next start takes it over: completed once, with its data. */
     assert_int_equal(vus_fe_vq_start(cx.fe, REQ0), 0);
-    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
-        done = vus_fe_cmd_reap(cx.vq);
-        if (!done)
-            vus_fe_vq_wait(cx.vq, 10);
-    }
+    done = reap_within(cx.vq, T_TIMEOUT);
     assert_ptr_equal(done, &c);
     assert_int_equal(c.response, VIRTIO_SCSI_S_OK);
     assert_int_equal(c.status, 0);
@@ -237,18 +246,14 @@ static void test_drain_without_feature(void **state)
 static void test_running_ring_gets_them_back(void **state)
 {
     struct ctx cx;
-    struct vus_fe_cmd c, *done = NULL;
+    struct vus_fe_cmd c, *done;
     struct iovec iov;
     struct stop_call s = { .idx = VIRTIO_SCSI_VQ_CONTROL };
 
     open_fe(&cx, true);
     uint16_t used0 = vus_fe_vq_used_idx(cx.vq);
     stop_with_read_held(&cx, &c, &iov, &s);
-    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
-        done = vus_fe_cmd_reap(cx.vq);
-        if (!done)
-            vus_fe_vq_wait(cx.vq, 10);
-    }
+    done = reap_within(cx.vq, T_TIMEOUT);
     assert_ptr_equal(done, &c);
     assert_int_equal(c.response, VIRTIO_SCSI_S_OK);
     assert_int_equal(c.status, 0);
@@ -266,7 +271,7 @@ static void test_running_ring_gets_them_back(void **state)
 static void test_disable_suspends(void **state)
 {
     struct ctx cx;
-    struct vus_fe_cmd c, *done = NULL;
+    struct vus_fe_cmd c, *done;
     struct iovec iov;
     struct vu_vring_state st = { .index = REQ0, .num = 0 };
 
@@ -294,11 +299,7 @@ static void test_disable_suspends(void **state)
     st.num = 1;
     assert_int_equal(vus_fe_request_ack(cx.fe, VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
     vus_fe_vq_kick(cx.vq);
-    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
-        done = vus_fe_cmd_reap(cx.vq);
-        if (!done)
-            vus_fe_vq_wait(cx.vq, 10);
-    }
+    done = reap_within(cx.vq, T_TIMEOUT);
     assert_ptr_equal(done, &c);
     assert_int_equal(c.status, 0);
     usleep(100 * 1000);

@@ -255,3 +255,37 @@ vus_require_daemon() {
 	[ "$VUS_BACKEND" = daemon ] || vus_skip "needs the vhost-user-scsi daemon (backend is $VUS_BACKEND)"
 	[ -x "$VUS_DAEMON" ] || vus_skip "no daemon binary $VUS_DAEMON"
 }
+
+# vus_flavours TAG NAME: for tests that run once with the plain daemon and
+# once with the ASan+UBSan one.  When VUS_<TAG>_FLAVOUR is set, returns: the
+# script goes on as that flavour.  Otherwise runs the script once per
+# flavour with VUS_<TAG>_FLAVOUR (and, for asan, VUS_DAEMON) set, and exits
+# with the combined status: 1 if one failed, 77 if one skipped and none
+# failed, else 0.  The flavours: VUS_<TAG>_FLAVOURS, or "plain asan" when
+# the backend is the daemon and build/asan has one, else plain.
+vus_flavours() {
+	local var="VUS_${1}_FLAVOUR" name=$2 f r rc=0 skipped=0 flavours
+	local asan=${VUS_ASAN_DAEMON:-$VUS_ROOT/build/asan/vhost-user-scsi}
+	[ -n "${!var:-}" ] && return 0
+	flavours=$(eval echo "\${${var}S:-}")
+	if [ -z "$flavours" ]; then
+		if [ "$VUS_BACKEND" = daemon ] && [ -x "$asan" ]; then
+			flavours="plain asan"
+		else
+			flavours=plain
+			[ "$VUS_BACKEND" = daemon ] &&
+				echo "[$name] no $asan: the ASan flavour does not run (make SAN=1 all)" >&2
+		fi
+	fi
+	for f in $flavours; do
+		if [ "$f" = asan ]; then
+			env "$var=asan" VUS_DAEMON="$asan" "$0"
+		else
+			env "$var=plain" "$0"
+		fi
+		r=$?
+		if [ "$r" = 77 ]; then skipped=$((skipped + 1)); elif [ "$r" != 0 ]; then rc=1; fi
+	done
+	[ "$rc" = 0 ] && [ "$skipped" -gt 0 ] && exit 77
+	exit $rc
+}

@@ -241,33 +241,8 @@ fi
 . "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ASAN_DAEMON=${VUS_ASAN_DAEMON:-$(cd "$HERE/../.." && pwd)/build/asan/vhost-user-scsi}
 
-# Without a flavour: run each flavour as its own test (own daemons, VMs, logs).
-if [ -z "${VUS_MIG_FLAVOUR:-}" ]; then
-	if [ -n "${VUS_MIG_FLAVOURS:-}" ]; then
-		flavours=$VUS_MIG_FLAVOURS
-	elif [ "$VUS_BACKEND" = daemon ] && [ -x "$ASAN_DAEMON" ]; then
-		flavours="plain asan"
-	else
-		flavours=plain
-		[ "$VUS_BACKEND" = daemon ] &&
-			echo "[migration] no $ASAN_DAEMON: the ASan flavour does not run (make SAN=1 all)" >&2
-	fi
-	rc=0
-	skipped=0
-	for f in $flavours; do
-		if [ "$f" = asan ]; then
-			VUS_MIG_FLAVOUR=asan VUS_DAEMON=$ASAN_DAEMON "$0"
-		else
-			VUS_MIG_FLAVOUR=plain "$0"
-		fi
-		r=$?
-		if [ "$r" = 77 ]; then skipped=$((skipped + 1)); elif [ "$r" != 0 ]; then rc=1; fi
-	done
-	[ "$rc" = 0 ] && [ "$skipped" -gt 0 ] && exit 77
-	exit $rc
-fi
+vus_flavours MIG migration
 
 if [ "$VUS_MIG_FLAVOUR" = asan ]; then NAME=migration-asan; else NAME=migration; fi
 vus_setup "$NAME"

@@ -88,32 +88,7 @@ fi
 
 . "$(dirname "$0")/lib.sh"
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-ASAN_DAEMON=${VUS_ASAN_DAEMON:-$(cd "$HERE/../.." && pwd)/build/asan/vhost-user-scsi}
-
-if [ -z "${VUS_RS_FLAVOUR:-}" ]; then
-	if [ -n "${VUS_RS_FLAVOURS:-}" ]; then
-		flavours=$VUS_RS_FLAVOURS
-	elif [ -x "$ASAN_DAEMON" ]; then
-		flavours="plain asan"
-	else
-		flavours=plain
-		echo "[restart] no $ASAN_DAEMON: the ASan flavour does not run (make SAN=1 all)" >&2
-	fi
-	rc=0
-	skipped=0
-	for f in $flavours; do
-		if [ "$f" = asan ]; then
-			VUS_RS_FLAVOUR=asan VUS_DAEMON=$ASAN_DAEMON "$0"
-		else
-			VUS_RS_FLAVOUR=plain "$0"
-		fi
-		r=$?
-		if [ "$r" = 77 ]; then skipped=$((skipped + 1)); elif [ "$r" != 0 ]; then rc=1; fi
-	done
-	[ "$rc" = 0 ] && [ "$skipped" -gt 0 ] && exit 77
-	exit $rc
-fi
+vus_flavours RS restart
 
 NAME=restart
 [ "$VUS_RS_FLAVOUR" = asan ] && NAME=restart-asan
@@ -130,6 +105,17 @@ fi
 now() { date +%s.%N; }
 ms_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 connections() { grep -c 'frontend connected' "$VUS_DLOG"; }
+# reconnected BEFORE WHAT: wait (10 s) until the daemons' log counts more
+# connections than BEFORE: QEMU came back after WHAT.
+reconnected() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(connections)" -gt "$1" ] && return 0
+		sleep 0.05
+	done
+	vus_fail "QEMU did not reconnect within 10 s after $2"
+	return 1
+}
 
 disk=$VUS_TMP/disk.img
 truncate -s ${RS_DISK_MIB}M "$disk"
@@ -168,14 +154,7 @@ while [ "$started" = 1 ] && [ "$kills" -lt "$RS_KILLS" ]; do
 	before=$(connections)
 	rm -f "$VUS_SOCK"
 	vus_start_daemon "" "$LUN" || break
-	for _ in $(seq 1 200); do
-		[ "$(connections)" -gt "$before" ] && break
-		sleep 0.05
-	done
-	if [ "$(connections)" -le "$before" ]; then
-		vus_fail "QEMU did not reconnect within 10 s after kill $kills"
-		break
-	fi
+	reconnected "$before" "kill $kills" || break
 	reconnect_ms+=("$(ms_since "$t_kill")")
 done
 vus_log "$kills kills in $(ms_since "$t_io") ms; kill -> reconnected: $(printf '%s\n' "${reconnect_ms[@]}" |
@@ -197,14 +176,7 @@ while [ "$started" = 1 ] && [ "$kills" = "$RS_KILLS" ] && [ "$upgrades" -lt "$RS
 	wait "$VUS_DPID" 2>/dev/null
 	VUS_DPID=$newpid
 	upgrades=$((upgrades + 1))
-	for _ in $(seq 1 200); do
-		[ "$(connections)" -gt "$before" ] && break
-		sleep 0.05
-	done
-	if [ "$(connections)" -le "$before" ]; then
-		vus_fail "QEMU did not reconnect within 10 s after upgrade $upgrades"
-		break
-	fi
+	reconnected "$before" "upgrade $upgrades" || break
 	upgrade_ms+=("$(ms_since "$t_up")")
 done
 vus_log "$upgrades live upgrades; upgrade -> reconnected: ${upgrade_ms[*]} ms"

@@ -138,7 +138,8 @@ int main(int argc, char **argv)
     }
     backing_size = st.st_size;
     /* Foreground, several threads; other users (the daemons run as root too) may look. */
-    char *fargv[] = { argv[0], "-f", "-o", "default_permissions,max_idle_threads=64", argv[2],
-                      NULL };
+    char *fargv[] = {
+        argv[0], "-f", "-o", "default_permissions,max_idle_threads=64", argv[2], NULL
+    };
     return fuse_main(5, fargv, &ops, NULL);
 }
