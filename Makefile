@@ -1,7 +1,8 @@
 # vhost-user-scsi: a vhost-user SCSI target daemon.
 #
 #   make                 build build/vhost-user-scsi and build/vhost-user-scsi-ctl
-#   make check-ctl       the CLI against a stub RPC server (tests/ctl)
+#   make check-ctl       the CLI against a stub RPC server (tests/ctl), and the
+#                        live-upgrade script against the daemon (tests/upgrade)
 #   make check-restart   kill -9 the daemon during verified guest I/O (restart.mk)
 #   make check-mgmt      the management tests: check-ctl, the VM-free
 #                        test_fe_mgmt_* programs, the hotplug guest test
@@ -76,8 +77,9 @@ $(CTL_STUB): $(O)/obj/tests/ctl/stub_server.o $(O)/libvus.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The CLI's commands, output and exit codes against the stub (tests/ctl/run.sh).
-check-ctl: $(CTL) $(CTL_STUB)
+check-ctl: $(CTL) $(CTL_STUB) $(DAEMON)
 	tests/ctl/run.sh $(CTL) $(CTL_STUB)
+	tests/upgrade/test-upgrade.sh $(DAEMON) $(CTL)
 
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(O)/libvus.a
 	@mkdir -p $(dir $@)

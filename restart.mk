@@ -5,7 +5,9 @@
 #                        (tests/guest/test-restart.sh: 20 kills during a
 #                        verified fio run, plain then ASan daemon) on the
 #                        patched QEMU 10.2.2, whose vhost-user-scsi
-#                        reconnects (Debian's 7.2 does not)
+#                        reconnects (Debian's 7.2 does not); and the
+#                        live-upgrade script against the daemon, no VM
+#                        (tests/upgrade/test-upgrade.sh, also in check-ctl)
 
 .PHONY: check-restart
 
@@ -15,4 +17,5 @@ check-restart: deps
 	$(MAKE) qemu
 	VUS_DAEMON=build/vhost-user-scsi VUS_FIO_ENGINE= tests/frontend/run.sh build/fe-tests/test_fe_suspend
 	VUS_DAEMON=build/asan/vhost-user-scsi VUS_FIO_ENGINE= tests/frontend/run.sh build/asan/fe-tests/test_fe_suspend
+	tests/upgrade/test-upgrade.sh build/vhost-user-scsi build/vhost-user-scsi-ctl
 	QEMU=$(CURDIR)/$(QEMU_PATCHED) VUS_BACKEND=daemon tests/guest/run-all.sh restart
