@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "vu_dev_msg.h"
 #include "vhost/vu_dev.h"
 #include "vhost/vu_inflight.h"
 #include "vhost/vu_msg.h"
@@ -79,22 +80,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Build a message as if received; fds are dup'ed so the device may own them. */
 static int handle(uint32_t req, uint32_t flags, const void *payload, uint32_t size, int fd)
 {
-    struct vu_msg msg;
-
-    memset(&msg, 0, sizeof(msg));
-    msg.hdr.request = req;
-    msg.hdr.flags = VU_VERSION | flags;
-    msg.hdr.size = size;
-    if (size)
-        memcpy(&msg.payload, payload, size);
-    if (fd >= 0) {
-        msg.fds[0] = dup(fd);
-        msg.nfds = 1;
-    }
-    return vu_dev_handle_msg(&dev, &msg);
+    return vu_dev_msg_handle(&dev, req, flags, payload, size, fd);
 }
 
 static uint64_t read_reply_u64(uint32_t expect_req)

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "vu_dev_msg.h"
 #include "ring_helper.h"
 #include "vhost/vu_dev.h"
 #include "vhost/vu_log.h"
@@ -353,19 +354,7 @@ static int dev_teardown(void **state)
 
 static int handle(uint32_t req, uint32_t flags, const void *payload, uint32_t size, int fd)
 {
-    struct vu_msg msg;
-
-    memset(&msg, 0, sizeof(msg));
-    msg.hdr.request = req;
-    msg.hdr.flags = VU_VERSION | flags;
-    msg.hdr.size = size;
-    if (size)
-        memcpy(&msg.payload, payload, size);
-    if (fd >= 0) {
-        msg.fds[0] = dup(fd);
-        msg.nfds = 1;
-    }
-    return vu_dev_handle_msg(&dev, &msg);
+    return vu_dev_msg_handle(&dev, req, flags, payload, size, fd);
 }
 
 /* The next reply's u64, or -1 when there is none. */
