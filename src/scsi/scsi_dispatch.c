@@ -137,7 +137,9 @@ void scsi_task_complete(struct scsi_task *task)
     /*
      * The transport's callback still reads the LUN (statistics): only then
      * does the task stop counting, so a LUN being detached outlives it.
+     * The range goes first: once done() ran the slot may carry a new task.
      */
+    scsi_range_unlock(task);
     task->done(task);
     atomic_fetch_sub(&lun->inflight, 1);
 }
@@ -315,6 +317,7 @@ void scsi_task_execute(struct scsi_task *task)
     task->io_submitting = false;
     task->io_in_flight = false;
     task->aborted = false;
+    task->rl_state = SCSI_RL_NONE;
 
     if (cdb_len == 0) {
         scsi_task_invalid_cdb(task);

@@ -80,6 +80,25 @@ size_t scsi_sense_build(uint8_t *buf, uint8_t key, uint8_t asc, uint8_t ascq);
  */
 void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *task, int result));
 
+/* Range lock states of a task (task->rl_state). */
+#define SCSI_RL_NONE    0
+#define SCSI_RL_HELD    1
+#define SCSI_RL_WAITING 2
+
+/*
+ * Take [lba, lba + n) of task's LUN, shared (writes) or exclusive (COMPARE
+ * AND WRITE).  Returns true when granted now: the caller goes on.  Returns
+ * false when the task was queued: start(task) runs once the range is free, on
+ * the task's worker loop (inline when task->loop is NULL, as in unit tests).
+ * The range is released by scsi_task_complete.
+ */
+bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, bool excl,
+                     void (*start)(struct scsi_task *task));
+/* Release task's range (no-op unless held) and start the waiters it was blocking. */
+void scsi_range_unlock(struct scsi_task *task);
+void scsi_range_lock_init(struct scsi_range_lock *rl);
+void scsi_range_lock_fini(struct scsi_range_lock *rl);
+
 /* Blocks on the LUN. */
 static inline uint64_t scsi_lun_blocks(const struct scsi_lun *lun)
 {

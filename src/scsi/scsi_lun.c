@@ -117,6 +117,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->id = cfg->lun;
     lun->bdev = bdev;
     lun->bdev_borrowed = cfg->borrow_bdev;
+    scsi_range_lock_init(&lun->rlock);
     if (cfg->stats_workers > 0)
         lun->stats = lun_stats_new(cfg->stats_workers); /* statistics are optional: NULL is fine */
     if (cfg->serial[0] != '\0')
@@ -153,6 +154,7 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
             if (!tgt->luns[l]->bdev_borrowed)
                 bdev_close(tgt->luns[l]->bdev);
             lun_stats_free(tgt->luns[l]->stats);
+            scsi_range_lock_fini(&tgt->luns[l]->rlock);
             free(tgt->luns[l]);
         }
         free(tgt);
@@ -180,6 +182,7 @@ void scsi_lun_free(struct scsi_lun *l)
     if (!l->bdev_borrowed)
         bdev_close(l->bdev);
     lun_stats_free(l->stats);
+    scsi_range_lock_fini(&l->rlock);
     free(l);
 }
 
