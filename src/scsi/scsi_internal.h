@@ -23,10 +23,16 @@ enum scsi_xfer {
     SCSI_XFER_OUT_PARAM,  /* data-out of PARAMETER LIST LENGTH bytes */
     SCSI_XFER_OUT_WSAME,  /* WRITE SAME: one block unless NDOB */
     SCSI_XFER_OUT_VERIFY, /* VERIFY: depends on BYTCHK */
+    SCSI_XFER_OUT_CAW,    /* COMPARE AND WRITE: twice NUMBER OF LOGICAL BLOCKS blocks */
 };
 
 #define SCSI_CMD_UA_EXEMPT 0x01 /* runs without reporting a pending unit attention */
 #define SCSI_CMD_STANDIN   0x02 /* answered by the LUN 0 stand-in */
+/*
+ * Every CDB bit outside the usage data (bytes 1 to the one before CONTROL) is
+ * refused with INVALID FIELD IN CDB pointing at it, before the handler runs.
+ */
+#define SCSI_CMD_STRICT 0x04
 
 typedef void (*scsi_handler)(struct scsi_task *task);
 
@@ -128,6 +134,35 @@ uint32_t scsi_max_xfer_blocks(const struct bdev *bdev);
 #define SCSI_MAX_UNMAP_DESCS  255u        /* the descriptor list must fit in task->block_buf */
 #define SCSI_MAX_XFER_BYTES   (8u << 20)
 
+/* MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the most its one-byte field can carry. */
+#define SCSI_MAX_CAW_BLOCKS 255u
+
+/*
+ * task->step of READ/WRITE and the commands built on them: what the next
+ * completion of scsi_rw_next() means.
+ */
+#define SCSI_STEP_WRITE  0x01 /* READ/WRITE phase: a write */
+#define SCSI_STEP_FUA    0x02
+#define SCSI_STEP_VERIFY 0x04 /* WRITE AND VERIFY: verify once the write is done */
+#define SCSI_STEP_BYTCHK 0x08 /* ... by comparing with the data-out */
+#define SCSI_STEP_CHECK  0x10 /* verify phase: low two bits are BYTCHK */
+#define SCSI_STEP_MEDIUM 0x20 /* verify phase: a BDEV_IO_VERIFY is in flight */
+#define SCSI_STEP_CAW    0x40 /* COMPARE AND WRITE: compare phase */
+
+/* Describe the next piece of a READ/WRITE at task->lba/nblocks/buf_off; false: failed. */
+bool scsi_rw_prepare(struct scsi_task *task);
+/* Completion of a READ/WRITE piece (and of the verify steps that follow a WRITE AND VERIFY). */
+bool scsi_rw_next(struct scsi_task *task, int result);
+/* Read the next chunk at task->lba (at most task->nblocks blocks) into task->block_buf. */
+bool scsi_read_chunk(struct scsi_task *task);
+/*
+ * Compare the chunk just read into block_buf with the data-out at base +
+ * buf_off (one_block: every block against the block at base).  On a
+ * difference, finish with MISCOMPARE and the offset of the first differing
+ * byte in INFORMATION, and return false.
+ */
+bool scsi_compare_chunk(struct scsi_task *task, size_t base, bool one_block);
+
 /* Big-endian field access into CDBs and response buffers. */
 static inline uint16_t get_be16(const uint8_t *p)
 {
@@ -179,6 +214,10 @@ void scsi_sbc_verify(struct scsi_task *task);
 void scsi_sbc_sync_cache(struct scsi_task *task);
 void scsi_sbc_unmap(struct scsi_task *task);
 void scsi_sbc_write_same(struct scsi_task *task);
+void scsi_sbc_write_verify(struct scsi_task *task);
+void scsi_sbc_compare_and_write(struct scsi_task *task);
+void scsi_sbc_prefetch(struct scsi_task *task);
+void scsi_sbc_read_defect_data(struct scsi_task *task);
 
 /* Take the most important pending unit attention (clearing it); false if none. */
 bool scsi_ua_take(struct scsi_lun *lun, uint8_t *asc, uint8_t *ascq);
