@@ -475,7 +475,9 @@ void scsi_sbc_prefetch(struct scsi_task *task)
 {
     struct scsi_lba_range r = scsi_cdb_range(task->cdb);
 
-    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
+    /* PREFETCH LENGTH 0 runs to the last block: the first one must exist. */
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n) ||
+        (r.n == 0 && r.lba >= scsi_lun_blocks(task->lun))) {
         fail_lba_range(task);
         return;
     }

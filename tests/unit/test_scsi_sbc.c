@@ -530,8 +530,10 @@ static void test_prefetch(void **state)
     c10[8] = 11;
     assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
     c10[8] = 0;
-    c10[5] = 100; /* zero blocks at the end of the LUN: nothing to check but the start */
+    c10[5] = 99; /* PREFETCH LENGTH 0: from the LBA to the last block */
     assert_good(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0));
+    c10[5] = 100; /* ...which must exist */
+    assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
     c10[5] = 101;
     assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
     c10[5] = 0;
