@@ -303,12 +303,65 @@ static void test_atomic_against_writes(void **state)
     env_free(e);
 }
 
+/* A write that waited continues on its own worker's loop, not inside the holder's completion. */
+static void test_waiter_resumes_on_its_loop(void **state)
+{
+    struct env *e = env_new(100, 512);
+    struct scsi_task *t2 = calloc(1, sizeof(*t2));
+    struct iovec iov1, iov2;
+    uint8_t cdb[16], *caw, *wr = malloc(512);
+    struct io_loop loop;
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    fill(e);
+    memset(wr, 0x3c, 512);
+    e->fb->deferred = true;
+    e->done = 0;
+    caw = caw_buf(e, 20, 1, 9);
+    start(e, e->task, &iov1, (caw_cdb(cdb, 20, 1, 0), cdb), caw, 1024);
+    w16(cdb, 20, 1);
+    memset(t2, 0, sizeof(*t2));
+    t2->loop = &loop;
+    memcpy(t2->cdb, cdb, 16);
+    t2->cdb_len = 16;
+    t2->lun = e->lun;
+    t2->dir = SCSI_DIR_TO_DEV;
+    iov2 = (struct iovec){ wr, 512 };
+    t2->iov = &iov2;
+    t2->iovcnt = 1;
+    t2->iov_len = 512;
+    t2->done = env_done;
+    scsi_task_execute(t2);
+    assert_int_equal(t2->rl_state, SCSI_RL_WAITING);
+    fake_run(e->fb);
+    /* COMPARE AND WRITE is done; the write has its range but has not started. */
+    assert_int_equal(e->done, 1);
+    assert_good(e->task);
+    assert_int_equal(t2->rl_state, SCSI_RL_HELD);
+    assert_int_equal(e->fb->npending, 0);
+    assert_int_equal(io_loop_run_once(&loop, true), 1);
+    assert_int_equal(e->fb->npending, 1);
+    fake_run(e->fb);
+    assert_int_equal(e->done, 2);
+    assert_good(t2);
+    assert_int_equal(e->fb->data[20 * 512], 0x3c);
+    io_loop_fini(&loop);
+    free(caw);
+    free(wr);
+    free(t2);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compare_and_write), cmocka_unit_test(test_miscompare),
-        cmocka_unit_test(test_boundaries),        cmocka_unit_test(test_cdb_checks),
-        cmocka_unit_test(test_backend_errors),    cmocka_unit_test(test_atomic_against_writes),
+        cmocka_unit_test(test_compare_and_write),
+        cmocka_unit_test(test_miscompare),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_cdb_checks),
+        cmocka_unit_test(test_backend_errors),
+        cmocka_unit_test(test_atomic_against_writes),
+        cmocka_unit_test(test_waiter_resumes_on_its_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
