@@ -383,6 +383,9 @@ def gen_scsi():
     write("scsi", "write_verify16", scsi_input(1, DIR_TO_DEV,
                                                bytes([0x8E, 0]) + struct.pack(">QIBB", 2, 1, 0,
                                                                               0), 4096))
+    write("scsi", "orwrite16", scsi_input(0, DIR_TO_DEV,
+                                          bytes([0x8B, 0x08]) + struct.pack(">QIBB", 6, 9, 0, 0),
+                                          9 * 512, niov=3, seed=2, data=b"\x11" * 900))
     write("scsi", "prefetch16", scsi_input(0, DIR_NONE,
                                            bytes([0x90, 0x02]) + struct.pack(">QIBB", 0, 8, 0, 0),
                                            0))

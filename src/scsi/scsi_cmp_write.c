@@ -9,8 +9,14 @@
  *
  * The compare reads a chunk at a time into task->block_buf (no allocation);
  * the write is an ordinary WRITE of the second half of the buffer.
+ *
+ * ORWRITE(16) is the other read-modify-write command: each chunk is read,
+ * ORed with the data-out and written back, under the same exclusive range.
  */
 #include <errno.h>
+#include <string.h>
+
+#include "util/iov.h"
 
 #include "scsi/scsi_internal.h"
 
@@ -91,4 +97,90 @@ void scsi_sbc_compare_and_write(struct scsi_task *task)
     if (!scsi_range_lock(task, lba, n, true, caw_start))
         return;
     caw_start(task);
+}
+
+#define OR_WRITING 0x80 /* task->step of ORWRITE: the chunk in block_buf is being written */
+
+static bool orwrite_next(struct scsi_task *task, int result)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+    size_t len = task->bio.len;
+    uint8_t in[sizeof(task->block_buf)];
+
+    if (result < 0) {
+        scsi_task_set_errno(task, result, task->step & OR_WRITING);
+        scsi_task_complete(task);
+        return false;
+    }
+    if (!(task->step & OR_WRITING)) {
+        /* The chunk read: OR the data-out into it and write it back in place. */
+        if (iov_to_buf(task->iov, task->iovcnt, task->buf_off, in, len) != len) {
+            scsi_task_set_errno(task, -EINVAL, false);
+            scsi_task_complete(task);
+            return false;
+        }
+        for (size_t i = 0; i < len; i++)
+            task->block_buf[i] |= in[i];
+        task->bio.type = BDEV_IO_WRITE;
+        task->bio.fua = task->step & SCSI_STEP_FUA;
+        task->step |= OR_WRITING;
+        return true;
+    }
+    task->step &= ~(unsigned)OR_WRITING;
+    task->lba += len / bs;
+    task->nblocks -= len / bs;
+    task->buf_off += len;
+    task->data_len = task->buf_off;
+    if (task->nblocks == 0) {
+        scsi_task_complete(task);
+        return false;
+    }
+    return scsi_read_chunk(task);
+}
+
+static void orwrite_start(struct scsi_task *task)
+{
+    if (scsi_read_chunk(task))
+        scsi_task_submit(task, orwrite_next);
+}
+
+void scsi_sbc_orwrite(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    const struct bdev *bdev = task->lun->bdev;
+    struct scsi_lba_range r = scsi_cdb_range(cdb);
+
+    if (cdb[1] & SCSI_CDB_PROTECT) {
+        scsi_task_invalid_field(task, 1, 7);
+        return;
+    }
+    if (r.n > scsi_max_xfer_blocks(bdev)) {
+        scsi_task_invalid_field(task, r.n_off, -1);
+        return;
+    }
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return;
+    }
+    if (r.n == 0) {
+        scsi_task_complete(task);
+        return;
+    }
+    if (bdev->block_size > sizeof(task->block_buf)) {
+        scsi_task_set_errno(task, -EINVAL, false);
+        scsi_task_complete(task);
+        return;
+    }
+    task->lba = r.lba;
+    task->nblocks = r.n;
+    task->buf_off = 0;
+    task->step = (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0;
+    /* Read, OR, write: no other write may come between, so the range is exclusive. */
+    if (!scsi_range_lock(task, r.lba, r.n, true, orwrite_start))
+        return;
+    orwrite_start(task);
 }

@@ -96,6 +96,8 @@ static const struct scsi_opcode opcodes[256] = {
                                       0x89, 0x18, U8, 0, 0, 0, 0xff, 0x1f, 0),
     [SCSI_OP_WRITE_16] = ONE("WRITE(16)", scsi_sbc_read_write, 16, 0, OUT_BLOCKS, 10, 4,
                              0x8a, 0x18, U8, U4, 0, 0),
+    [SCSI_OP_ORWRITE_16] = ONE("ORWRITE(16)", scsi_sbc_orwrite, 16, STRICT, OUT_BLOCKS, 10, 4,
+                               0x8b, 0x18, U8, U4, 0x1f, 0),
     [SCSI_OP_WRITE_VERIFY_16] = ONE("WRITE AND VERIFY(16)", scsi_sbc_write_verify, 16, STRICT,
                                     OUT_BLOCKS, 10, 4, 0x8e, 0x16, U8, U4, 0x1f, 0),
     [SCSI_OP_VERIFY_16] = ONE("VERIFY(16)", scsi_sbc_verify, 16, 0, OUT_VERIFY, 10, 4,

@@ -216,6 +216,7 @@ void scsi_sbc_unmap(struct scsi_task *task);
 void scsi_sbc_write_same(struct scsi_task *task);
 void scsi_sbc_write_verify(struct scsi_task *task);
 void scsi_sbc_compare_and_write(struct scsi_task *task);
+void scsi_sbc_orwrite(struct scsi_task *task);
 void scsi_sbc_prefetch(struct scsi_task *task);
 void scsi_sbc_read_defect_data(struct scsi_task *task);
 

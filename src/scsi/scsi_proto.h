@@ -28,6 +28,7 @@
 #define SCSI_OP_READ_16             0x88
 #define SCSI_OP_COMPARE_AND_WRITE   0x89
 #define SCSI_OP_WRITE_16            0x8a
+#define SCSI_OP_ORWRITE_16          0x8b
 #define SCSI_OP_WRITE_VERIFY_16     0x8e
 #define SCSI_OP_VERIFY_16           0x8f
 #define SCSI_OP_PREFETCH_16         0x90

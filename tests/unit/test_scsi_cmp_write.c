@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* COMPARE AND WRITE: compare, write, MISCOMPARE, CDB checks, atomicity against other writes. */
+/*
+ * COMPARE AND WRITE and ORWRITE(16): compare (or OR) then write, MISCOMPARE,
+ * CDB checks, atomicity against other writes.
+ */
 #include "scsi_fake.h"
 
 static unsigned caw_cdb(uint8_t *cdb, uint64_t lba, uint8_t n, uint8_t byte1)
@@ -352,6 +355,102 @@ static void test_waiter_resumes_on_its_loop(void **state)
     env_free(e);
 }
 
+static unsigned or_cdb(uint8_t *cdb, uint64_t lba, uint32_t n, uint8_t byte1)
+{
+    memset(cdb, 0, 16);
+    cdb[0] = 0x8b;
+    cdb[1] = byte1;
+    put_be64(&cdb[2], lba);
+    put_be32(&cdb[10], n);
+    return 16;
+}
+
+static void test_orwrite(void **state)
+{
+    struct env *e = env_new(1000, 512);
+    uint8_t cdb[16], *buf = malloc(20 * 512), *want = malloc(20 * 512);
+    struct scsi_task *t;
+
+    fill(e);
+    for (unsigned deferred = 0; deferred < 2; deferred++) {
+        uint64_t lba = 100 + 50 * deferred;
+
+        e->fb->deferred = deferred;
+        for (size_t i = 0; i < 20 * 512; i++) {
+            buf[i] = (uint8_t)(1u << (i % 8));
+            want[i] = e->fb->data[lba * 512 + i] | buf[i];
+        }
+        /* 20 blocks: three 4 KiB read-OR-write rounds. */
+        t = run(e, cdb, or_cdb(cdb, lba, 20, 0x08), SCSI_DIR_TO_DEV, buf, 20 * 512);
+        assert_good(t);
+        assert_int_equal(t->data_len, 20 * 512);
+        assert_memory_equal(e->fb->data + lba * 512, want, 20 * 512);
+        assert_true(e->fb->last.type == BDEV_IO_WRITE && e->fb->last.fua);
+    }
+    e->fb->deferred = false;
+    assert_int_equal(e->fb->count[BDEV_IO_READ], 6);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 6);
+
+    /* Boundaries, zero blocks, CDB checks, short buffer, read-only. */
+    assert_good(run(e, cdb, or_cdb(cdb, 999, 1, 0), SCSI_DIR_TO_DEV, buf, 512));
+    assert_sense(run(e, cdb, or_cdb(cdb, 999, 2, 0), SCSI_DIR_TO_DEV, buf, 1024), 0x5, 0x21, 0);
+    assert_sense(run(e, cdb, or_cdb(cdb, ~0ull, 1, 0), SCSI_DIR_TO_DEV, buf, 512), 0x5, 0x21, 0);
+    assert_good(run(e, cdb, or_cdb(cdb, 1000, 0, 0), SCSI_DIR_NONE, NULL, 0));
+    t = run(e, cdb, or_cdb(cdb, 0, 1, 0x20), SCSI_DIR_TO_DEV, buf, 512);
+    assert_field(t, true, 1, 5);
+    t = run(e, cdb, or_cdb(cdb, 0, 1, 0x04), SCSI_DIR_TO_DEV, buf, 512);
+    assert_field(t, true, 1, 2);
+    or_cdb(cdb, 0, 1, 0);
+    cdb[14] = 0x40;
+    assert_field(run(e, cdb, 16, SCSI_DIR_TO_DEV, buf, 512), true, 14, 6);
+    assert_true(run(e, cdb, or_cdb(cdb, 0, 2, 0), SCSI_DIR_TO_DEV, buf, 512)->overrun);
+    t = run(e, cdb, or_cdb(cdb, 0, 16385, 0), SCSI_DIR_TO_DEV, NULL, 0);
+    assert_true(t->overrun);
+
+    /* Errors: a failed read writes nothing; a failed write is a write error. */
+    e->fb->fail_err = -EIO;
+    e->fb->fail_type = BDEV_IO_READ;
+    e->fb->fail_skip = 1;
+    assert_sense(run(e, cdb, or_cdb(cdb, 0, 20, 0), SCSI_DIR_TO_DEV, buf, 20 * 512), 0x3, 0x11, 0);
+    e->fb->fail_type = BDEV_IO_WRITE;
+    e->fb->fail_skip = 0;
+    assert_sense(run(e, cdb, or_cdb(cdb, 0, 20, 0), SCSI_DIR_TO_DEV, buf, 20 * 512), 0x3, 0x0c, 0);
+    e->fb->fail_type = -1;
+    assert_null(e->lun->rlock.held);
+    e->fb->bdev.readonly = true;
+    assert_sense(run(e, cdb, or_cdb(cdb, 0, 1, 0), SCSI_DIR_TO_DEV, buf, 512), 0x7, 0x27, 0);
+    free(buf);
+    free(want);
+    env_free(e);
+}
+
+/* ORWRITE's read-modify-write is exclusive: a WRITE to its range waits, and lands after it. */
+static void test_orwrite_atomic(void **state)
+{
+    struct env *e = env_new(100, 512);
+    struct scsi_task *t2 = calloc(1, sizeof(*t2));
+    struct iovec iov1, iov2;
+    uint8_t cdb[16], *orb = calloc(1, 512), *wr = malloc(512);
+
+    memset(wr, 0x81, 512);
+    orb[0] = 0x02;
+    e->fb->deferred = true;
+    e->done = 0;
+    start(e, e->task, &iov1, (or_cdb(cdb, 30, 1, 0), cdb), orb, 512);
+    w16(cdb, 30, 1);
+    start(e, t2, &iov2, cdb, wr, 512);
+    assert_int_equal(t2->rl_state, SCSI_RL_WAITING);
+    fake_run(e->fb);
+    assert_int_equal(e->done, 2);
+    assert_good(e->task);
+    assert_good(t2);
+    assert_int_equal(e->fb->data[30 * 512], 0x81);
+    free(orb);
+    free(wr);
+    free(t2);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +461,8 @@ int main(void)
         cmocka_unit_test(test_backend_errors),
         cmocka_unit_test(test_atomic_against_writes),
         cmocka_unit_test(test_waiter_resumes_on_its_loop),
+        cmocka_unit_test(test_orwrite),
+        cmocka_unit_test(test_orwrite_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

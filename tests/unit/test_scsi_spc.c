@@ -241,8 +241,8 @@ static void test_report_opcodes_one(void **state)
     assert_int_equal(buf[1] & 7, 0x03);
     assert_int_equal(get_be16(&buf[2]), 16);
     assert_int_equal(buf[4 + 13], 0xff);
-    for (unsigned i = 0; i < 6; i++) {
-        static const uint8_t ops[] = { 0x2e, 0xae, 0x8e, 0x34, 0x90, 0x37 };
+    for (unsigned i = 0; i < 7; i++) {
+        static const uint8_t ops[] = { 0x2e, 0xae, 0x8e, 0x34, 0x90, 0x37, 0x8b };
 
         assert_good(rsoc(e, 1, ops[i], 0, buf, sizeof(buf)));
         assert_int_equal(buf[1] & 7, 0x03);
