@@ -212,7 +212,9 @@ void scsi_sbc_read_write(struct scsi_task *task)
     task->lba = r.lba;
     task->nblocks = r.n;
     task->buf_off = 0;
-    task->step = (write ? STEP_WRITE : 0) | (!six && (cdb[1] & SCSI_CDB_FUA) ? STEP_FUA : 0);
+    /* With the write cache off (WCE=0, MODE SELECT or write-cache=off) every write is FUA. */
+    task->step = (write ? STEP_WRITE : 0) | (!six && (cdb[1] & SCSI_CDB_FUA) ? STEP_FUA : 0) |
+                 (write && !atomic_load(&task->lun->wce) ? STEP_FUA : 0);
     if (rw_prepare(task))
         scsi_task_submit(task, rw_next);
 }
