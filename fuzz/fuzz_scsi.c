@@ -8,7 +8,8 @@
  *
  * Input layout (missing bytes read as zero):
  *   [0]     LUN selector
- *   [1]     bits 0-1 direction, 2-4 unit attentions pending, 5 large buffer
+ *   [1]     bits 0-1 direction, 2-4 unit attentions pending, 5 large buffer,
+ *           6 D_SENSE set (descriptor-format sense), 7 write cache off (WCE 0)
  *   [2]     CDB length (mod 33)
  *   [3..4]  buffer size (le16; <<4 with the large-buffer bit)
  *   [5]     number of iovecs (255: more than a backend takes)
@@ -22,9 +23,14 @@
  * Oracles: done() runs exactly once, and never while a request of the task
  * is still with the backend (one at a time), the LUN's inflight count returns
  * to zero, no LBA range stays held or queued in the LUN's range lock (writes,
- * COMPARE AND WRITE, WRITE AND VERIFY take one), data_len and sense_len stay inside their buffers,
- * and every request that reaches a backend passes bdev_io_check: the SCSI layer promises
- * range-checked requests, so a refusal there is a bug above.
+ * COMPARE AND WRITE, WRITE AND VERIFY take one), data_len and sense_len stay
+ * inside their buffers, and every request that reaches a backend passes
+ * bdev_io_check: the SCSI layer promises range-checked requests, so a refusal
+ * there is a bug above.
+ * Descriptor-format sense has an additional sense length that matches its
+ * descriptors; a MODE SELECT (its parameter list is the data-out) that does
+ * not end GOOD leaves the mode parameters as they were (all or nothing), and
+ * with the write cache off every data write reaches the backend as FUA.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -55,6 +61,9 @@ static struct {
     unsigned kind;
     bool deferred; /* complete from the main loop, after submit returned */
 } fault;
+
+/* The executing task's LUN had WCE 0 when it started (mode parameters are per input). */
+static bool write_through;
 
 /* The request a deferred completion is owed to: a task has at most one outstanding. */
 static struct {
@@ -108,6 +117,8 @@ static int mem_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
 
     if (bdev_io_check(bdev, io) != 0)
         fz_bug("the SCSI layer submitted a request the backend must refuse");
+    if (io->type == BDEV_IO_WRITE && !io->fua && write_through)
+        fz_bug("a write without FUA while the write cache is off");
     res = fault_for_request(&at_submit);
     if (at_submit)
         return res;
@@ -285,6 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *buf;
     size_t buf_len;
     unsigned niov;
+    bool wce_before, d_sense_before, mode_select;
 
     if (!inited) {
         fz_init();
@@ -317,6 +329,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mems[i])
             memset(mems[i]->data, 0, lun_defs[i].size);
     atomic_store(&lun->ua_pending, (unsigned)(hdr[1] >> 2) & 7u);
+    /* Mode parameters too: a MODE SELECT of an earlier input must not leak into this one. */
+    if (lun->bdev != NULL) { /* the LUN 0 stand-in has no mode pages */
+        atomic_store(&lun->d_sense, (hdr[1] & 0x40) != 0);
+        atomic_store(&lun->wce, (hdr[1] & 0x80) == 0);
+    }
+    wce_before = atomic_load(&lun->wce);
+    d_sense_before = atomic_load(&lun->d_sense);
+    /* Only a MODE SELECT may turn the cache on mid-command, and it writes nothing. */
+    write_through = !wce_before;
     fault.nreq = 0;
     fault.which = hdr[8] & 7u;
     fault.kind = (hdr[8] >> 3) & 3u;
@@ -369,6 +390,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_bug("CHECK CONDITION without sense data");
     if (task.status == SCSI_STATUS_GOOD && task.sense_len != 0)
         fz_bug("GOOD status with sense data");
+    if (task.sense_len >= 8 && (task.sense[0] & 0x7f) == 0x72 &&
+        (unsigned)task.sense[7] + 8 != task.sense_len)
+        fz_bug("descriptor-format sense whose additional length does not add up");
+    mode_select = task.cdb_len > 0 && (task.cdb[0] == 0x15 || task.cdb[0] == 0x55);
+    if ((!mode_select || task.status != SCSI_STATUS_GOOD || task.overrun) &&
+        (atomic_load(&lun->wce) != wce_before || atomic_load(&lun->d_sense) != d_sense_before))
+        fz_bug("mode parameters changed by a command that did not succeed as MODE SELECT");
     free(buf);
     return 0;
 }

@@ -327,12 +327,14 @@ def gen_virtq():
 DIR_NONE, DIR_TO_DEV, DIR_FROM_DEV = 0, 1, 2
 
 
-def scsi_input(lun_sel, direction, cdb, buf_len, niov=1, seed=0, ua=0, fault=0, data=b""):
+def scsi_input(lun_sel, direction, cdb, buf_len, niov=1, seed=0, ua=0, fault=0, data=b"",
+               d_sense=0, wce_off=0):
     large = 0
     if buf_len > 0xFFFF:
         large, buf_len = 1, buf_len >> 4
-    hdr = struct.pack("<BBBHBHB", lun_sel, direction | (ua << 2) | (large << 5), len(cdb),
-                      buf_len, niov - 1, seed, fault)
+    hdr = struct.pack("<BBBHBHB", lun_sel,
+                      direction | (ua << 2) | (large << 5) | (d_sense << 6) | (wce_off << 7),
+                      len(cdb), buf_len, niov - 1, seed, fault)
     return hdr + cdb.ljust(32, b"\0") + data
 
 
@@ -398,6 +400,34 @@ def gen_scsi():
     write("scsi", "verify16_bytchk", scsi_input(1, DIR_TO_DEV,
                                                 bytes([0x8F, 0x02]) + struct.pack(">QIBB", 1, 1,
                                                                                   0, 0), 4096))
+    # MODE SELECT: header (+ block descriptor) + caching page (WCE) + control page (D_SENSE).
+    caching = bytes([0x08, 0x12, 0x00]) + bytes(17)
+    control = bytes([0x0A, 0x0A, 0x04, 0x10]) + bytes(8)
+    ms6 = bytes(4) + caching + control
+    write("scsi", "mode_select6_pages", scsi_input(0, DIR_TO_DEV,
+                                                   bytes([0x15, 0x10, 0, 0, len(ms6), 0]),
+                                                   len(ms6), niov=3, seed=5, data=ms6))
+    ms10 = bytes([0, 0, 0, 0, 1, 0, 0, 16]) + struct.pack(">Q4xI", 128, 512) + control
+    write("scsi", "mode_select10_longlba", scsi_input(0, DIR_TO_DEV,
+                                                      bytes([0x55, 0x10]) + bytes(5) +
+                                                      struct.pack(">HB", len(ms10), 0),
+                                                      len(ms10), data=ms10))
+    bad = bytes([0, 0, 0, 8]) + struct.pack(">I", 0) + bytes([0, 0, 0x10, 0]) + caching
+    write("scsi", "mode_select6_bad_block_size", scsi_input(0, DIR_TO_DEV,
+                                                            bytes([0x15, 0x10, 0, 0, len(bad), 0]),
+                                                            len(bad), data=bad))
+    write("scsi", "mode_select6_wce_on", scsi_input(0, DIR_TO_DEV,
+                                                    bytes([0x15, 0x10, 0, 0, 24, 0]), 24,
+                                                    data=bytes(4) + bytes([0x08, 0x12, 0x04]) +
+                                                    bytes(17), wce_off=1))
+    write("scsi", "write10_write_through", scsi_input(0, DIR_TO_DEV,
+                                                      bytes([0x2A, 0]) +
+                                                      struct.pack(">IBHB", 8, 0, 2, 0), 1024,
+                                                      wce_off=1, d_sense=1))
+    write("scsi", "read10_beyond_desc_sense", scsi_input(2, DIR_FROM_DEV,
+                                                         bytes([0x28, 0]) +
+                                                         struct.pack(">IBHB", 0xFFFFFFFF, 0, 1, 0),
+                                                         512, d_sense=1))
     # Completions after submit returns (fault byte bit 5), for the multi-step commands.
     deferred = 1 << 5
     write("scsi", "deferred_read10", scsi_input(0, DIR_FROM_DEV,

@@ -97,7 +97,8 @@ static int start_cli_controller(const struct options *o)
         struct mgmt_lun_spec spec = { .target = (int)l->scsi.target,
                                       .lun = (int)l->scsi.lun,
                                       .serial = l->scsi.serial[0] ? l->scsi.serial : NULL,
-                                      .wwn = l->scsi.wwn };
+                                      .wwn = l->scsi.wwn,
+                                      .write_cache_off = l->scsi.write_cache_off };
         struct bdev *bdev;
         unsigned t, n;
 

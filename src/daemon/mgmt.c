@@ -360,6 +360,7 @@ int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
     memset(&cfg, 0, sizeof(cfg));
     cfg.target = spec->target < 0 ? 0 : (unsigned)spec->target;
     cfg.wwn = spec->wwn;
+    cfg.write_cache_off = spec->write_cache_off;
     cfg.borrow_bdev = true;
     cfg.stats_workers = m->npool;
     if (spec->serial)

@@ -92,8 +92,9 @@ struct mgmt_lun_spec {
     int target; /* -1: 0 */
     int lun;    /* -1: lowest free */
     const char *serial;
-    uint64_t wwn;   /* 0: derive */
-    json_t *params; /* lun_attach's params for the configuration, or NULL */
+    uint64_t wwn;         /* 0: derive */
+    bool write_cache_off; /* scsi_lun_config.write_cache_off */
+    json_t *params;       /* lun_attach's params for the configuration, or NULL */
 };
 int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
                     const struct mgmt_lun_spec *spec, unsigned *target, unsigned *lun, char *err,

@@ -94,6 +94,9 @@ static const char usage_text[] =
     "                        from the namespace\n"
     "  serial=STR            unit serial number: up to 36 printable ASCII characters\n"
     "  wwn=HEX               NAA identifier: 16 hex digits (optional 0x), NAA 5 or 6\n"
+    "  write-cache=on|off    off: start with WCE=0 in the caching mode page, every write\n"
+    "                        durable before it completes (FUA); MODE SELECT can change\n"
+    "                        it, a LUN reset restores it (default on)\n"
     "\n"
     "Example:\n"
     "  vhost-user-scsi --socket-path /tmp/vus.sock \\\n"
@@ -210,14 +213,24 @@ enum lun_key {
     K_WWN,
     K_PCI,
     K_NS,
+    K_WRITE_CACHE,
     K_COUNT,
 };
 
 static const char *const key_names[K_COUNT] = {
-    [K_TYPE] = "type",         [K_SIZE] = "size",     [K_PATH] = "path",
-    [K_TARGET] = "target",     [K_LUN] = "lun",       [K_BLOCK_SIZE] = "block-size",
-    [K_READONLY] = "readonly", [K_DIRECT] = "direct", [K_SERIAL] = "serial",
-    [K_WWN] = "wwn",           [K_PCI] = "pci",       [K_NS] = "ns",
+    [K_TYPE] = "type",
+    [K_SIZE] = "size",
+    [K_PATH] = "path",
+    [K_TARGET] = "target",
+    [K_LUN] = "lun",
+    [K_BLOCK_SIZE] = "block-size",
+    [K_READONLY] = "readonly",
+    [K_DIRECT] = "direct",
+    [K_SERIAL] = "serial",
+    [K_WWN] = "wwn",
+    [K_PCI] = "pci",
+    [K_NS] = "ns",
+    [K_WRITE_CACHE] = "write-cache",
 };
 
 /*
@@ -304,6 +317,14 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             return lun_error(err, errlen, spec, "%s= must be on or off, not '%s'", key_names[k],
                              val);
         return 0;
+    case K_WRITE_CACHE: {
+        bool on;
+
+        if (!parse_on_off(val, &on))
+            return lun_error(err, errlen, spec, "write-cache= must be on or off, not '%s'", val);
+        l->scsi.write_cache_off = !on;
+        return 0;
+    }
     case K_SERIAL:
         if (!valid_serial(val))
             return lun_error(err, errlen, spec,

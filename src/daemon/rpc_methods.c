@@ -289,6 +289,7 @@ static void m_bdev_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
 struct lun_args {
     const char *controller, *bdev, *serial, *wwn;
     uint64_t target, lun;
+    bool write_cache;
 };
 
 static const struct rpc_param lun_attach_p[] = {
@@ -298,6 +299,7 @@ static const struct rpc_param lun_attach_p[] = {
     RPC_PARAM_UINT(struct lun_args, lun, false, 0, 255),
     RPC_PARAM_STR(struct lun_args, serial, false, 1, SCSI_SERIAL_MAX, 0),
     RPC_PARAM_STR(struct lun_args, wwn, false, 16, 18, 0),
+    RPC_PARAM_BOOL(struct lun_args, write_cache, false),
 };
 
 /* NAA 5 or 6, 16 hex digits with an optional 0x. */
@@ -344,6 +346,8 @@ static void m_lun_attach(struct rpc_ctx *ctx, json_t *params, void *opaque)
     if (rpc_param_given(params, "lun"))
         spec.lun = (int)a.lun;
     spec.serial = a.serial;
+    /* Absent means on, as on a disk fresh from the factory. */
+    spec.write_cache_off = rpc_param_given(params, "write_cache") && !a.write_cache;
     spec.params = params;
     rc = mgmt_lun_attach(opaque, a.controller, a.bdev, &spec, &t, &l, err, sizeof(err));
     if (rc < 0)
@@ -478,7 +482,8 @@ static const struct rpc_method methods[] = {
       "resize a block device, or re-read its size; its LUNs see the change {name, size}", true },
     { "bdev_list", m_bdev_list, "the block devices", false },
     { "lun_attach", m_lun_attach,
-      "attach a block device as a LUN {controller, bdev, target, lun, serial, wwn}", true },
+      "attach a block device as a LUN {controller, bdev, target, lun, serial, wwn, write_cache}",
+      true },
     { "lun_detach", m_lun_detach, "detach a LUN {controller, target, lun}", true },
     { "lun_list", m_lun_list, "a controller's LUNs {controller}", false },
     { "stats", m_stats, "I/O statistics per LUN {controller, target, lun}", false },

@@ -56,6 +56,13 @@ struct scsi_lun_config {
     uint64_t wwn;                     /* NAA identifier for VPD 83h; 0: derive */
     bool borrow_bdev; /* the bdev stays its owner's (a named block device): never closed here */
     unsigned stats_workers; /* > 0: keep per-LUN statistics with a slot per worker (lun_stats) */
+    /*
+     * Start with the write cache off (caching mode page WCE=0): every write
+     * is FUA, durable before it completes.  Also the value a LUN reset
+     * restores.  Without a volatile cache in the backend writes are durable
+     * anyway and this changes nothing.
+     */
+    bool write_cache_off;
 };
 
 struct scsi_target;
@@ -92,6 +99,15 @@ struct scsi_lun {
     _Atomic unsigned inflight;   /* tasks executing on this LUN (see scsi_task_execute) */
     struct lun_stats *stats;     /* counted by the transport when set; freed with the LUN */
     struct scsi_range_lock rlock;
+    /*
+     * Mode parameters MODE SELECT changes (scsi_mode.c), read unlocked by
+     * every worker.  They belong to this scsi_lun, that is to one
+     * controller, one I_T nexus: another controller on the same bdev has
+     * its own.  A LUN reset restores the defaults (no saved pages).
+     */
+    _Atomic bool wce;     /* caching page WCE: false makes every write FUA */
+    _Atomic bool d_sense; /* control page D_SENSE: descriptor-format sense */
+    bool wce_default;     /* !scsi_lun_config.write_cache_off */
 };
 
 /*
@@ -243,9 +259,18 @@ void scsi_task_execute(struct scsi_task *task);
 void scsi_task_abort(struct scsi_task *task);
 
 /*
- * Set CHECK CONDITION with fixed-format sense data (key, asc, ascq).  The one
- * place that builds sense data.
+ * Set CHECK CONDITION with sense data (key, asc, ascq): descriptor format
+ * when the LUN's D_SENSE is set, fixed format otherwise.  The one place that
+ * builds sense data for a command's status.
  */
 void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq);
+
+/* The sense key of sense data in either format (0 when too short to hold one). */
+static inline uint8_t scsi_sense_key(const uint8_t *sense, unsigned len)
+{
+    if (len > 1 && (sense[0] & 0x7e) == 0x72)
+        return sense[1] & 0x0f;
+    return len > 2 ? sense[2] & 0x0f : 0;
+}
 
 #endif

@@ -93,7 +93,9 @@ void scsi_sbc_compare_and_write(struct scsi_task *task)
     task->lba = lba;
     task->nblocks = n;
     task->buf_off = 0;
-    task->step = SCSI_STEP_CAW | ((cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0);
+    /* The write half is FUA when asked, or when the write cache is off (WCE=0). */
+    task->step = SCSI_STEP_CAW |
+                 ((cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
     if (!scsi_range_lock(task, lba, n, true, caw_start))
         return;
     caw_start(task);
@@ -178,7 +180,7 @@ void scsi_sbc_orwrite(struct scsi_task *task)
     task->lba = r.lba;
     task->nblocks = r.n;
     task->buf_off = 0;
-    task->step = (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0;
+    task->step = (cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0;
     /* Read, OR, write: no other write may come between, so the range is exclusive. */
     if (!scsi_range_lock(task, r.lba, r.n, true, orwrite_start))
         return;

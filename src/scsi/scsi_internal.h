@@ -76,8 +76,11 @@ void scsi_task_reply(struct scsi_task *task, const void *buf, size_t len, size_t
 void scsi_task_set_errno(struct scsi_task *task, int err, bool write);
 /* Set the INFORMATION field of the sense data built by scsi_task_set_sense. */
 void scsi_sense_set_info(struct scsi_task *task, uint64_t info);
-/* Fixed-format sense data into buf (>= SCSI_SENSE_FIXED_LEN); returns its length. */
-size_t scsi_sense_build(uint8_t *buf, uint8_t key, uint8_t asc, uint8_t ascq);
+/*
+ * Sense data into buf (>= SCSI_SENSE_FIXED_LEN): descriptor format (desc, no
+ * descriptors yet) or fixed format.  Returns its length.
+ */
+size_t scsi_sense_build(uint8_t *buf, bool desc, uint8_t key, uint8_t asc, uint8_t ascq);
 
 /*
  * Submit task->bio (prepared but for cb) and continue with next(task, result)
@@ -204,6 +207,7 @@ void scsi_spc_report_luns(struct scsi_task *task);
 void scsi_spc_start_stop(struct scsi_task *task);
 void scsi_spc_report_opcodes(struct scsi_task *task);
 void scsi_mode_sense(struct scsi_task *task);
+void scsi_mode_select(struct scsi_task *task);
 /* VPD page (EVPD=1) into buf (>= 256 bytes); returns its length or 0 if unsupported. */
 size_t scsi_vpd_page(const struct scsi_lun *lun, uint8_t page, uint8_t *buf);
 void scsi_sbc_read_capacity10(struct scsi_task *task);

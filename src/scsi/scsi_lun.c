@@ -118,6 +118,8 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->bdev = bdev;
     lun->bdev_borrowed = cfg->borrow_bdev;
     scsi_range_lock_init(&lun->rlock);
+    lun->wce_default = !cfg->write_cache_off;
+    atomic_store(&lun->wce, lun->wce_default);
     if (cfg->stats_workers > 0)
         lun->stats = lun_stats_new(cfg->stats_workers); /* statistics are optional: NULL is fine */
     if (cfg->serial[0] != '\0')
@@ -261,5 +263,11 @@ void scsi_lun_set_capacity(struct scsi_lun *lun, uint64_t bytes)
 
 void scsi_lun_reset(struct scsi_lun *lun)
 {
+    /*
+     * Mode pages revert to their saved values after a reset, and having no
+     * saved pages we revert to the defaults (SPC-4 6.11/6.12).
+     */
+    atomic_store(&lun->wce, lun->wce_default);
+    atomic_store(&lun->d_sense, false);
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
 }

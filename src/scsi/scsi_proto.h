@@ -12,6 +12,7 @@
 #define SCSI_OP_READ_6              0x08
 #define SCSI_OP_WRITE_6             0x0a
 #define SCSI_OP_INQUIRY             0x12
+#define SCSI_OP_MODE_SELECT_6       0x15
 #define SCSI_OP_MODE_SENSE_6        0x1a
 #define SCSI_OP_START_STOP_UNIT     0x1b
 #define SCSI_OP_READ_CAPACITY_10    0x25
@@ -24,6 +25,7 @@
 #define SCSI_OP_READ_DEFECT_DATA_10 0x37
 #define SCSI_OP_WRITE_SAME_10       0x41
 #define SCSI_OP_UNMAP               0x42
+#define SCSI_OP_MODE_SELECT_10      0x55
 #define SCSI_OP_MODE_SENSE_10       0x5a
 #define SCSI_OP_READ_16             0x88
 #define SCSI_OP_COMPARE_AND_WRITE   0x89
@@ -83,6 +85,10 @@
 /* Fixed-format sense data (SPC-4 4.5.3). */
 #define SCSI_SENSE_FIXED_CURRENT 0x70
 #define SCSI_SENSE_FIXED_LEN     18
+#define SCSI_SENSE_DESC_CURRENT  0x72
+#define SCSI_SENSE_DESC_LEN      8    /* the header, without descriptors */
+#define SCSI_SENSE_DESC_INFO     0x00 /* information descriptor, 12 bytes */
+#define SCSI_SENSE_DESC_SKS      0x02 /* sense key specific descriptor, 8 bytes */
 #define SCSI_SENSE_VALID         0x80 /* INFORMATION field is valid */
 
 /* INQUIRY. */

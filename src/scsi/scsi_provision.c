@@ -149,6 +149,7 @@ static bool ws_prepare(struct scsi_task *task)
 
     memset(&task->bio, 0, sizeof(task->bio));
     task->bio.type = BDEV_IO_WRITE;
+    task->bio.fua = !atomic_load(&task->lun->wce); /* write cache off: write-through */
     task->bio.offset = task->lba * bs;
     task->bio.len = n * bs;
     task->bio.iov = task->bio_iov;
@@ -175,6 +176,16 @@ static bool ws_single_done(struct scsi_task *task, int result)
 {
     if (result < 0)
         return finish_errno(task, result);
+    /*
+     * With the write cache off the medium must hold the zeroes before
+     * completion, and DISCARD / WRITE_ZEROES have no FUA: a flush does it.
+     */
+    if (task->bio.type != BDEV_IO_FLUSH && !atomic_load(&task->lun->wce) &&
+        task->lun->bdev->volatile_cache) {
+        memset(&task->bio, 0, sizeof(task->bio));
+        task->bio.type = BDEV_IO_FLUSH;
+        return true;
+    }
     scsi_task_complete(task);
     return false;
 }

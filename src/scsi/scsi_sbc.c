@@ -255,8 +255,10 @@ void scsi_sbc_read_write(struct scsi_task *task)
     task->lba = r.lba;
     task->nblocks = r.n;
     task->buf_off = 0;
-    task->step =
-        (write ? SCSI_STEP_WRITE : 0) | (!six && (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0);
+    /* With the write cache off (WCE=0, MODE SELECT or write-cache=off) every write is FUA. */
+    task->step = (write ? SCSI_STEP_WRITE : 0) |
+                 (!six && (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0) |
+                 (write && !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
     /* Writes hold their range shared, so that COMPARE AND WRITE is atomic against them. */
     if (write && !scsi_range_lock(task, r.lba, r.n, false, rw_start))
         return;

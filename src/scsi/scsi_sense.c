@@ -2,17 +2,29 @@
 /*
  * Sense data and the mapping from backend errors to SCSI status.
  *
- * Only fixed-format sense (response code 70h) is produced: descriptor format
- * is never enabled (D_SENSE is 0 in the control mode page and not changeable),
- * and cutting the data to the transport's sense buffer is the transport's job.
+ * Fixed format (response code 70h) unless the initiator set D_SENSE in the
+ * control mode page, then descriptor format (72h, SPC-4 4.5.2): a header
+ * with key/ASC/ASCQ and the INFORMATION and sense-key specific fields as
+ * descriptors appended when a command sets them.  Descriptor format is the
+ * only one that can carry a 64-bit INFORMATION (an LBA past 2^32).  Cutting
+ * the data to the transport's sense buffer is the transport's job.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
 
-size_t scsi_sense_build(uint8_t *buf, uint8_t key, uint8_t asc, uint8_t ascq)
+size_t scsi_sense_build(uint8_t *buf, bool desc, uint8_t key, uint8_t asc, uint8_t ascq)
 {
+    if (desc) {
+        memset(buf, 0, SCSI_SENSE_DESC_LEN);
+        buf[0] = SCSI_SENSE_DESC_CURRENT;
+        buf[1] = key & 0x0f;
+        buf[2] = asc;
+        buf[3] = ascq;
+        /* buf[7], the additional sense length, grows with each descriptor. */
+        return SCSI_SENSE_DESC_LEN;
+    }
     memset(buf, 0, SCSI_SENSE_FIXED_LEN);
     buf[0] = SCSI_SENSE_FIXED_CURRENT;
     buf[2] = key & 0x0f;
@@ -24,12 +36,46 @@ size_t scsi_sense_build(uint8_t *buf, uint8_t key, uint8_t asc, uint8_t ascq)
 
 void scsi_task_set_sense(struct scsi_task *task, uint8_t key, uint8_t asc, uint8_t ascq)
 {
+    /* The LUN 0 stand-in has no mode pages: its d_sense stays false. */
+    bool desc = task->lun != NULL && atomic_load(&task->lun->d_sense);
+
     task->status = SCSI_STATUS_CHECK_CONDITION;
-    task->sense_len = (unsigned)scsi_sense_build(task->sense, key, asc, ascq);
+    task->sense_len = (unsigned)scsi_sense_build(task->sense, desc, key, asc, ascq);
+}
+
+static bool sense_is_desc(const struct scsi_task *task)
+{
+    return task->sense_len >= SCSI_SENSE_DESC_LEN &&
+           (task->sense[0] & 0x7f) == SCSI_SENSE_DESC_CURRENT;
+}
+
+/* Room for a descriptor of len bytes after the ones already there, or NULL. */
+static uint8_t *sense_desc_add(struct scsi_task *task, uint8_t type, unsigned len)
+{
+    uint8_t *d;
+
+    if (task->sense_len + len > SCSI_SENSE_MAX)
+        return NULL;
+    d = &task->sense[task->sense_len];
+    memset(d, 0, len);
+    d[0] = type;
+    d[1] = (uint8_t)(len - 2); /* additional length */
+    task->sense_len += len;
+    task->sense[7] = (uint8_t)(task->sense_len - 8);
+    return d;
 }
 
 void scsi_sense_set_info(struct scsi_task *task, uint64_t info)
 {
+    if (sense_is_desc(task)) {
+        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_INFO, 12);
+
+        if (d != NULL) {
+            d[2] = SCSI_SENSE_VALID;
+            put_be64(&d[4], info);
+        }
+        return;
+    }
     /* The fixed format has 4 bytes of INFORMATION: larger values cannot be reported. */
     if (task->sense_len < SCSI_SENSE_FIXED_LEN || info > UINT32_MAX)
         return;
@@ -39,11 +85,23 @@ void scsi_sense_set_info(struct scsi_task *task, uint64_t info)
 
 void scsi_sense_set_field(struct scsi_task *task, bool in_cdb, unsigned byte, int bit)
 {
-    if (task->sense_len < SCSI_SENSE_FIXED_LEN)
-        return;
     /* SKSV, C/D, BPV + BIT POINTER, then FIELD POINTER (SPC-4 4.5.2.4.2). */
-    task->sense[15] = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) | (bit >= 0 ? 0x08 | (bit & 7) : 0));
-    put_be16(&task->sense[16], (uint16_t)byte);
+    uint8_t sks = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) | (bit >= 0 ? 0x08 | (bit & 7) : 0));
+    uint8_t *p;
+
+    if (sense_is_desc(task)) {
+        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_SKS, 8);
+
+        if (d == NULL)
+            return;
+        p = &d[4];
+    } else if (task->sense_len >= SCSI_SENSE_FIXED_LEN) {
+        p = &task->sense[15];
+    } else {
+        return;
+    }
+    p[0] = sks;
+    put_be16(&p[1], (uint16_t)byte);
 }
 
 /*

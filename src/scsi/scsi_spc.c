@@ -31,18 +31,18 @@ void scsi_spc_request_sense(struct scsi_task *task)
     uint8_t buf[SCSI_SENSE_FIXED_LEN];
     uint8_t asc, ascq;
     size_t len;
+    /*
+     * The DESC bit, not D_SENSE, chooses the format of the parameter data
+     * (SPC-4 6.39): D_SENSE is for sense data returned with CHECK CONDITION.
+     */
+    bool desc = task->cdb[1] & 0x01;
 
-    if (task->cdb[1] & 0x01) {
-        /* DESC: descriptor format sense is not implemented. */
-        scsi_task_invalid_field(task, 1, 0);
-        return;
-    }
     if (task->lun->bdev == NULL)
-        len = scsi_sense_build(buf, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, 0);
+        len = scsi_sense_build(buf, desc, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, 0);
     else if (scsi_ua_take(task->lun, &asc, &ascq))
-        len = scsi_sense_build(buf, SCSI_SK_UNIT_ATTENTION, asc, ascq);
+        len = scsi_sense_build(buf, desc, SCSI_SK_UNIT_ATTENTION, asc, ascq);
     else
-        len = scsi_sense_build(buf, SCSI_SK_NO_SENSE, 0, 0);
+        len = scsi_sense_build(buf, desc, SCSI_SK_NO_SENSE, 0, 0);
     scsi_task_reply(task, buf, len, task->cdb[4]);
 }
 

@@ -138,7 +138,7 @@ static void count(const struct vscsi_queue *q, const struct scsi_task *task, boo
 {
     struct lun_stats *st = task->lun->stats;
     uint8_t status = aborted ? LUN_STATUS_TASK_ABORTED : task->status;
-    uint8_t key = task->sense_len > 2 ? task->sense[2] & 0x0f : 0;
+    uint8_t key = scsi_sense_key(task->sense, task->sense_len);
 
     lun_stats_complete(st, q->loop ? q->loop->index : 0, op_of(task), moved,
                        lun_stats_now_ns() - task->start_ns, status, key);

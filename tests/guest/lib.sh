@@ -114,6 +114,7 @@ vus_qemu_luns() {
 		[ "$ro" = on ] && drv="$drv,readonly=on"
 		[ "$(vus_lun_key "$spec" direct || echo off)" = on ] && drv="$drv,cache=none"
 		dev="scsi-hd,bus=scsi0.0,drive=d$i,scsi-id=$tgt,lun=$lun"
+		[ "$(vus_lun_key "$spec" write-cache || echo on)" = off ] && dev="$dev,write-cache=off"
 		bs=$(vus_lun_key "$spec" block-size || true)
 		[ -n "$bs" ] && dev="$dev,logical_block_size=$bs,physical_block_size=$bs"
 		if vus_lun_key "$spec" serial >/dev/null; then

@@ -1,6 +1,9 @@
 #!/bin/bash
 # Two LUNs (RAM and file) appear in the guest and the SCSI identification
-# and capacity commands report exactly what --lun configured.
+# and capacity commands report exactly what --lun configured.  The file LUN
+# starts write-through (write-cache=off); the kernel turns its cache on and
+# off again by MODE SELECT; D_SENSE switches the sense data to descriptor
+# format and back.
 RAM_SIZE=64M
 RAM_BLOCKS=131072 # 64 MiB / 512
 RAM_SERIAL=VUSRAM0001
@@ -54,6 +57,41 @@ if [ "$1" = guest ]; then
 	g_grep "REPORT LUNS has LUN 0" "^ +0000000000000000" "$G_OUT"
 	g_grep "REPORT LUNS has LUN 1" "^ +0001000000000000" "$G_OUT"
 	g_grep "REPORT LUNS has 2 entries" "2 lun entries" "$G_OUT"
+
+	# The caching page: the kernel reads WCE by MODE SENSE and writes it
+	# by MODE SELECT when cache_type is written.
+	sd=$(g_disk_of_lun 1)
+	ct=$(echo /sys/block/${sd#/dev/}/device/scsi_disk/*/cache_type)
+	g_expect_eq "LUN 1 starts write-through" "$(cat "$ct")" "write through"
+	echo "write back" >"$ct" || g_fail "cache_type write back (MODE SELECT WCE=1)"
+	g_expect_eq "LUN 1 write cache on" "$(cat "$ct")" "write back"
+	echo "write through" >"$ct" || g_fail "cache_type write through (MODE SELECT WCE=0)"
+	g_expect_eq "LUN 1 write cache off again" "$(cat "$ct")" "write through"
+	g_roundtrip 1 "LUN 1 write-through"
+	# Saving is refused (SP=1); D_SENSE switches the sense data of an LBA
+	# out of range to descriptor format and back.  Only on our target: the
+	# harness check against QEMU's scsi-hd (VUS_BACKEND=qemu) covers what
+	# both do.
+	if sg_inq "$sg" | grep -q VUSCSI; then
+		ctl="0a,0a,04,10,00,00,00,00,00,00,00,00"
+		oob="88 00 ff ff ff ff ff ff ff ff 00 00 00 01 00 00"
+		# sg_wr_mode -s refuses by itself (PS=0): send the CDB by hand.
+		printf '\000\000\000\000\012\012\004\020\000\000\000\000\000\000\000\000' >/tmp/ms
+		if g_run sg_raw -s 16 -i /tmp/ms "$sg" 15 11 00 00 10 00; then
+			g_fail "MODE SELECT with SP=1 accepted"
+		fi
+		g_grep "MODE SELECT SP=1: INVALID FIELD IN CDB" "Invalid field in cdb" "$G_OUT"
+		g_run sg_raw -s 16 -i /tmp/ms "$sg" 15 10 00 00 10 00 || g_fail "MODE SELECT(6) D_SENSE=1"
+		g_run sg_raw -r 512 "$sg" $oob
+		g_grep "descriptor-format sense after MODE SELECT(6)" "Descriptor format, current" "$G_OUT"
+		g_run sg_wr_mode -p 0x0a -c $ctl "$sg" || g_fail "MODE SELECT D_SENSE=1"
+		g_run sg_raw -r 512 "$sg" $oob
+		g_grep "descriptor-format sense with D_SENSE=1" "Descriptor format, current" "$G_OUT"
+		g_run sg_wr_mode -p 0x0a -c 0a,0a,00,10,00,00,00,00,00,00,00,00 "$sg" ||
+			g_fail "MODE SELECT D_SENSE=0"
+		g_run sg_raw -r 512 "$sg" $oob
+		g_grep "fixed-format sense with D_SENSE=0" "Fixed format, current" "$G_OUT"
+	fi
 	g_run lsblk
 	g_done
 fi
@@ -63,7 +101,7 @@ vus_setup inquiry
 truncate -s $FILE_SIZE "$VUS_TMP/file1.img"
 vus_start_backend \
 	"type=ram,size=$RAM_SIZE,lun=0,serial=$RAM_SERIAL,wwn=$RAM_WWN" \
-	"type=file,path=$VUS_TMP/file1.img,lun=1,block-size=4096,serial=$FILE_SERIAL,wwn=$FILE_WWN" &&
+	"type=file,path=$VUS_TMP/file1.img,lun=1,block-size=4096,serial=$FILE_SERIAL,wwn=$FILE_WWN,write-cache=off" &&
 	vus_run_guest test-inquiry
 vus_stop_backend
 vus_finish

@@ -100,7 +100,7 @@ static void test_all_keys(void **state)
 {
     assert_int_equal(parse("--fd", "3", "--threads", "4", "--poll-us", "0", "-v", "--lun",
                            "type=file,path=/dev/sdb,target=3,lun=7,block-size=4096,readonly=on,"
-                           "direct=on,serial=ABC-123 x,wwn=0x5001405abcdef012",
+                           "direct=on,serial=ABC-123 x,wwn=0x5001405abcdef012,write-cache=off",
                            NULL),
                      0);
     assert_null(opts.socket_path);
@@ -120,12 +120,16 @@ static void test_all_keys(void **state)
     assert_true(l->bdev.direct);
     assert_string_equal(l->scsi.serial, "ABC-123 x");
     assert_int_equal(l->scsi.wwn, 0x5001405abcdef012ull);
+    assert_true(l->scsi.write_cache_off);
 
     assert_int_equal(parse_lun("type=file,path=/x,readonly=off,direct=off,wwn=6001405ABCDEF012"),
                      0);
     assert_false(opts.luns[0].bdev.readonly);
     assert_false(opts.luns[0].bdev.direct);
     assert_int_equal(opts.luns[0].scsi.wwn, 0x6001405abcdef012ull);
+    assert_false(opts.luns[0].scsi.write_cache_off); /* default on */
+    assert_int_equal(parse_lun("type=ram,size=1M,write-cache=on"), 0);
+    assert_false(opts.luns[0].scsi.write_cache_off);
     assert_int_equal(parse("--socket-path", "s", "--verbose", "--lun", "type=ram,size=1M", NULL),
                      0);
     assert_true(opts.verbose);
@@ -164,6 +168,7 @@ static void test_info_options(void **state)
         "direct=on|off",
         "serial=",
         "wwn=",
+        "write-cache=on|off",
         "vhost-user-scsi-pci",
         "-chardev socket",
     };
@@ -263,6 +268,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram,size=1M,block-size=1024",
                      "block-size= must be 512 or 4096, not '1024'");
     expect_lun_error("type=ram,size=1M,readonly=yes", "readonly= must be on or off, not 'yes'");
+    expect_lun_error("type=ram,size=1M,write-cache=0", "write-cache= must be on or off, not '0'");
     expect_lun_error("type=file,path=/x,direct=1", "direct= must be on or off, not '1'");
 
     assert_int_equal(parse_lun("type=ram,size=1M,target=255,lun=255"), 0);

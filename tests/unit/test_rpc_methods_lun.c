@@ -36,6 +36,8 @@ static void test_lun_attach_list_detach(void **state)
            " 'wwn': '0x6001122334455667'}",
            0, 7);
     attach(f, "{'controller': 'c1', 'bdev': 'r0', 'wwn': '5001122334455667'}", 0, 0);
+    attach(f, "{'controller': 'c1', 'bdev': 'n0', 'write_cache': false}", 0, 1);
+    attach(f, "{'controller': 'c1', 'bdev': 'n0', 'write_cache': true}", 0, 2);
     assert_int_equal(mgmt_bdev_find(&f->m, "r0")->attached, 4);
     /* The newest unit has POWER ON only; the earlier ones of its target heard of it. */
     assert_int_equal(atomic_load(&scsi_lookup(&c->c.targets, 0, 7)->ua_pending),
@@ -46,6 +48,13 @@ static void test_lun_attach_list_detach(void **state)
     assert_int_equal(scsi_lookup(&c->c.targets, 0, 7)->wwn, 0x6001122334455667ull);
     assert_int_equal(scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 0)->wwn,
                      0x5001122334455667ull);
+    /* write_cache: absent or true is on, false starts the LUN write-through. */
+    assert_true(atomic_load(&scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 0)->wce));
+    assert_false(atomic_load(&scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 1)->wce));
+    assert_false(scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 1)->wce_default);
+    assert_true(atomic_load(&scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 2)->wce));
+    ok_true(f, "lun_detach", "{'controller': 'c1', 'target': 0, 'lun': 1}");
+    ok_true(f, "lun_detach", "{'controller': 'c1', 'target': 0, 'lun': 2}");
 
     /* lun_list: in attach order, with the unit's serial and the bdev's geometry. */
     r = ok(f, "lun_list", "{'controller': 'c0'}");

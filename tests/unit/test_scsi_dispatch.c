@@ -15,12 +15,12 @@ static void test_unknown_opcode_and_sa(void **state)
     const uint8_t bogus[16] = { 0xc7 };
     const uint8_t sai_bad[16] = { 0x9e, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0 };
     const uint8_t mi_bad[12] = { 0xa3, 0x05, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0 };
-    const uint8_t mode_select[6] = { 0x15 };
+    const uint8_t send_diag[6] = { 0x1d };
 
     assert_sense(run(e, bogus, 16, SCSI_DIR_NONE, NULL, 0), 0x5, 0x20, 0);
     assert_sense(run(e, sai_bad, 16, SCSI_DIR_FROM_DEV, buf, 32), 0x5, 0x20, 0);
     assert_sense(run(e, mi_bad, 12, SCSI_DIR_FROM_DEV, buf, 32), 0x5, 0x20, 0);
-    assert_sense(run(e, mode_select, 6, SCSI_DIR_NONE, NULL, 0), 0x5, 0x20, 0);
+    assert_sense(run(e, send_diag, 6, SCSI_DIR_NONE, NULL, 0), 0x5, 0x20, 0);
     assert_int_equal(e->fb->calls, 0);
     env_free(e);
 }

@@ -8,6 +8,7 @@ static void test_fixed_format(void **state)
     struct scsi_task t;
 
     memset(&t, 0xaa, sizeof(t));
+    t.lun = NULL; /* no LUN, no D_SENSE: fixed format */
     scsi_task_set_sense(&t, SCSI_SK_ILLEGAL_REQUEST, 0x24, 0x01);
     assert_int_equal(t.status, SCSI_STATUS_CHECK_CONDITION);
     assert_int_equal(t.sense_len, 18);
@@ -54,6 +55,75 @@ static void test_info_field(void **state)
     scsi_task_set_sense(&t, SCSI_SK_MISCOMPARE, 0x1d, 0);
     scsi_sense_set_info(&t, 1ull << 32);
     assert_int_equal(t.sense[0], 0x70);
+}
+
+/* With D_SENSE set on the LUN: descriptor format, descriptors appended as fields are set. */
+static void test_descriptor_format(void **state)
+{
+    struct scsi_task t;
+    struct scsi_lun lun;
+
+    memset(&lun, 0, sizeof(lun));
+    atomic_store(&lun.d_sense, true);
+    memset(&t, 0xaa, sizeof(t));
+    t.lun = &lun;
+    scsi_task_set_sense(&t, SCSI_SK_ILLEGAL_REQUEST, 0x24, 0x01);
+    assert_int_equal(t.status, SCSI_STATUS_CHECK_CONDITION);
+    assert_int_equal(t.sense_len, 8);
+    assert_int_equal(t.sense[0], 0x72);
+    assert_int_equal(t.sense[1], 0x05);
+    assert_int_equal(t.sense[2], 0x24);
+    assert_int_equal(t.sense[3], 0x01);
+    for (int i = 4; i < 8; i++)
+        assert_int_equal(t.sense[i], 0); /* additional sense length 0: no descriptor */
+    assert_int_equal(scsi_sense_key(t.sense, t.sense_len), 0x05);
+
+    /* Sense key specific descriptor: type 02h, additional length 6, SKSV/C/D/BPV, pointer. */
+    scsi_sense_set_field(&t, true, 0x102, 3);
+    assert_int_equal(t.sense_len, 16);
+    assert_int_equal(t.sense[7], 8);
+    assert_int_equal(t.sense[8], 0x02);
+    assert_int_equal(t.sense[9], 0x06);
+    assert_int_equal(t.sense[10], 0);
+    assert_int_equal(t.sense[11], 0);
+    assert_int_equal(t.sense[12], 0x80 | 0x40 | 0x08 | 3);
+    assert_int_equal(get_be16(&t.sense[13]), 0x102);
+    assert_int_equal(t.sense[15], 0);
+
+    /* Information descriptor: type 00h, length 10, VALID, 8 bytes: past 2^32 too. */
+    scsi_task_set_sense(&t, SCSI_SK_MISCOMPARE, 0x1d, 0);
+    scsi_sense_set_info(&t, 0x0102030405060708ull);
+    assert_int_equal(t.sense_len, 20);
+    assert_int_equal(t.sense[7], 12);
+    assert_int_equal(t.sense[8], 0x00);
+    assert_int_equal(t.sense[9], 0x0a);
+    assert_int_equal(t.sense[10], 0x80);
+    assert_int_equal(t.sense[11], 0);
+    assert_true(get_be64(&t.sense[12]) == 0x0102030405060708ull);
+    assert_int_equal(scsi_sense_key(t.sense, t.sense_len), SCSI_SK_MISCOMPARE);
+
+    /* The errno mapping goes through the same helper. */
+    scsi_task_set_errno(&t, -EIO, false);
+    assert_int_equal(t.sense_len, 8);
+    assert_int_equal(t.sense[0], 0x72);
+    assert_int_equal(t.sense[1], 0x03);
+    assert_int_equal(t.sense[2], 0x11);
+
+    /* Descriptors never run past the sense buffer: 7 x 12 bytes fit after the header, not 8. */
+    scsi_task_set_sense(&t, SCSI_SK_MISCOMPARE, 0x1d, 0);
+    for (int i = 0; i < 10; i++)
+        scsi_sense_set_info(&t, (uint64_t)i);
+    assert_true(t.sense_len <= SCSI_SENSE_MAX);
+    assert_int_equal(t.sense_len, 8 + 7 * 12);
+    assert_int_equal(t.sense[7], t.sense_len - 8);
+
+    /* D_SENSE off again: fixed format, key at byte 2. */
+    atomic_store(&lun.d_sense, false);
+    scsi_task_set_sense(&t, SCSI_SK_ILLEGAL_REQUEST, 0x26, 0);
+    assert_int_equal(t.sense_len, 18);
+    assert_int_equal(t.sense[0], 0x70);
+    assert_int_equal(scsi_sense_key(t.sense, t.sense_len), 0x05);
+    assert_int_equal(scsi_sense_key(t.sense, 2), 0);
 }
 
 struct errcase {
@@ -147,9 +217,13 @@ static void test_ua_reported_once_under_race(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed_format),  cmocka_unit_test(test_info_field),
-        cmocka_unit_test(test_field_pointer), cmocka_unit_test(test_errno_table),
-        cmocka_unit_test(test_ua_order),      cmocka_unit_test(test_ua_reported_once_under_race),
+        cmocka_unit_test(test_fixed_format),
+        cmocka_unit_test(test_info_field),
+        cmocka_unit_test(test_field_pointer),
+        cmocka_unit_test(test_errno_table),
+        cmocka_unit_test(test_ua_order),
+        cmocka_unit_test(test_ua_reported_once_under_race),
+        cmocka_unit_test(test_descriptor_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

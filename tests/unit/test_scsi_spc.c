@@ -141,9 +141,27 @@ static void test_request_sense(void **state)
     assert_int_equal(buf[7], 10);
     cdb[4] = 8;
     assert_int_equal(run(e, cdb, 6, SCSI_DIR_FROM_DEV, buf, sizeof(buf))->data_len, 8);
-    /* Descriptor format is not supported. */
+    /* DESC=1: descriptor format, whatever D_SENSE says, and the reverse. */
     cdb[1] = 1;
-    assert_invalid_cdb(run(e, cdb, 6, SCSI_DIR_FROM_DEV, buf, sizeof(buf)));
+    cdb[4] = 32;
+    atomic_store(&e->lun->ua_pending, SCSI_UA_POWER_ON_RESET);
+    t = run(e, cdb, 6, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(t->data_len, 8);
+    assert_int_equal(buf[0], 0x72);
+    assert_int_equal(buf[1], SCSI_SK_UNIT_ATTENTION);
+    assert_int_equal(buf[2], 0x29);
+    assert_int_equal(buf[7], 0);
+    t = run(e, cdb, 6, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(t->data_len, 8);
+    assert_int_equal(buf[1], SCSI_SK_NO_SENSE);
+    atomic_store(&e->lun->d_sense, true);
+    cdb[1] = 0;
+    t = run(e, cdb, 6, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(t->data_len, 18);
+    assert_int_equal(buf[0], 0x70);
     env_free(e);
 }
 

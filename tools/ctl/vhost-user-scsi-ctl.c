@@ -90,6 +90,7 @@ static const struct key k_lun_attach[] = {
     { "lun", "lun", K_UINT, false },
     { "serial", "serial", K_STR, false },
     { "wwn", "wwn", K_STR, false },
+    { "write-cache", "write_cache", K_BOOL, false },
     { NULL },
 };
 static const struct key k_lun_detach[] = {
@@ -123,7 +124,8 @@ static const struct command commands[] = {
       "bdev resize name=NAME [size=SIZE]" },
     { "bdev", "list", "bdev_list", k_none, print_bdev_list, "bdev list" },
     { "lun", "attach", "lun_attach", k_lun_attach, print_lun_attach,
-      "lun attach controller=NAME bdev=NAME [target=T] [lun=L] [serial=S] [wwn=HEX16]" },
+      "lun attach controller=NAME bdev=NAME [target=T] [lun=L] [serial=S] [wwn=HEX16]\n"
+      "              [write-cache=on|off]" },
     { "lun", "detach", "lun_detach", k_lun_detach, print_nothing,
       "lun detach controller=NAME target=T lun=L" },
     { "lun", "list", "lun_list", k_controller, print_lun_list, "lun list controller=NAME" },
