@@ -451,6 +451,26 @@ static void test_orwrite_atomic(void **state)
     env_free(e);
 }
 
+/* With the write cache off (WCE=0) the write halves are write-through, as WRITE's are. */
+static void test_write_cache_off(void **state)
+{
+    struct env *e = env_new(100, 512);
+    uint8_t cdb[16], *buf;
+
+    fill(e);
+    atomic_store(&e->lun->wce, false);
+    buf = caw_buf(e, 3, 1, 1);
+    assert_good(run(e, cdb, caw_cdb(cdb, 3, 1, 0), SCSI_DIR_TO_DEV, buf, 1024));
+    assert_true(e->fb->last.type == BDEV_IO_WRITE && e->fb->last.fua);
+    assert_good(run(e, cdb, or_cdb(cdb, 3, 1, 0), SCSI_DIR_TO_DEV, buf, 512));
+    assert_true(e->fb->last.type == BDEV_IO_WRITE && e->fb->last.fua);
+    atomic_store(&e->lun->wce, true);
+    assert_good(run(e, cdb, or_cdb(cdb, 3, 1, 0), SCSI_DIR_TO_DEV, buf, 512));
+    assert_false(e->fb->last.fua);
+    free(buf);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_waiter_resumes_on_its_loop),
         cmocka_unit_test(test_orwrite),
         cmocka_unit_test(test_orwrite_atomic),
+        cmocka_unit_test(test_write_cache_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
