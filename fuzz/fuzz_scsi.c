@@ -22,9 +22,11 @@
  *
  * Oracles: done() runs exactly once, and never while a request of the task
  * is still with the backend (one at a time), the LUN's inflight count returns
- * to zero, data_len and sense_len stay inside their buffers, and every
- * request that reaches a backend passes bdev_io_check: the SCSI layer
- * promises range-checked requests, so a refusal there is a bug above.
+ * to zero, no LBA range stays held or queued in the LUN's range lock (writes,
+ * COMPARE AND WRITE, WRITE AND VERIFY take one), data_len and sense_len stay
+ * inside their buffers, and every request that reaches a backend passes
+ * bdev_io_check: the SCSI layer promises range-checked requests, so a refusal
+ * there is a bug above.
  * Descriptor-format sense has an additional sense length that matches its
  * descriptors; a MODE SELECT (its parameter list is the data-out) that does
  * not end GOOD leaves the mode parameters as they were (all or nothing), and
@@ -378,6 +380,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_bug("done() did not run exactly once");
     if (atomic_load(&lun->inflight) != 0)
         fz_bug("LUN inflight count not back to zero");
+    if (lun->rlock.held != NULL || lun->rlock.wait_head != NULL || lun->rlock.nexcl != 0)
+        fz_bug("an LBA range left held or queued after the command ended");
     if (task.sense_len > SCSI_SENSE_MAX)
         fz_bug("sense_len larger than the sense buffer");
     if (!task.overrun && task.data_len > task.iov_len)

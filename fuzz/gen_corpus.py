@@ -376,6 +376,24 @@ def gen_scsi():
     write("scsi", "sync_cache10", scsi_input(0, DIR_NONE, bytes([0x35, 0]) + bytes(8), 0))
     write("scsi", "compare_and_write",
           scsi_input(0, DIR_TO_DEV, bytes([0x89, 0]) + struct.pack(">Q3xB2x", 4, 1), 1024))
+    write("scsi", "compare_and_write_miscompare",
+          scsi_input(0, DIR_TO_DEV, bytes([0x89, 0x08]) + struct.pack(">Q3xB2x", 4, 9),
+                     18 * 512, niov=7, seed=5, data=bytes(700) + b"\x01"))
+    write("scsi", "write_verify10_bytchk",
+          scsi_input(0, DIR_TO_DEV, bytes([0x2E, 0x02]) + struct.pack(">IBHB", 8, 0, 9, 0),
+                     9 * 512, niov=4, seed=9, data=bytes(range(256)) * 4))
+    write("scsi", "write_verify16", scsi_input(1, DIR_TO_DEV,
+                                               bytes([0x8E, 0]) + struct.pack(">QIBB", 2, 1, 0,
+                                                                              0), 4096))
+    write("scsi", "orwrite16", scsi_input(0, DIR_TO_DEV,
+                                          bytes([0x8B, 0x08]) + struct.pack(">QIBB", 6, 9, 0, 0),
+                                          9 * 512, niov=3, seed=2, data=b"\x11" * 900))
+    write("scsi", "prefetch16", scsi_input(0, DIR_NONE,
+                                           bytes([0x90, 0x02]) + struct.pack(">QIBB", 0, 8, 0, 0),
+                                           0))
+    write("scsi", "read_defect_data12",
+          scsi_input(0, DIR_FROM_DEV, bytes([0xB7, 0x1D, 0, 0, 0, 0]) + struct.pack(">I", 8) +
+                     bytes(2), 8))
     write("scsi", "report_opcodes", scsi_input(0, DIR_FROM_DEV,
                                                bytes([0xA3, 0x0C, 0, 0, 0, 0]) +
                                                struct.pack(">I", 4096) + bytes(2), 4096))
@@ -421,6 +439,9 @@ def gen_scsi():
     write("scsi", "deferred_unmap", scsi_input(0, DIR_TO_DEV, bytes([0x42, 0, 0, 0, 0, 0, 0]) +
                                                struct.pack(">HB", len(unmap_params), 0), 24,
                                                fault=deferred, data=unmap_params))
+    write("scsi", "deferred_write_verify12_bytchk",
+          scsi_input(0, DIR_TO_DEV, bytes([0xAE, 0x02]) + struct.pack(">IIBB", 8, 9, 0, 0),
+                     9 * 512, fault=deferred, data=b"\x5a" * 600))
     write("scsi", "deferred_compare_and_write",
           scsi_input(0, DIR_TO_DEV, bytes([0x89, 0]) + struct.pack(">Q3xB2x", 4, 1), 1024,
                      fault=deferred | (1 << 3) | 1))

@@ -17,6 +17,7 @@
 #ifndef VUS_SCSI_SCSI_H
 #define VUS_SCSI_SCSI_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +67,21 @@ struct scsi_lun_config {
 
 struct scsi_target;
 struct lun_stats;
+struct scsi_task;
+
+/*
+ * Per-LUN LBA range lock (scsi_range_lock.c): writes hold their range shared,
+ * COMPARE AND WRITE holds it exclusive, so that no write lands between its
+ * compare and its write.  Holders and waiters are tasks linked through their
+ * own fields: nothing is allocated.  A task that cannot have its range waits
+ * in FIFO order and is resumed on its own worker's loop.
+ */
+struct scsi_range_lock {
+    pthread_mutex_t mu;
+    struct scsi_task *held;                  /* granted ranges */
+    struct scsi_task *wait_head, *wait_tail; /* FIFO of tasks waiting */
+    unsigned nexcl; /* exclusive holders + waiters: 0 lets a shared request skip the scan */
+};
 
 /* Unit attention conditions pending on a LUN (bit mask). */
 #define SCSI_UA_POWER_ON_RESET   (1u << 0) /* 29h/00h */
@@ -82,6 +98,7 @@ struct scsi_lun {
     _Atomic unsigned ua_pending; /* SCSI_UA_* set by resets and events, cleared when reported */
     _Atomic unsigned inflight;   /* tasks executing on this LUN (see scsi_task_execute) */
     struct lun_stats *stats;     /* counted by the transport when set; freed with the LUN */
+    struct scsi_range_lock rlock;
     /*
      * Mode parameters MODE SELECT changes (scsi_mode.c), read unlocked by
      * every worker.  They belong to this scsi_lun, that is to one
@@ -216,6 +233,13 @@ struct scsi_task {
     bool io_completed;  /* ... and says so here */
     bool io_in_flight;  /* bio submitted, its completion not seen yet */
     bool aborted;       /* scsi_task_abort: no further backend step */
+    /* The range this task holds or waits for in lun->rlock (scsi_range_lock.c). */
+    uint64_t rl_lba, rl_n;
+    bool rl_excl;
+    uint8_t rl_state; /* SCSI_RL_* */
+    struct scsi_task *rl_prev, *rl_next, *rl_grant_next;
+    void (*rl_start)(struct scsi_task *task); /* runs when a waiting task gets its range */
+    struct io_loop_op rl_op;                  /* posts that start to the task's own loop */
 };
 
 /*

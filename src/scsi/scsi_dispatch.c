@@ -23,6 +23,7 @@
 #define U4   0xff, 0xff, 0xff, 0xff
 #define U8   U4, U4
 #define DISC (SCSI_CMD_UA_EXEMPT | SCSI_CMD_STANDIN) /* discovery commands */
+#define STRICT SCSI_CMD_STRICT
 #define CMD(name, fn, len, flags, xfer, off, width, ...) \
     { name, fn, len, flags, SCSI_XFER_##xfer, off, width, false, 0, { __VA_ARGS__ } }
 #define SACMD(name, fn, len, flags, xfer, off, width, sa, ...) \
@@ -72,10 +73,17 @@ static const struct scsi_opcode opcodes[256] = {
                             0x28, 0x18, U4, 0, 0xff, 0xff, 0),
     [SCSI_OP_WRITE_10] = ONE("WRITE(10)", scsi_sbc_read_write, 10, 0, OUT_BLOCKS, 7, 2,
                              0x2a, 0x18, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_WRITE_VERIFY_10] = ONE("WRITE AND VERIFY(10)", scsi_sbc_write_verify, 10, STRICT,
+                                    OUT_BLOCKS, 7, 2, 0x2e, 0x16, U4, 0x1f, 0xff, 0xff, 0),
     [SCSI_OP_VERIFY_10] = ONE("VERIFY(10)", scsi_sbc_verify, 10, 0, OUT_VERIFY, 7, 2,
                               0x2f, 0x16, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_PREFETCH_10] = ONE("PRE-FETCH(10)", scsi_sbc_prefetch, 10, STRICT, NONE, 0, 0,
+                                0x34, 0x02, U4, 0x1f, 0xff, 0xff, 0),
     [SCSI_OP_SYNC_CACHE_10] = ONE("SYNCHRONIZE CACHE(10)", scsi_sbc_sync_cache, 10, 0, NONE,
                                   0, 0, 0x35, 0x02, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_READ_DEFECT_DATA_10] = ONE("READ DEFECT DATA(10)", scsi_sbc_read_defect_data, 10,
+                                        STRICT, IN_ALLOC, 7, 2,
+                                        0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_WRITE_SAME_10] = ONE("WRITE SAME(10)", scsi_sbc_write_same, 10, 0, OUT_WSAME,
                                   7, 2, 0x41, 0x08, U4, 0, 0xff, 0xff, 0),
     [SCSI_OP_UNMAP] = ONE("UNMAP", scsi_sbc_unmap, 10, 0, OUT_PARAM, 7, 2,
@@ -86,10 +94,20 @@ static const struct scsi_opcode opcodes[256] = {
                                   0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_READ_16] = ONE("READ(16)", scsi_sbc_read_write, 16, 0, IN_BLOCKS, 10, 4,
                             0x88, 0x18, U8, U4, 0, 0),
+    /* OUT_CAW: the data-out is twice NUMBER OF LOGICAL BLOCKS (byte 13) blocks. */
+    [SCSI_OP_COMPARE_AND_WRITE] = ONE("COMPARE AND WRITE", scsi_sbc_compare_and_write, 16,
+                                      STRICT, OUT_CAW, 13, 1,
+                                      0x89, 0x18, U8, 0, 0, 0, 0xff, 0x1f, 0),
     [SCSI_OP_WRITE_16] = ONE("WRITE(16)", scsi_sbc_read_write, 16, 0, OUT_BLOCKS, 10, 4,
                              0x8a, 0x18, U8, U4, 0, 0),
+    [SCSI_OP_ORWRITE_16] = ONE("ORWRITE(16)", scsi_sbc_orwrite, 16, STRICT, OUT_BLOCKS, 10, 4,
+                               0x8b, 0x18, U8, U4, 0x1f, 0),
+    [SCSI_OP_WRITE_VERIFY_16] = ONE("WRITE AND VERIFY(16)", scsi_sbc_write_verify, 16, STRICT,
+                                    OUT_BLOCKS, 10, 4, 0x8e, 0x16, U8, U4, 0x1f, 0),
     [SCSI_OP_VERIFY_16] = ONE("VERIFY(16)", scsi_sbc_verify, 16, 0, OUT_VERIFY, 10, 4,
                               0x8f, 0x16, U8, U4, 0, 0),
+    [SCSI_OP_PREFETCH_16] = ONE("PRE-FETCH(16)", scsi_sbc_prefetch, 16, STRICT, NONE, 0, 0,
+                                0x90, 0x02, U8, U4, 0x1f, 0),
     [SCSI_OP_SYNC_CACHE_16] = ONE("SYNCHRONIZE CACHE(16)", scsi_sbc_sync_cache, 16, 0, NONE,
                                   0, 0, 0x91, 0x02, U8, U4, 0, 0),
     [SCSI_OP_WRITE_SAME_16] = ONE("WRITE SAME(16)", scsi_sbc_write_same, 16, 0, OUT_WSAME,
@@ -102,8 +120,13 @@ static const struct scsi_opcode opcodes[256] = {
                             0xa8, 0x18, U4, U4, 0, 0),
     [SCSI_OP_WRITE_12] = ONE("WRITE(12)", scsi_sbc_read_write, 12, 0, OUT_BLOCKS, 6, 4,
                              0xaa, 0x18, U4, U4, 0, 0),
+    [SCSI_OP_WRITE_VERIFY_12] = ONE("WRITE AND VERIFY(12)", scsi_sbc_write_verify, 12, STRICT,
+                                    OUT_BLOCKS, 6, 4, 0xae, 0x16, U4, U4, 0x1f, 0),
     [SCSI_OP_VERIFY_12] = ONE("VERIFY(12)", scsi_sbc_verify, 12, 0, OUT_VERIFY, 6, 4,
                               0xaf, 0x16, U4, U4, 0, 0),
+    /* The ADDRESS DESCRIPTOR INDEX is taken as is: an empty list has no descriptor to skip. */
+    [SCSI_OP_READ_DEFECT_DATA_12] = ONE("READ DEFECT DATA(12)", scsi_sbc_read_defect_data, 12,
+                                        STRICT, IN_ALLOC, 6, 4, 0xb7, 0x1f, U4, U4, 0, 0),
 };
 /* clang-format on */
 
@@ -141,7 +164,9 @@ void scsi_task_complete(struct scsi_task *task)
     /*
      * The transport's callback still reads the LUN (statistics): only then
      * does the task stop counting, so a LUN being detached outlives it.
+     * The range goes first: once done() ran the slot may carry a new task.
      */
+    scsi_range_unlock(task);
     task->done(task);
     atomic_fetch_sub(&lun->inflight, 1);
 }
@@ -266,6 +291,9 @@ static uint64_t expected_xfer(const struct scsi_task *task, const struct scsi_cm
         if (cmd->len_size == 1 && field == 0)
             field = 256; /* READ(6)/WRITE(6) */
         return field * bs;
+    case SCSI_XFER_OUT_CAW:
+        *dir = SCSI_DIR_TO_DEV;
+        return 2 * field * bs;
     case SCSI_XFER_OUT_PARAM:
         *dir = SCSI_DIR_TO_DEV;
         return field;
@@ -288,6 +316,24 @@ static uint64_t expected_xfer(const struct scsi_task *task, const struct scsi_cm
         *dir = SCSI_DIR_NONE;
         return 0;
     }
+}
+
+/*
+ * SCSI_CMD_STRICT: a bit set outside the usage data (between the operation
+ * code and CONTROL) is a field we do not implement.  Returns the CDB byte, and
+ * the highest such bit in *bit, or -1 when there is none.
+ */
+static int unused_bits(const struct scsi_task *task, const struct scsi_cmd *cmd, int *bit)
+{
+    for (unsigned i = 1; i + 1 < cmd->cdb_len; i++) {
+        uint8_t bad = task->cdb[i] & (uint8_t)~cmd->usage[i];
+
+        if (bad != 0) {
+            *bit = 31 - __builtin_clz(bad);
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 static bool buffer_fits(const struct scsi_task *task, const struct scsi_cmd *cmd)
@@ -319,6 +365,7 @@ void scsi_task_execute(struct scsi_task *task)
     task->io_submitting = false;
     task->io_in_flight = false;
     task->aborted = false;
+    task->rl_state = SCSI_RL_NONE;
 
     if (cdb_len == 0) {
         scsi_task_invalid_cdb(task);
@@ -345,6 +392,14 @@ void scsi_task_execute(struct scsi_task *task)
     if (task->cdb[cmd->cdb_len - 1] & SCSI_CDB_NACA) {
         scsi_task_invalid_field(task, cmd->cdb_len - 1u, 2);
         return;
+    }
+    if (cmd->flags & SCSI_CMD_STRICT) {
+        int bit, byte = unused_bits(task, cmd, &bit);
+
+        if (byte >= 0) {
+            scsi_task_invalid_field(task, (unsigned)byte, bit);
+            return;
+        }
     }
     if (!buffer_fits(task, cmd)) {
         task->overrun = true;

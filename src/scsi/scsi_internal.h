@@ -23,10 +23,16 @@ enum scsi_xfer {
     SCSI_XFER_OUT_PARAM,  /* data-out of PARAMETER LIST LENGTH bytes */
     SCSI_XFER_OUT_WSAME,  /* WRITE SAME: one block unless NDOB */
     SCSI_XFER_OUT_VERIFY, /* VERIFY: depends on BYTCHK */
+    SCSI_XFER_OUT_CAW,    /* COMPARE AND WRITE: twice NUMBER OF LOGICAL BLOCKS blocks */
 };
 
 #define SCSI_CMD_UA_EXEMPT 0x01 /* runs without reporting a pending unit attention */
 #define SCSI_CMD_STANDIN   0x02 /* answered by the LUN 0 stand-in */
+/*
+ * Every CDB bit outside the usage data (bytes 1 to the one before CONTROL) is
+ * refused with INVALID FIELD IN CDB pointing at it, before the handler runs.
+ */
+#define SCSI_CMD_STRICT 0x04
 
 typedef void (*scsi_handler)(struct scsi_task *task);
 
@@ -83,6 +89,25 @@ size_t scsi_sense_build(uint8_t *buf, bool desc, uint8_t key, uint8_t asc, uint8
  */
 void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *task, int result));
 
+/* Range lock states of a task (task->rl_state). */
+#define SCSI_RL_NONE    0
+#define SCSI_RL_HELD    1
+#define SCSI_RL_WAITING 2
+
+/*
+ * Take [lba, lba + n) of task's LUN, shared (writes) or exclusive (COMPARE
+ * AND WRITE).  Returns true when granted now: the caller goes on.  Returns
+ * false when the task was queued: start(task) runs once the range is free, on
+ * the task's worker loop (inline when task->loop is NULL, as in unit tests).
+ * The range is released by scsi_task_complete.
+ */
+bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, bool excl,
+                     void (*start)(struct scsi_task *task));
+/* Release task's range (no-op unless held) and start the waiters it was blocking. */
+void scsi_range_unlock(struct scsi_task *task);
+void scsi_range_lock_init(struct scsi_range_lock *rl);
+void scsi_range_lock_fini(struct scsi_range_lock *rl);
+
 /* Blocks on the LUN. */
 static inline uint64_t scsi_lun_blocks(const struct scsi_lun *lun)
 {
@@ -111,6 +136,35 @@ uint32_t scsi_max_xfer_blocks(const struct bdev *bdev);
 #define SCSI_MAX_UNMAP_BLOCKS 0xffffffffu /* MAXIMUM UNMAP LBA COUNT: no limit */
 #define SCSI_MAX_UNMAP_DESCS  255u        /* the descriptor list must fit in task->block_buf */
 #define SCSI_MAX_XFER_BYTES   (8u << 20)
+
+/* MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the most its one-byte field can carry. */
+#define SCSI_MAX_CAW_BLOCKS 255u
+
+/*
+ * task->step of READ/WRITE and the commands built on them: what the next
+ * completion of scsi_rw_next() means.
+ */
+#define SCSI_STEP_WRITE  0x01 /* READ/WRITE phase: a write */
+#define SCSI_STEP_FUA    0x02
+#define SCSI_STEP_VERIFY 0x04 /* WRITE AND VERIFY: verify once the write is done */
+#define SCSI_STEP_BYTCHK 0x08 /* ... by comparing with the data-out */
+#define SCSI_STEP_CHECK  0x10 /* verify phase: low two bits are BYTCHK */
+#define SCSI_STEP_MEDIUM 0x20 /* verify phase: a BDEV_IO_VERIFY is in flight */
+#define SCSI_STEP_CAW    0x40 /* COMPARE AND WRITE: compare phase */
+
+/* Describe the next piece of a READ/WRITE at task->lba/nblocks/buf_off; false: failed. */
+bool scsi_rw_prepare(struct scsi_task *task);
+/* Completion of a READ/WRITE piece (and of the verify steps that follow a WRITE AND VERIFY). */
+bool scsi_rw_next(struct scsi_task *task, int result);
+/* Read the next chunk at task->lba (at most task->nblocks blocks) into task->block_buf. */
+bool scsi_read_chunk(struct scsi_task *task);
+/*
+ * Compare the chunk just read into block_buf with the data-out at base +
+ * buf_off (one_block: every block against the block at base).  On a
+ * difference, finish with MISCOMPARE and the offset of the first differing
+ * byte in INFORMATION, and return false.
+ */
+bool scsi_compare_chunk(struct scsi_task *task, size_t base, bool one_block);
 
 /* Big-endian field access into CDBs and response buffers. */
 static inline uint16_t get_be16(const uint8_t *p)
@@ -164,6 +218,11 @@ void scsi_sbc_verify(struct scsi_task *task);
 void scsi_sbc_sync_cache(struct scsi_task *task);
 void scsi_sbc_unmap(struct scsi_task *task);
 void scsi_sbc_write_same(struct scsi_task *task);
+void scsi_sbc_write_verify(struct scsi_task *task);
+void scsi_sbc_compare_and_write(struct scsi_task *task);
+void scsi_sbc_orwrite(struct scsi_task *task);
+void scsi_sbc_prefetch(struct scsi_task *task);
+void scsi_sbc_read_defect_data(struct scsi_task *task);
 
 /* Take the most important pending unit attention (clearing it); false if none. */
 bool scsi_ua_take(struct scsi_lun *lun, uint8_t *asc, uint8_t *ascq);

@@ -117,6 +117,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->id = cfg->lun;
     lun->bdev = bdev;
     lun->bdev_borrowed = cfg->borrow_bdev;
+    scsi_range_lock_init(&lun->rlock);
     lun->wce_default = !cfg->write_cache_off;
     atomic_store(&lun->wce, lun->wce_default);
     if (cfg->stats_workers > 0)
@@ -155,6 +156,7 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
             if (!tgt->luns[l]->bdev_borrowed)
                 bdev_close(tgt->luns[l]->bdev);
             lun_stats_free(tgt->luns[l]->stats);
+            scsi_range_lock_fini(&tgt->luns[l]->rlock);
             free(tgt->luns[l]);
         }
         free(tgt);
@@ -182,6 +184,7 @@ void scsi_lun_free(struct scsi_lun *l)
     if (!l->bdev_borrowed)
         bdev_close(l->bdev);
     lun_stats_free(l->stats);
+    scsi_range_lock_fini(&l->rlock);
     free(l);
 }
 

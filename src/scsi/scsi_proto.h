@@ -7,34 +7,43 @@
 #define VUS_SCSI_SCSI_PROTO_H
 
 /* Operation codes. */
-#define SCSI_OP_TEST_UNIT_READY   0x00
-#define SCSI_OP_REQUEST_SENSE     0x03
-#define SCSI_OP_READ_6            0x08
-#define SCSI_OP_WRITE_6           0x0a
-#define SCSI_OP_INQUIRY           0x12
-#define SCSI_OP_MODE_SELECT_6     0x15
-#define SCSI_OP_MODE_SENSE_6      0x1a
-#define SCSI_OP_START_STOP_UNIT   0x1b
-#define SCSI_OP_READ_CAPACITY_10  0x25
-#define SCSI_OP_READ_10           0x28
-#define SCSI_OP_WRITE_10          0x2a
-#define SCSI_OP_VERIFY_10         0x2f
-#define SCSI_OP_SYNC_CACHE_10     0x35
-#define SCSI_OP_WRITE_SAME_10     0x41
-#define SCSI_OP_UNMAP             0x42
-#define SCSI_OP_MODE_SELECT_10    0x55
-#define SCSI_OP_MODE_SENSE_10     0x5a
-#define SCSI_OP_READ_16           0x88
-#define SCSI_OP_WRITE_16          0x8a
-#define SCSI_OP_VERIFY_16         0x8f
-#define SCSI_OP_SYNC_CACHE_16     0x91
-#define SCSI_OP_WRITE_SAME_16     0x93
-#define SCSI_OP_SERVICE_ACTION_IN 0x9e
-#define SCSI_OP_REPORT_LUNS       0xa0
-#define SCSI_OP_MAINTENANCE_IN    0xa3
-#define SCSI_OP_READ_12           0xa8
-#define SCSI_OP_WRITE_12          0xaa
-#define SCSI_OP_VERIFY_12         0xaf
+#define SCSI_OP_TEST_UNIT_READY     0x00
+#define SCSI_OP_REQUEST_SENSE       0x03
+#define SCSI_OP_READ_6              0x08
+#define SCSI_OP_WRITE_6             0x0a
+#define SCSI_OP_INQUIRY             0x12
+#define SCSI_OP_MODE_SELECT_6       0x15
+#define SCSI_OP_MODE_SENSE_6        0x1a
+#define SCSI_OP_START_STOP_UNIT     0x1b
+#define SCSI_OP_READ_CAPACITY_10    0x25
+#define SCSI_OP_READ_10             0x28
+#define SCSI_OP_WRITE_10            0x2a
+#define SCSI_OP_WRITE_VERIFY_10     0x2e
+#define SCSI_OP_VERIFY_10           0x2f
+#define SCSI_OP_PREFETCH_10         0x34
+#define SCSI_OP_SYNC_CACHE_10       0x35
+#define SCSI_OP_READ_DEFECT_DATA_10 0x37
+#define SCSI_OP_WRITE_SAME_10       0x41
+#define SCSI_OP_UNMAP               0x42
+#define SCSI_OP_MODE_SELECT_10      0x55
+#define SCSI_OP_MODE_SENSE_10       0x5a
+#define SCSI_OP_READ_16             0x88
+#define SCSI_OP_COMPARE_AND_WRITE   0x89
+#define SCSI_OP_WRITE_16            0x8a
+#define SCSI_OP_ORWRITE_16          0x8b
+#define SCSI_OP_WRITE_VERIFY_16     0x8e
+#define SCSI_OP_VERIFY_16           0x8f
+#define SCSI_OP_PREFETCH_16         0x90
+#define SCSI_OP_SYNC_CACHE_16       0x91
+#define SCSI_OP_WRITE_SAME_16       0x93
+#define SCSI_OP_SERVICE_ACTION_IN   0x9e
+#define SCSI_OP_REPORT_LUNS         0xa0
+#define SCSI_OP_MAINTENANCE_IN      0xa3
+#define SCSI_OP_READ_12             0xa8
+#define SCSI_OP_WRITE_12            0xaa
+#define SCSI_OP_WRITE_VERIFY_12     0xae
+#define SCSI_OP_VERIFY_12           0xaf
+#define SCSI_OP_READ_DEFECT_DATA_12 0xb7
 
 /* Service actions. */
 #define SCSI_SAI_READ_CAPACITY_16 0x10 /* SERVICE ACTION IN(16) */

@@ -58,6 +58,14 @@ static bool unmap_next(struct scsi_task *task, int result)
     return false;
 }
 
+static void unmap_start(struct scsi_task *task)
+{
+    if (unmap_prepare(task))
+        scsi_task_submit(task, unmap_next);
+    else
+        scsi_task_complete(task);
+}
+
 void scsi_sbc_unmap(struct scsi_task *task)
 {
     const struct bdev *bdev = task->lun->bdev;
@@ -122,10 +130,15 @@ void scsi_sbc_unmap(struct scsi_task *task)
     }
     task->step = 0;
     task->nblocks = ndesc;
-    if (unmap_prepare(task))
-        scsi_task_submit(task, unmap_next);
-    else
-        scsi_task_complete(task);
+    /*
+     * UNMAP changes what reads return, so COMPARE AND WRITE must not straddle
+     * it either.  Its descriptors may lie anywhere: it holds the whole LUN,
+     * shared, which costs nothing against writes and only orders it against
+     * COMPARE AND WRITE.
+     */
+    if (!scsi_range_lock(task, 0, scsi_lun_blocks(task->lun), false, unmap_start))
+        return;
+    unmap_start(task);
 }
 
 /* The pattern write of WRITE SAME: up to BDEV_MAX_IOV copies of block_buf per request. */
@@ -186,13 +199,47 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+#define WS_UNMAP 0x1 /* task->step of WRITE SAME: the UNMAP bit */
+
+/* WRITE SAME with its range held: the pattern is in block_buf, the range in lba/nblocks. */
+static void ws_start(struct scsi_task *task)
+{
+    const struct bdev *bdev = task->lun->bdev;
+    uint32_t bs = bdev->block_size;
+    bool zero = all_zero(task->block_buf, bs);
+
+    memset(&task->bio, 0, sizeof(task->bio));
+    task->bio.offset = task->lba * bs;
+    task->bio.len = task->nblocks * bs;
+    /*
+     * Deallocation only when it reads back as the pattern; otherwise the
+     * zeroes have to be written (WRITE_ZEROES when the backend has it).
+     */
+    if (zero && (task->step & WS_UNMAP) && bdev->discard_zeroes) {
+        task->bio.type = BDEV_IO_DISCARD;
+        scsi_task_submit(task, ws_single_done);
+        return;
+    }
+    if (zero && bdev->can_write_zeroes) {
+        task->bio.type = BDEV_IO_WRITE_ZEROES;
+        scsi_task_submit(task, ws_single_done);
+        return;
+    }
+    for (unsigned i = 0; i < BDEV_MAX_IOV && i < task->nblocks; i++) {
+        task->bio_iov[i].iov_base = task->block_buf;
+        task->bio_iov[i].iov_len = bs;
+    }
+    ws_prepare(task);
+    scsi_task_submit(task, ws_next);
+}
+
 void scsi_sbc_write_same(struct scsi_task *task)
 {
     const uint8_t *cdb = task->cdb;
     const struct bdev *bdev = task->lun->bdev;
     struct scsi_lba_range r = scsi_cdb_range(cdb);
     bool ndob = cdb[0] == SCSI_OP_WRITE_SAME_16 && (cdb[1] & SCSI_WS_NDOB);
-    bool unmap = cdb[1] & SCSI_WS_UNMAP, zero;
+    bool unmap = cdb[1] & SCSI_WS_UNMAP;
     uint32_t bs = bdev->block_size;
 
     /*
@@ -238,31 +285,11 @@ void scsi_sbc_write_same(struct scsi_task *task)
         }
         task->data_len = bs;
     }
-    zero = all_zero(task->block_buf, bs);
     task->lba = r.lba;
     task->nblocks = r.n;
-
-    memset(&task->bio, 0, sizeof(task->bio));
-    task->bio.offset = r.lba * bs;
-    task->bio.len = (uint64_t)r.n * bs;
-    /*
-     * Deallocation only when it reads back as the pattern; otherwise the
-     * zeroes have to be written (WRITE_ZEROES when the backend has it).
-     */
-    if (zero && unmap && bdev->discard_zeroes) {
-        task->bio.type = BDEV_IO_DISCARD;
-        scsi_task_submit(task, ws_single_done);
+    task->step = unmap ? WS_UNMAP : 0;
+    /* WRITE SAME writes: it holds its range shared, like WRITE (COMPARE AND WRITE's atomicity). */
+    if (!scsi_range_lock(task, r.lba, r.n, false, ws_start))
         return;
-    }
-    if (zero && bdev->can_write_zeroes) {
-        task->bio.type = BDEV_IO_WRITE_ZEROES;
-        scsi_task_submit(task, ws_single_done);
-        return;
-    }
-    for (unsigned i = 0; i < BDEV_MAX_IOV && i < r.n; i++) {
-        task->bio_iov[i].iov_base = task->block_buf;
-        task->bio_iov[i].iov_len = bs;
-    }
-    ws_prepare(task);
-    scsi_task_submit(task, ws_next);
+    ws_start(task);
 }

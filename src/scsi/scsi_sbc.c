@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Block commands (SBC-3): capacity, READ/WRITE, VERIFY, SYNCHRONIZE CACHE,
- * UNMAP, WRITE SAME, GET LBA STATUS.
+ * Block commands (SBC-3): capacity, READ/WRITE, WRITE AND VERIFY, VERIFY,
+ * SYNCHRONIZE CACHE, PRE-FETCH, READ DEFECT DATA, GET LBA STATUS.
  *
  * Multi-step commands keep their progress in the task (lba, nblocks,
  * buf_off, step) and advance from the bdev completion through
@@ -12,9 +12,6 @@
 
 #include "scsi/scsi_internal.h"
 #include "util/iov.h"
-
-#define STEP_WRITE 0x1
-#define STEP_FUA   0x2
 
 struct scsi_lba_range scsi_cdb_range(const uint8_t *cdb)
 {
@@ -55,6 +52,10 @@ static void fail_write_protect(struct scsi_task *task)
 {
     scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
 }
+
+static bool verify_prepare(struct scsi_task *task);
+static bool verify_next(struct scsi_task *task, int result);
+static bool medium_verify_done(struct scsi_task *task, int result);
 
 static bool fail_errno(struct scsi_task *task, int err, bool write)
 {
@@ -140,7 +141,7 @@ static size_t iov_span(const struct iovec *iov, unsigned cnt, size_t offset, uns
  * BDEV_MAX_IOV elements is split; one so fragmented that BDEV_MAX_IOV
  * elements do not cover a block cannot be served.
  */
-static bool rw_prepare(struct scsi_task *task)
+bool scsi_rw_prepare(struct scsi_task *task)
 {
     uint32_t bs = task->lun->bdev->block_size;
     uint64_t bytes = task->nblocks * bs;
@@ -153,9 +154,9 @@ static bool rw_prepare(struct scsi_task *task)
                      : iov_slice(task->iov, task->iovcnt, task->buf_off, bytes, task->bio_iov,
                                  BDEV_MAX_IOV);
     if (cnt < 0)
-        return fail_errno(task, -EINVAL, task->step & STEP_WRITE);
-    task->bio.type = (task->step & STEP_WRITE) ? BDEV_IO_WRITE : BDEV_IO_READ;
-    task->bio.fua = task->step & STEP_FUA;
+        return fail_errno(task, -EINVAL, task->step & SCSI_STEP_WRITE);
+    task->bio.type = (task->step & SCSI_STEP_WRITE) ? BDEV_IO_WRITE : BDEV_IO_READ;
+    task->bio.fua = task->step & SCSI_STEP_FUA;
     task->bio.offset = task->lba * bs;
     task->bio.len = bytes;
     task->bio.iov = task->bio_iov;
@@ -163,21 +164,63 @@ static bool rw_prepare(struct scsi_task *task)
     return true;
 }
 
-static bool rw_next(struct scsi_task *task, int result)
+/*
+ * WRITE AND VERIFY: the write is done; verify the blocks it wrote, with the
+ * VERIFY command's own steps (compare for BYTCHK 1, a medium check for 0).
+ */
+static bool write_then_verify(struct scsi_task *task)
+{
+    const struct bdev *bdev = task->lun->bdev;
+    uint64_t n = task->buf_off / bdev->block_size;
+
+    if (task->step & SCSI_STEP_BYTCHK) {
+        task->lba -= n;
+        task->nblocks = n;
+        task->buf_off = 0;
+        task->step = SCSI_STEP_CHECK | 1;
+        return verify_prepare(task);
+    }
+    if (!bdev->can_verify) {
+        scsi_task_complete(task);
+        return false;
+    }
+    memset(&task->bio, 0, sizeof(task->bio));
+    task->bio.type = BDEV_IO_VERIFY;
+    task->bio.offset = (task->lba - n) * bdev->block_size;
+    task->bio.len = n * bdev->block_size;
+    task->step = SCSI_STEP_CHECK | SCSI_STEP_MEDIUM;
+    return true;
+}
+
+bool scsi_rw_next(struct scsi_task *task, int result)
 {
     uint32_t bs = task->lun->bdev->block_size;
 
+    if (task->step & SCSI_STEP_CHECK) {
+        if (task->step & SCSI_STEP_MEDIUM)
+            return medium_verify_done(task, result);
+        return verify_next(task, result);
+    }
     if (result < 0)
-        return fail_errno(task, result, task->step & STEP_WRITE);
+        return fail_errno(task, result, task->step & SCSI_STEP_WRITE);
     task->lba += task->bio.len / bs;
     task->nblocks -= task->bio.len / bs;
     task->buf_off += task->bio.len;
     task->data_len = task->buf_off;
     if (task->nblocks == 0) {
+        if (task->step & SCSI_STEP_VERIFY)
+            return write_then_verify(task);
         scsi_task_complete(task);
         return false;
     }
-    return rw_prepare(task);
+    return scsi_rw_prepare(task);
+}
+
+/* Runs when the task has its LBA range (at once, or when a conflicting holder released it). */
+static void rw_start(struct scsi_task *task)
+{
+    if (scsi_rw_prepare(task))
+        scsi_task_submit(task, scsi_rw_next);
 }
 
 void scsi_sbc_read_write(struct scsi_task *task)
@@ -213,10 +256,62 @@ void scsi_sbc_read_write(struct scsi_task *task)
     task->nblocks = r.n;
     task->buf_off = 0;
     /* With the write cache off (WCE=0, MODE SELECT or write-cache=off) every write is FUA. */
-    task->step = (write ? STEP_WRITE : 0) | (!six && (cdb[1] & SCSI_CDB_FUA) ? STEP_FUA : 0) |
-                 (write && !atomic_load(&task->lun->wce) ? STEP_FUA : 0);
-    if (rw_prepare(task))
-        scsi_task_submit(task, rw_next);
+    task->step = (write ? SCSI_STEP_WRITE : 0) |
+                 (!six && (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0) |
+                 (write && !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
+    /* Writes hold their range shared, so that COMPARE AND WRITE is atomic against them. */
+    if (write && !scsi_range_lock(task, r.lba, r.n, false, rw_start))
+        return;
+    rw_start(task);
+}
+
+void scsi_sbc_write_verify(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    struct scsi_lba_range r = scsi_cdb_range(cdb);
+    unsigned bytchk = (cdb[1] >> 1) & 3;
+
+    if (cdb[1] & SCSI_CDB_PROTECT) {
+        scsi_task_invalid_field(task, 1, 7);
+        return;
+    }
+    /* 10b and 11b are reserved for WRITE AND VERIFY. */
+    if (bytchk > 1) {
+        scsi_task_invalid_field(task, 1, 2);
+        return;
+    }
+    if (r.n > scsi_max_xfer_blocks(task->lun->bdev)) {
+        scsi_task_invalid_field(task, r.n_off, -1);
+        return;
+    }
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
+        fail_lba_range(task);
+        return;
+    }
+    if (task->lun->bdev->readonly) {
+        fail_write_protect(task);
+        return;
+    }
+    if (r.n == 0) {
+        scsi_task_complete(task);
+        return;
+    }
+    if (bytchk && task->lun->bdev->block_size > sizeof(task->block_buf)) {
+        fail_errno(task, -EINVAL, false);
+        return;
+    }
+    task->lba = r.lba;
+    task->nblocks = r.n;
+    task->buf_off = 0;
+    /*
+     * FUA: the verify that follows must read what the medium holds, not a
+     * volatile cache's copy.  The range stays held through the verify.
+     */
+    task->step =
+        SCSI_STEP_WRITE | SCSI_STEP_FUA | SCSI_STEP_VERIFY | (bytchk ? SCSI_STEP_BYTCHK : 0);
+    if (!scsi_range_lock(task, r.lba, r.n, false, rw_start))
+        return;
+    rw_start(task);
 }
 
 static bool flush_done(struct scsi_task *task, int result)
@@ -244,6 +339,11 @@ void scsi_sbc_sync_cache(struct scsi_task *task)
 /* VERIFY with BYTCHK: read a chunk into block_buf, compare with the data-out buffer. */
 static bool verify_prepare(struct scsi_task *task)
 {
+    return scsi_read_chunk(task);
+}
+
+bool scsi_read_chunk(struct scsi_task *task)
+{
     uint32_t bs = task->lun->bdev->block_size;
     uint64_t per = sizeof(task->block_buf) / bs;
     uint64_t n = task->nblocks < per ? task->nblocks : per;
@@ -259,17 +359,14 @@ static bool verify_prepare(struct scsi_task *task)
     return true;
 }
 
-static bool verify_next(struct scsi_task *task, int result)
+bool scsi_compare_chunk(struct scsi_task *task, size_t base, bool one_block)
 {
     uint32_t bs = task->lun->bdev->block_size;
     size_t len = task->bio.len;
     uint8_t cmp[sizeof(task->block_buf)];
 
-    if (result < 0)
-        return fail_errno(task, result, false);
     for (size_t off = 0; off < len; off += bs) {
-        /* BYTCHK 11b: one block of data-out stands for every block. */
-        size_t src = task->step == 3 ? 0 : task->buf_off + off;
+        size_t src = one_block ? base : base + task->buf_off + off;
 
         if (iov_to_buf(task->iov, task->iovcnt, src, cmp, bs) != bs)
             return fail_errno(task, -EINVAL, false);
@@ -282,11 +379,25 @@ static bool verify_next(struct scsi_task *task, int result)
             }
         }
     }
+    return true;
+}
+
+static bool verify_next(struct scsi_task *task, int result)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+    size_t len = task->bio.len;
+    /* BYTCHK 11b: one block of data-out stands for every block. */
+    bool one = (task->step & 3) == 3;
+
+    if (result < 0)
+        return fail_errno(task, result, false);
+    if (!scsi_compare_chunk(task, 0, one))
+        return false;
     task->lba += len / bs;
     task->nblocks -= len / bs;
     task->buf_off += len;
     if (task->nblocks == 0) {
-        task->data_len = task->step == 3 ? bs : task->buf_off;
+        task->data_len = one ? bs : task->buf_off;
         scsi_task_complete(task);
         return false;
     }
@@ -352,7 +463,48 @@ void scsi_sbc_verify(struct scsi_task *task)
     task->lba = r.lba;
     task->nblocks = r.n;
     task->buf_off = 0;
-    task->step = bytchk;
+    task->step = SCSI_STEP_CHECK | bytchk;
     if (verify_prepare(task))
         scsi_task_submit(task, verify_next);
+}
+
+/*
+ * PRE-FETCH (10/16).  The daemon keeps no cache of its own to load, so no
+ * block is ever "transferred to the cache": SBC answers GOOD rather than
+ * CONDITION MET in that case, with IMMED or without.  Only the range is checked.
+ */
+void scsi_sbc_prefetch(struct scsi_task *task)
+{
+    struct scsi_lba_range r = scsi_cdb_range(task->cdb);
+
+    /* PREFETCH LENGTH 0 runs to the last block: the first one must exist. */
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n) ||
+        (r.n == 0 && r.lba >= scsi_lun_blocks(task->lun))) {
+        fail_lba_range(task);
+        return;
+    }
+    scsi_task_complete(task);
+}
+
+/*
+ * READ DEFECT DATA (10/12): a virtual disk has no defects.  The header says
+ * the requested lists (PLISTV/GLISTV follow REQ_PLIST/REQ_GLIST) are valid
+ * and empty, in the requested format: with no descriptor any format is exact.
+ */
+void scsi_sbc_read_defect_data(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    bool twelve = cdb[0] == SCSI_OP_READ_DEFECT_DATA_12;
+    uint8_t flags = twelve ? cdb[1] : cdb[2];
+    uint8_t buf[8];
+
+    /* Format 111b is reserved. */
+    if ((flags & 0x07) == 0x07) {
+        scsi_task_invalid_field(task, twelve ? 1 : 2, 2);
+        return;
+    }
+    memset(buf, 0, sizeof(buf));
+    buf[1] = flags & 0x1f;
+    /* DEFECT LIST LENGTH stays 0: bytes 2-3 in the (10) header, 4-7 in the (12) one. */
+    scsi_task_reply(task, buf, twelve ? 8 : 4, twelve ? get_be32(&cdb[6]) : get_be16(&cdb[7]));
 }

@@ -395,6 +395,219 @@ static void test_sync_cache(void **state)
     env_free(e);
 }
 
+/* WRITE AND VERIFY CDB of the given size. */
+static unsigned wav_cdb(uint8_t *cdb, unsigned size, uint64_t lba, uint32_t n, uint8_t byte1)
+{
+    unsigned len = rw_cdb(cdb, true, size, lba, n, 0);
+
+    cdb[0] = size == 10 ? 0x2e : size == 12 ? 0xae : 0x8e;
+    cdb[1] = byte1;
+    return len;
+}
+
+static void test_write_verify(void **state)
+{
+    static const unsigned sizes[] = { 10, 12, 16 };
+    struct env *e = env_new(1000, 512);
+    uint8_t *out = malloc(16 * 512), cdb[16];
+    struct scsi_task *t;
+
+    for (size_t s = 0; s < 3; s++) {
+        for (unsigned bytchk = 0; bytchk < 2; bytchk++) {
+            uint64_t lba = 10 + 100 * s + 40 * bytchk;
+            unsigned reads = e->fb->count[BDEV_IO_READ];
+
+            for (size_t i = 0; i < 16 * 512; i++)
+                out[i] = (uint8_t)(i * 7 + s + bytchk);
+            t = run(e, cdb, wav_cdb(cdb, sizes[s], lba, 16, (uint8_t)(bytchk << 1)),
+                    SCSI_DIR_TO_DEV, out, 16 * 512);
+            assert_good(t);
+            assert_int_equal(t->data_len, 16 * 512);
+            assert_memory_equal(e->fb->data + lba * 512, out, 16 * 512);
+            /* BYTCHK 1 reads the blocks back (4 KiB at a time); 0 does not without can_verify. */
+            assert_int_equal(e->fb->count[BDEV_IO_READ] - reads, bytchk ? 2 : 0);
+        }
+    }
+    /* The write is FUA, so that the verify sees the medium. */
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 6);
+    t = run(e, cdb, wav_cdb(cdb, 16, 0, 1, 0), SCSI_DIR_TO_DEV, out, 512);
+    assert_good(t);
+    assert_true(e->fb->last.type == BDEV_IO_WRITE && e->fb->last.fua);
+
+    /* BYTCHK 0 on a backend that verifies by itself: a VERIFY of the written range follows. */
+    e->fb->bdev.can_verify = true;
+    e->fb->deferred = true;
+    assert_good(run(e, cdb, wav_cdb(cdb, 10, 500, 8, 0), SCSI_DIR_TO_DEV, out, 8 * 512));
+    assert_int_equal(e->fb->count[BDEV_IO_VERIFY], 1);
+    assert_true(e->fb->last.offset == 500 * 512 && e->fb->last.len == 8 * 512);
+    e->fb->fail_type = BDEV_IO_VERIFY;
+    e->fb->fail_err = -EIO;
+    assert_sense(run(e, cdb, wav_cdb(cdb, 10, 500, 8, 0), SCSI_DIR_TO_DEV, out, 8 * 512), 0x3, 0x11,
+                 0);
+    /* A read-back error on BYTCHK 1 is a medium error too. */
+    e->fb->fail_type = BDEV_IO_READ;
+    assert_sense(run(e, cdb, wav_cdb(cdb, 16, 500, 8, 2), SCSI_DIR_TO_DEV, out, 8 * 512), 0x3, 0x11,
+                 0);
+    e->fb->fail_type = BDEV_IO_WRITE;
+    assert_sense(run(e, cdb, wav_cdb(cdb, 16, 500, 8, 2), SCSI_DIR_TO_DEV, out, 8 * 512), 0x3, 0x0c,
+                 0);
+    e->fb->fail_type = -1;
+    e->fb->deferred = false;
+
+    /* Boundaries: the last block is fine, one past it is not; zero blocks do nothing. */
+    assert_good(run(e, cdb, wav_cdb(cdb, 16, 999, 1, 2), SCSI_DIR_TO_DEV, out, 512));
+    assert_sense(run(e, cdb, wav_cdb(cdb, 16, 999, 2, 2), SCSI_DIR_TO_DEV, out, 1024), 0x5, 0x21,
+                 0);
+    assert_sense(run(e, cdb, wav_cdb(cdb, 16, ~0ull, 1, 0), SCSI_DIR_TO_DEV, out, 512), 0x5, 0x21,
+                 0);
+    assert_sense(run(e, cdb, wav_cdb(cdb, 12, 1000, 1, 0), SCSI_DIR_TO_DEV, out, 512), 0x5, 0x21,
+                 0);
+    assert_good(run(e, cdb, wav_cdb(cdb, 10, 1000, 0, 0), SCSI_DIR_NONE, NULL, 0));
+
+    /* BYTCHK 10b/11b are reserved; WRPROTECT; reserved bits; too long; short buffer. */
+    t = run(e, cdb, wav_cdb(cdb, 10, 0, 1, 4), SCSI_DIR_TO_DEV, out, 512);
+    assert_invalid_cdb(t);
+    assert_field(t, true, 1, 2);
+    t = run(e, cdb, wav_cdb(cdb, 10, 0, 1, 6), SCSI_DIR_TO_DEV, out, 512);
+    assert_invalid_cdb(t);
+    t = run(e, cdb, wav_cdb(cdb, 16, 0, 1, 0x20), SCSI_DIR_TO_DEV, out, 512);
+    assert_invalid_cdb(t);
+    assert_field(t, true, 1, 5); /* the highest bit set, where it is */
+    t = run(e, cdb, wav_cdb(cdb, 10, 0, 1, 0x08), SCSI_DIR_TO_DEV, out, 512);
+    assert_invalid_cdb(t);
+    assert_field(t, true, 1, 3);
+    t = run(e, cdb, wav_cdb(cdb, 10, 0, 1, 0x01), SCSI_DIR_TO_DEV, out, 512);
+    assert_field(t, true, 1, 0);
+    wav_cdb(cdb, 10, 0, 1, 0);
+    cdb[6] = 0x20; /* above GROUP NUMBER */
+    t = run(e, cdb, 10, SCSI_DIR_TO_DEV, out, 512);
+    assert_field(t, true, 6, 5);
+    cdb[6] = 0x1f;
+    assert_good(run(e, cdb, 10, SCSI_DIR_TO_DEV, out, 512));
+    t = run(e, cdb, wav_cdb(cdb, 16, 0, 2, 0), SCSI_DIR_TO_DEV, out, 512);
+    assert_true(t->overrun);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 13);
+    free(out);
+    env_free(e);
+
+    e = env_new(100000, 512);
+    out = malloc(512);
+    t = run(e, cdb, wav_cdb(cdb, 16, 0, 16385, 0), SCSI_DIR_TO_DEV, NULL, 0);
+    assert_true(t->overrun);
+    e->fb->bdev.readonly = true;
+    assert_sense(run(e, cdb, wav_cdb(cdb, 10, 0, 1, 0), SCSI_DIR_TO_DEV, out, 512), 0x7, 0x27, 0);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 0);
+    free(out);
+    env_free(e);
+}
+
+static void test_write_verify_max_transfer(void **state)
+{
+    struct env *e = env_new(100000, 512);
+    uint32_t max = (8u << 20) / 512;
+    uint8_t *out = calloc(max + 1, 512), cdb[16];
+    struct scsi_task *t;
+
+    assert_good(run(e, cdb, wav_cdb(cdb, 16, 0, max, 0), SCSI_DIR_TO_DEV, out, max * 512ull));
+    t = run(e, cdb, wav_cdb(cdb, 16, 0, max + 1, 0), SCSI_DIR_TO_DEV, out, (max + 1) * 512ull);
+    assert_invalid_cdb(t);
+    assert_field(t, true, 10, -1);
+    free(out);
+    env_free(e);
+}
+
+static void test_prefetch(void **state)
+{
+    struct env *e = env_new(100, 512);
+    uint8_t c10[10] = { 0x34, 0, 0, 0, 0, 90, 0, 0, 10, 0 };
+    uint8_t c16[16] = { 0x90 };
+    struct scsi_task *t;
+
+    /* No cache of ours to fill: GOOD (never CONDITION MET), IMMED or not, and no I/O. */
+    assert_good(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0));
+    c10[1] = 0x02;
+    assert_good(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0));
+    c10[8] = 11;
+    assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
+    c10[8] = 0;
+    c10[5] = 99; /* PREFETCH LENGTH 0: from the LBA to the last block */
+    assert_good(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0));
+    c10[5] = 100; /* ...which must exist */
+    assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
+    c10[5] = 101;
+    assert_sense(run(e, c10, 10, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
+    c10[5] = 0;
+    c10[1] = 0x01; /* obsolete bit */
+    t = run(e, c10, 10, SCSI_DIR_NONE, NULL, 0);
+    assert_invalid_cdb(t);
+    assert_field(t, true, 1, 0);
+    put_be64(&c16[2], 99);
+    put_be32(&c16[10], 1);
+    c16[14] = 0x1f;
+    assert_good(run(e, c16, 16, SCSI_DIR_NONE, NULL, 0));
+    put_be32(&c16[10], 2);
+    assert_sense(run(e, c16, 16, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
+    put_be64(&c16[2], ~0ull);
+    put_be32(&c16[10], 0xffffffffu);
+    assert_sense(run(e, c16, 16, SCSI_DIR_NONE, NULL, 0), 0x5, 0x21, 0);
+    c16[14] = 0x80;
+    t = run(e, c16, 16, SCSI_DIR_NONE, NULL, 0);
+    assert_field(t, true, 14, 7);
+    assert_int_equal(e->fb->calls, 0);
+    env_free(e);
+}
+
+static void test_read_defect_data(void **state)
+{
+    struct env *e = env_new(100, 512);
+    uint8_t c10[10] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 64, 0 };
+    uint8_t c12[12] = { 0xb7, 0x10 | 0x03, 0, 0, 0, 9, 0, 0, 0, 64, 0, 0 };
+    uint8_t buf[64];
+    struct scsi_task *t;
+
+    memset(buf, 0xcc, sizeof(buf));
+    t = run(e, c10, 10, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(t->data_len, 4);
+    assert_int_equal(buf[0], 0);
+    assert_int_equal(buf[1], 0x1d); /* PLISTV, GLISTV, format 101b */
+    assert_int_equal(get_be16(&buf[2]), 0);
+    assert_int_equal(buf[4], 0xcc);
+    c10[8] = 2;
+    assert_int_equal(run(e, c10, 10, SCSI_DIR_FROM_DEV, buf, sizeof(buf))->data_len, 2);
+    c10[8] = 0;
+    assert_int_equal(run(e, c10, 10, SCSI_DIR_FROM_DEV, NULL, 0)->data_len, 0);
+    c10[2] = 0x07;
+    t = run(e, c10, 10, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 2, 2);
+    c10[2] = 0x20;
+    t = run(e, c10, 10, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 2, 5);
+    c10[2] = 0;
+    c10[1] = 0x01;
+    t = run(e, c10, 10, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 1, 0);
+
+    memset(buf, 0xcc, sizeof(buf));
+    t = run(e, c12, 12, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(t->data_len, 8);
+    assert_int_equal(buf[1], 0x13); /* PLISTV, format 011b */
+    assert_int_equal(get_be32(&buf[4]), 0);
+    assert_int_equal(buf[8], 0xcc);
+    c12[1] = 0x0f;
+    t = run(e, c12, 12, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 1, 2);
+    c12[1] = 0x40;
+    t = run(e, c12, 12, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 1, 6);
+    c12[1] = 0;
+    c12[10] = 1;
+    t = run(e, c12, 12, SCSI_DIR_FROM_DEV, buf, sizeof(buf));
+    assert_field(t, true, 10, 0);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +624,10 @@ int main(void)
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_verify_offloaded),
         cmocka_unit_test(test_sync_cache),
+        cmocka_unit_test(test_write_verify),
+        cmocka_unit_test(test_write_verify_max_transfer),
+        cmocka_unit_test(test_prefetch),
+        cmocka_unit_test(test_read_defect_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

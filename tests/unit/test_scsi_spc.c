@@ -253,6 +253,20 @@ static void test_report_opcodes_one(void **state)
     assert_int_equal(buf[1] & 7, 0x03);
     assert_good(rsoc(e, 3, 0xa3, 0x0c, buf, sizeof(buf)));
     assert_int_equal(buf[1] & 7, 0x03);
+    /* The SBC commands of issue 12, each with the CDB usage data its checks enforce. */
+    t = rsoc(e, 1, 0x89, 0, buf, sizeof(buf));
+    assert_good(t);
+    assert_int_equal(buf[1] & 7, 0x03);
+    assert_int_equal(get_be16(&buf[2]), 16);
+    assert_int_equal(buf[4 + 13], 0xff);
+    for (unsigned i = 0; i < 7; i++) {
+        static const uint8_t ops[] = { 0x2e, 0xae, 0x8e, 0x34, 0x90, 0x37, 0x8b };
+
+        assert_good(rsoc(e, 1, ops[i], 0, buf, sizeof(buf)));
+        assert_int_equal(buf[1] & 7, 0x03);
+    }
+    assert_good(rsoc(e, 1, 0xb7, 0, buf, sizeof(buf)));
+    assert_int_equal(get_be16(&buf[2]), 12);
     /* RCTD in the one-command form. */
     t = rsoc(e, 0x81, 0x28, 0, buf, sizeof(buf));
     assert_good(t);

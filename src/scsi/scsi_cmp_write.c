@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * COMPARE AND WRITE (SBC-3): the data-out holds NUMBER OF LOGICAL BLOCKS
+ * blocks to compare with the medium, then as many to write there if all of
+ * them matched.  Its range is held exclusive in the LUN's range lock from
+ * before the first read until the write completed, and every write command
+ * holds its range shared, so no other write can land between compare and
+ * write, whatever queue or worker it comes from.
+ *
+ * The compare reads a chunk at a time into task->block_buf (no allocation);
+ * the write is an ordinary WRITE of the second half of the buffer.
+ *
+ * ORWRITE(16) is the other read-modify-write command: each chunk is read,
+ * ORed with the data-out and written back, under the same exclusive range.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "util/iov.h"
+
+#include "scsi/scsi_internal.h"
+
+static bool caw_next(struct scsi_task *task, int result)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+    uint64_t n;
+
+    if (!(task->step & SCSI_STEP_CAW))
+        return scsi_rw_next(task, result);
+    if (result < 0) {
+        scsi_task_set_errno(task, result, false);
+        scsi_task_complete(task);
+        return false;
+    }
+    if (!scsi_compare_chunk(task, 0, false))
+        return false; /* MISCOMPARE: nothing was written */
+    task->lba += task->bio.len / bs;
+    task->nblocks -= task->bio.len / bs;
+    task->buf_off += task->bio.len;
+    if (task->nblocks > 0)
+        return scsi_read_chunk(task);
+
+    /* All equal: write the second half of the data-out over the same blocks. */
+    n = task->buf_off / bs;
+    task->lba -= n;
+    task->nblocks = n;
+    task->step &= ~(unsigned)SCSI_STEP_CAW;
+    task->step |= SCSI_STEP_WRITE;
+    return scsi_rw_prepare(task);
+}
+
+/* Runs once the range is held exclusive. */
+static void caw_start(struct scsi_task *task)
+{
+    if (scsi_read_chunk(task))
+        scsi_task_submit(task, caw_next);
+}
+
+void scsi_sbc_compare_and_write(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    const struct bdev *bdev = task->lun->bdev;
+    uint64_t lba = get_be64(&cdb[2]);
+    uint32_t n = cdb[13];
+
+    /* No protection information: WRPROTECT must be zero (also refused as unused bits). */
+    if (cdb[1] & SCSI_CDB_PROTECT) {
+        scsi_task_invalid_field(task, 1, 7);
+        return;
+    }
+    if (n > SCSI_MAX_CAW_BLOCKS) {
+        scsi_task_invalid_field(task, 13, -1);
+        return;
+    }
+    if (!scsi_lba_range_ok(task->lun, lba, n)) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return;
+    }
+    /* Zero blocks: nothing is read, compared or written, and that is no error. */
+    if (n == 0) {
+        scsi_task_complete(task);
+        return;
+    }
+    if (bdev->block_size > sizeof(task->block_buf)) {
+        scsi_task_set_errno(task, -EINVAL, false);
+        scsi_task_complete(task);
+        return;
+    }
+    task->lba = lba;
+    task->nblocks = n;
+    task->buf_off = 0;
+    /* The write half is FUA when asked, or when the write cache is off (WCE=0). */
+    task->step = SCSI_STEP_CAW |
+                 ((cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
+    if (!scsi_range_lock(task, lba, n, true, caw_start))
+        return;
+    caw_start(task);
+}
+
+#define OR_WRITING 0x80 /* task->step of ORWRITE: the chunk in block_buf is being written */
+
+static bool orwrite_next(struct scsi_task *task, int result)
+{
+    uint32_t bs = task->lun->bdev->block_size;
+    size_t len = task->bio.len;
+    uint8_t in[sizeof(task->block_buf)];
+
+    if (result < 0) {
+        scsi_task_set_errno(task, result, task->step & OR_WRITING);
+        scsi_task_complete(task);
+        return false;
+    }
+    if (!(task->step & OR_WRITING)) {
+        /* The chunk read: OR the data-out into it and write it back in place. */
+        if (iov_to_buf(task->iov, task->iovcnt, task->buf_off, in, len) != len) {
+            scsi_task_set_errno(task, -EINVAL, false);
+            scsi_task_complete(task);
+            return false;
+        }
+        for (size_t i = 0; i < len; i++)
+            task->block_buf[i] |= in[i];
+        task->bio.type = BDEV_IO_WRITE;
+        task->bio.fua = task->step & SCSI_STEP_FUA;
+        task->step |= OR_WRITING;
+        return true;
+    }
+    task->step &= ~(unsigned)OR_WRITING;
+    task->lba += len / bs;
+    task->nblocks -= len / bs;
+    task->buf_off += len;
+    task->data_len = task->buf_off;
+    if (task->nblocks == 0) {
+        scsi_task_complete(task);
+        return false;
+    }
+    return scsi_read_chunk(task);
+}
+
+static void orwrite_start(struct scsi_task *task)
+{
+    if (scsi_read_chunk(task))
+        scsi_task_submit(task, orwrite_next);
+}
+
+void scsi_sbc_orwrite(struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    const struct bdev *bdev = task->lun->bdev;
+    struct scsi_lba_range r = scsi_cdb_range(cdb);
+
+    if (cdb[1] & SCSI_CDB_PROTECT) {
+        scsi_task_invalid_field(task, 1, 7);
+        return;
+    }
+    if (r.n > scsi_max_xfer_blocks(bdev)) {
+        scsi_task_invalid_field(task, r.n_off, -1);
+        return;
+    }
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return;
+    }
+    if (r.n == 0) {
+        scsi_task_complete(task);
+        return;
+    }
+    if (bdev->block_size > sizeof(task->block_buf)) {
+        scsi_task_set_errno(task, -EINVAL, false);
+        scsi_task_complete(task);
+        return;
+    }
+    task->lba = r.lba;
+    task->nblocks = r.n;
+    task->buf_off = 0;
+    task->step = (cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0;
+    /* Read, OR, write: no other write may come between, so the range is exclusive. */
+    if (!scsi_range_lock(task, r.lba, r.n, true, orwrite_start))
+        return;
+    orwrite_start(task);
+}
