@@ -468,13 +468,27 @@ static void test_remaining_sbc_commands(void **state)
 
 /*
  * Every command the daemon reports in REPORT SUPPORTED OPERATION CODES is
- * exercised by these tests: a new command without a test fails here.
+ * exercised by a frontend test (these, and test_fe_sbc_spc.c for MODE
+ * SELECT and the issue-12 SBC commands): a new command without one fails here.
  */
 static void test_every_reported_command_is_covered(void **state)
 {
     static const uint16_t covered[][2] = {
         { 0x00, 0 },
         { 0x03, 0 },
+        /* test_fe_sbc_spc.c: MODE SELECT(6/10), WRITE AND VERIFY(10/12/16), PRE-FETCH(10/16),
+           READ DEFECT DATA(10/12), COMPARE AND WRITE, ORWRITE(16) */
+        { 0x15, 0 },
+        { 0x55, 0 },
+        { 0x2e, 0 },
+        { 0xae, 0 },
+        { 0x8e, 0 },
+        { 0x34, 0 },
+        { 0x90, 0 },
+        { 0x37, 0 },
+        { 0xb7, 0 },
+        { 0x89, 0 },
+        { 0x8b, 0 },
         { 0x08, 0 },
         { 0x0a, 0 },
         { 0x12, 0 },
