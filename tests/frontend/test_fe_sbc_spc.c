@@ -74,7 +74,7 @@ static void test_mode_select_d_sense(void **state)
     expect_good(&c);
     unsigned len = cx->buf[0] + 1u;
     assert_true(len >= 4 + 12);
-    cx->buf[0] = 0;        /* mode data length: reserved in MODE SELECT */
+    cx->buf[0] = 0;         /* mode data length: reserved in MODE SELECT */
     cx->buf[4 + 2] |= 0x04; /* D_SENSE */
     uint8_t sel6[6] = { 0x15, 0x10, 0, 0, (uint8_t)len, 0 };
     assert_int_equal(scsi_exec(cx->rq, &c, 0, sel6, 6, cx->buf, len, 1), 0);
@@ -201,8 +201,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_mode_select_d_sense), T(test_compare_and_write), T(test_write_and_verify),
-        T(test_orwrite),             T(test_pre_fetch_and_defects),
+        T(test_mode_select_d_sense),   T(test_compare_and_write),
+        T(test_write_and_verify),      T(test_orwrite),
+        T(test_pre_fetch_and_defects),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
