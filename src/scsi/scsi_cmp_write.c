@@ -49,6 +49,41 @@ static bool caw_next(struct scsi_task *task, int result)
     return scsi_rw_prepare(task);
 }
 
+/*
+ * The checks and set-up COMPARE AND WRITE and ORWRITE share once their own
+ * CDB fields passed: the range, a writable LUN, room for a block in
+ * block_buf, and the write's FUA (asked, or the write cache off: WCE=0).
+ * False when the task already ended (zero blocks: nothing read, compared or
+ * written, and that is no error).
+ */
+static bool rmw_begin(struct scsi_task *task, uint64_t lba, uint32_t n)
+{
+    const struct bdev *bdev = task->lun->bdev;
+
+    if (!scsi_lba_range_ok(task->lun, lba, n)) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return false;
+    }
+    if (bdev->readonly) {
+        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
+        return false;
+    }
+    if (n == 0) {
+        scsi_task_complete(task);
+        return false;
+    }
+    if (bdev->block_size > sizeof(task->block_buf)) {
+        scsi_task_set_errno(task, -EINVAL, false);
+        scsi_task_complete(task);
+        return false;
+    }
+    task->lba = lba;
+    task->nblocks = n;
+    task->buf_off = 0;
+    task->step = (task->cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0;
+    return true;
+}
+
 /* Runs once the range is held exclusive. */
 static void caw_start(struct scsi_task *task)
 {
@@ -59,7 +94,6 @@ static void caw_start(struct scsi_task *task)
 void scsi_sbc_compare_and_write(struct scsi_task *task)
 {
     const uint8_t *cdb = task->cdb;
-    const struct bdev *bdev = task->lun->bdev;
     uint64_t lba = get_be64(&cdb[2]);
     uint32_t n = cdb[13];
 
@@ -72,30 +106,9 @@ void scsi_sbc_compare_and_write(struct scsi_task *task)
         scsi_task_invalid_field(task, 13, -1);
         return;
     }
-    if (!scsi_lba_range_ok(task->lun, lba, n)) {
-        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+    if (!rmw_begin(task, lba, n))
         return;
-    }
-    if (bdev->readonly) {
-        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
-        return;
-    }
-    /* Zero blocks: nothing is read, compared or written, and that is no error. */
-    if (n == 0) {
-        scsi_task_complete(task);
-        return;
-    }
-    if (bdev->block_size > sizeof(task->block_buf)) {
-        scsi_task_set_errno(task, -EINVAL, false);
-        scsi_task_complete(task);
-        return;
-    }
-    task->lba = lba;
-    task->nblocks = n;
-    task->buf_off = 0;
-    /* The write half is FUA when asked, or when the write cache is off (WCE=0). */
-    task->step = SCSI_STEP_CAW |
-                 ((cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
+    task->step |= SCSI_STEP_CAW;
     if (!scsi_range_lock(task, lba, n, true, caw_start))
         return;
     caw_start(task);
@@ -160,27 +173,8 @@ void scsi_sbc_orwrite(struct scsi_task *task)
         scsi_task_invalid_field(task, r.n_off, -1);
         return;
     }
-    if (!scsi_lba_range_ok(task->lun, r.lba, r.n)) {
-        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+    if (!rmw_begin(task, r.lba, r.n))
         return;
-    }
-    if (bdev->readonly) {
-        scsi_task_fail(task, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED, 0);
-        return;
-    }
-    if (r.n == 0) {
-        scsi_task_complete(task);
-        return;
-    }
-    if (bdev->block_size > sizeof(task->block_buf)) {
-        scsi_task_set_errno(task, -EINVAL, false);
-        scsi_task_complete(task);
-        return;
-    }
-    task->lba = r.lba;
-    task->nblocks = r.n;
-    task->buf_off = 0;
-    task->step = (cdb[1] & SCSI_CDB_FUA) || !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0;
     /* Read, OR, write: no other write may come between, so the range is exclusive. */
     if (!scsi_range_lock(task, r.lba, r.n, true, orwrite_start))
         return;
