@@ -33,6 +33,76 @@ struct daemon {
     char log[128];
 };
 
+/*
+ * Run bin with argv (NULL-terminated, argv[0] included), stdout and stderr
+ * into log.  The child's pid, or -errno.
+ */
+static inline pid_t fe_spawn(const char *bin, const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static inline bool fe_child_alive(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/*
+ * SIGTERM, SIGKILL after 5 s; *pid becomes -1.  The exit status (0 for a
+ * clean exit, 128 + signal when killed), -1 if it was gone already.
+ */
+static inline int fe_child_stop(pid_t *pid)
+{
+    int status = 0, ret = -1;
+
+    if (*pid > 0 && waitpid(*pid, &status, WNOHANG) == 0) {
+        kill(*pid, SIGTERM);
+        for (int i = 0; i < 500; i++) {
+            if (waitpid(*pid, &status, WNOHANG) == *pid) {
+                ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                break;
+            }
+            usleep(10000);
+        }
+        if (ret == -1) {
+            kill(*pid, SIGKILL);
+            waitpid(*pid, &status, 0);
+            ret = 137;
+        }
+    }
+    *pid = -1;
+    return ret;
+}
+
+/* Copy a child's log to stderr, framed, saying why. */
+static inline void fe_dump_log(const char *log, const char *why)
+{
+    char line[1024];
+    FILE *f = fopen(log, "r");
+
+    fprintf(stderr, "--- daemon log (%s, %s) ---\n", log, why);
+    while (f && fgets(line, sizeof(line), f))
+        fputs(line, stderr);
+    if (f)
+        fclose(f);
+    fprintf(stderr, "--- end of daemon log ---\n");
+}
+
 /* argv_extra: NULL-terminated extra arguments (LUNs, --threads). */
 static inline int daemon_start(struct daemon *d, const char *const *argv_extra)
 {
@@ -53,19 +123,9 @@ static inline int daemon_start(struct daemon *d, const char *const *argv_extra)
     for (unsigned i = 0; argv_extra && argv_extra[i] && n < 30; i++)
         argv[n++] = argv_extra[i];
     argv[n] = NULL;
-    d->pid = fork();
+    d->pid = fe_spawn(bin, argv, d->log);
     if (d->pid < 0)
-        return -errno;
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            dup2(fd, 1);
-        }
-        execv(bin, (char *const *)argv);
-        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
+        return d->pid;
     /* The socket appears once the daemon listens; connects retry until then. */
     for (int i = 0; i < 500; i++) {
         struct stat st;
@@ -82,38 +142,19 @@ static inline int daemon_start(struct daemon *d, const char *const *argv_extra)
 
 static inline bool daemon_alive(struct daemon *d)
 {
-    return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+    return fe_child_alive(d->pid);
 }
 
 /* Stop it; returns its exit status (0 for a clean SIGTERM exit), -1 if it was already gone. */
 static inline int daemon_stop(struct daemon *d)
 {
-    int status = 0, ret = -1;
+    int ret = fe_child_stop(&d->pid);
 
-    if (d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0) {
-        kill(d->pid, SIGTERM);
-        for (int i = 0; i < 500; i++) {
-            if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-                ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                break;
-            }
-            usleep(10000);
-        }
-        if (ret == -1) {
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, &status, 0);
-            ret = 137;
-        }
-    }
-    d->pid = -1;
     if (ret != 0 || getenv("VUS_FE_SHOWLOG")) {
-        char line[512];
-        FILE *f = fopen(d->log, "r");
-        fprintf(stderr, "--- daemon log (%s, exit %d) ---\n", d->log, ret);
-        while (f && fgets(line, sizeof(line), f))
-            fputs(line, stderr);
-        if (f)
-            fclose(f);
+        char why[32];
+
+        snprintf(why, sizeof(why), "exit %d", ret);
+        fe_dump_log(d->log, why);
     }
     unlink(d->log);
     unlink(d->sock);

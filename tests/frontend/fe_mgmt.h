@@ -69,15 +69,7 @@ static inline const char *mgmt_path(const struct mdaemon *d, char *buf, size_t l
 
 static inline void mgmt_dump_log(const struct mdaemon *d, const char *why)
 {
-    char line[1024];
-    FILE *f = fopen(d->log, "r");
-
-    fprintf(stderr, "--- daemon log (%s, %s) ---\n", d->log, why);
-    while (f && fgets(line, sizeof(line), f))
-        fputs(line, stderr);
-    if (f)
-        fclose(f);
-    fprintf(stderr, "--- end of daemon log ---\n");
+    fe_dump_log(d->log, why);
 }
 
 /*
@@ -105,20 +97,9 @@ static inline int mgmt_start(struct mdaemon *d, bool with_config, const char *co
     for (unsigned i = 0; extra && extra[i] && n < 46; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    d->pid = fork();
+    d->pid = fe_spawn(bin, argv, d->log);
     if (d->pid < 0)
-        return -errno;
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            dup2(fd, 1);
-            close(fd);
-        }
-        execv(bin, (char *const *)argv);
-        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
+        return d->pid;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (rpc_ms_since(&t0) < 10000) {
         if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
@@ -146,30 +127,14 @@ static inline int mgmt_start(struct mdaemon *d, bool with_config, const char *co
 
 static inline bool mgmt_alive(struct mdaemon *d)
 {
-    return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+    return fe_child_alive(d->pid);
 }
 
 /* SIGTERM (SIGKILL after 5 s); exit status (0 = clean), -1 if it was gone already. */
 static inline int mgmt_stop(struct mdaemon *d)
 {
-    int status = 0, ret = -1;
+    int ret = fe_child_stop(&d->pid);
 
-    if (d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0) {
-        kill(d->pid, SIGTERM);
-        for (int i = 0; i < 500; i++) {
-            if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-                ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                break;
-            }
-            usleep(10000);
-        }
-        if (ret == -1) {
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, &status, 0);
-            ret = 137;
-        }
-    }
-    d->pid = -1;
     if (ret != 0 || getenv("VUS_FE_SHOWLOG")) {
         char why[64];
         snprintf(why, sizeof(why), "exit %d", ret);

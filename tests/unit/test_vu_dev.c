@@ -64,19 +64,13 @@ static int setup(void **state)
     (void)state;
     npause = nresume = nstop = 0;
     paused = 0;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
-        return -1;
-    vu_dev_init(&dev, &ops, NULL, FEATURES, PROTO, 4);
-    dev.sock = pair[0];
-    return 0;
+    return vu_dev_open_pair(&dev, &ops, FEATURES, PROTO, pair);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    vu_dev_disconnect(&dev);
-    close(pair[0]);
-    close(pair[1]);
+    vu_dev_close_pair(&dev, pair);
     return 0;
 }
 

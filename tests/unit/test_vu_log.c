@@ -335,20 +335,15 @@ static const struct vu_dev_ops ops = { .pause = op_nop, .resume = op_nop };
 static int dev_setup(void **state)
 {
     (void)state;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
-        return -1;
-    vu_dev_init(&dev, &ops, NULL, 1ULL << VHOST_F_LOG_ALL,
-                (1ULL << VU_PROTOCOL_F_REPLY_ACK) | (1ULL << VU_PROTOCOL_F_LOG_SHMFD), 4);
-    dev.sock = pair[0];
-    return 0;
+    return vu_dev_open_pair(&dev, &ops, 1ULL << VHOST_F_LOG_ALL,
+                            (1ULL << VU_PROTOCOL_F_REPLY_ACK) | (1ULL << VU_PROTOCOL_F_LOG_SHMFD),
+                            pair);
 }
 
 static int dev_teardown(void **state)
 {
     (void)state;
-    vu_dev_disconnect(&dev);
-    close(pair[0]);
-    close(pair[1]);
+    vu_dev_close_pair(&dev, pair);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "vhost/vu_dev.h"
@@ -31,6 +32,27 @@ static inline int vu_dev_msg_handle(struct vu_dev *dev, uint32_t req, uint32_t f
         msg.nfds = 1;
     }
     return vu_dev_handle_msg(dev, &msg);
+}
+
+/*
+ * A device whose frontend is the other end of a socketpair: pair[1] reads
+ * the replies the device sends on pair[0].  0, or -1 when no socketpair.
+ */
+static inline int vu_dev_open_pair(struct vu_dev *dev, const struct vu_dev_ops *ops,
+                                   uint64_t features, uint64_t protocol_features, int pair[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+        return -1;
+    vu_dev_init(dev, ops, NULL, features, protocol_features, 4);
+    dev->sock = pair[0];
+    return 0;
+}
+
+static inline void vu_dev_close_pair(struct vu_dev *dev, int pair[2])
+{
+    vu_dev_disconnect(dev);
+    close(pair[0]);
+    close(pair[1]);
 }
 
 #endif
