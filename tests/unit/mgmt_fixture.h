@@ -9,7 +9,6 @@
 #ifndef VUS_TESTS_UNIT_MGMT_FIXTURE_H
 #define VUS_TESTS_UNIT_MGMT_FIXTURE_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -28,6 +27,7 @@
 #include <cmocka.h>
 
 #include "daemon/mgmt.h"
+#include "tmp_dir.h"
 
 #define NPOOL 2
 #define MiB   (1024u * 1024u)
@@ -66,24 +66,11 @@ static inline int setup(void **state)
 static inline int teardown(void **state)
 {
     struct fx *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char p[384];
 
     /* Whatever a test left up (a failed assertion): down, and the pool with it. */
     mgmt_shutdown(&f->m, stop_pool);
     stop_pool();
-    d = opendir(f->dir);
-    if (d) {
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tmp_dir_remove(f->dir);
     cur = NULL;
     free(f);
     return 0;

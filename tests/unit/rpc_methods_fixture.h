@@ -10,7 +10,6 @@
 #ifndef VUS_TESTS_UNIT_RPC_METHODS_FIXTURE_H
 #define VUS_TESTS_UNIT_RPC_METHODS_FIXTURE_H
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -27,6 +26,7 @@
 
 #include "config/config_file.h"
 #include "daemon/mgmt.h"
+#include "tmp_dir.h"
 #include "daemon/rpc_methods.h"
 #include "rpc/rpc_dispatch.h"
 
@@ -91,23 +91,10 @@ static inline int setup(void **state)
 static inline int teardown(void **state)
 {
     struct fx *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char p[384];
 
     mgmt_shutdown(&f->m, stop_pool);
     stop_pool();
-    d = opendir(f->dir);
-    if (d) {
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tmp_dir_remove(f->dir);
     cur = NULL;
     free(f);
     return 0;
