@@ -29,92 +29,15 @@
 #include <string.h>
 
 #include "nvme/nvme_prp.h"
+#include "../tests/unit/nvme_prp_ref.h"
 
-#define MAX_IOV     32
-#define MAX_REGIONS 4
-#define REF_MAX     1200
-
-struct region {
-    uint64_t va, len, iova;
-};
-
-struct map {
-    struct region r[MAX_REGIONS];
-    unsigned n;
-};
+#define MAX_IOV 32
+#define REF_MAX 1200
 
 static void fz_bug(const char *what)
 {
     fprintf(stderr, "fuzz_nvme_prp: invariant broken: %s\n", what);
     __builtin_trap();
-}
-
-static bool tr(void *opaque, const void *vaddr, size_t len, uint64_t *iova)
-{
-    const struct map *m = opaque;
-    uint64_t v = (uint64_t)(uintptr_t)vaddr;
-
-    for (unsigned i = 0; i < m->n; i++) {
-        const struct region *r = &m->r[i];
-        if (v >= r->va && v - r->va <= r->len && len <= r->len - (v - r->va)) {
-            *iova = r->iova + (v - r->va);
-            return true;
-        }
-    }
-    return false;
-}
-
-static unsigned ref_slots(unsigned d, uint64_t list_iova, uint64_t ps)
-{
-    unsigned s = 0;
-
-    for (unsigned j = 0; j < d; j++) {
-        if (s > 0 && ((list_iova + 8ull * s) % ps) == 0)
-            s++;
-        s++;
-    }
-    return s;
-}
-
-/* The rules of nvme_prp.h, written the slow and obvious way. */
-static int ref_walk(const struct iovec *iov, unsigned cnt, size_t len, uint64_t ps, struct map *m,
-                    uint64_t list_iova, unsigned list_max, uint64_t *pages, unsigned *np)
-{
-    unsigned __int128 total = 0;
-    size_t left = len;
-    unsigned n = 0;
-    bool first = true;
-
-    for (unsigned i = 0; i < cnt; i++)
-        total += iov[i].iov_len;
-    if (total < len)
-        return -EINVAL;
-    for (unsigned i = 0; left > 0; i++) {
-        size_t el = iov[i].iov_len < left ? iov[i].iov_len : left;
-        uint64_t a;
-
-        if (el == 0)
-            continue;
-        if (!tr(m, iov[i].iov_base, el, &a))
-            return -EFAULT;
-        if ((unsigned __int128)a + el > UINT64_MAX)
-            return -EINVAL;
-        if (first ? a % 4 : a % ps)
-            return -EINVAL;
-        left -= el;
-        if (left && (a + el) % ps)
-            return -EINVAL;
-        for (uint64_t p = a; p < a + el; p = p / ps * ps + ps) {
-            if (n == REF_MAX)
-                return -E2BIG;
-            pages[n++] = p;
-            if (n > 2 && ref_slots(n - 1, list_iova, ps) > list_max)
-                return -E2BIG;
-        }
-        first = false;
-    }
-    *np = n;
-    return 0;
 }
 
 struct cursor {
@@ -142,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t list_iova = 0x4000000000ull + (take(&c, 2) % (ps / 8)) * 8;
     unsigned flags = (unsigned)take(&c, 1);
     uint64_t len_in = take(&c, 4);
-    struct map m = { .n = 1 + (flags & 3) };
+    struct prp_ref_map m = { .n = 1 + (flags & 3) };
     struct iovec *iov;
     uint64_t *list, p1, p2, total = 0;
     size_t len;
@@ -152,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < m.n; i++) {
         uint64_t pages = take(&c, 2), iova_page = take(&c, 2);
         /* Regions 4 GiB apart in va; in iova anywhere, overlapping each other or not. */
-        m.r[i] = (struct region){ (uint64_t)(i + 1) << 32, pages * 4096, iova_page * ps };
+        m.r[i] = (struct prp_ref_region){ (uint64_t)(i + 1) << 32, pages * 4096, iova_page * ps };
     }
     iov = malloc(cnt * sizeof(*iov));
     list = malloc((list_max ? list_max : 1) * sizeof(*list));
@@ -173,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         len = len_in % (total + 1);
 
-    rrc = ref_walk(iov, cnt, len, ps, &m, list_iova, list_max, want, &n);
-    rc = nvme_prp_build(iov, cnt, len, ps, tr, &m, &p1, &p2, list, list_iova, list_max);
+    rrc = prp_ref_walk(iov, cnt, len, ps, &m, list_iova, list_max, want, REF_MAX, &n);
+    rc = nvme_prp_build(iov, cnt, len, ps, prp_ref_tr, &m, &p1, &p2, list, list_iova, list_max);
     if (rc != rrc) {
         fprintf(stderr, "rc %d, reference %d\n", rc, rrc);
         fz_bug("result differs from the reference walk");

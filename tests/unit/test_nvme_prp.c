@@ -16,37 +16,14 @@
 #include <string.h>
 
 #include "nvme/nvme_prp.h"
+#include "nvme_prp_ref.h"
 
 #define PS 4096u
-
-struct region {
-    uint64_t va, len, iova;
-};
-
-struct map {
-    struct region r[4];
-    unsigned n;
-};
-
-static bool tr(void *opaque, const void *vaddr, size_t len, uint64_t *iova)
-{
-    const struct map *m = opaque;
-    uint64_t v = (uint64_t)(uintptr_t)vaddr;
-
-    for (unsigned i = 0; i < m->n; i++) {
-        const struct region *r = &m->r[i];
-        if (v >= r->va && v - r->va <= r->len && len <= r->len - (v - r->va)) {
-            *iova = r->iova + (v - r->va);
-            return true;
-        }
-    }
-    return false;
-}
 
 #define P(x) ((void *)(uintptr_t)(x))
 
 /* One region at va 1 GiB mapped at iova 4 GiB. */
-static struct map one = { { { 1ull << 30, 1ull << 30, 4ull << 30 } }, 1 };
+static struct prp_ref_map one = { { { 1ull << 30, 1ull << 30, 4ull << 30 } }, 1 };
 #define VA(off)   P((1ull << 30) + (off))
 #define IOVA(off) ((4ull << 30) + (off))
 
@@ -56,7 +33,7 @@ static uint64_t list[2048];
 static int build(const struct iovec *iov, unsigned cnt, size_t len, uint64_t *p1, uint64_t *p2,
                  unsigned list_max)
 {
-    return nvme_prp_build(iov, cnt, len, PS, tr, &one, p1, p2, list, LIST_IOVA, list_max);
+    return nvme_prp_build(iov, cnt, len, PS, prp_ref_tr, &one, p1, p2, list, LIST_IOVA, list_max);
 }
 
 static void test_single_page(void **state)
@@ -149,7 +126,8 @@ static void test_chained_lists(void **state)
     /* A list starting in the last qword of a page chains at once. */
     v[0] = (struct iovec){ VA(0x1000), 3 * PS };
     assert_int_equal(
-        nvme_prp_build(v, 1, 3 * PS, PS, tr, &one, &p1, &p2, list, LIST_IOVA + PS - 8, 3), 0);
+        nvme_prp_build(v, 1, 3 * PS, PS, prp_ref_tr, &one, &p1, &p2, list, LIST_IOVA + PS - 8, 3),
+        0);
     assert_int_equal(p2, LIST_IOVA + PS - 8);
     assert_int_equal(list[0], LIST_IOVA + PS);
     assert_int_equal(list[1], IOVA(2ull * PS));
@@ -182,10 +160,11 @@ static void test_rejects(void **state)
     v[0] = (struct iovec){ VA(0x1000), 0x10 };
     assert_int_equal(build(v, 1, 0x20, &p1, &p2, 8), -EINVAL);
     /* Bad page size, misaligned list. */
-    assert_int_equal(nvme_prp_build(v, 1, 0x10, 2048, tr, &one, &p1, &p2, list, LIST_IOVA, 8),
-                     -EINVAL);
-    assert_int_equal(nvme_prp_build(v, 1, 0x10, PS, tr, &one, &p1, &p2, list, LIST_IOVA + 4, 8),
-                     -EINVAL);
+    assert_int_equal(
+        nvme_prp_build(v, 1, 0x10, 2048, prp_ref_tr, &one, &p1, &p2, list, LIST_IOVA, 8), -EINVAL);
+    assert_int_equal(
+        nvme_prp_build(v, 1, 0x10, PS, prp_ref_tr, &one, &p1, &p2, list, LIST_IOVA + 4, 8),
+        -EINVAL);
     /* Too long for the list. */
     v[0] = (struct iovec){ VA(0), 64 * PS };
     assert_int_equal(build(v, 1, 64 * PS, &p1, &p2, 62), -E2BIG);
@@ -237,57 +216,7 @@ static uint64_t rnd(void)
     return rnd_state;
 }
 
-/* Slots a list of d entries takes when it starts at list_iova. */
-static unsigned ref_slots(unsigned d, uint64_t list_iova, size_t ps)
-{
-    unsigned s = 0;
-
-    for (unsigned j = 0; j < d; j++) {
-        if (s > 0 && ((list_iova + 8ull * s) % ps) == 0)
-            s++;
-        s++;
-    }
-    return s;
-}
-
 #define REF_MAX 4096
-
-static int ref_walk(const struct iovec *iov, unsigned cnt, size_t len, size_t ps, struct map *m,
-                    uint64_t list_iova, unsigned list_max, uint64_t *pages, unsigned *np)
-{
-    size_t total = 0, left = len;
-    unsigned n = 0;
-    bool first = true;
-
-    for (unsigned i = 0; i < cnt; i++)
-        total += iov[i].iov_len;
-    if (total < len)
-        return -EINVAL;
-    for (unsigned i = 0; left > 0; i++) {
-        size_t el = iov[i].iov_len < left ? iov[i].iov_len : left;
-        uint64_t a;
-
-        if (el == 0)
-            continue;
-        if (!tr(m, iov[i].iov_base, el, &a))
-            return -EFAULT;
-        if (first ? a % 4 : a % ps)
-            return -EINVAL;
-        left -= el;
-        if (left && (a + el) % ps)
-            return -EINVAL;
-        for (uint64_t p = a; p < a + el; p = p / ps * ps + ps) {
-            if (n == REF_MAX)
-                return -E2BIG;
-            pages[n++] = p;
-        }
-        if (n > 2 && ref_slots(n - 1, list_iova, ps) > list_max)
-            return -E2BIG;
-        first = false;
-    }
-    *np = n;
-    return 0;
-}
 
 /* Read the PRPs back as a controller would, for n pages. */
 static void decode(uint64_t p1, uint64_t p2, uint64_t list_iova, unsigned list_max, size_t ps,
@@ -330,7 +259,7 @@ static void test_random(void **state)
     (void)state;
     for (unsigned iter = 0; iter < 200000; iter++) {
         size_t ps = sizes[rnd() % 3];
-        struct map m = { .n = 1 + rnd() % 3 };
+        struct prp_ref_map m = { .n = 1 + rnd() % 3 };
         struct iovec v[8];
         unsigned cnt = 1 + rnd() % 8, list_max = rnd() % 40, n = 0;
         uint64_t list_iova =
@@ -341,8 +270,8 @@ static void test_random(void **state)
 
         /* Regions 16 MiB apart in va, mapped at shuffled page-aligned iovas. */
         for (unsigned r = 0; r < m.n; r++)
-            m.r[r] = (struct region){ (uint64_t)(r + 1) << 24, 1 << 22,
-                                      ((uint64_t)(rnd() % 64) << 26) + (r << 23) };
+            m.r[r] = (struct prp_ref_region){ (uint64_t)(r + 1) << 24, 1 << 22,
+                                              ((uint64_t)(rnd() % 64) << 26) + (r << 23) };
         for (unsigned i = 0; i < cnt; i++) {
             uint64_t reg = rnd() % (m.n + 1); /* m.n: unmapped */
             uint64_t off = (rnd() % 64) * ps / 16;
@@ -362,9 +291,9 @@ static void test_random(void **state)
             len -= rnd() % len;
         if (rnd() % 16 == 0)
             len += 1;
-        rrc = ref_walk(v, cnt, len, ps, &m, list_iova, list_max, want, &n);
+        rrc = prp_ref_walk(v, cnt, len, ps, &m, list_iova, list_max, want, REF_MAX, &n);
         memset(list, 0xa5, sizeof(list));
-        rc = nvme_prp_build(v, cnt, len, ps, tr, &m, &p1, &p2, list, list_iova, list_max);
+        rc = nvme_prp_build(v, cnt, len, ps, prp_ref_tr, &m, &p1, &p2, list, list_iova, list_max);
         assert_int_equal(rc, rrc);
         for (unsigned i = list_max; i < 2048; i++)
             assert_int_equal(list[i], 0xa5a5a5a5a5a5a5a5ull);
