@@ -390,6 +390,9 @@ void scsi_pr_out(struct scsi_task *task)
     pthread_mutex_lock(&pr->mu);
     old = pr->st;
     res = pr_apply(&pr->st, me, &rq, &u);
+    /* Nobody left registered: nothing to persist, and the file goes. */
+    if (pr->st.nregs == 0)
+        pr->st.aptpl = false;
     if (res == PR_OK && (old.aptpl || pr->st.aptpl) && memcmp(&old, &pr->st, sizeof(old)) != 0) {
         rc = pr->st.aptpl ? scsi_pr_file_save(pr->file, &pr->st) : scsi_pr_file_remove(pr->file);
         if (rc < 0)
