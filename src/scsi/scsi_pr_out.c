@@ -13,6 +13,11 @@
  * their behalf is not supported.  ALL_TG_PT is accepted and recorded: an
  * initiator port reaches the logical unit through exactly one target port
  * here (its controller), so "all target ports" is that one.
+ *
+ * PREEMPT AND ABORT preempts as PREEMPT does but aborts nothing: the tasks
+ * of another controller are out of this layer's reach (no list of them
+ * here).  The preempted nexuses' commands already past the conflict check
+ * finish; their next ones meet RESERVATION CONFLICT.
  */
 #include <string.h>
 
