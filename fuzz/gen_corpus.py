@@ -428,6 +428,28 @@ def gen_scsi():
                                                          bytes([0x28, 0]) +
                                                          struct.pack(">IBHB", 0xFFFFFFFF, 0, 1, 0),
                                                          512, d_sense=1))
+    # Reservations: PR OUT parameter lists (basic, REGISTER AND MOVE with a SAS
+    # TransportID), PR IN of every service action, RESERVE/RELEASE(6/10).
+    def prout(sa, scope_type, data):
+        return bytes([0x5F, sa, scope_type, 0, 0]) + struct.pack(">IB", len(data), 0)
+
+    basic = struct.pack(">QQ4xBBH", 0, 0xA, 0x05, 0, 0)
+    write("scsi", "prout_register", scsi_input(0, DIR_TO_DEV, prout(0, 0, basic), 24, data=basic))
+    basic = struct.pack(">QQ4xBBH", 0xA, 0, 0, 0, 0)
+    write("scsi", "prout_reserve_we", scsi_input(0, DIR_TO_DEV, prout(1, 1, basic), 24,
+                                                 data=basic))
+    write("scsi", "prout_preempt_ea", scsi_input(0, DIR_TO_DEV, prout(5, 3, basic), 24,
+                                                 niov=3, seed=4, data=basic))
+    tid = bytes([0x06, 0, 0, 0]) + struct.pack(">Q", 0x5025653000000BBB) + bytes(12)
+    move = struct.pack(">QQxBHI", 0xA, 0xB, 0x02, 1, len(tid)) + tid
+    write("scsi", "prout_register_and_move", scsi_input(0, DIR_TO_DEV, prout(7, 1, move),
+                                                        len(move), data=move))
+    for sa in range(4):
+        write("scsi", "prin_sa%d" % sa, scsi_input(0, DIR_FROM_DEV,
+                                                   bytes([0x5E, sa]) + bytes(5) +
+                                                   struct.pack(">HB", 512, 0), 512))
+    write("scsi", "reserve6", scsi_input(0, DIR_NONE, bytes([0x16]) + bytes(5), 0))
+    write("scsi", "release10", scsi_input(0, DIR_NONE, bytes([0x57]) + bytes(9), 0))
     # Completions after submit returns (fault byte bit 5), for the multi-step commands.
     deferred = 1 << 5
     write("scsi", "deferred_read10", scsi_input(0, DIR_FROM_DEV,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bdev/bdev.h"
@@ -221,6 +222,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "vhost-user-scsi: --fd %d is not a listening socket\n", opts.listen_fd);
         return 2;
     }
+    if (opts.state_dir) {
+        struct stat sb;
+
+        if (stat(opts.state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "vhost-user-scsi: --state-dir %s is not a directory\n", opts.state_dir);
+            return 2;
+        }
+    }
 
     /* Before any thread: they all inherit the blocked signals. */
     signal_fd = server_block_signals();
@@ -236,6 +245,7 @@ int main(int argc, char **argv)
     pool_pin(&opts);
     mgmt_init(&mgmt, pool, npool);
     mgmt.config_path = opts.config;
+    mgmt.state_dir = opts.state_dir;
     methods = rpc_methods_table(&nmethods);
     d = (struct rpc_dispatcher){ .methods = methods, .nmethods = nmethods, .opaque = &mgmt };
 

@@ -2,6 +2,7 @@
 #include "daemon/mgmt.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,7 @@ int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
                     size_t errlen)
 {
     struct scsi_lun_config cfg;
+    char pr_file[PATH_MAX];
     struct mgmt_ctl *c;
     struct mgmt_bdev *b;
     struct mgmt_lun *l;
@@ -363,6 +365,12 @@ int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
     cfg.write_cache_off = spec->write_cache_off;
     cfg.borrow_bdev = true;
     cfg.stats_workers = m->npool;
+    /* Each controller is one initiator port, named after it: stable across restarts. */
+    cfg.initiator_port = scsi_initiator_port(c->name);
+    if (m->state_dir) {
+        snprintf(pr_file, sizeof(pr_file), "%s/pr-%s.json", m->state_dir, bdev);
+        cfg.pr_state_file = pr_file;
+    }
     if (spec->serial)
         snprintf(cfg.serial, sizeof(cfg.serial), "%s", spec->serial);
     l = calloc(1, sizeof(*l));

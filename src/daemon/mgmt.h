@@ -63,6 +63,7 @@ struct mgmt {
     struct mgmt_bdev *bdevs;
     struct mgmt_ctl *ctls;
     const char *config_path; /* NULL: nothing persisted */
+    const char *state_dir;   /* APTPL reservation state, a file per bdev; NULL: APTPL refused */
     bool restoring;          /* applying the configuration: do not rewrite it */
 };
 

@@ -22,6 +22,7 @@ enum {
     OPT_PRINT_CAPS,
     OPT_RPC_SOCKET,
     OPT_CONFIG,
+    OPT_STATE_DIR,
     OPT_NAME,
     OPT_CPUS,
 };
@@ -36,6 +37,7 @@ static const struct option long_opts[] = {
     { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
     { "rpc-socket", required_argument, NULL, OPT_RPC_SOCKET },
     { "config", required_argument, NULL, OPT_CONFIG },
+    { "state-dir", required_argument, NULL, OPT_STATE_DIR },
     { "name", required_argument, NULL, OPT_NAME },
     { "cpus", required_argument, NULL, OPT_CPUS },
     { "help", no_argument, NULL, 'h' },
@@ -46,7 +48,7 @@ static const struct option long_opts[] = {
 static const char usage_text[] =
     "Usage: vhost-user-scsi --socket-path PATH | --fd N --lun SPEC [--lun SPEC...]\n"
     "                       [--name NAME] [--rpc-socket PATH [--config FILE]]\n"
-    "                       [--threads N] [--cpus LIST] [--poll-us N] [-v]\n"
+    "                       [--state-dir DIR] [--threads N] [--cpus LIST] [--poll-us N] [-v]\n"
     "                       [--print-capabilities] [--help] [--version]\n"
     "       vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...\n"
     "\n"
@@ -63,6 +65,9 @@ static const char usage_text[] =
     "                        resized and listed there (see vhost-user-scsi-ctl(8))\n"
     "  --config FILE         keep what RPC created in FILE, rewritten atomically after\n"
     "                        every change, and restore it at start\n"
+    "  --state-dir DIR       keep the persistent reservations that initiators ask to\n"
+    "                        survive power loss (APTPL) in DIR, a file per block device,\n"
+    "                        restored when a LUN attaches it; without it APTPL is refused\n"
     "  --lun SPEC            add a logical unit (repeatable, at least one, at most 256)\n"
     "  --threads N           worker threads serving the request queues of every\n"
     "                        controller (1..64, default 1)\n"
@@ -584,10 +589,12 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
         switch (c) {
         case OPT_RPC_SOCKET:
         case OPT_CONFIG:
+        case OPT_STATE_DIR:
         case OPT_NAME: {
-            const char **dst = c == OPT_RPC_SOCKET ? &o->rpc_socket
-                               : c == OPT_CONFIG   ? &o->config
-                                                   : &o->name;
+            const char **dst = c == OPT_RPC_SOCKET  ? &o->rpc_socket
+                               : c == OPT_CONFIG    ? &o->config
+                               : c == OPT_STATE_DIR ? &o->state_dir
+                                                    : &o->name;
 
             if (*dst) {
                 snprintf(err, errlen, "--%s is given twice", opt_name(c));

@@ -3,7 +3,7 @@
  * The command line of the daemon:
  *
  *   vhost-user-scsi --socket-path PATH | --fd N  --lun SPEC [--lun SPEC...]
- *                   [--name NAME] [--rpc-socket PATH [--config FILE]]
+ *                   [--name NAME] [--rpc-socket PATH [--config FILE]] [--state-dir DIR]
  *                   [--threads N] [--poll-us N] [-v] [--print-capabilities]
  *                   [--help] [--version]
  *   vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...
@@ -50,6 +50,7 @@ struct options {
     unsigned short cpus[OPT_MAX_CPUS];
     const char *rpc_socket; /* NULL: no RPC */
     const char *config;     /* NULL: nothing persisted */
+    const char *state_dir;  /* APTPL reservation state; NULL: APTPL refused */
     bool verbose;
     bool print_capabilities;
     unsigned nluns;

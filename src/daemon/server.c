@@ -194,6 +194,8 @@ static void serve_connection(struct server *s, int conn)
     if (log_enabled(LOG_LEVEL_DEBUG))
         vu_dev_log_state(&c->dev);
     vu_dev_disconnect(&c->dev);
+    /* The I_T nexus is gone with the connection: so are its RESERVE(6/10) reservations. */
+    scsi_target_set_nexus_loss(&c->targets);
     c->dev.sock = -1;
     close(conn);
 }

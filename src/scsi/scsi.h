@@ -63,6 +63,14 @@ struct scsi_lun_config {
      * anyway and this changes nothing.
      */
     bool write_cache_off;
+    /*
+     * The I_T nexus this LUN is seen through, for reservations: the SAS
+     * address of the initiator port (the controller; scsi_initiator_port).
+     * 0: one derived from the target set, not stable across restarts.
+     */
+    uint64_t initiator_port;
+    /* Where the bdev's APTPL reservation state is kept; NULL: APTPL is refused. */
+    const char *pr_state_file;
 };
 
 struct scsi_target;
@@ -87,6 +95,9 @@ struct scsi_range_lock {
 #define SCSI_UA_POWER_ON_RESET   (1u << 0) /* 29h/00h */
 #define SCSI_UA_CAPACITY_CHANGED (1u << 1) /* 2Ah/09h */
 #define SCSI_UA_REPORTED_LUNS    (1u << 2) /* 3Fh/0Eh */
+#define SCSI_UA_RES_PREEMPTED    (1u << 3) /* 2Ah/03h reservations preempted */
+#define SCSI_UA_RES_RELEASED     (1u << 4) /* 2Ah/04h reservations released */
+#define SCSI_UA_REG_PREEMPTED    (1u << 5) /* 2Ah/05h registrations preempted */
 
 struct scsi_lun {
     struct scsi_target *target;
@@ -108,6 +119,15 @@ struct scsi_lun {
     _Atomic bool wce;     /* caching page WCE: false makes every write FUA */
     _Atomic bool d_sense; /* control page D_SENSE: descriptor-format sense */
     bool wce_default;     /* !scsi_lun_config.write_cache_off */
+    /*
+     * Reservations (scsi_pr.c): the state shared by every LUN on this bdev,
+     * this nexus's initiator port, and what the state lets this nexus do
+     * (SCSI_PR_ACCESS_*), read by every command before dispatch.
+     */
+    struct scsi_pr *pr;
+    struct scsi_lun *pr_next;
+    uint64_t pr_port;
+    _Atomic unsigned pr_access;
 };
 
 /*
@@ -181,8 +201,24 @@ struct scsi_lun *scsi_lookup(struct scsi_target_set *set, unsigned target, unsig
  */
 void scsi_lun_set_capacity(struct scsi_lun *lun, uint64_t bytes);
 
-/* Logical unit reset: set POWER ON, RESET OR BUS DEVICE RESET OCCURRED. */
+/*
+ * Logical unit reset: set POWER ON, RESET OR BUS DEVICE RESET OCCURRED and
+ * release a RESERVE(6/10) reservation (persistent ones stay).
+ */
 void scsi_lun_reset(struct scsi_lun *lun);
+
+/*
+ * The controller's connection closed: its I_T nexus is lost, which releases
+ * the RESERVE(6/10) reservations it held.  Same locking as scsi_target_set_clear_ua.
+ */
+void scsi_target_set_nexus_loss(struct scsi_target_set *set);
+
+/*
+ * A stable initiator port for reservations from a controller's name: a
+ * SAS address (NAA 5, our company ID, a hash of the name), so that APTPL
+ * registrations come back to the same controller after a restart.
+ */
+uint64_t scsi_initiator_port(const char *name);
 
 struct scsi_task;
 typedef void (*scsi_task_done_cb)(struct scsi_task *task);

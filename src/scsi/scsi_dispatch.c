@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_pr.h"
 #include "util/iov.h"
 
 /*
@@ -62,6 +63,11 @@ static const struct scsi_opcode opcodes[256] = {
                             0x12, 0x01, 0xff, 0xff, 0xff, 0),
     [SCSI_OP_MODE_SELECT_6] = ONE("MODE SELECT(6)", scsi_mode_select, 6, 0, OUT_PARAM, 4, 1,
                                   0x15, 0x11, 0, 0, 0xff, 0),
+    /* RESERVE/RELEASE(6/10): the logical unit only; third-party and extents are refused. */
+    [SCSI_OP_RESERVE_6] = ONE("RESERVE(6)", scsi_pr_reserve6, 6, STRICT, NONE, 0, 0,
+                              0x16, 0, 0, 0, 0, 0),
+    [SCSI_OP_RELEASE_6] = ONE("RELEASE(6)", scsi_pr_release6, 6, STRICT, NONE, 0, 0,
+                              0x17, 0, 0, 0, 0, 0),
     [SCSI_OP_MODE_SENSE_6] = ONE("MODE SENSE(6)", scsi_mode_sense, 6, 0, IN_ALLOC, 4, 1,
                                  0x1a, 0x08, 0xff, 0xff, 0xff, 0),
     [SCSI_OP_START_STOP_UNIT] = ONE("START STOP UNIT", scsi_spc_start_stop, 6, 0, NONE, 0, 0,
@@ -90,8 +96,17 @@ static const struct scsi_opcode opcodes[256] = {
                           0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_MODE_SELECT_10] = ONE("MODE SELECT(10)", scsi_mode_select, 10, 0, OUT_PARAM,
                                    7, 2, 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+    [SCSI_OP_RESERVE_10] = ONE("RESERVE(10)", scsi_pr_reserve6, 10, STRICT, NONE, 0, 0,
+                               0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    [SCSI_OP_RELEASE_10] = ONE("RELEASE(10)", scsi_pr_release6, 10, STRICT, NONE, 0, 0,
+                               0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     [SCSI_OP_MODE_SENSE_10] = ONE("MODE SENSE(10)", scsi_mode_sense, 10, 0, IN_ALLOC, 7, 2,
                                   0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0),
+    /* The service action is checked by the handlers: an unknown one is a bad field, not opcode. */
+    [SCSI_OP_PR_IN] = ONE("PERSISTENT RESERVE IN", scsi_pr_in, 10, STRICT, IN_ALLOC, 7, 2,
+                          0x5e, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+    [SCSI_OP_PR_OUT] = ONE("PERSISTENT RESERVE OUT", scsi_pr_out, 10, STRICT, OUT_PARAM, 5, 4,
+                           0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0),
     [SCSI_OP_READ_16] = ONE("READ(16)", scsi_sbc_read_write, 16, 0, IN_BLOCKS, 10, 4,
                             0x88, 0x18, U8, U4, 0, 0),
     /* OUT_CAW: the data-out is twice NUMBER OF LOGICAL BLOCKS (byte 13) blocks. */
@@ -400,6 +415,12 @@ void scsi_task_execute(struct scsi_task *task)
             scsi_task_invalid_field(task, (unsigned)byte, bit);
             return;
         }
+    }
+    /* One atomic load unless a reservation restricts this I_T nexus. */
+    if (scsi_pr_conflict(task)) {
+        task->status = SCSI_STATUS_RESERVATION_CONFLICT;
+        scsi_task_complete(task);
+        return;
     }
     if (!buffer_fits(task, cmd)) {
         task->overrun = true;

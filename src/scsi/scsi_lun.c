@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_pr.h"
 #include "stats/lun_stats.h"
 
 /*
@@ -56,6 +57,18 @@ static void release_bdev(const struct scsi_lun_config *cfg, struct bdev *bdev)
 {
     if (!cfg->borrow_bdev)
         bdev_close(bdev);
+}
+
+/*
+ * Without a configured initiator port, each target set (controller) is its
+ * own nexus for as long as it exists: fine for tests, not for APTPL.
+ */
+static uint64_t scsi_initiator_port_of_set(const struct scsi_target_set *set)
+{
+    char name[32];
+
+    snprintf(name, sizeof(name), "set@%p", (const void *)set);
+    return scsi_initiator_port(name);
 }
 
 int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *cfg,
@@ -134,6 +147,18 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
         lun->wwn = cfg->wwn;
     else
         lun->wwn = 5ull << 60 | (uint64_t)SCSI_WWN_COMPANY_ID << 36 | (h & 0xfffffffffull);
+    lun->pr_port = cfg->initiator_port;
+    if (lun->pr_port == 0)
+        lun->pr_port = scsi_initiator_port_of_set(set);
+    int rc = scsi_pr_attach(lun, cfg->pr_state_file, err, errlen);
+
+    if (rc < 0) {
+        lun_stats_free(lun->stats);
+        scsi_range_lock_fini(&lun->rlock);
+        free(lun);
+        release_bdev(cfg, bdev);
+        return rc;
+    }
     /* A new unit reports its power-on like a real disk does. */
     atomic_init(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
     atomic_init(&lun->inflight, 0);
@@ -153,6 +178,7 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
         for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
             if (tgt->luns[l] == NULL)
                 continue;
+            scsi_pr_detach(tgt->luns[l]);
             if (!tgt->luns[l]->bdev_borrowed)
                 bdev_close(tgt->luns[l]->bdev);
             lun_stats_free(tgt->luns[l]->stats);
@@ -181,6 +207,7 @@ void scsi_lun_free(struct scsi_lun *l)
 {
     if (!l)
         return;
+    scsi_pr_detach(l);
     if (!l->bdev_borrowed)
         bdev_close(l->bdev);
     lun_stats_free(l->stats);
@@ -269,5 +296,7 @@ void scsi_lun_reset(struct scsi_lun *lun)
      */
     atomic_store(&lun->wce, lun->wce_default);
     atomic_store(&lun->d_sense, false);
+    /* A reset ends an SPC-2 reservation, whoever holds it; persistent ones stay. */
+    scsi_pr_release_spc2(lun, true);
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
 }

@@ -13,6 +13,8 @@
 #define SCSI_OP_WRITE_6             0x0a
 #define SCSI_OP_INQUIRY             0x12
 #define SCSI_OP_MODE_SELECT_6       0x15
+#define SCSI_OP_RESERVE_6           0x16
+#define SCSI_OP_RELEASE_6           0x17
 #define SCSI_OP_MODE_SENSE_6        0x1a
 #define SCSI_OP_START_STOP_UNIT     0x1b
 #define SCSI_OP_READ_CAPACITY_10    0x25
@@ -25,8 +27,13 @@
 #define SCSI_OP_READ_DEFECT_DATA_10 0x37
 #define SCSI_OP_WRITE_SAME_10       0x41
 #define SCSI_OP_UNMAP               0x42
+#define SCSI_OP_LOG_SENSE           0x4d
 #define SCSI_OP_MODE_SELECT_10      0x55
+#define SCSI_OP_RESERVE_10          0x56
+#define SCSI_OP_RELEASE_10          0x57
 #define SCSI_OP_MODE_SENSE_10       0x5a
+#define SCSI_OP_PR_IN               0x5e
+#define SCSI_OP_PR_OUT              0x5f
 #define SCSI_OP_READ_16             0x88
 #define SCSI_OP_COMPARE_AND_WRITE   0x89
 #define SCSI_OP_WRITE_16            0x8a
@@ -77,6 +84,9 @@
 #define SCSI_ASC_POWER_ON_RESET         0x29 /* /00 */
 #define SCSI_ASC_PARAMETERS_CHANGED     0x2a /* /09 capacity data has changed */
 #define SCSI_ASCQ_CAPACITY_CHANGED      0x09
+#define SCSI_ASCQ_RES_PREEMPTED         0x03
+#define SCSI_ASCQ_RES_RELEASED          0x04
+#define SCSI_ASCQ_REG_PREEMPTED         0x05
 #define SCSI_ASC_SAVING_NOT_SUPPORTED   0x39 /* /00 */
 #define SCSI_ASC_TARGET_CHANGED         0x3f /* /0E reported luns data has changed */
 #define SCSI_ASCQ_REPORTED_LUNS         0x0e

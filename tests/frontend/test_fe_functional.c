@@ -489,6 +489,13 @@ static void test_every_reported_command_is_covered(void **state)
         { 0xb7, 0 },
         { 0x89, 0 },
         { 0x8b, 0 },
+        /* test_fe_mgmt_pr.c: PERSISTENT RESERVE IN/OUT, RESERVE/RELEASE(6/10) */
+        { 0x5e, 0 },
+        { 0x5f, 0 },
+        { 0x16, 0 },
+        { 0x17, 0 },
+        { 0x56, 0 },
+        { 0x57, 0 },
         { 0x08, 0 },
         { 0x0a, 0 },
         { 0x12, 0 },

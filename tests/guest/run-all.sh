@@ -19,9 +19,11 @@ LOGDIR=$ROOT/build/guest/logs
 # it, plain and then ASan+UBSan (one boot for both; test-nvme.sh).
 # hotplug drives the daemon's RPC socket while the guest runs (plain, then
 # ASan daemon; test-hotplug.sh).
+# pr: two controllers on one named bdev, sg_persist from one guest, APTPL
+# across a daemon restart (test-pr.sh).
 # migration moves a guest under fio verify between two QEMUs, each with its
 # own daemon (plain, then ASan daemon; test-migration.sh).
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration"
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration pr"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }

@@ -538,6 +538,11 @@ static void test_management_options(void **state)
     assert_int_equal(
         parse("--rpc-socket", "r", "--config", "/etc/vus.json", "--threads", "4", NULL), 0);
     assert_string_equal(opts.config, "/etc/vus.json");
+    assert_null(opts.state_dir);
+    assert_int_equal(parse("--rpc-socket", "r", "--state-dir", "/var/lib/vus", NULL), 0);
+    assert_string_equal(opts.state_dir, "/var/lib/vus");
+    expect_error("--state-dir is given twice", "--rpc-socket", "r", "--state-dir", "a",
+                 "--state-dir", "b", NULL);
     /* The command-line controller gets a name, "default" unless told. */
     assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", NULL), 0);
     assert_string_equal(opts.name, "default");
