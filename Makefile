@@ -16,7 +16,7 @@
 #   make SAN=1 ...       build into build/asan with ASan+UBSan
 
 CC      ?= cc
-PKGS    := liburing jansson
+PKGS    := liburing jansson libiscsi
 SAN     ?= 0
 
 ifeq ($(SAN),1)
