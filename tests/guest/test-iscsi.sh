@@ -99,10 +99,11 @@ command -v tgtd >/dev/null || vus_skip "tgtd is not installed (Debian package tg
 
 TGT=$VUS_ROOT/tests/remote/tgt.sh
 export TGT_IQN=iqn.2024-01.org.vhost-user-scsi:guest-test
-tdir=$VUS_TMP/tgt
+# Not under VUS_TMP: vus_finish removes that before the EXIT trap runs.
+tdir=$(mktemp -d /tmp/vus-iscsi-tgt.XXXXXX)
 port=$((20000 + $$ % 20000))
 # The target goes with the test, however it ends.
-trap '"$TGT" stop "$tdir" >/dev/null 2>&1; vus_cleanup' EXIT
+trap '"$TGT" stop "$tdir" >/dev/null 2>&1; rm -rf "$tdir"; vus_cleanup' EXIT
 "$TGT" start "$tdir" "$port" 64 || vus_fail "tgt did not start"
 LUN="type=iscsi,url=iscsi://127.0.0.1:$port/$TGT_IQN/1,lun=0,timeout=30"
 vus_start_daemon "" "$LUN" || vus_finish
@@ -137,6 +138,7 @@ rc=$?
 	tr -d '\r' <"$VUS_SERIAL" | grep -a -E '^VUS-CHECK-FAIL|^VUS-WARN' | head -20 >&2
 }
 vus_stop_backend
+"$TGT" stop "$tdir" || vus_fail "tgt did not stop"
 grep -q 'session lost' "$VUS_DLOG" || vus_fail "the daemon never noticed the target going away ($VUS_DLOG)"
 grep -q 'logged in again' "$VUS_DLOG" || vus_fail "the daemon never logged in again ($VUS_DLOG)"
 vus_finish
