@@ -7,6 +7,8 @@
 #   make check-mgmt      the management tests: check-ctl, the VM-free
 #                        test_fe_mgmt_* programs, the hotplug guest test
 #   make check-migration the live-migration guest test (migration.mk)
+#   make check-remote    the iSCSI backend against a real tgt, VM-free and in a
+#                        guest (remote.mk)
 #   make check           everything CI runs: format, unit tests (plain and
 #                        ASan+UBSan), VM-free frontend tests, fuzz smoke,
 #                        guest tests under TCG, the QEMU series and its qtests
@@ -16,7 +18,7 @@
 #   make SAN=1 ...       build into build/asan with ASan+UBSan
 
 CC      ?= cc
-PKGS    := liburing jansson
+PKGS    := liburing jansson libiscsi
 SAN     ?= 0
 
 ifeq ($(SAN),1)
@@ -157,5 +159,6 @@ include qemu.mk
 include bench.mk
 include mgmt.mk
 include restart.mk
+include remote.mk
 include migration.mk
 include tests/nvme/nvme.mk

@@ -11,9 +11,10 @@ int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_
     *out = NULL;
     /*
      * The command line offers only these two, the sizes every guest driver
-     * handles; an NVMe namespace brings its own.
+     * handles; an NVMe namespace and an iSCSI LUN bring their own.
      */
-    if (cfg->type != BDEV_TYPE_NVME && cfg->block_size != 512 && cfg->block_size != 4096) {
+    if (cfg->type != BDEV_TYPE_NVME && cfg->type != BDEV_TYPE_ISCSI && cfg->block_size != 512 &&
+        cfg->block_size != 4096) {
         snprintf(err, errlen, "block size %u is not supported (use 512 or 4096)",
                  (unsigned)cfg->block_size);
         return -EINVAL;
@@ -35,6 +36,12 @@ int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_
             return -EINVAL;
         }
         return bdev_nvme_open(cfg, out, err, errlen);
+    case BDEV_TYPE_ISCSI:
+        if (!cfg->url || !cfg->url[0]) {
+            snprintf(err, errlen, "iscsi backend needs url=");
+            return -EINVAL;
+        }
+        return bdev_iscsi_open(cfg, out, err, errlen);
     }
     snprintf(err, errlen, "unknown backend type %d", (int)cfg->type);
     return -EINVAL;

@@ -71,6 +71,8 @@ struct bdev_io {
         *offload_next; /* that thread's queue, under its lock; or the backend's wait list */
     uint32_t chunk;    /* bytes of the piece in flight, for backends that split */
     void *backend_ctx; /* the backend's handle on the piece in flight (nvme: the command) */
+    uint64_t
+        deadline_ns; /* held by a backend whose store is unreachable: fail it then (monotonic) */
 };
 
 #define BDEV_SENSE(key, asc, ascq) ((uint32_t)(key) << 16 | (uint32_t)(asc) << 8 | (uint32_t)(ascq))
@@ -131,8 +133,9 @@ struct bdev {
 enum bdev_type {
     BDEV_TYPE_RAM,
     BDEV_TYPE_FILE,
-    BDEV_TYPE_NULL, /* completes every request without moving data */
-    BDEV_TYPE_NVME, /* a namespace of a PCI NVMe controller, driven through VFIO */
+    BDEV_TYPE_NULL,  /* completes every request without moving data */
+    BDEV_TYPE_NVME,  /* a namespace of a PCI NVMe controller, driven through VFIO */
+    BDEV_TYPE_ISCSI, /* a LUN of a remote iSCSI target, through libiscsi */
 };
 
 struct bdev_config {
@@ -144,7 +147,10 @@ struct bdev_config {
     bool direct;        /* file: O_DIRECT */
     const char *pci;    /* nvme: PCI address of the controller, "0000:00:04.0" */
     uint32_t nsid;      /* nvme: namespace (default 1) */
-    unsigned nr_queues; /* nvme: I/O queue pairs wanted (one per worker) */
+    unsigned nr_queues; /* nvme: I/O queue pairs wanted; iscsi: sessions (one per worker) */
+    const char *url;    /* iscsi: iscsi://[user[%password]@]host[:port]/target-iqn/lun */
+    unsigned
+        timeout_s; /* iscsi: how long I/O is held while the target is unreachable (0: default) */
 };
 
 /*
@@ -159,6 +165,7 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
 int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_null_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_nvme_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_iscsi_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 
 /*
  * Defensive checks every backend runs at submit: type, read-only, range and

@@ -81,7 +81,8 @@ static int start_cli_controller(const struct options *o)
     static const char *const type_names[] = { [BDEV_TYPE_RAM] = "ram",
                                               [BDEV_TYPE_FILE] = "file",
                                               [BDEV_TYPE_NULL] = "null",
-                                              [BDEV_TYPE_NVME] = "nvme" };
+                                              [BDEV_TYPE_NVME] = "nvme",
+                                              [BDEV_TYPE_ISCSI] = "iscsi" };
     char err[1024], label[32], bname[MGMT_NAME_MAX + 1];
     int ret;
 
@@ -103,7 +104,7 @@ static int start_cli_controller(const struct options *o)
         struct bdev *bdev;
         unsigned t, n;
 
-        /* A backend with queues of its own (nvme) gives each worker one. */
+        /* A backend with queues (nvme) or sessions (iscsi) of its own gives each worker one. */
         cfg.nr_queues = o->threads;
         ret = bdev_open(&cfg, &bdev, err, sizeof(err));
         if (ret == 0) {

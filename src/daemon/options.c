@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "bdev/bdev_iscsi.h"
 #include "rpc/rpc_params.h"
 
 enum {
@@ -82,10 +83,12 @@ static const char usage_text[] =
     "  -V, --version         print the version and exit\n"
     "\n"
     "SPEC is a comma-separated list of KEY=VALUE (write ,, for a comma inside a value):\n"
-    "  type=ram|file|null|nvme  backend (required); null completes I/O without storing\n"
-    "                        data (reads leave the guest buffer as it was); nvme drives a\n"
-    "                        local NVMe controller from userspace through VFIO, DMA going\n"
-    "                        straight to guest memory (see vhost-user-scsi(8), NVME)\n"
+    "  type=ram|file|null|nvme|iscsi  backend (required); null completes I/O without\n"
+    "                        storing data (reads leave the guest buffer as it was); nvme\n"
+    "                        drives a local NVMe controller from userspace through VFIO, DMA\n"
+    "                        going straight to guest memory (see vhost-user-scsi(8), NVME);\n"
+    "                        iscsi serves a LUN of a remote iSCSI target (vhost-user-scsi(8),\n"
+    "                        ISCSI)\n"
     "  size=SIZE             ram, null: disk size (required), bytes with optional K, M, G or T\n"
     "                        (powers of 1024); a non-zero multiple of the block size\n"
     "  path=PATH             file: regular file or block device (required)\n"
@@ -97,6 +100,13 @@ static const char usage_text[] =
     "  pci=DDDD:BB:DD.F      nvme: the controller's PCI address, bound to vfio-pci (required)\n"
     "  ns=N                  nvme: namespace ID (default 1); block size and capacity come\n"
     "                        from the namespace\n"
+    "  url=URL               iscsi: iscsi://[USER[%PASSWORD]@]HOST[:PORT]/TARGET-IQN/LUN\n"
+    "                        (required); CHAP credentials also from LIBISCSI_CHAP_USERNAME\n"
+    "                        and LIBISCSI_CHAP_PASSWORD; block size and capacity come from\n"
+    "                        the target\n"
+    "  timeout=SECONDS       iscsi: while the target is unreachable I/O is held (not failed)\n"
+    "                        and reissued once it is back, for up to SECONDS, then failed\n"
+    "                        with LOGICAL UNIT COMMUNICATION TIME-OUT (1..3600, default 20)\n"
     "  serial=STR            unit serial number: up to 36 printable ASCII characters\n"
     "  wwn=HEX               NAA identifier: 16 hex digits (optional 0x), NAA 5 or 6\n"
     "  write-cache=on|off    off: start with WCE=0 in the caching mode page, every write\n"
@@ -219,6 +229,8 @@ enum lun_key {
     K_PCI,
     K_NS,
     K_WRITE_CACHE,
+    K_URL,
+    K_TIMEOUT,
     K_COUNT,
 };
 
@@ -236,6 +248,8 @@ static const char *const key_names[K_COUNT] = {
     [K_PCI] = "pci",
     [K_NS] = "ns",
     [K_WRITE_CACHE] = "write-cache",
+    [K_URL] = "url",
+    [K_TIMEOUT] = "timeout",
 };
 
 /*
@@ -280,9 +294,11 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             l->bdev.type = BDEV_TYPE_NULL;
         else if (!strcmp(val, "nvme"))
             l->bdev.type = BDEV_TYPE_NVME;
+        else if (!strcmp(val, "iscsi"))
+            l->bdev.type = BDEV_TYPE_ISCSI;
         else
-            return lun_error(err, errlen, spec, "type= must be ram, file, null or nvme, not '%s'",
-                             val);
+            return lun_error(err, errlen, spec,
+                             "type= must be ram, file, null, nvme or iscsi, not '%s'", val);
         return 0;
     case K_SIZE:
         r = parse_size(val, &l->bdev.size);
@@ -294,8 +310,9 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
                              val);
         return 0;
     case K_PATH:
+    case K_URL: /* the two never go together: the url lives in path's room */
         if (strlen(val) >= sizeof(l->path))
-            return lun_error(err, errlen, spec, "path= is too long");
+            return lun_error(err, errlen, spec, "%s= is too long", key_names[k]);
         memcpy(l->path, val, strlen(val) + 1); /* length checked above */
         return 0;
     case K_TARGET:
@@ -353,6 +370,12 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
                              "ns= must be a namespace ID 1..4294967294, not '%s'", val);
         l->bdev.nsid = (uint32_t)n;
         return 0;
+    case K_TIMEOUT:
+        if (!parse_uint(val, BDEV_ISCSI_MAX_TIMEOUT_S, &n) || n == 0)
+            return lun_error(err, errlen, spec, "timeout= must be 1..%d seconds, not '%s'",
+                             BDEV_ISCSI_MAX_TIMEOUT_S, val);
+        l->bdev.timeout_s = (unsigned)n;
+        return 0;
     case K_COUNT:
         break;
     }
@@ -368,6 +391,24 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
     if (l->bdev.type != BDEV_TYPE_NVME && (seen[K_PCI] || seen[K_NS]))
         return lun_error(err, errlen, spec, "%s= is only valid with type=nvme",
                          seen[K_PCI] ? "pci" : "ns");
+    if (l->bdev.type != BDEV_TYPE_ISCSI && (seen[K_URL] || seen[K_TIMEOUT]))
+        return lun_error(err, errlen, spec, "%s= is only valid with type=iscsi",
+                         seen[K_URL] ? "url" : "timeout");
+    if (l->bdev.type == BDEV_TYPE_ISCSI) {
+        static const enum lun_key not_iscsi[] = { K_SIZE, K_PATH, K_DIRECT, K_BLOCK_SIZE };
+
+        for (size_t i = 0; i < sizeof(not_iscsi) / sizeof(not_iscsi[0]); i++) {
+            if (seen[not_iscsi[i]])
+                return lun_error(err, errlen, spec,
+                                 "%s= is not valid with type=iscsi (the target defines it)",
+                                 key_names[not_iscsi[i]]);
+        }
+        if (!seen[K_URL])
+            return lun_error(err, errlen, spec, "url= is required");
+        l->bdev.url = l->path;
+        l->bdev.path = NULL;
+        return 0;
+    }
     if (l->bdev.type == BDEV_TYPE_NVME) {
         static const enum lun_key not_nvme[] = { K_SIZE, K_PATH, K_DIRECT, K_BLOCK_SIZE };
 

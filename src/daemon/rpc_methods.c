@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bdev/bdev_iscsi.h"
 #include "daemon/options.h"
 #include "rpc/rpc_params.h"
 #include "stats/lun_stats.h"
@@ -116,15 +117,15 @@ static void m_controller_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
 }
 
 struct bdev_args {
-    const char *name, *path, *pci;
+    const char *name, *path, *pci, *url;
     int type;
-    uint64_t size, block_size, ns;
+    uint64_t size, block_size, ns, timeout;
     bool readonly, direct;
 };
 
-static const char *const bdev_types[] = { "ram", "file", "null", "nvme", NULL };
+static const char *const bdev_types[] = { "ram", "file", "null", "nvme", "iscsi", NULL };
 static const enum bdev_type bdev_type_of[] = { BDEV_TYPE_RAM, BDEV_TYPE_FILE, BDEV_TYPE_NULL,
-                                               BDEV_TYPE_NVME };
+                                               BDEV_TYPE_NVME, BDEV_TYPE_ISCSI };
 
 static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_STR(struct bdev_args, name, true, 1, MGMT_NAME_MAX, RPC_PF_IDENT),
@@ -136,14 +137,17 @@ static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_BOOL(struct bdev_args, direct, false),
     RPC_PARAM_STR(struct bdev_args, pci, false, 12, 12, RPC_PF_IDENT),
     RPC_PARAM_UINT(struct bdev_args, ns, false, 1, 0xfffffffe),
+    RPC_PARAM_STR(struct bdev_args, url, false, 8, 4095, 0),
+    RPC_PARAM_UINT(struct bdev_args, timeout, false, 1, BDEV_ISCSI_MAX_TIMEOUT_S),
 };
 
 /* Which keys a type takes: anything else is a mistake worth naming. */
 static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_args *a)
 {
     static const char *const only[][2] = {
-        { "size", "ram or null" }, { "path", "file" }, { "direct", "file" },
-        { "pci", "nvme" },         { "ns", "nvme" },   { "block_size", "ram, null or file" },
+        { "size", "ram or null" }, { "path", "file" },     { "direct", "file" },
+        { "pci", "nvme" },         { "ns", "nvme" },       { "block_size", "ram, null or file" },
+        { "url", "iscsi" },        { "timeout", "iscsi" },
     };
     enum bdev_type t = bdev_type_of[a->type];
 
@@ -166,6 +170,10 @@ static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_
     }
     if (t == BDEV_TYPE_NVME && !a->pci) {
         rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "pci: required for type nvme");
+        return false;
+    }
+    if (t == BDEV_TYPE_ISCSI && !a->url) {
+        rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "url: required for type iscsi");
         return false;
     }
     if (a->block_size != 512 && a->block_size != 4096) {
@@ -205,6 +213,8 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     cfg.direct = a.direct;
     cfg.pci = a.pci;
     cfg.nsid = (uint32_t)a.ns;
+    cfg.url = a.url;
+    cfg.timeout_s = (unsigned)a.timeout;
     cfg.nr_queues = ((struct mgmt *)opaque)->npool;
     rc = bdev_open(&cfg, &bdev, err, sizeof(err));
     if (rc < 0) {

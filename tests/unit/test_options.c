@@ -253,7 +253,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram,size", "size= needs a value");
     expect_lun_error("type=ram,size=", "size= needs a value");
     expect_lun_error("type=ram,size=,lun=1", "size= needs a value");
-    expect_lun_error("type=disk", "type= must be ram, file, null or nvme, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file, null, nvme or iscsi, not 'disk'");
     expect_lun_error("type=ram,size=1M,", "empty key");
     expect_lun_error(",type=ram,size=1M", "empty key");
     expect_lun_error("=ram", "empty key");
@@ -299,7 +299,8 @@ static void test_null_lun(void **state)
                      "size= must be a non-zero multiple of the block size 4096");
     expect_lun_error("type=null,size=1M,path=/x", "path= is only valid with type=file");
     expect_lun_error("type=null,size=1M,direct=on", "direct= is only valid with type=file");
-    expect_lun_error("type=Null,size=1M", "type= must be ram, file, null or nvme, not 'Null'");
+    expect_lun_error("type=Null,size=1M",
+                     "type= must be ram, file, null, nvme or iscsi, not 'Null'");
 
     /* Mixed with the other types, numbered in command-line order. */
     assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--lun",
@@ -525,7 +526,34 @@ static void test_nvme_lun(void **state)
                      "path= is not valid with type=nvme (the namespace defines it)");
     expect_lun_error("type=ram,size=1M,pci=0000:00:04.0", "pci= is only valid with type=nvme");
     expect_lun_error("type=file,path=/x,ns=1", "ns= is only valid with type=nvme");
-    expect_lun_error("type=disk", "type= must be ram, file, null or nvme, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file, null, nvme or iscsi, not 'disk'");
+}
+
+static void test_iscsi_lun(void **state)
+{
+    assert_int_equal(parse("--socket-path", "s", "--lun",
+                           "type=iscsi,url=iscsi://127.0.0.1:3260/iqn.2024-01.x:t/1", "--lun",
+                           "type=iscsi,url=iscsi://u%p@h/iqn.x,,y/0,timeout=5,lun=3", NULL),
+                     0);
+    assert_int_equal(opts.luns[0].bdev.type, BDEV_TYPE_ISCSI);
+    assert_string_equal(opts.luns[0].bdev.url, "iscsi://127.0.0.1:3260/iqn.2024-01.x:t/1");
+    assert_null(opts.luns[0].bdev.path);
+    assert_int_equal(opts.luns[0].bdev.timeout_s, 0); /* the backend's default */
+    /* ",," is a comma inside the value, as for every key. */
+    assert_string_equal(opts.luns[1].bdev.url, "iscsi://u%p@h/iqn.x,y/0");
+    assert_int_equal(opts.luns[1].bdev.timeout_s, 5);
+
+    expect_lun_error("type=iscsi", "url= is required");
+    expect_lun_error("type=iscsi,url=iscsi://h/i/0,timeout=0",
+                     "timeout= must be 1..3600 seconds, not '0'");
+    expect_lun_error("type=iscsi,url=iscsi://h/i/0,timeout=3601",
+                     "timeout= must be 1..3600 seconds, not '3601'");
+    expect_lun_error("type=iscsi,url=iscsi://h/i/0,size=1M",
+                     "size= is not valid with type=iscsi (the target defines it)");
+    expect_lun_error("type=iscsi,url=iscsi://h/i/0,block-size=4096",
+                     "block-size= is not valid with type=iscsi (the target defines it)");
+    expect_lun_error("type=ram,size=1M,url=iscsi://h/i/0", "url= is only valid with type=iscsi");
+    expect_lun_error("type=file,path=/x,timeout=3", "timeout= is only valid with type=iscsi");
 }
 
 static void test_management_options(void **state)
@@ -580,6 +608,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_nvme_lun),
+        cmocka_unit_test(test_iscsi_lun),
         cmocka_unit_test(test_management_options),
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_info_options),

@@ -239,6 +239,15 @@ static void test_bdev_create_params(void **state)
     fails(f, -32602, "ns", m, "{'name': 'x', 'type': 'nvme', 'pci': '0000:00:04.0', 'ns': 0}");
     fails(f, -32602, "ns", m,
           "{'name': 'x', 'type': 'nvme', 'pci': '0000:00:04.0', 'ns': 4294967295}");
+    fails(f, -32602, "url: only for type iscsi", m,
+          "{'name': 'x', 'type': 'ram', 'size': 4096, 'url': 'iscsi://h/i/0'}");
+    fails(f, -32602, "timeout: only for type iscsi", m,
+          "{'name': 'x', 'type': 'file', 'path': '/dev/null', 'timeout': 5}");
+    fails(f, -32602, "url: required for type iscsi", m, "{'name': 'x', 'type': 'iscsi'}");
+    fails(f, -32602, "timeout", m,
+          "{'name': 'x', 'type': 'iscsi', 'url': 'iscsi://h/i/0', 'timeout': 0}");
+    fails(f, -32602, "block_size: only for type ram, null or file", m,
+          "{'name': 'x', 'type': 'iscsi', 'url': 'iscsi://h/i/0', 'block_size': 512}");
     fails(f, -32602, "params must be an object", m, "['x', 'ram']");
     assert_null(f->m.bdevs);
     assert_int_equal(f->saves, 0);
