@@ -312,6 +312,7 @@ static uint64_t expected_xfer(const struct scsi_task *task, const struct scsi_cm
         return field;
     case SCSI_XFER_OUT_WSAME:
         *dir = SCSI_DIR_TO_DEV;
+        *exact = false; /* any other size is refused by the handler, as a bad request */
         if (cdb[0] == SCSI_OP_WRITE_SAME_16 && (cdb[1] & SCSI_WS_NDOB))
             return 0;
         return bs;

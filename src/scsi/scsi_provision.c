@@ -278,6 +278,15 @@ void scsi_sbc_write_same(struct scsi_task *task)
     if (ndob) {
         memset(task->block_buf, 0, bs);
     } else {
+        /*
+         * The data-out is one logical block, exactly: more or less is a
+         * malformed command (ILLEGAL REQUEST, as libiscsi's
+         * WriteSame*.InvalidDataOutSize expect), not a transport overrun.
+         */
+        if (task->dir != SCSI_DIR_TO_DEV || task->iov_len != bs) {
+            scsi_task_invalid_cdb(task);
+            return;
+        }
         if (iov_to_buf(task->iov, task->iovcnt, 0, task->block_buf, bs) != bs) {
             task->overrun = true;
             scsi_task_complete(task);
