@@ -343,9 +343,9 @@ void scsi_sbc_get_lba_status(struct scsi_task *task)
             nb = blocks - lba;
         if (nb > UINT32_MAX)
             nb = UINT32_MAX;
-        d = &buf[8 + 16 * (n - 1)];
+        d = n > 0 ? &buf[8 + 16 * (n - 1)] : NULL;
         /* A backend may answer in pieces: one state, one descriptor. */
-        if (n > 0 && d[12] == (mapped ? 0 : 1) && get_be32(&d[8]) + nb <= UINT32_MAX) {
+        if (d != NULL && d[12] == (mapped ? 0 : 1) && get_be32(&d[8]) + nb <= UINT32_MAX) {
             put_be32(&d[8], (uint32_t)(get_be32(&d[8]) + nb));
         } else {
             d = &buf[8 + 16 * n++];

@@ -173,6 +173,7 @@ static void san_step(struct scsi_sanitize *s)
             s->iov[i].iov_len = bs;
         }
         s->bio.type = BDEV_IO_WRITE;
+        s->bio.fua = !atomic_load(&s->lun->wce); /* write cache off: write-through */
         s->bio.iov = s->iov;
         s->bio.iovcnt = (unsigned)n;
     } else {
