@@ -63,7 +63,7 @@ default)
 	lunopts= suites=ALL gextra=sanitize ;;
 readonly)
 	lunopts=,readonly=on
-	suites="ALL.ReadOnly.*+ALL.Write10.WriteProtect+ALL.Write12.WriteProtect+ALL.Write16.WriteProtect+ALL.WriteSame10.*+ALL.WriteSame16.*+ALL.Unmap.*+ALL.ModeSense6.*" ;;
+	suites="ALL.ReadOnly.*+ALL.Write10.WriteProtect+ALL.Write12.WriteProtect+ALL.Write16.WriteProtect+ALL.ModeSense6.*+ALL.Read10.*" ;;
 removable)
 	lunopts=,removable=on suites="ALL.PreventAllow.*+ALL.StartStopUnit.*+ALL.NoMedia.*+ALL.TestUnitReady.*+ALL.Inquiry.*" ;;
 512e)
