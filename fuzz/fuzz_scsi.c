@@ -40,6 +40,7 @@
 
 #include "bdev/bdev.h"
 #include "scsi/scsi.h"
+#include "scsi/scsi_proto.h"
 #include "util/iov.h"
 #include "util/log.h"
 
@@ -306,6 +307,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lun = scsi_lookup(&targets, addrs[hdr[0] % 8][0], addrs[hdr[0] % 8][1]);
     if (!lun)
         return 0;
+    /*
+     * SANITIZE covers the whole LUN: on the 1 TiB null LUN that is millions
+     * of requests per pass, which only slows the fuzzer; the other LUNs
+     * reach the same code.
+     */
+    if (hdr[9] == SCSI_OP_SANITIZE && lun->bdev != NULL && lun->bdev->size > (64ull << 20))
+        return 0;
 
     buf_len = (size_t)hdr[3] | (size_t)hdr[4] << 8;
     if (hdr[1] & 0x20)
@@ -368,7 +376,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned long n = 0; held.io; n++) {
         struct bdev_io *io = held.io;
 
-        if (done_calls != 0)
+        /* A SANITIZE with IMMED ended its task and goes on alone (scsi_sanitize.c). */
+        if (done_calls != 0 && !atomic_load(&lun->sanitizing))
             fz_bug("done() ran while a request of the task was outstanding");
         if (n > (1ul << 24))
             fz_bug("a command that never ends");

@@ -400,6 +400,26 @@ def gen_scsi():
     write("scsi", "verify16_bytchk", scsi_input(1, DIR_TO_DEV,
                                                 bytes([0x8F, 0x02]) + struct.pack(">QIBB", 1, 1,
                                                                                   0, 0), 4096))
+    # SANITIZE: OVERWRITE parameter lists (good, inverted passes, bad lengths), BLOCK ERASE
+    # with IMMED (it goes on after the task), EXIT FAILURE MODE, CRYPTOGRAPHIC ERASE (refused).
+    for name, b1, plist in (("sanitize_overwrite", 0x01, bytes([0x01, 0, 0x02, 0]) + b"\xaa" * 512),
+                            ("sanitize_overwrite_invert", 0x81, bytes([0x83, 0, 0, 3]) + b"xyz"),
+                            ("sanitize_overwrite_short", 0x01, bytes([0x01, 0, 0x01, 0]) + b"p"),
+                            ("sanitize_overwrite_count0", 0x01, bytes([0x00, 0, 0, 4]) + b"abcd")):
+        write("scsi", name, scsi_input(0, DIR_TO_DEV,
+                                       bytes([0x48, b1, 0, 0, 0, 0, 0]) +
+                                       struct.pack(">HB", len(plist), 0), len(plist), niov=3,
+                                       seed=4, data=plist))
+    for name, b1 in (("sanitize_block_erase_immed", 0x82), ("sanitize_exit_failure", 0x1F),
+                     ("sanitize_crypto_erase", 0x03)):
+        write("scsi", name, scsi_input(0, DIR_NONE, bytes([0x48, b1]) + bytes(8), 0))
+    write("scsi", "sanitize_block_erase_4k", scsi_input(3, DIR_NONE, bytes([0x48, 0x02]) + bytes(8),
+                                                        0, fault=1 << 3))
+    write("scsi", "prevent_allow", scsi_input(0, DIR_NONE, bytes([0x1E, 0, 0, 0, 1, 0]), 0))
+    write("scsi", "start_stop_eject", scsi_input(0, DIR_NONE, bytes([0x1B, 0, 0, 0, 2, 0]), 0))
+    write("scsi", "get_lba_status", scsi_input(0, DIR_FROM_DEV,
+                                               bytes([0x9E, 0x12]) + struct.pack(">QI", 8, 520) +
+                                               bytes(2), 520))
     # MODE SELECT: header (+ block descriptor) + caching page (WCE) + control page (D_SENSE).
     caching = bytes([0x08, 0x12, 0x00]) + bytes(17)
     control = bytes([0x0A, 0x0A, 0x04, 0x10]) + bytes(8)

@@ -107,6 +107,15 @@ struct bdev_ops {
      * daemon (block devices) or cannot change.
      */
     int (*resize)(struct bdev *bdev, uint64_t bytes);
+    /*
+     * Optional: provisioning of the bytes from offset (block aligned):
+     * whether they are mapped (hold data) or deallocated (read as zeroes
+     * without taking space), and in *len, given as the most to look at,
+     * how many bytes from offset share that state (> 0).  Runs on a worker
+     * (GET LBA STATUS): must be quick and bounded, at most a pair of
+     * syscalls.  0 or -errno.  NULL: everything is mapped.
+     */
+    int (*lba_status)(struct bdev *bdev, uint64_t offset, uint64_t *len, bool *mapped);
 };
 
 struct bdev {
@@ -182,6 +191,28 @@ static inline int bdev_submit(struct bdev *bdev, struct io_loop *loop, struct bd
     io->sense = 0;
     return bdev->ops->submit(bdev, loop, io);
 }
+
+/* The backend's lba_status, or "mapped" for the whole of *len when it has none or fails. */
+static inline void bdev_lba_status(struct bdev *bdev, uint64_t offset, uint64_t *len, bool *mapped)
+{
+    uint64_t want = *len;
+
+    *mapped = true;
+    if (bdev->ops->lba_status == NULL || bdev->ops->lba_status(bdev, offset, len, mapped) < 0 ||
+        *len == 0 || *len > want) {
+        *mapped = true;
+        *len = want;
+    }
+}
+
+/*
+ * lba_status of a file by SEEK_DATA/SEEK_HOLE on fd (bdev_seek.c): one
+ * lseek, two when the range starts with data.  Holes are deallocated; a
+ * file system without hole tracking reports all data, and so do block
+ * devices.  The lseeks may block on a slow file system (NFS asks the
+ * server): GET LBA STATUS is rare and bounded to one pair per descriptor.
+ */
+int bdev_seek_lba_status(int fd, uint64_t offset, uint64_t *len, bool *mapped);
 
 /*
  * Ask the backend to finish io as soon as it can (task management aborting

@@ -576,6 +576,11 @@ static int file_resize(struct bdev *bdev, uint64_t bytes)
     return ftruncate(f->fd, (off_t)bytes) < 0 ? -errno : 0;
 }
 
+static int file_lba_status(struct bdev *bdev, uint64_t offset, uint64_t *len, bool *mapped)
+{
+    return bdev_seek_lba_status(to_file(bdev)->fd, offset, len, mapped);
+}
+
 static const struct bdev_ops file_ops = {
     .name = "file",
     .submit = file_submit,
@@ -583,6 +588,7 @@ static const struct bdev_ops file_ops = {
     .cancel = file_cancel,
     .current_size = file_current_size,
     .resize = file_resize,
+    .lba_status = file_lba_status,
 };
 
 static bool blkdev_can_discard(const struct stat *st)

@@ -20,7 +20,46 @@ struct bdev_ram {
     struct bdev bdev;
     uint8_t *mem;
     size_t page_size;
+    /*
+     * Provisioning map for GET LBA STATUS: one bit per block, set when the
+     * block was written since it was last discarded (a fresh disk is all
+     * deallocated).  Workers update disjoint or guest-ordered ranges, but
+     * neighbouring blocks share words: atomic or/and.  Anonymous memory, so
+     * a large disk pays only for the words touched.
+     */
+    uint64_t *map;
+    size_t map_bytes;
 };
+
+static size_t map_bytes_for(uint64_t blocks)
+{
+    return (size_t)((blocks + 63) / 64) * sizeof(uint64_t);
+}
+
+/* Mark blocks [blk, blk + n) mapped or deallocated. */
+static void map_set(uint64_t *map, uint64_t blk, uint64_t n, bool mapped)
+{
+    while (n > 0) {
+        unsigned bit = (unsigned)(blk % 64);
+        uint64_t take = 64 - bit < n ? 64 - bit : n;
+        uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << bit;
+        uint64_t *w = &map[blk / 64];
+        uint64_t cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+        /* Rewriting mapped blocks is the common case: no locked instruction then. */
+        if (mapped && (cur & mask) != mask)
+            __atomic_fetch_or(w, mask, __ATOMIC_RELAXED);
+        else if (!mapped && (cur & mask) != 0)
+            __atomic_fetch_and(w, ~mask, __ATOMIC_RELAXED);
+        blk += take;
+        n -= take;
+    }
+}
+
+static bool map_get(const uint64_t *map, uint64_t blk)
+{
+    return (__atomic_load_n(&map[blk / 64], __ATOMIC_RELAXED) >> (blk % 64)) & 1;
+}
 
 static struct bdev_ram *to_ram(struct bdev *bdev)
 {
@@ -54,6 +93,10 @@ static int ram_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
 
     if (ret)
         return ret;
+    if (io->type == BDEV_IO_WRITE || io->type == BDEV_IO_WRITE_ZEROES ||
+        io->type == BDEV_IO_DISCARD)
+        map_set(r->map, io->offset / bdev->block_size, io->len / bdev->block_size,
+                io->type != BDEV_IO_DISCARD);
     switch (io->type) {
     case BDEV_IO_READ:
         iov_from_buf(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
@@ -76,10 +119,38 @@ static int ram_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
     return 0;
 }
 
+/*
+ * Written zeroes count as mapped, as SBC-3 wants of WRITE SAME without
+ * UNMAP, even though the memory went back to the kernel.
+ */
+static int ram_lba_status(struct bdev *bdev, uint64_t offset, uint64_t *len, bool *mapped)
+{
+    struct bdev_ram *r = to_ram(bdev);
+    uint64_t bs = bdev->block_size, blk = offset / bs, end = blk + *len / bs, i = blk;
+    bool state = map_get(r->map, blk);
+    uint64_t same = state ? ~0ull : 0;
+
+    /* Whole words of one state are skipped at once: a 1 TiB disk is 32 Mi words. */
+    while (i < end) {
+        if (i % 64 == 0 && end - i >= 64 &&
+            __atomic_load_n(&r->map[i / 64], __ATOMIC_RELAXED) == same) {
+            i += 64;
+            continue;
+        }
+        if (map_get(r->map, i) != state)
+            break;
+        i++;
+    }
+    *mapped = state;
+    *len = (i - blk) * bs;
+    return 0;
+}
+
 static void ram_close(struct bdev *bdev)
 {
     struct bdev_ram *r = to_ram(bdev);
 
+    munmap(r->map, r->map_bytes);
     munmap(r->mem, (size_t)bdev->size);
     free(r);
 }
@@ -92,6 +163,20 @@ static int ram_resize(struct bdev *bdev, uint64_t bytes)
 
     if (bytes == 0 || bytes > SIZE_MAX)
         return -EINVAL;
+    size_t nmap = map_bytes_for(bytes / bdev->block_size);
+    uint64_t old_blocks = bdev->size / bdev->block_size, new_blocks = bytes / bdev->block_size;
+    void *map = r->map;
+
+    /* Blocks past a shrunk end come back deallocated (zeroes) if the disk grows again. */
+    if (new_blocks < old_blocks)
+        map_set(r->map, new_blocks, old_blocks - new_blocks, false);
+    if (nmap != r->map_bytes) {
+        map = mremap(r->map, r->map_bytes, nmap, MREMAP_MAYMOVE);
+        if (map == MAP_FAILED)
+            return -errno;
+        r->map = map;
+        r->map_bytes = nmap;
+    }
     mem = mremap(r->mem, (size_t)bdev->size, (size_t)bytes, MREMAP_MAYMOVE);
     if (mem == MAP_FAILED)
         return -errno;
@@ -104,6 +189,7 @@ static const struct bdev_ops ram_ops = {
     .submit = ram_submit,
     .close = ram_close,
     .resize = ram_resize,
+    .lba_status = ram_lba_status,
 };
 
 static void format_size(char *buf, size_t len, uint64_t size)
@@ -163,6 +249,16 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
      * Only a hint: without THP the disk works the same.
      */
     madvise(mem, (size_t)cfg->size, MADV_HUGEPAGE);
+    r->map_bytes = map_bytes_for(cfg->size / cfg->block_size);
+    r->map = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r->map == MAP_FAILED) {
+        int e = errno;
+        snprintf(err, errlen, "cannot allocate the map of ram disk of %s: %s", sz, strerror(e));
+        munmap(mem, (size_t)cfg->size);
+        free(r);
+        return -e;
+    }
     long page = sysconf(_SC_PAGESIZE);
     r->page_size = page > 0 ? (size_t)page : 4096;
     r->mem = mem;

@@ -100,7 +100,10 @@ static int start_cli_controller(const struct options *o)
                                       .lun = (int)l->scsi.lun,
                                       .serial = l->scsi.serial[0] ? l->scsi.serial : NULL,
                                       .wwn = l->scsi.wwn,
-                                      .write_cache_off = l->scsi.write_cache_off };
+                                      .write_cache_off = l->scsi.write_cache_off,
+                                      .removable = l->scsi.removable,
+                                      .physical_block_size = l->scsi.physical_block_size,
+                                      .discard_granularity = l->scsi.discard_granularity };
         struct bdev *bdev;
         unsigned t, n;
 

@@ -363,6 +363,9 @@ int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
     cfg.target = spec->target < 0 ? 0 : (unsigned)spec->target;
     cfg.wwn = spec->wwn;
     cfg.write_cache_off = spec->write_cache_off;
+    cfg.removable = spec->removable;
+    cfg.physical_block_size = spec->physical_block_size;
+    cfg.discard_granularity = spec->discard_granularity;
     cfg.borrow_bdev = true;
     cfg.stats_workers = m->npool;
     /* Each controller is one initiator port, named after it: stable across restarts. */

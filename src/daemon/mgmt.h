@@ -95,7 +95,10 @@ struct mgmt_lun_spec {
     const char *serial;
     uint64_t wwn;         /* 0: derive */
     bool write_cache_off; /* scsi_lun_config.write_cache_off */
-    json_t *params;       /* lun_attach's params for the configuration, or NULL */
+    bool removable;       /* ... and the other LUN options */
+    uint32_t physical_block_size;
+    uint32_t discard_granularity;
+    json_t *params; /* lun_attach's params for the configuration, or NULL */
 };
 int mgmt_lun_attach(struct mgmt *m, const char *ctl, const char *bdev,
                     const struct mgmt_lun_spec *spec, unsigned *target, unsigned *lun, char *err,

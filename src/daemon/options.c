@@ -112,6 +112,12 @@ static const char usage_text[] =
     "  write-cache=on|off    off: start with WCE=0 in the caching mode page, every write\n"
     "                        durable before it completes (FUA); MODE SELECT can change\n"
     "                        it, a LUN reset restores it (default on)\n"
+    "  removable=on|off      removable medium: PREVENT ALLOW MEDIUM REMOVAL, and START\n"
+    "                        STOP UNIT ejects and loads it (default off)\n"
+    "  physical-block-size=N physical block size in bytes, a power-of-two multiple of\n"
+    "                        block-size (4096 on a 512-byte LUN: 512e); default block-size\n"
+    "  discard-granularity=N OPTIMAL UNMAP GRANULARITY in bytes, a multiple of block-size\n"
+    "                        (default the physical block size)\n"
     "\n"
     "Example:\n"
     "  vhost-user-scsi --socket-path /tmp/vus.sock \\\n"
@@ -231,6 +237,9 @@ enum lun_key {
     K_WRITE_CACHE,
     K_URL,
     K_TIMEOUT,
+    K_REMOVABLE,
+    K_PHYS_BLOCK,
+    K_DISCARD_GRAN,
     K_COUNT,
 };
 
@@ -250,6 +259,9 @@ static const char *const key_names[K_COUNT] = {
     [K_WRITE_CACHE] = "write-cache",
     [K_URL] = "url",
     [K_TIMEOUT] = "timeout",
+    [K_REMOVABLE] = "removable",
+    [K_PHYS_BLOCK] = "physical-block-size",
+    [K_DISCARD_GRAN] = "discard-granularity",
 };
 
 /*
@@ -347,6 +359,26 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
         l->scsi.write_cache_off = !on;
         return 0;
     }
+    case K_REMOVABLE:
+        if (!parse_on_off(val, &l->scsi.removable))
+            return lun_error(err, errlen, spec, "removable= must be on or off, not '%s'", val);
+        return 0;
+    case K_PHYS_BLOCK:
+        /* 512 B to 32 MiB (the exponent field's 2^15 blocks); the ratio is checked at the LUN. */
+        if (!parse_uint(val, 1u << 25, &n) || n < 512 || (n & (n - 1)) != 0)
+            return lun_error(err, errlen, spec,
+                             "physical-block-size= must be a power of two 512..33554432, not '%s'",
+                             val);
+        l->scsi.physical_block_size = (uint32_t)n;
+        return 0;
+    case K_DISCARD_GRAN:
+        if (!parse_uint(val, 1u << 30, &n) || n == 0 || n % 512 != 0)
+            return lun_error(err, errlen, spec,
+                             "discard-granularity= must be a multiple of 512 up to 1073741824, "
+                             "not '%s'",
+                             val);
+        l->scsi.discard_granularity = (uint32_t)n;
+        return 0;
     case K_SERIAL:
         if (!valid_serial(val))
             return lun_error(err, errlen, spec,

@@ -300,6 +300,8 @@ struct lun_args {
     const char *controller, *bdev, *serial, *wwn;
     uint64_t target, lun;
     bool write_cache;
+    bool removable;
+    uint64_t physical_block_size, discard_granularity;
 };
 
 static const struct rpc_param lun_attach_p[] = {
@@ -310,6 +312,10 @@ static const struct rpc_param lun_attach_p[] = {
     RPC_PARAM_STR(struct lun_args, serial, false, 1, SCSI_SERIAL_MAX, 0),
     RPC_PARAM_STR(struct lun_args, wwn, false, 16, 18, 0),
     RPC_PARAM_BOOL(struct lun_args, write_cache, false),
+    RPC_PARAM_BOOL(struct lun_args, removable, false),
+    /* Checked against the block device's block size by scsi_lun_create. */
+    RPC_PARAM_UINT(struct lun_args, physical_block_size, false, 512, 1u << 25),
+    RPC_PARAM_UINT(struct lun_args, discard_granularity, false, 512, 1u << 30),
 };
 
 /* NAA 5 or 6, 16 hex digits with an optional 0x. */
@@ -358,6 +364,9 @@ static void m_lun_attach(struct rpc_ctx *ctx, json_t *params, void *opaque)
     spec.serial = a.serial;
     /* Absent means on, as on a disk fresh from the factory. */
     spec.write_cache_off = rpc_param_given(params, "write_cache") && !a.write_cache;
+    spec.removable = a.removable;
+    spec.physical_block_size = (uint32_t)a.physical_block_size;
+    spec.discard_granularity = (uint32_t)a.discard_granularity;
     spec.params = params;
     rc = mgmt_lun_attach(opaque, a.controller, a.bdev, &spec, &t, &l, err, sizeof(err));
     if (rc < 0)
@@ -492,7 +501,9 @@ static const struct rpc_method methods[] = {
       "resize a block device, or re-read its size; its LUNs see the change {name, size}", true },
     { "bdev_list", m_bdev_list, "the block devices", false },
     { "lun_attach", m_lun_attach,
-      "attach a block device as a LUN {controller, bdev, target, lun, serial, wwn, write_cache}",
+      "attach a block device as a LUN {controller, bdev, target, lun, serial, wwn, write_cache, "
+      "removable, "
+      "physical_block_size, discard_granularity}",
       true },
     { "lun_detach", m_lun_detach, "detach a LUN {controller, target, lun}", true },
     { "lun_list", m_lun_list, "a controller's LUNs {controller}", false },

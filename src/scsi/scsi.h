@@ -71,11 +71,20 @@ struct scsi_lun_config {
     uint64_t initiator_port;
     /* Where the bdev's APTPL reservation state is kept; NULL: APTPL is refused. */
     const char *pr_state_file;
+     * removable=on: INQUIRY RMB=1, PREVENT ALLOW MEDIUM REMOVAL and START
+     * STOP UNIT LOEJ eject and load the (emulated) medium.
+     */
+    bool removable;
+    /* Physical block size in bytes, a power-of-two multiple of the logical one; 0: the same. */
+    uint32_t physical_block_size;
+    /* OPTIMAL UNMAP GRANULARITY in bytes, a multiple of the logical block size; 0: default. */
+    uint32_t discard_granularity;
 };
 
 struct scsi_target;
 struct lun_stats;
 struct scsi_task;
+struct scsi_sanitize;
 
 /*
  * Per-LUN LBA range lock (scsi_range_lock.c): writes hold their range shared,
@@ -128,6 +137,28 @@ struct scsi_lun {
     struct scsi_lun *pr_next;
     uint64_t pr_port;
     _Atomic unsigned pr_access;
+    /* LUN options (scsi_lun_config), fixed while the LUN exists. */
+    bool removable;
+    uint8_t lbppb_exp;   /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+    uint32_t unmap_gran; /* OPTIMAL UNMAP GRANULARITY, in logical blocks (>= 1) */
+    /*
+     * Removable medium (scsi_medium.c).  prevent belongs to the one I_T
+     * nexus this scsi_lun serves; a LUN reset clears it (SPC-4 6.13).
+     * medium_absent: ejected; every medium access is NOT READY until a load.
+     */
+    _Atomic bool prevent;
+    _Atomic bool medium_absent;
+    /*
+     * SANITIZE (scsi_sanitize.c): while sanitizing, commands other than
+     * INQUIRY, REPORT LUNS and REQUEST SENSE are NOT READY, SANITIZE IN
+     * PROGRESS, with sanitize_progress (of 65536) in the sense data.  A
+     * failed sanitize leaves the LUN in failure mode until EXIT FAILURE
+     * MODE or a successful one.
+     */
+    _Atomic bool sanitizing;
+    _Atomic uint16_t sanitize_progress;
+    _Atomic bool sanitize_failed;
+    struct scsi_sanitize *sanitize; /* the one running, owned by it */
 };
 
 /*

@@ -37,6 +37,16 @@ static const struct scsi_cmd cmds_9e[] = {
           SCSI_SAI_GET_LBA_STATUS, 0x9e, 0x12, U8, U4, 0, 0),
 };
 
+/* CRYPTOGRAPHIC ERASE (03h) is absent: nothing is encrypted to forget. */
+static const struct scsi_cmd cmds_48[] = {
+    SACMD("SANITIZE OVERWRITE", scsi_sbc_sanitize, 10, STRICT, OUT_PARAM, 7, 2,
+          SCSI_SANITIZE_OVERWRITE, 0x48, 0xa1, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+    SACMD("SANITIZE BLOCK ERASE", scsi_sbc_sanitize, 10, STRICT, OUT_PARAM, 7, 2,
+          SCSI_SANITIZE_BLOCK_ERASE, 0x48, 0xa2, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+    SACMD("SANITIZE EXIT FAILURE MODE", scsi_sbc_sanitize, 10, STRICT, OUT_PARAM, 7, 2,
+          SCSI_SANITIZE_EXIT_FAILURE, 0x48, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
+};
+
 static const struct scsi_cmd cmds_a3[] = {
     SACMD("REPORT SUPPORTED OPERATION CODES", scsi_spc_report_opcodes, 12, 0, IN_ALLOC, 6, 4,
           SCSI_MI_REPORT_OPCODES, 0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, U4, 0, 0),
@@ -72,6 +82,8 @@ static const struct scsi_opcode opcodes[256] = {
                                  0x1a, 0x08, 0xff, 0xff, 0xff, 0),
     [SCSI_OP_START_STOP_UNIT] = ONE("START STOP UNIT", scsi_spc_start_stop, 6, 0, NONE, 0, 0,
                                     0x1b, 0x01, 0, 0x0f, 0xf7, 0),
+    [SCSI_OP_PREVENT_ALLOW] = ONE("PREVENT ALLOW MEDIUM REMOVAL", scsi_medium_prevent_allow, 6,
+                                  STRICT, NONE, 0, 0, 0x1e, 0, 0, 0, 0x03, 0),
     /* IN_FIXED: the length is the response size, 8 bytes. */
     [SCSI_OP_READ_CAPACITY_10] = ONE("READ CAPACITY(10)", scsi_sbc_read_capacity10, 10, 0,
                                      IN_FIXED, 8, 0, 0x25, 0, U4, 0, 0, 0x01, 0),
@@ -92,6 +104,7 @@ static const struct scsi_opcode opcodes[256] = {
                                         0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_WRITE_SAME_10] = ONE("WRITE SAME(10)", scsi_sbc_write_same, 10, 0, OUT_WSAME,
                                   7, 2, 0x41, 0x08, U4, 0, 0xff, 0xff, 0),
+    [SCSI_OP_SANITIZE] = SA(cmds_48),
     [SCSI_OP_UNMAP] = ONE("UNMAP", scsi_sbc_unmap, 10, 0, OUT_PARAM, 7, 2,
                           0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_MODE_SELECT_10] = ONE("MODE SELECT(10)", scsi_mode_select, 10, 0, OUT_PARAM,
@@ -314,6 +327,7 @@ static uint64_t expected_xfer(const struct scsi_task *task, const struct scsi_cm
         return field;
     case SCSI_XFER_OUT_WSAME:
         *dir = SCSI_DIR_TO_DEV;
+        *exact = false; /* any other size is refused by the handler, as a bad request */
         if (cdb[0] == SCSI_OP_WRITE_SAME_16 && (cdb[1] & SCSI_WS_NDOB))
             return 0;
         return bs;
@@ -400,7 +414,29 @@ void scsi_task_execute(struct scsi_task *task)
         return;
     }
     if (cmd == NULL) {
-        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE, 0);
+        /* SBC-4 5.30: an unsupported SANITIZE service action is a field of a known command. */
+        if (opcode_known && task->cdb[0] == SCSI_OP_SANITIZE)
+            scsi_task_invalid_field(task, 1, 4);
+        else
+            scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE, 0);
+        return;
+    }
+    if (!(cmd->flags & SCSI_CMD_UA_EXEMPT) && atomic_load(&lun->sanitizing)) {
+        scsi_task_set_sense(task, SCSI_SK_NOT_READY, SCSI_ASC_NOT_READY,
+                            SCSI_ASCQ_SANITIZE_IN_PROGRESS);
+        scsi_sense_set_progress(task, atomic_load(&lun->sanitize_progress));
+        scsi_task_complete(task);
+        return;
+    }
+    if (lun->removable && atomic_load(&lun->medium_absent) && scsi_medium_needed(cmd)) {
+        scsi_task_fail(task, SCSI_SK_NOT_READY, SCSI_ASC_MEDIUM_NOT_PRESENT, 0);
+        return;
+    }
+    /* A failed sanitize leaves the medium unusable until EXIT FAILURE MODE or a new one. */
+    if (atomic_load(&lun->sanitize_failed) && scsi_medium_needed(cmd) &&
+        cmd->usage[0] != SCSI_OP_SANITIZE) {
+        scsi_task_fail(task, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_MEDIUM_FORMAT_CORRUPT,
+                       SCSI_ASCQ_SANITIZE_FAILED);
         return;
     }
     /* Linked commands and ACA are not supported (SAM-5 5.10). */

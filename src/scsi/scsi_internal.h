@@ -70,6 +70,8 @@ void scsi_task_invalid_field(struct scsi_task *task, unsigned byte, int bit);
 void scsi_task_invalid_param(struct scsi_task *task, unsigned byte, int bit);
 /* Point the sense-key specific FIELD POINTER at byte/bit of the CDB or parameter data. */
 void scsi_sense_set_field(struct scsi_task *task, bool in_cdb, unsigned byte, int bit);
+/* The sense-key specific PROGRESS INDICATION (of 65536), for NOT READY while sanitizing. */
+void scsi_sense_set_progress(struct scsi_task *task, uint16_t progress);
 /* Record the byte count of a data-in response capped by alloc and by the buffer, and finish. */
 void scsi_task_reply(struct scsi_task *task, const void *buf, size_t len, size_t alloc);
 /* Fill sense from a backend errno (bdev_io result); write: the I/O modified the medium. */
@@ -223,6 +225,27 @@ void scsi_sbc_compare_and_write(struct scsi_task *task);
 void scsi_sbc_orwrite(struct scsi_task *task);
 void scsi_sbc_prefetch(struct scsi_task *task);
 void scsi_sbc_read_defect_data(struct scsi_task *task);
+void scsi_sbc_sanitize(struct scsi_task *task);
+void scsi_medium_prevent_allow(struct scsi_task *task);
+
+/* The command touches the medium: NOT READY, MEDIUM NOT PRESENT while it is ejected. */
+bool scsi_medium_needed(const struct scsi_cmd *cmd);
+
+/* A checked SANITIZE OVERWRITE parameter list (scsi_sanitize.c). */
+struct scsi_sanitize_ow {
+    bool invert;
+    unsigned count; /* passes, 1..31 */
+    unsigned ipl;   /* INITIALIZATION PATTERN LENGTH, 1..block size */
+};
+/*
+ * Check the parameter list p of plen bytes (5..bs+4, checked by the
+ * caller).  0; -EINVAL with the offending byte/bit (INVALID FIELD IN
+ * PARAMETER LIST); -EMSGSIZE when the pattern is longer than the list.
+ */
+int scsi_sanitize_parse(const uint8_t *p, size_t plen, uint32_t bs, struct scsi_sanitize_ow *ow,
+                        unsigned *bad_byte, int *bad_bit);
+/* One block of bs bytes of the pattern pat (ipl bytes) repeated. */
+void scsi_sanitize_fill(uint8_t *block, uint32_t bs, const uint8_t *pat, unsigned ipl);
 
 /* Take the most important pending unit attention (clearing it); false if none. */
 bool scsi_ua_take(struct scsi_lun *lun, uint8_t *asc, uint8_t *ascq);

@@ -39,6 +39,11 @@ static uint64_t lun_hash(unsigned target, unsigned lun, const char *desc)
     return fnv1a(h, desc, strnlen(desc, sizeof(((struct bdev *)0)->desc)));
 }
 
+static bool pow2(uint32_t v)
+{
+    return v != 0 && (v & (v - 1)) == 0;
+}
+
 static bool serial_ok(const char *s)
 {
     size_t n = strnlen(s, SCSI_SERIAL_MAX + 1);
@@ -99,6 +104,29 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
         release_bdev(cfg, bdev);
         return -EINVAL;
     }
+    /*
+     * The exponent field has 4 bits; Linux takes the physical block size as
+     * the I/O alignment, so it must be a power-of-two number of blocks.
+     */
+    if (cfg->physical_block_size != 0 &&
+        (cfg->physical_block_size < bdev->block_size ||
+         cfg->physical_block_size % bdev->block_size != 0 ||
+         !pow2(cfg->physical_block_size / bdev->block_size) ||
+         cfg->physical_block_size / bdev->block_size > (1u << 15))) {
+        snprintf(err, errlen,
+                 "LUN %u:%u: physical-block-size %u is not a power-of-two multiple (at most "
+                 "2^15) of the logical block size %u",
+                 cfg->target, cfg->lun, cfg->physical_block_size, bdev->block_size);
+        release_bdev(cfg, bdev);
+        return -EINVAL;
+    }
+    if (cfg->discard_granularity != 0 && cfg->discard_granularity % bdev->block_size != 0) {
+        snprintf(err, errlen,
+                 "LUN %u:%u: discard-granularity %u is not a multiple of the block size %u",
+                 cfg->target, cfg->lun, cfg->discard_granularity, bdev->block_size);
+        release_bdev(cfg, bdev);
+        return -EINVAL;
+    }
     tgt = set->targets[cfg->target];
     if (tgt != NULL && tgt->luns[cfg->lun] != NULL) {
         snprintf(err, errlen, "LUN %u:%u already exists", cfg->target, cfg->lun);
@@ -133,6 +161,14 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     scsi_range_lock_init(&lun->rlock);
     lun->wce_default = !cfg->write_cache_off;
     atomic_store(&lun->wce, lun->wce_default);
+    lun->removable = cfg->removable;
+    if (cfg->physical_block_size != 0)
+        lun->lbppb_exp = (uint8_t)__builtin_ctz(cfg->physical_block_size / bdev->block_size);
+    /* Unmapping less than a physical block frees nothing: its size is the natural default. */
+    if (cfg->discard_granularity != 0)
+        lun->unmap_gran = cfg->discard_granularity / bdev->block_size;
+    else
+        lun->unmap_gran = 1u << lun->lbppb_exp;
     if (cfg->stats_workers > 0)
         lun->stats = lun_stats_new(cfg->stats_workers); /* statistics are optional: NULL is fine */
     if (cfg->serial[0] != '\0')
@@ -298,5 +334,7 @@ void scsi_lun_reset(struct scsi_lun *lun)
     atomic_store(&lun->d_sense, false);
     /* A reset ends an SPC-2 reservation, whoever holds it; persistent ones stay. */
     scsi_pr_release_spc2(lun, true);
+    /* Prevention ends with a reset (SPC-4 6.13); the medium stays where it is. */
+    atomic_store(&lun->prevent, false);
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
 }

@@ -17,6 +17,7 @@
 #define SCSI_OP_RELEASE_6           0x17
 #define SCSI_OP_MODE_SENSE_6        0x1a
 #define SCSI_OP_START_STOP_UNIT     0x1b
+#define SCSI_OP_PREVENT_ALLOW       0x1e
 #define SCSI_OP_READ_CAPACITY_10    0x25
 #define SCSI_OP_READ_10             0x28
 #define SCSI_OP_WRITE_10            0x2a
@@ -26,6 +27,7 @@
 #define SCSI_OP_SYNC_CACHE_10       0x35
 #define SCSI_OP_READ_DEFECT_DATA_10 0x37
 #define SCSI_OP_WRITE_SAME_10       0x41
+#define SCSI_OP_SANITIZE            0x48
 #define SCSI_OP_UNMAP               0x42
 #define SCSI_OP_LOG_SENSE           0x4d
 #define SCSI_OP_MODE_SELECT_10      0x55
@@ -53,9 +55,13 @@
 #define SCSI_OP_READ_DEFECT_DATA_12 0xb7
 
 /* Service actions. */
-#define SCSI_SAI_READ_CAPACITY_16 0x10 /* SERVICE ACTION IN(16) */
-#define SCSI_SAI_GET_LBA_STATUS   0x12
-#define SCSI_MI_REPORT_OPCODES    0x0c /* MAINTENANCE IN */
+#define SCSI_SAI_READ_CAPACITY_16  0x10 /* SERVICE ACTION IN(16) */
+#define SCSI_SAI_GET_LBA_STATUS    0x12
+#define SCSI_MI_REPORT_OPCODES     0x0c /* MAINTENANCE IN */
+#define SCSI_SANITIZE_OVERWRITE    0x01 /* SANITIZE service actions */
+#define SCSI_SANITIZE_BLOCK_ERASE  0x02
+#define SCSI_SANITIZE_CRYPTO_ERASE 0x03
+#define SCSI_SANITIZE_EXIT_FAILURE 0x1f
 
 /* Sense keys. */
 #define SCSI_SK_NO_SENSE        0x0
@@ -91,6 +97,13 @@
 #define SCSI_ASC_TARGET_CHANGED         0x3f /* /0E reported luns data has changed */
 #define SCSI_ASCQ_REPORTED_LUNS         0x0e
 #define SCSI_ASC_INTERNAL_FAILURE       0x44 /* /00 */
+#define SCSI_ASC_NOT_READY              0x04 /* /1B sanitize in progress */
+#define SCSI_ASCQ_SANITIZE_IN_PROGRESS  0x1b
+#define SCSI_ASC_MEDIUM_NOT_PRESENT     0x3a /* /00 */
+#define SCSI_ASC_REMOVAL_PREVENTED      0x53 /* /02 medium removal prevented */
+#define SCSI_ASCQ_REMOVAL_PREVENTED     0x02
+#define SCSI_ASC_MEDIUM_FORMAT_CORRUPT  0x31 /* /03 sanitize command failed */
+#define SCSI_ASCQ_SANITIZE_FAILED       0x03
 
 /* Fixed-format sense data (SPC-4 4.5.3). */
 #define SCSI_SENSE_FIXED_CURRENT 0x70
@@ -107,6 +120,7 @@
 #define SCSI_TYPE_UNKNOWN   0x1f
 #define SCSI_VERSION_SPC4   0x06
 #define SCSI_INQ_HISUP      0x10
+#define SCSI_INQ_RMB        0x80 /* byte 1: removable medium */
 #define SCSI_INQ_RDF_2      0x02 /* response data format */
 #define SCSI_INQ_CMDQUE     0x02
 #define SCSI_INQ_STD_LEN    74 /* through 8 version descriptors */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Logical block provisioning: UNMAP and WRITE SAME(10)/(16).
+ * Logical block provisioning: UNMAP, WRITE SAME(10)/(16) and GET LBA STATUS.
  *
  * Both are multi-step: UNMAP issues one DISCARD per descriptor, WRITE SAME
  * without deallocation writes its one-block pattern BDEV_MAX_IOV blocks at a
@@ -278,6 +278,15 @@ void scsi_sbc_write_same(struct scsi_task *task)
     if (ndob) {
         memset(task->block_buf, 0, bs);
     } else {
+        /*
+         * The data-out is one logical block, exactly: more or less is a
+         * malformed command (ILLEGAL REQUEST, as libiscsi's
+         * WriteSame*.InvalidDataOutSize expect), not a transport overrun.
+         */
+        if (task->dir != SCSI_DIR_TO_DEV || task->iov_len != bs) {
+            scsi_task_invalid_cdb(task);
+            return;
+        }
         if (iov_to_buf(task->iov, task->iovcnt, 0, task->block_buf, bs) != bs) {
             task->overrun = true;
             scsi_task_complete(task);
@@ -292,4 +301,60 @@ void scsi_sbc_write_same(struct scsi_task *task)
     if (!scsi_range_lock(task, r.lba, r.n, false, ws_start))
         return;
     ws_start(task);
+}
+
+/* LBA status descriptors per GET LBA STATUS: each may cost the backend a pair of lseeks. */
+#define LBAS_MAX_DESCS 32
+
+void scsi_sbc_get_lba_status(struct scsi_task *task)
+{
+    struct scsi_lun *lun = task->lun;
+    struct bdev *bdev = lun->bdev;
+    uint64_t lba = get_be64(&task->cdb[2]), blocks = scsi_lun_blocks(lun), bs = bdev->block_size;
+    uint32_t alloc = get_be32(&task->cdb[10]);
+    uint8_t buf[8 + 16 * LBAS_MAX_DESCS];
+    unsigned n = 0, max;
+
+    if (lba >= blocks) {
+        scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+        return;
+    }
+    /* As many descriptors as the allocation length holds (at least one, cut by the reply). */
+    max = alloc >= 24 ? (alloc - 8) / 16 : 1;
+    if (max > LBAS_MAX_DESCS)
+        max = LBAS_MAX_DESCS;
+    memset(buf, 0, sizeof(buf));
+    while (n < max && lba < blocks) {
+        uint64_t len = (blocks - lba) * bs, nb;
+        bool mapped;
+        uint8_t *d;
+
+        bdev_lba_status(bdev, lba * bs, &len, &mapped);
+        /*
+         * A hole need not end on a block boundary (a file system block
+         * smaller than ours): a block partly holding data counts as mapped.
+         */
+        nb = mapped ? (len + bs - 1) / bs : len / bs;
+        if (nb == 0) {
+            nb = 1;
+            mapped = true;
+        }
+        if (nb > blocks - lba)
+            nb = blocks - lba;
+        if (nb > UINT32_MAX)
+            nb = UINT32_MAX;
+        d = n > 0 ? &buf[8 + 16 * (n - 1)] : NULL;
+        /* A backend may answer in pieces: one state, one descriptor. */
+        if (d != NULL && d[12] == (mapped ? 0 : 1) && get_be32(&d[8]) + nb <= UINT32_MAX) {
+            put_be32(&d[8], (uint32_t)(get_be32(&d[8]) + nb));
+        } else {
+            d = &buf[8 + 16 * n++];
+            put_be64(d, lba);
+            put_be32(&d[8], (uint32_t)nb);
+            d[12] = mapped ? 0 : 1; /* PROVISIONING STATUS: mapped, deallocated */
+        }
+        lba += nb;
+    }
+    put_be32(buf, 4 + 16 * n);
+    scsi_task_reply(task, buf, 8 + 16 * n, alloc);
 }

@@ -92,27 +92,9 @@ void scsi_sbc_read_capacity16(struct scsi_task *task)
     memset(buf, 0, sizeof(buf));
     put_be64(buf, scsi_lun_blocks(task->lun) - 1);
     put_be32(&buf[8], bdev->block_size);
+    buf[13] = task->lun->lbppb_exp & 0x0f; /* LOWEST ALIGNED LOGICAL BLOCK ADDRESS stays 0 */
     if (bdev->can_discard)
         buf[14] = 0x80 | (bdev->discard_zeroes ? 0x40 : 0); /* LBPME, LBPRZ */
-    scsi_task_reply(task, buf, sizeof(buf), get_be32(&task->cdb[10]));
-}
-
-void scsi_sbc_get_lba_status(struct scsi_task *task)
-{
-    uint64_t lba = get_be64(&task->cdb[2]), blocks = scsi_lun_blocks(task->lun);
-    uint64_t n = blocks - lba;
-    uint8_t buf[24];
-
-    if (lba >= blocks) {
-        fail_lba_range(task);
-        return;
-    }
-    /* No allocation map is kept: every block reads as mapped. */
-    memset(buf, 0, sizeof(buf));
-    put_be32(buf, sizeof(buf) - 4);
-    put_be64(&buf[8], lba);
-    put_be32(&buf[16], n > 0xffffffffull ? 0xffffffffu : (uint32_t)n);
-    buf[20] = 0x00; /* PROVISIONING STATUS: mapped */
     scsi_task_reply(task, buf, sizeof(buf), get_be32(&task->cdb[10]));
 }
 

@@ -104,6 +104,25 @@ void scsi_sense_set_field(struct scsi_task *task, bool in_cdb, unsigned byte, in
     put_be16(&p[1], (uint16_t)byte);
 }
 
+void scsi_sense_set_progress(struct scsi_task *task, uint16_t progress)
+{
+    uint8_t *p;
+
+    if (sense_is_desc(task)) {
+        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_SKS, 8);
+
+        if (d == NULL)
+            return;
+        p = &d[4];
+    } else if (task->sense_len >= SCSI_SENSE_FIXED_LEN) {
+        p = &task->sense[15];
+    } else {
+        return;
+    }
+    p[0] = 0x80; /* SKSV */
+    put_be16(&p[1], progress);
+}
+
 /*
  * The one place that decides what a backend failure looks like to the
  * initiator.  Transient resource shortage is BUSY so that the initiator

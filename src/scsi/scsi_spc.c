@@ -16,13 +16,10 @@
 
 void scsi_spc_test_unit_ready(struct scsi_task *task)
 {
-    /* The medium is always present and ready: nothing can make this fail but a UA. */
-    scsi_task_complete(task);
-}
-
-void scsi_spc_start_stop(struct scsi_task *task)
-{
-    /* No spin-up and no power states to emulate; accepting keeps initiators quiet. */
+    /*
+     * Ready unless ejected or sanitizing, which scsi_task_execute reports
+     * before any handler runs, like a UA.
+     */
     scsi_task_complete(task);
 }
 
@@ -37,12 +34,30 @@ void scsi_spc_request_sense(struct scsi_task *task)
      */
     bool desc = task->cdb[1] & 0x01;
 
-    if (task->lun->bdev == NULL)
+    if (task->lun->bdev == NULL) {
         len = scsi_sense_build(buf, desc, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, 0);
-    else if (scsi_ua_take(task->lun, &asc, &ascq))
+    } else if (scsi_ua_take(task->lun, &asc, &ascq)) {
         len = scsi_sense_build(buf, desc, SCSI_SK_UNIT_ATTENTION, asc, ascq);
-    else
+    } else if (atomic_load(&task->lun->sanitizing)) {
+        /* The one way to follow a sanitize: its progress in the sense-key specific field. */
+        uint8_t *sks = desc ? &buf[SCSI_SENSE_DESC_LEN + 4] : &buf[15];
+
+        len = scsi_sense_build(buf, desc, SCSI_SK_NOT_READY, SCSI_ASC_NOT_READY,
+                               SCSI_ASCQ_SANITIZE_IN_PROGRESS);
+        if (desc) {
+            memset(&buf[len], 0, 8);
+            buf[len] = SCSI_SENSE_DESC_SKS;
+            buf[len + 1] = 6;
+            len += 8;
+            buf[7] = (uint8_t)(len - 8);
+        }
+        sks[0] = 0x80; /* SKSV */
+        put_be16(&sks[1], atomic_load(&task->lun->sanitize_progress));
+    } else if (task->lun->removable && atomic_load(&task->lun->medium_absent)) {
+        len = scsi_sense_build(buf, desc, SCSI_SK_NOT_READY, SCSI_ASC_MEDIUM_NOT_PRESENT, 0);
+    } else {
         len = scsi_sense_build(buf, desc, SCSI_SK_NO_SENSE, 0, 0);
+    }
     scsi_task_reply(task, buf, len, task->cdb[4]);
 }
 
@@ -60,6 +75,8 @@ static size_t inquiry_standard(const struct scsi_lun *lun, uint8_t *buf)
 
     memset(buf, 0, SCSI_INQ_STD_LEN);
     buf[0] = lun->bdev != NULL ? SCSI_TYPE_DISK : (SCSI_PQ_NOT_CAPABLE | SCSI_TYPE_UNKNOWN);
+    if (lun->removable)
+        buf[1] = SCSI_INQ_RMB;
     buf[2] = SCSI_VERSION_SPC4;
     buf[3] = SCSI_INQ_HISUP | SCSI_INQ_RDF_2;
     buf[4] = SCSI_INQ_STD_LEN - 5;

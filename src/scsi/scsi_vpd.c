@@ -79,6 +79,10 @@ static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
     const struct bdev *bdev = lun->bdev;
     uint32_t gran = bdev->optimal_io_blocks;
 
+    /* A 512e LUN wants whole physical blocks: the backend's own granularity if coarser. */
+    if (gran < (1u << lun->lbppb_exp))
+        gran = 1u << lun->lbppb_exp;
+
     memset(&buf[4], 0, 0x3c);
     /* WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 ("to the end") is refused. */
     buf[4] = 0x01;
@@ -100,7 +104,10 @@ static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
             unmap_max = bdev->max_discard_bytes / bdev->block_size;
         put_be32(&buf[20], (uint32_t)unmap_max);
         put_be32(&buf[24], SCSI_MAX_UNMAP_DESCS);
-        put_be32(&buf[28], 1); /* optimal unmap granularity */
+        /* OPTIMAL UNMAP GRANULARITY; alignment 0 (UGAVALID): pieces start at LBA 0. */
+        put_be32(&buf[28], lun->unmap_gran > 0 ? lun->unmap_gran : 1);
+        if (lun->unmap_gran > 1)
+            buf[32] = 0x80;
     }
     put_be64(&buf[36], SCSI_MAX_WS_BLOCKS);
     return 4 + 0x3c;
@@ -110,6 +117,11 @@ static size_t vpd_block_dev(const struct scsi_lun *lun, uint8_t *buf)
 {
     memset(&buf[4], 0, 0x3c);
     put_be16(&buf[4], 1); /* MEDIUM ROTATION RATE: non-rotating */
+    /*
+     * WABEREQ 01b: after SANITIZE BLOCK ERASE reads succeed (they return
+     * zeroes, or the overwrite pattern).  WACEREQ 00b: no CRYPTOGRAPHIC ERASE.
+     */
+    buf[7] = 0x40;
     return 4 + 0x3c;
 }
 

@@ -496,6 +496,11 @@ static void test_every_reported_command_is_covered(void **state)
         { 0x17, 0 },
         { 0x56, 0 },
         { 0x57, 0 },
+        /* test_fe_lunopts.c: PREVENT ALLOW MEDIUM REMOVAL, SANITIZE */
+        { 0x1e, 0 },
+        { 0x48, 0x01 | 0x100 },
+        { 0x48, 0x02 | 0x100 },
+        { 0x48, 0x1f | 0x100 },
         { 0x08, 0 },
         { 0x0a, 0 },
         { 0x12, 0 },

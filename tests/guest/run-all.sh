@@ -1,6 +1,8 @@
 #!/bin/bash
 # Run every guest test (each boots its own TCG VM against its own daemon),
-# then libiscsi's conformance suite (failures beyond the known ones fail).
+# then libiscsi's conformance suite (failures beyond the known ones fail):
+# all of it on the default LUN, the suites that differ on the other LUN
+# configurations (conformance.sh).
 #
 #   tests/guest/run-all.sh [TEST...]     e.g. run-all.sh inquiry fio
 #
@@ -103,6 +105,20 @@ if [ "${VUS_SKIP_CONFORMANCE:-0}" != 1 ] && [ -z "${*:-}" ]; then
 	# Counts and the first failing tests; the summary file has them all.
 	sed -n '2,13p' "$LOGDIR/conformance.summary.txt" 2>/dev/null
 	echo "    full output: $LOGDIR/conformance.serial.log, failures: $LOGDIR/conformance.summary.txt"
+	# The other LUN configurations, each on the suites its option changes
+	# (conformance.sh), with its own known skips: about 2 minutes together.
+	for cfg in removable readonly 512e write-cache-off; do
+		echo "=== conformance ($cfg)"
+		t1=$(now)
+		if VUS_CONFORMANCE_CONFIG=$cfg "$HERE/conformance.sh" >"$LOGDIR/conformance-$cfg.run.log" 2>&1 7>&-; then
+			results+=("PASS  conformance $cfg ($(since "$t1")s): $(sed -n 's/^config [^:]*: //p' "$LOGDIR/conformance-$cfg.summary.txt")")
+			pass=$((pass + 1))
+		else
+			results+=("FAIL  conformance $cfg ($(since "$t1")s): see $LOGDIR/conformance-$cfg.run.log")
+			fail=$((fail + 1))
+			grep 'FAIL' "$LOGDIR/conformance-$cfg.run.log" | head -20
+		fi
+	done
 fi
 
 echo

@@ -181,13 +181,56 @@ static void test_bad_requests(void **state)
     bdev_close(b);
 }
 
+/* One extent: state and length in blocks of 512 from blk, looking at most max blocks. */
+static void assert_extent(struct bdev *b, uint64_t blk, uint64_t max, bool mapped, uint64_t n)
+{
+    uint64_t len = max * 512;
+    bool m = !mapped;
+
+    bdev_lba_status(b, blk * 512, &len, &m);
+    assert_int_equal(m, mapped);
+    assert_int_equal(len, n * 512);
+}
+
+static void test_lba_status(void **state)
+{
+    struct bdev *b = open_sync(BDEV_TYPE_RAM, 1 * MiB, 512, false); /* 2048 blocks */
+    static uint8_t buf[512 * 200];
+    struct iovec iov = { buf, sizeof(buf) };
+
+    /* Fresh: nothing written, all deallocated (whole words skipped). */
+    assert_extent(b, 0, 2048, false, 2048);
+    assert_extent(b, 5, 100, false, 100);
+    /* Writes map, across word boundaries. */
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE, 60 * 512, sizeof(buf), &iov, 1), 0);
+    assert_extent(b, 0, 2048, false, 60);
+    assert_extent(b, 60, 2048 - 60, true, 200);
+    assert_extent(b, 100, 10, true, 10);
+    assert_extent(b, 260, 2048 - 260, false, 2048 - 260);
+    /* Discard deallocates; written zeroes are mapped (WRITE SAME without UNMAP). */
+    assert_int_equal(sync_io(b, BDEV_IO_DISCARD, 100 * 512, 3 * 512, NULL, 0), 0);
+    assert_extent(b, 60, 2048, true, 40);
+    assert_extent(b, 100, 2048, false, 3);
+    assert_extent(b, 103, 2048, true, 157);
+    assert_int_equal(sync_io(b, BDEV_IO_WRITE_ZEROES, 1000 * 512, 1048 * 512, NULL, 0), 0);
+    assert_extent(b, 1000, 1048, true, 1048);
+    /* Shrunk and grown back: the blocks past the old end come back deallocated. */
+    assert_int_equal(b->ops->resize(b, 512 * 1024), 0);
+    b->size = 512 * 1024;
+    assert_int_equal(b->ops->resize(b, 1 * MiB), 0);
+    b->size = 1 * MiB;
+    assert_extent(b, 1000, 1048, true, 24);
+    assert_extent(b, 1024, 1024, false, 1024);
+    bdev_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_properties),      cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_write_read_scattered), cmocka_unit_test(test_discard_zeroes),
         cmocka_unit_test(test_write_zeroes),         cmocka_unit_test(test_readonly),
-        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_bad_requests),         cmocka_unit_test(test_lba_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

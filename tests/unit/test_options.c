@@ -130,6 +130,15 @@ static void test_all_keys(void **state)
     assert_false(opts.luns[0].scsi.write_cache_off); /* default on */
     assert_int_equal(parse_lun("type=ram,size=1M,write-cache=on"), 0);
     assert_false(opts.luns[0].scsi.write_cache_off);
+    assert_false(opts.luns[0].scsi.removable); /* default off, the sizes default to 0 */
+    assert_int_equal(opts.luns[0].scsi.physical_block_size, 0);
+    assert_int_equal(opts.luns[0].scsi.discard_granularity, 0);
+    assert_int_equal(parse_lun("type=ram,size=1M,removable=on,physical-block-size=4096,"
+                               "discard-granularity=1536"),
+                     0);
+    assert_true(opts.luns[0].scsi.removable);
+    assert_int_equal(opts.luns[0].scsi.physical_block_size, 4096);
+    assert_int_equal(opts.luns[0].scsi.discard_granularity, 1536);
     assert_int_equal(parse("--socket-path", "s", "--verbose", "--lun", "type=ram,size=1M", NULL),
                      0);
     assert_true(opts.verbose);
@@ -269,6 +278,17 @@ static void test_lun_spec_errors(void **state)
                      "block-size= must be 512 or 4096, not '1024'");
     expect_lun_error("type=ram,size=1M,readonly=yes", "readonly= must be on or off, not 'yes'");
     expect_lun_error("type=ram,size=1M,write-cache=0", "write-cache= must be on or off, not '0'");
+    expect_lun_error("type=ram,size=1M,removable=1", "removable= must be on or off, not '1'");
+    expect_lun_error("type=ram,size=1M,physical-block-size=3000",
+                     "physical-block-size= must be a power of two 512..33554432, not '3000'");
+    expect_lun_error("type=ram,size=1M,physical-block-size=256",
+                     "physical-block-size= must be a power of two 512..33554432, not '256'");
+    expect_lun_error("type=ram,size=1M,physical-block-size=67108864",
+                     "physical-block-size= must be a power of two 512..33554432, not '67108864'");
+    expect_lun_error("type=ram,size=1M,discard-granularity=1000",
+                     "discard-granularity= must be a multiple of 512 up to 1073741824, not '1000'");
+    expect_lun_error("type=ram,size=1M,discard-granularity=0",
+                     "discard-granularity= must be a multiple of 512 up to 1073741824, not '0'");
     expect_lun_error("type=file,path=/x,direct=1", "direct= must be on or off, not '1'");
 
     assert_int_equal(parse_lun("type=ram,size=1M,target=255,lun=255"), 0);

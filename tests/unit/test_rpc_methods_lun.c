@@ -55,6 +55,23 @@ static void test_lun_attach_list_detach(void **state)
     assert_true(atomic_load(&scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 2)->wce));
     ok_true(f, "lun_detach", "{'controller': 'c1', 'target': 0, 'lun': 1}");
     ok_true(f, "lun_detach", "{'controller': 'c1', 'target': 0, 'lun': 2}");
+    /* The other LUN options reach the unit; a physical block size the bdev cannot have fails. */
+    attach(f,
+           "{'controller': 'c1', 'bdev': 'r0', 'lun': 3, 'removable': true,"
+           " 'physical_block_size': 4096, 'discard_granularity': 65536}",
+           0, 3);
+    {
+        struct scsi_lun *u = scsi_lookup(&mgmt_ctl_find(&f->m, "c1")->c.targets, 0, 3);
+
+        assert_true(u->removable);
+        assert_int_equal(u->lbppb_exp, 3);
+        assert_int_equal(u->unmap_gran, 128);
+    }
+    fails(f, 0, "physical-block-size", "lun_attach",
+          "{'controller': 'c1', 'bdev': 'n0', 'lun': 4, 'physical_block_size': 2048}");
+    fails(f, 0, NULL, "lun_attach",
+          "{'controller': 'c1', 'bdev': 'r0', 'lun': 4, 'physical_block_size': 100}");
+    ok_true(f, "lun_detach", "{'controller': 'c1', 'target': 0, 'lun': 3}");
 
     /* lun_list: in attach order, with the unit's serial and the bdev's geometry. */
     r = ok(f, "lun_list", "{'controller': 'c0'}");

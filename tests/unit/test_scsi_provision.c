@@ -237,9 +237,15 @@ static void test_write_same_errors(void **state)
     assert_sense(wsame(e, true, 0, 4001, 1, block, sizeof(block)), 0x5, 0x21, 0);
     assert_sense(wsame(e, true, 0, ~0ull, 1, block, sizeof(block)), 0x5, 0x21, 0);
     assert_sense(wsame(e, true, 0, 1ull << 63, 1, block, sizeof(block)), 0x5, 0x21, 0);
-    /* No block of data: overrun. */
-    assert_true(wsame(e, true, 0, 0, 1, block, 511)->overrun);
-    assert_true(wsame(e, false, 0, 0, 1, NULL, 0)->overrun);
+    /* Not exactly one block of data: a malformed command (libiscsi InvalidDataOutSize). */
+    assert_invalid_cdb(wsame(e, true, 0, 0, 1, block, 511));
+    assert_invalid_cdb(wsame(e, false, 0, 0, 1, NULL, 0));
+    {
+        static uint8_t two[1024];
+
+        assert_invalid_cdb(wsame(e, true, 0, 0, 1, two, sizeof(two)));
+        assert_invalid_cdb(wsame(e, false, 0x08, 0, 1, two, sizeof(two)));
+    }
     assert_int_equal(e->fb->calls, 0);
     /* Read-only. */
     e->fb->bdev.readonly = true;

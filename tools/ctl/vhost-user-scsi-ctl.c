@@ -93,6 +93,9 @@ static const struct key k_lun_attach[] = {
     { "serial", "serial", K_STR, false },
     { "wwn", "wwn", K_STR, false },
     { "write-cache", "write_cache", K_BOOL, false },
+    { "removable", "removable", K_BOOL, false },
+    { "physical-block-size", "physical_block_size", K_UINT, false },
+    { "discard-granularity", "discard_granularity", K_UINT, false },
     { NULL },
 };
 static const struct key k_lun_detach[] = {
@@ -128,7 +131,8 @@ static const struct command commands[] = {
     { "bdev", "list", "bdev_list", k_none, print_bdev_list, "bdev list" },
     { "lun", "attach", "lun_attach", k_lun_attach, print_lun_attach,
       "lun attach controller=NAME bdev=NAME [target=T] [lun=L] [serial=S] [wwn=HEX16]\n"
-      "              [write-cache=on|off]" },
+      "              [write-cache=on|off] [removable=on|off] [physical-block-size=N]\n"
+      "              [discard-granularity=N]" },
     { "lun", "detach", "lun_detach", k_lun_detach, print_nothing,
       "lun detach controller=NAME target=T lun=L" },
     { "lun", "list", "lun_list", k_controller, print_lun_list, "lun list controller=NAME" },
