@@ -71,6 +71,7 @@ struct scsi_lun_config {
     uint64_t initiator_port;
     /* Where the bdev's APTPL reservation state is kept; NULL: APTPL is refused. */
     const char *pr_state_file;
+    /*
      * removable=on: INQUIRY RMB=1, PREVENT ALLOW MEDIUM REMOVAL and START
      * STOP UNIT LOEJ eject and load the (emulated) medium.
      */

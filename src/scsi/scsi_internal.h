@@ -56,6 +56,12 @@ struct scsi_cmd {
 const struct scsi_cmd *scsi_cmd_find(uint8_t opcode, uint16_t sa, bool *opcode_known);
 /* i-th command of the table in opcode order, NULL past the end. */
 const struct scsi_cmd *scsi_cmd_at(unsigned i);
+/*
+ * Room for the table in REPORT SUPPORTED OPERATION CODES' full reply (each
+ * command 8 bytes plus 12 of timeouts): test_scsi_dispatch checks that
+ * the table stays within it.
+ */
+#define SCSI_MAX_COMMANDS 160
 
 /* Finish the task: inflight accounting, then done(). */
 void scsi_task_complete(struct scsi_task *task);

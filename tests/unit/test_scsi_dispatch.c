@@ -254,6 +254,17 @@ static void test_fragmented_buffer(void **state)
     env_free(e);
 }
 
+/* REPORT SUPPORTED OPERATION CODES' reply buffer holds the whole table, timeouts included. */
+static void test_table_fits_report(void **state)
+{
+    unsigned n = 0;
+
+    while (scsi_cmd_at(n) != NULL)
+        n++;
+    assert_true(n > 40);
+    assert_true(n <= SCSI_MAX_COMMANDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_deferred_completion),
         cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_fragmented_buffer),
+        cmocka_unit_test(test_table_fits_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
