@@ -243,7 +243,6 @@ void scsi_sbc_write_same(struct scsi_task *task)
     uint32_t bs = bdev->block_size;
 
     /*
-     * WSNZ is reported: 0 blocks ("to the end of the medium") is refused.
      * UNMAP is refused when LBPWS is not reported, as SBC-3 lets initiators
      * rely on the VPD page.
      */
@@ -259,7 +258,25 @@ void scsi_sbc_write_same(struct scsi_task *task)
         scsi_task_invalid_field(task, 1, 3);
         return;
     }
-    if (r.n == 0 || r.n > SCSI_MAX_WS_BLOCKS) {
+    /*
+     * WSNZ is 0: NUMBER OF LOGICAL BLOCKS 0 means from LBA to the end of the
+     * medium (SBC-3 5.42), within MAXIMUM WRITE SAME LENGTH like any other.
+     * A starting LBA past the last one is out of range whatever the count.
+     */
+    if (r.n == 0) {
+        uint64_t blocks = scsi_lun_blocks(task->lun);
+
+        if (r.lba >= blocks) {
+            scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
+            return;
+        }
+        if (blocks - r.lba > SCSI_MAX_WS_BLOCKS) {
+            scsi_task_invalid_field(task, r.n_off, -1);
+            return;
+        }
+        r.n = (uint32_t)(blocks - r.lba);
+    }
+    if (r.n > SCSI_MAX_WS_BLOCKS) {
         scsi_task_invalid_field(task, r.n_off, -1);
         return;
     }

@@ -84,8 +84,8 @@ static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
         gran = 1u << lun->lbppb_exp;
 
     memset(&buf[4], 0, 0x3c);
-    /* WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 ("to the end") is refused. */
-    buf[4] = 0x01;
+    /* WSNZ 0: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes to the end of the medium. */
+    buf[4] = 0x00;
     buf[5] = SCSI_MAX_CAW_BLOCKS; /* MAXIMUM COMPARE AND WRITE LENGTH */
     put_be16(&buf[6], (uint16_t)(gran > 0xffff ? 0xffff : gran));
     put_be32(&buf[8], scsi_max_xfer_blocks(bdev));

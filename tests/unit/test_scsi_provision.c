@@ -218,15 +218,44 @@ static void test_write_same_unmap(void **state)
     env_free(e);
 }
 
+/* WSNZ 0: NUMBER OF LOGICAL BLOCKS 0 writes from LBA to the last block. */
+static void test_write_same_to_the_end(void **state)
+{
+    struct env *e = env_new(4000, 512);
+    uint8_t block[512];
+
+    memset(block, 0xa5, sizeof(block));
+    assert_good(wsame(e, true, 0, 3990, 0, block, sizeof(block)));
+    for (unsigned i = 3990 * 512; i < 4000 * 512; i++)
+        assert_int_equal(e->fb->data[i], 0xa5);
+    assert_int_equal(e->fb->data[3989 * 512 + 511], 0);
+    memset(block, 0x3c, sizeof(block));
+    assert_good(wsame(e, false, 0, 3999, 0, block, sizeof(block)));
+    assert_int_equal(e->fb->data[3999 * 512], 0x3c);
+    assert_int_equal(e->fb->data[3998 * 512], 0xa5);
+    /*
+     * More blocks to the end than MAXIMUM WRITE SAME LENGTH: refused like an
+     * explicit count that large.  Only the capacity grows (nothing is written).
+     */
+    e->fb->bdev.size = (uint64_t)(SCSI_MAX_WS_BLOCKS + 100) * 512;
+    e->fb->calls = 0;
+    assert_invalid_cdb(wsame(e, true, 0, 99, 0, block, sizeof(block)));
+    assert_field(e->task, true, 10, -1);
+    assert_int_equal(e->fb->calls, 0);
+    e->fb->bdev.size = 4000 * 512;
+    env_free(e);
+}
+
 static void test_write_same_errors(void **state)
 {
     struct env *e = env_new(4000, 512);
     uint8_t block[512] = { 1 };
 
-    /* WSNZ: zero blocks is refused. */
-    assert_invalid_cdb(wsame(e, true, 0, 0, 0, block, sizeof(block)));
-    assert_field(e->task, true, 10, -1);
-    assert_invalid_cdb(wsame(e, false, 0, 0, 0, block, sizeof(block)));
+    /* Zero blocks from an LBA past the last: out of range, whatever it means otherwise. */
+    assert_sense(wsame(e, true, 0, 4000, 0, block, sizeof(block)), 0x5, 0x21, 0);
+    assert_sense(wsame(e, false, 0, 4001, 0, block, sizeof(block)), 0x5, 0x21, 0);
+    assert_sense(wsame(e, true, 0, ~0ull, 0, block, sizeof(block)), 0x5, 0x21, 0);
+    assert_int_equal(e->fb->calls, 0);
     /* Over MAXIMUM WRITE SAME LENGTH. */
     assert_invalid_cdb(wsame(e, true, 0, 0, SCSI_MAX_WS_BLOCKS + 1, block, sizeof(block)));
     /* WRPROTECT, ANCHOR. */
@@ -269,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_write_same_pattern),
         cmocka_unit_test(test_inline_completion_does_not_recurse),
         cmocka_unit_test(test_write_same_unmap),
+        cmocka_unit_test(test_write_same_to_the_end),
         cmocka_unit_test(test_write_same_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

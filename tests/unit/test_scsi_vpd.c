@@ -73,7 +73,7 @@ static void test_block_limits(void **state)
     t = vpd(e, 0xb0, buf, 255);
     assert_good(t);
     assert_int_equal(get_be16(&buf[2]), 0x3c);
-    assert_int_equal(buf[4] & 1, 1);               /* WSNZ */
+    assert_int_equal(buf[4] & 1, 0);               /* WSNZ: 0 blocks means to the end */
     assert_int_equal(buf[5], SCSI_MAX_CAW_BLOCKS); /* MAXIMUM COMPARE AND WRITE LENGTH */
     assert_int_equal(get_be16(&buf[6]), 16);
     assert_int_equal(get_be32(&buf[8]), (8u << 20) / 4096);
