@@ -8,7 +8,9 @@
 #   VUS_CONFORMANCE_CONFIG=NAME tests/guest/conformance.sh [TEST-REGEXP]
 #
 # NAME is the LUN configuration (a 64 MiB RAM LUN with):
-#   default          nothing more; all of the suite (ALL), with --allow-sanitize
+#   default          nothing more; all of the suite (ALL), with --allow-sanitize,
+#                    through two controllers sharing the LUN (two paths: the
+#                    MultipathIO suite runs)
 #   readonly         readonly=on
 #   removable        removable=on
 #   512e             physical-block-size=4096 (512-byte logical blocks)
@@ -28,8 +30,15 @@
 # Full output: build/guest/logs/conformance.serial.log
 if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
-	g_wait_disks 1 || g_done
-	sg=$(g_sg_of_lun 0) || { g_fail "no sg node for LUN 0"; g_done; }
+	if [ "${4:-1}" = 2 ]; then
+		# Two paths to one LUN (two controllers): the suite's multipath tests use both.
+		g_wait_disks 2 || g_done
+		sg=$(for d in /sys/class/scsi_device/*; do echo "/dev/$(ls "$d/device/scsi_generic/")"; done)
+		[ "$(echo "$sg" | wc -l)" = 2 ] || { g_fail "not two sg nodes: $sg"; g_done; }
+	else
+		g_wait_disks 1 || g_done
+		sg=$(g_sg_of_lun 0) || { g_fail "no sg node for LUN 0"; g_done; }
+	fi
 	echo "VUS-CONFORMANCE-BEGIN"
 	# The kernel command line splits our arguments at commas: + stands for one.
 	tests=$(echo "${2:-ALL}" | tr '+' ',')
@@ -42,7 +51,8 @@ if [ "$1" = guest ]; then
 		# are left out.  Suites are FAMILY.SUITE patterns (fnmatch).
 		[ "$tests" = ALL ] && tests='ALL.[!S]*,ALL.S[!a]*,ALL.Sanitize.*[!d]'
 	fi
-	iscsi-test-cu --dataloss $extra --test="$tests" --verbose "$sg" 2>&1
+	# shellcheck disable=SC2086 # one argument per path
+	iscsi-test-cu --dataloss $extra --test="$tests" --verbose $sg 2>&1
 	echo "VUS-CONFORMANCE-END rc=$?"
 	# The suite's own verdict is informational; reaching here is a pass.
 	g_done
@@ -77,8 +87,14 @@ write-cache-off)
 	exit 2 ;;
 esac
 filter=${1:-$suites}
-vus_start_backend "type=ram,size=64M,lun=0$lunopts" &&
-	vus_run_guest conformance "$filter${gextra:+,$gextra}"
+if [ "$config" = default ] && [ "$VUS_BACKEND" = daemon ]; then
+	# The LUN through two controllers: MultipathIO.* have their second path.
+	vus_start_two_paths "type=ram size=64M" &&
+		vus_run_guest conformance "$filter,${gextra:-none},2"
+else
+	vus_start_backend "type=ram,size=64M,lun=0$lunopts" &&
+		vus_run_guest conformance "$filter${gextra:+,$gextra}"
+fi
 vus_stop_backend
 
 tr -d '\r' <"$VUS_SERIAL" | sed -n '/^VUS-CONFORMANCE-BEGIN/,/^VUS-CONFORMANCE-END/p' >"$VUS_TMP/out"

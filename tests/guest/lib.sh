@@ -54,6 +54,7 @@ vus_setup() {
 	VUS_TMP=$(mktemp -d "/tmp/vus-$VUS_NAME.XXXXXX")
 	VUS_SERIAL=$VUS_LOGDIR/$VUS_NAME.serial.log
 	VUS_DLOG=$VUS_LOGDIR/$VUS_NAME.daemon.log
+	rm -f "$VUS_LOGDIR/$VUS_NAME.ctl.log"
 	VUS_SOCK=$VUS_TMP/vus.sock
 	: >"$VUS_DLOG"
 	rm -f "$VUS_SERIAL"
@@ -255,6 +256,44 @@ vus_finish() {
 vus_require_daemon() {
 	[ "$VUS_BACKEND" = daemon ] || vus_skip "needs the vhost-user-scsi daemon (backend is $VUS_BACKEND)"
 	[ -x "$VUS_DAEMON" ] || vus_skip "no daemon binary $VUS_DAEMON"
+}
+
+# The daemon's CLI on the RPC socket of vus_start_two_paths; its output
+# goes to $VUS_LOGDIR/$VUS_NAME.ctl.log.
+vus_ctl() {
+	local log=$VUS_LOGDIR/$VUS_NAME.ctl.log
+	echo "\$ vhost-user-scsi-ctl $*" >>"$log"
+	"${VUS_CTL:-$VUS_ROOT/build/vhost-user-scsi-ctl}" -s "$VUS_TMP/rpc.sock" --timeout 20 "$@" >>"$log" 2>&1 ||
+		{ vus_fail "vhost-user-scsi-ctl $* failed (log $log)"; return 1; }
+}
+
+# vus_start_two_paths "BDEV-KEYS" [DAEMON-ARGS...]: one daemon serving RPC
+# on $VUS_TMP/rpc.sock, a named block device "shared" (bdev create keys,
+# e.g. "type=ram size=64M") attached as target 0 LUN 0 of two controllers,
+# pa and pb, and both handed to the guest: two paths, two I_T nexuses, to
+# one logical unit (reservations, multipath).  The daemon needs no --lun.
+vus_start_two_paths() {
+	local keys=$1 i
+	shift
+	vus_require_daemon
+	VUS_DEV_ARGS=()
+	echo "# $VUS_DAEMON --rpc-socket $VUS_TMP/rpc.sock --threads 2 $*" >>"$VUS_DLOG"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+		"$VUS_DAEMON" --rpc-socket "$VUS_TMP/rpc.sock" --threads 2 "$@" 2>>"$VUS_DLOG" >&2 8>&- &
+	VUS_DPID=$!
+	for i in $(seq 1 100); do
+		[ -S "$VUS_TMP/rpc.sock" ] && break
+		sleep 0.05
+	done
+	# shellcheck disable=SC2086 # the keys are separate words
+	vus_ctl bdev create name=shared $keys &&
+		vus_ctl controller create name=pa socket="$VUS_TMP/pa.sock" &&
+		vus_ctl controller create name=pb socket="$VUS_TMP/pb.sock" &&
+		vus_ctl lun attach controller=pa bdev=shared target=0 lun=0 &&
+		vus_ctl lun attach controller=pb bdev=shared target=0 lun=0 || return 1
+	VUS_DEV_ARGS=(-chardev "socket,id=pa,path=$VUS_TMP/pa.sock" -device "vhost-user-scsi-pci,chardev=pa"
+		-chardev "socket,id=pb,path=$VUS_TMP/pb.sock" -device "vhost-user-scsi-pci,chardev=pb")
 }
 
 # vus_flavours TAG NAME: for tests that run once with the plain daemon and

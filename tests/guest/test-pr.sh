@@ -80,41 +80,14 @@ fi
 . "$(dirname "$0")/lib.sh"
 vus_setup pr
 vus_require_daemon
-CTL=${VUS_CTL:-$VUS_ROOT/build/vhost-user-scsi-ctl}
-RPC=$VUS_TMP/rpc.sock
 STATE=$VUS_TMP/state
-CTLLOG=$VUS_LOGDIR/pr.ctl.log
 mkdir -p "$STATE"
-: >"$CTLLOG"
 
-ctl() {
-	echo "\$ vhost-user-scsi-ctl $*" >>"$CTLLOG"
-	"$CTL" -s "$RPC" --timeout 20 "$@" >>"$CTLLOG" 2>&1 || { vus_fail "vhost-user-scsi-ctl $* failed (log $CTLLOG)"; return 1; }
-}
-
-# The daemon with its RPC socket and state directory; the shared bdev on two controllers.
-start() {
-	echo "# $VUS_DAEMON --rpc-socket $RPC --state-dir $STATE --threads 2" >>"$VUS_DLOG"
-	"$VUS_DAEMON" --rpc-socket "$RPC" --state-dir "$STATE" --threads 2 2>>"$VUS_DLOG" >&2 8>&- &
-	VUS_DPID=$!
-	for _ in $(seq 1 100); do
-		[ -S "$RPC" ] && break
-		sleep 0.05
-	done
-	ctl bdev create name=shared type=ram size=64M &&
-		ctl controller create name=pa socket="$VUS_TMP/pa.sock" &&
-		ctl controller create name=pb socket="$VUS_TMP/pb.sock" &&
-		ctl lun attach controller=pa bdev=shared target=0 lun=0 &&
-		ctl lun attach controller=pb bdev=shared target=0 lun=0
-}
-
-VUS_DEV_ARGS=(-chardev "socket,id=pa,path=$VUS_TMP/pa.sock" -device "vhost-user-scsi-pci,chardev=pa"
-	-chardev "socket,id=pb,path=$VUS_TMP/pb.sock" -device "vhost-user-scsi-pci,chardev=pb")
-if start; then
+if vus_start_two_paths "type=ram size=64M" --state-dir "$STATE"; then
 	vus_run_guest test-pr 1
 	[ -s "$STATE/pr-shared.json" ] || vus_fail "no APTPL state file $STATE/pr-shared.json"
 	vus_stop_backend
-	start && vus_run_guest test-pr 2
+	vus_start_two_paths "type=ram size=64M" --state-dir "$STATE" && vus_run_guest test-pr 2
 	[ -e "$STATE/pr-shared.json" ] && vus_fail "the APTPL state file outlived CLEAR"
 fi
 vus_stop_backend
