@@ -107,6 +107,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
             return -ENOMEM;
         }
         tgt->id = cfg->target;
+        tgt->set = set;
         tgt->lun0_standin.target = tgt;
         tgt->lun0_standin.id = 0;
         __atomic_store_n(&set->targets[cfg->target], tgt, __ATOMIC_RELEASE);
