@@ -270,5 +270,7 @@ void scsi_lun_reset(struct scsi_lun *lun)
      */
     atomic_store(&lun->wce, lun->wce_default);
     atomic_store(&lun->d_sense, false);
+    /* Held copy status goes with the reset (a copy still running stops updating it). */
+    atomic_store(&lun->xcopy_status, 0);
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
 }

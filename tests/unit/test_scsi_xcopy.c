@@ -373,6 +373,11 @@ static void test_copy_status(void **state)
     list[55] = 5;
     assert_sense(xcopy(e, 76), SCSI_SK_COPY_ABORTED, 0x0d, 0x02);
     assert_invalid_cdb(rcr(e, 0, 1, buf, sizeof(buf)));
+    /* A LUN reset drops it too. */
+    assert_good(xcopy(e, simple(e, 1, 0, 8, 0, 100)));
+    scsi_lun_reset(e->lun);
+    atomic_store(&e->lun->ua_pending, 0);
+    assert_invalid_cdb(rcr(e, 0, 1, buf, sizeof(buf)));
     env_free(e);
 }
 
