@@ -186,6 +186,8 @@ struct lun_def {
     bool null; /* the real null backend (no data storage: any size) */
 };
 
+#define FZ_WWN(i) (0x5025653000000000ull + (i))
+
 static const struct lun_def lun_defs[] = {
     { 0, 0, 512, 64 * 1024, false, true, true, true, true, false },
     { 0, 1, 4096, 64 * 1024, true, false, false, false, false, false },
@@ -213,7 +215,8 @@ static void fz_init(void)
     log_set_level(LOG_LEVEL_ERROR);
     for (unsigned i = 0; i < NLUN_DEFS; i++) {
         const struct lun_def *d = &lun_defs[i];
-        struct scsi_lun_config cfg = { .target = d->target, .lun = d->lun };
+        /* Fixed NAA names, so that EXTENDED COPY seeds can address the LUNs. */
+        struct scsi_lun_config cfg = { .target = d->target, .lun = d->lun, .wwn = FZ_WWN(i) };
         struct bdev *b;
 
         if (d->null) {
@@ -242,6 +245,9 @@ static void fz_init(void)
         b->discard_zeroes = d->discard_zeroes;
         b->can_write_zeroes = d->can_write_zeroes;
         b->volatile_cache = d->volatile_cache;
+        /* WRITE ATOMIC on LUN 0 (no alignment) and 1:5 (4-block granules), refused elsewhere. */
+        b->atomic_max_bytes = i == 0 ? 32 * 1024 : i == 4 ? 16 * 1024 : 0;
+        b->atomic_gran_bytes = i == 4 ? 4 * 512 : 0;
         if (scsi_lun_create(&targets, &cfg, b, err, sizeof(err)) != 0)
             fz_bug(err);
     }
@@ -389,8 +395,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_bug("done() did not run exactly once");
     if (atomic_load(&lun->inflight) != 0)
         fz_bug("LUN inflight count not back to zero");
-    if (lun->rlock.held != NULL || lun->rlock.wait_head != NULL || lun->rlock.nexcl != 0)
-        fz_bug("an LBA range left held or queued after the command ended");
+    /* EXTENDED COPY reaches other LUNs: none may keep a count, a range or a reader. */
+    for (unsigned i = 0; i < NLUN_DEFS; i++) {
+        struct scsi_lun *l = scsi_lookup(&targets, lun_defs[i].target, lun_defs[i].lun);
+
+        if (atomic_load(&l->inflight) != 0)
+            fz_bug("LUN inflight count not back to zero");
+        if (l->rlock.held != NULL || l->rlock.wait_head != NULL || l->rlock.nexcl != 0 ||
+            l->rlock.drain_head != NULL || atomic_load(&l->rlock.readers) != 0 ||
+            atomic_load(&l->rlock.natomic) != 0)
+            fz_bug("an LBA range left held or queued after the command ended");
+    }
     if (task.sense_len > SCSI_SENSE_MAX)
         fz_bug("sense_len larger than the sense buffer");
     if (!task.overrun && task.data_len > task.iov_len)

@@ -488,6 +488,61 @@ def gen_scsi():
           scsi_input(0, DIR_TO_DEV, bytes([0x89, 0]) + struct.pack(">Q3xB2x", 4, 1), 1024,
                      fault=deferred | (1 << 3) | 1))
 
+    # WRITE ATOMIC(16): LUN 0 takes up to 64 blocks, 1:5 (selector 4) in 4-block granules.
+    write("scsi", "write_atomic16", scsi_input(0, DIR_TO_DEV,
+                                               bytes([0x9C, 0x08]) + struct.pack(">QHHBB", 8, 0, 8,
+                                                                                 0, 0),
+                                               8 * 512, niov=3, seed=4, data=b"\x3c" * 900))
+    write("scsi", "write_atomic16_granule", scsi_input(4, DIR_TO_DEV,
+                                                       bytes([0x9C, 0]) +
+                                                       struct.pack(">QHHBB", 2, 0, 4, 0, 0),
+                                                       4 * 512))
+    write("scsi", "write_atomic16_unsupported", scsi_input(1, DIR_TO_DEV,
+                                                           bytes([0x9C, 0]) +
+                                                           struct.pack(">QHHBB", 0, 0, 1, 0, 0),
+                                                           4096))
+    write("scsi", "deferred_write_atomic16",
+          scsi_input(0, DIR_TO_DEV, bytes([0x9C, 0]) + struct.pack(">QHHBB", 0, 0, 4, 0, 0),
+                     4 * 512, fault=deferred))
+    # EXTENDED COPY(LID1): CSCDs name the harness's fixed NAAs (LUN index i: 0x50256530...0i).
+    def cscd(i, bs=512):
+        return (bytes([0xE4, 0, 0, 0, 0x01, 0x03, 0, 8]) + struct.pack(">Q", 0x5025653000000000 + i)
+                + bytes(12) + bytes([0]) + struct.pack(">I", bs)[1:])
+
+    def b2b(si, di, n, src, dst, cat=0):
+        return bytes([0x02, cat, 0, 0x18]) + struct.pack(">HH2xHQQ", si, di, n, src, dst)
+
+    def xcopy(lun_sel, cscds, segs, list_id=1, usage=0, fault=0, niov=1, extra=b""):
+        tl, sl = b"".join(cscds), b"".join(segs)
+        params = bytes([list_id, usage << 3]) + struct.pack(">H4xII", len(tl), len(sl), 0)
+        params += tl + sl + extra
+        return scsi_input(lun_sel, DIR_TO_DEV, bytes([0x83, 0]) + bytes(8) +
+                          struct.pack(">I", len(params)) + bytes(2), len(params), niov=niov,
+                          seed=3, fault=fault, data=params)
+    write("scsi", "xcopy_within_lun", xcopy(0, [cscd(0)], [b2b(0, 0, 16, 0, 40)], niov=3))
+    write("scsi", "xcopy_between_luns", xcopy(4, [cscd(0), cscd(4)],
+                                              [b2b(0, 1, 8, 0, 50), b2b(1, 0, 4, 60, 2)]))
+    write("scsi", "xcopy_overlap", xcopy(0, [cscd(0)], [b2b(0, 0, 100, 0, 10)], usage=2))
+    write("scsi", "xcopy_readonly_dst", xcopy(0, [cscd(0), cscd(1, 4096)], [b2b(0, 1, 1, 0, 0)]))
+    write("scsi", "xcopy_block_size_mismatch", xcopy(0, [cscd(1, 4096), cscd(0)],
+                                                     [b2b(0, 1, 1, 0, 0)]))
+    write("scsi", "xcopy_unknown_naa", xcopy(0, [cscd(9)], [b2b(0, 0, 1, 0, 0)]))
+    write("scsi", "xcopy_bad_types", xcopy(0, [b"\xE0" + cscd(0)[1:]],
+                                           [bytes([0x03, 0, 0, 0x10]) + bytes(16)]))
+    write("scsi", "xcopy_bad_index_beyond_eol", xcopy(0, [cscd(0)],
+                                                      [b2b(0, 0, 8, 0, 125), b2b(0, 3, 1, 0, 0)]))
+    write("scsi", "xcopy_too_many", xcopy(0, [cscd(0)] * 9, [b2b(0, 0, 1, 0, 0)] * 17))
+    write("scsi", "xcopy_truncated", xcopy(0, [cscd(0)], [b2b(0, 0, 1, 0, 0)[:20]]))
+    write("scsi", "xcopy_null_lun_large", xcopy(2, [cscd(2)], [b2b(0, 0, 0xFFFF, 0, 1 << 30)]))
+    write("scsi", "deferred_xcopy", xcopy(0, [cscd(0), cscd(4)], [b2b(0, 1, 8, 0, 8)],
+                                          fault=deferred))
+    write("scsi", "deferred_xcopy_fault", xcopy(0, [cscd(0)], [b2b(0, 0, 8, 0, 8)],
+                                                fault=deferred | (1 << 3)))
+    for sa, lid in ((0, 1), (3, 0)):
+        write("scsi", "receive_copy_results_%02x" % sa,
+              scsi_input(0, DIR_FROM_DEV, bytes([0x84, sa, lid]) + bytes(7) +
+                         struct.pack(">I", 64) + bytes(2), 64))
+
 
 def main():
     gen_vu_msg()

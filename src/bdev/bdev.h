@@ -131,6 +131,13 @@ struct bdev {
     bool can_verify;            /* VERIFY is checked by the medium itself (else it is a no-op) */
     uint32_t max_io_bytes;      /* largest READ/WRITE worth sending at once (0: no preference) */
     uint64_t max_discard_bytes; /* largest DISCARD the backend takes in one request (0: any) */
+    /*
+     * Largest WRITE that lands all or nothing, also across a power loss (0:
+     * none, WRITE ATOMIC is refused).  Atomicity against other commands is
+     * the SCSI layer's (an exclusive range that also holds reads off).
+     */
+    uint32_t atomic_max_bytes;
+    uint32_t atomic_gran_bytes; /* an atomic write's offset and length are multiples (0: a block) */
     /* Identity of the hardware behind the LUN, used for VPD pages when the user gave none. */
     char hw_serial[37]; /* empty: none (at most SCSI_SERIAL_MAX characters) */
     uint8_t eui64[8];   /* all zero: none */

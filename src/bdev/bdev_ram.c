@@ -271,6 +271,11 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
     r->bdev.can_write_zeroes = true;
     r->bdev.volatile_cache = false;
     r->bdev.optimal_io_blocks = 0;
+    /*
+     * There is no power loss to survive; against other commands a WRITE
+     * ATOMIC is made all-or-nothing by the SCSI layer's range lock.
+     */
+    r->bdev.atomic_max_bytes = UINT32_MAX;
     snprintf(r->bdev.desc, sizeof(r->bdev.desc), "ram %s", sz);
     *out = &r->bdev;
     return 0;

@@ -99,6 +99,15 @@ struct scsi_range_lock {
     struct scsi_task *held;                  /* granted ranges */
     struct scsi_task *wait_head, *wait_tail; /* FIFO of tasks waiting */
     unsigned nexcl; /* exclusive holders + waiters: 0 lets a shared request skip the scan */
+    /*
+     * Reads do not take a range: they count themselves in readers, and only
+     * while natomic (WRITE ATOMIC holders + waiters, which exclude reads
+     * too) is 0.  Otherwise they take their range shared like a write.  An
+     * atomic writer waits on drain_head until the counted readers are gone.
+     */
+    _Atomic unsigned readers;
+    _Atomic unsigned natomic;
+    struct scsi_task *drain_head;
 };
 
 /* Unit attention conditions pending on a LUN (bit mask). */
@@ -110,9 +119,9 @@ struct scsi_range_lock {
 #define SCSI_UA_REG_PREEMPTED    (1u << 5) /* 2Ah/05h registrations preempted */
 
 struct scsi_lun {
-    struct scsi_target *target;
-    unsigned id;       /* LUN number within the target */
-    struct bdev *bdev; /* owned by the LUN unless bdev_borrowed */
+    struct scsi_target *target; /* and through it the controller's set (EXTENDED COPY's CSCDs) */
+    unsigned id;                /* LUN number within the target */
+    struct bdev *bdev;          /* owned by the LUN unless bdev_borrowed */
     bool bdev_borrowed;
     char serial[SCSI_SERIAL_MAX + 1];
     uint64_t wwn;
@@ -160,6 +169,11 @@ struct scsi_lun {
     _Atomic uint16_t sanitize_progress;
     _Atomic bool sanitize_failed;
     struct scsi_sanitize *sanitize; /* the one running, owned by it */
+    /*
+     * RECEIVE COPY RESULTS: the last EXTENDED COPY(LID1) run with LIST ID
+     * USAGE 00b on this I_T nexus, packed by scsi_xcopy.c (0: none).
+     */
+    _Atomic uint64_t xcopy_status;
 };
 
 /*
@@ -169,6 +183,7 @@ struct scsi_lun {
  */
 struct scsi_target {
     unsigned id;
+    struct scsi_target_set *set; /* the controller's targets, for EXTENDED COPY's LUN lookup */
     /*
      * Published and withdrawn with atomic stores while workers run (LUN
      * hotplug); readers load them atomically.  A target without LUNs is
@@ -255,6 +270,29 @@ uint64_t scsi_initiator_port(const char *name);
 struct scsi_task;
 typedef void (*scsi_task_done_cb)(struct scsi_task *task);
 
+#define SCSI_XCOPY_MAX_CSCD 8 /* CSCD descriptors in one EXTENDED COPY */
+
+/*
+ * An EXTENDED COPY in progress: the LUNs its CSCD descriptors named
+ * (resolved before any data moved; those other than the task's own LUN
+ * counted in their inflight so that they outlive the copy), the bounce
+ * buffer it holds, and where it is in the segment list kept in block_buf.
+ */
+struct scsi_xcopy_task {
+    struct scsi_lun *cscd[SCSI_XCOPY_MAX_CSCD];
+    uint8_t *buf; /* bounce buffer (scsi_xcopy.c's pool), NULL when none held */
+    int slot;
+    uint16_t ncscd, nseg, seg;
+    uint16_t seg_off;  /* of the current segment descriptor in block_buf */
+    uint64_t src, dst; /* next chunk's LBAs */
+    uint32_t left;     /* blocks of the segment still to copy */
+    uint32_t chunk;    /* blocks of the chunk in flight */
+    bool backward;     /* overlapping copy towards higher LBAs: from the end */
+    bool hold;         /* LIST ID USAGE 00b: status kept for RECEIVE COPY RESULTS */
+    uint8_t list_id;
+    uint64_t bytes; /* copied so far */
+};
+
 /*
  * One command.  The transport fills the "in" part; scsi_task_execute() fills
  * the "out" part; "private" is the SCSI layer's (preallocated with the task:
@@ -301,13 +339,18 @@ struct scsi_task {
     bool io_completed;  /* ... and says so here */
     bool io_in_flight;  /* bio submitted, its completion not seen yet */
     bool aborted;       /* scsi_task_abort: no further backend step */
-    /* The range this task holds or waits for in lun->rlock (scsi_range_lock.c). */
+    /* NULL: bio goes to lun->bdev; else to this one (EXTENDED COPY's other LUNs). */
+    struct bdev *io_bdev;
+    /* The range this task holds or waits for in rl_lun->rlock (scsi_range_lock.c). */
+    struct scsi_lun *rl_lun;
     uint64_t rl_lba, rl_n;
     bool rl_excl;
+    uint8_t rl_mode;  /* SCSI_RL_SHARED / EXCL / ATOMIC */
     uint8_t rl_state; /* SCSI_RL_* */
-    struct scsi_task *rl_prev, *rl_next, *rl_grant_next;
+    struct scsi_task *rl_prev, *rl_next, *rl_grant_next, *rl_drain_next;
     void (*rl_start)(struct scsi_task *task); /* runs when a waiting task gets its range */
     struct io_loop_op rl_op;                  /* posts that start to the task's own loop */
+    struct scsi_xcopy_task xcopy;             /* EXTENDED COPY progress (scsi_xcopy.c) */
 };
 
 /*

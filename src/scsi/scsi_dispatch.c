@@ -52,6 +52,19 @@ static const struct scsi_cmd cmds_a3[] = {
           SCSI_MI_REPORT_OPCODES, 0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, U4, 0, 0),
 };
 
+/* EXTENDED COPY: the LID1 form only (LID4, SA 01h, is not implemented). */
+static const struct scsi_cmd cmds_83[] = {
+    SACMD("EXTENDED COPY(LID1)", scsi_spc_extended_copy, 16, STRICT, OUT_PARAM, 10, 4,
+          SCSI_XCOPY_LID1, 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, U4, 0, 0),
+};
+
+static const struct scsi_cmd cmds_84[] = {
+    SACMD("RECEIVE COPY STATUS(LID1)", scsi_spc_receive_copy_results, 16, STRICT, IN_ALLOC, 10,
+          4, SCSI_RCR_COPY_STATUS, 0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, U4, 0, 0),
+    SACMD("RECEIVE COPY OPERATING PARAMETERS", scsi_spc_receive_copy_results, 16, STRICT,
+          IN_ALLOC, 10, 4, SCSI_RCR_OP_PARAMS, 0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, U4, 0, 0),
+};
+
 struct scsi_opcode {
     const struct scsi_cmd *cmds;
     unsigned ncmds;
@@ -120,6 +133,8 @@ static const struct scsi_opcode opcodes[256] = {
                           0x5e, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, 0),
     [SCSI_OP_PR_OUT] = ONE("PERSISTENT RESERVE OUT", scsi_pr_out, 10, STRICT, OUT_PARAM, 5, 4,
                            0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0),
+    [SCSI_OP_EXTENDED_COPY] = SA(cmds_83),
+    [SCSI_OP_RECEIVE_COPY_RESULT] = SA(cmds_84),
     [SCSI_OP_READ_16] = ONE("READ(16)", scsi_sbc_read_write, 16, 0, IN_BLOCKS, 10, 4,
                             0x88, 0x18, U8, U4, 0, 0),
     /* OUT_CAW: the data-out is twice NUMBER OF LOGICAL BLOCKS (byte 13) blocks. */
@@ -140,6 +155,9 @@ static const struct scsi_opcode opcodes[256] = {
                                   0, 0, 0x91, 0x02, U8, U4, 0, 0),
     [SCSI_OP_WRITE_SAME_16] = ONE("WRITE SAME(16)", scsi_sbc_write_same, 16, 0, OUT_WSAME,
                                   10, 4, 0x93, 0x09, U8, U4, 0, 0),
+    /* ATOMIC BOUNDARY (bytes 10-11) and GROUP NUMBER are not supported: refused non-zero. */
+    [SCSI_OP_WRITE_ATOMIC_16] = ONE("WRITE ATOMIC(16)", scsi_sbc_write_atomic, 16, STRICT,
+                                    OUT_BLOCKS, 12, 2, 0x9c, 0x18, U8, 0, 0, 0xff, 0xff, 0, 0),
     [SCSI_OP_SERVICE_ACTION_IN] = SA(cmds_9e),
     [SCSI_OP_REPORT_LUNS] = ONE("REPORT LUNS", scsi_spc_report_luns, 12, DISC, IN_ALLOC, 6, 4,
                                 0xa0, 0, 0xff, 0, 0, 0, U4, 0, 0),
@@ -267,7 +285,8 @@ void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *tas
         task->io_completed = false;
         task->io_submitting = true;
         task->bio.cb = scsi_bio_cb;
-        rc = bdev_submit(task->lun->bdev, task->loop, &task->bio);
+        rc = bdev_submit(task->io_bdev != NULL ? task->io_bdev : task->lun->bdev, task->loop,
+                         &task->bio);
         task->io_submitting = false;
         if (rc == 0 && !task->io_completed) {
             task->io_in_flight = true;
@@ -282,7 +301,7 @@ void scsi_task_abort(struct scsi_task *task)
 {
     task->aborted = true;
     if (task->io_in_flight)
-        bdev_cancel(task->lun->bdev, &task->bio);
+        bdev_cancel(task->io_bdev != NULL ? task->io_bdev : task->lun->bdev, &task->bio);
 }
 
 /* The transfer the CDB announces, in bytes; exact: the buffer must hold all of it. */
@@ -395,6 +414,7 @@ void scsi_task_execute(struct scsi_task *task)
     task->io_in_flight = false;
     task->aborted = false;
     task->rl_state = SCSI_RL_NONE;
+    task->io_bdev = NULL;
 
     if (cdb_len == 0) {
         scsi_task_invalid_cdb(task);

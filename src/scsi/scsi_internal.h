@@ -101,16 +101,32 @@ void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *tas
 #define SCSI_RL_NONE    0
 #define SCSI_RL_HELD    1
 #define SCSI_RL_WAITING 2
+#define SCSI_RL_READER  3 /* counted in rl_lun->rlock.readers, no range */
+
+/* Range lock modes (the mode argument; false/true still mean shared/exclusive). */
+#define SCSI_RL_SHARED 0 /* writes */
+#define SCSI_RL_EXCL   1 /* COMPARE AND WRITE, ORWRITE: no write overlaps */
+#define SCSI_RL_ATOMIC 2 /* WRITE ATOMIC: no write and no read overlaps */
 
 /*
- * Take [lba, lba + n) of task's LUN, shared (writes) or exclusive (COMPARE
- * AND WRITE).  Returns true when granted now: the caller goes on.  Returns
- * false when the task was queued: start(task) runs once the range is free, on
- * the task's worker loop (inline when task->loop is NULL, as in unit tests).
- * The range is released by scsi_task_complete.
+ * Take [lba, lba + n) of task's LUN in mode.  Returns true when granted now:
+ * the caller goes on.  Returns false when the task was queued: start(task)
+ * runs once the range is free (and, ATOMIC, the reads in progress are
+ * done), on the task's worker loop (inline when task->loop is NULL, as in
+ * unit tests).  The range is released by scsi_task_complete.
  */
-bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, bool excl,
+bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, unsigned mode,
                      void (*start)(struct scsi_task *task));
+/* The same on another LUN than task->lun (EXTENDED COPY's destination). */
+bool scsi_range_lock_lun(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
+                         unsigned mode, void (*start)(struct scsi_task *task));
+/*
+ * A read of [lba, lba + n) of lun: without a WRITE ATOMIC on the LUN it is
+ * only counted (no mutex) and true is returned; otherwise it waits like
+ * scsi_range_lock in shared mode.  Released by scsi_range_unlock.
+ */
+bool scsi_read_lock(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
+                    void (*start)(struct scsi_task *task));
 /* Release task's range (no-op unless held) and start the waiters it was blocking. */
 void scsi_range_unlock(struct scsi_task *task);
 void scsi_range_lock_init(struct scsi_range_lock *rl);
@@ -147,6 +163,14 @@ uint32_t scsi_max_xfer_blocks(const struct bdev *bdev);
 
 /* MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h): the most its one-byte field can carry. */
 #define SCSI_MAX_CAW_BLOCKS 255u
+
+/*
+ * WRITE ATOMIC limits (VPD B0h): MAXIMUM ATOMIC TRANSFER LENGTH in blocks (0:
+ * the backend cannot, the command is refused) and the ATOMIC ALIGNMENT and
+ * TRANSFER LENGTH GRANULARITY in blocks (0: none).
+ */
+uint32_t scsi_atomic_max_blocks(const struct bdev *bdev);
+uint32_t scsi_atomic_gran_blocks(const struct bdev *bdev);
 
 /*
  * task->step of READ/WRITE and the commands built on them: what the next
@@ -229,6 +253,9 @@ void scsi_sbc_write_same(struct scsi_task *task);
 void scsi_sbc_write_verify(struct scsi_task *task);
 void scsi_sbc_compare_and_write(struct scsi_task *task);
 void scsi_sbc_orwrite(struct scsi_task *task);
+void scsi_sbc_write_atomic(struct scsi_task *task);
+void scsi_spc_extended_copy(struct scsi_task *task);
+void scsi_spc_receive_copy_results(struct scsi_task *task);
 void scsi_sbc_prefetch(struct scsi_task *task);
 void scsi_sbc_read_defect_data(struct scsi_task *task);
 void scsi_sbc_sanitize(struct scsi_task *task);

@@ -148,6 +148,7 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
             return -ENOMEM;
         }
         tgt->id = cfg->target;
+        tgt->set = set;
         tgt->lun0_standin.target = tgt;
         tgt->lun0_standin.id = 0;
         __atomic_store_n(&set->targets[cfg->target], tgt, __ATOMIC_RELEASE);
@@ -336,5 +337,7 @@ void scsi_lun_reset(struct scsi_lun *lun)
     scsi_pr_release_spc2(lun, true);
     /* Prevention ends with a reset (SPC-4 6.13); the medium stays where it is. */
     atomic_store(&lun->prevent, false);
+    /* Held copy status goes with the reset (a copy still running stops updating it). */
+    atomic_store(&lun->xcopy_status, 0);
     atomic_fetch_or(&lun->ua_pending, SCSI_UA_POWER_ON_RESET);
 }

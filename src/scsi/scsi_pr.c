@@ -130,6 +130,7 @@ static int pr_class(const uint8_t *cdb)
     case SCSI_OP_READ_DEFECT_DATA_12:
     case SCSI_OP_PREFETCH_10:
     case SCSI_OP_PREFETCH_16:
+    case SCSI_OP_RECEIVE_COPY_RESULT:
         return PR_READ;
     default:
         return PR_WRITE;

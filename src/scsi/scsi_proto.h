@@ -45,7 +45,10 @@
 #define SCSI_OP_PREFETCH_16         0x90
 #define SCSI_OP_SYNC_CACHE_16       0x91
 #define SCSI_OP_WRITE_SAME_16       0x93
+#define SCSI_OP_WRITE_ATOMIC_16     0x9c
 #define SCSI_OP_SERVICE_ACTION_IN   0x9e
+#define SCSI_OP_EXTENDED_COPY       0x83
+#define SCSI_OP_RECEIVE_COPY_RESULT 0x84
 #define SCSI_OP_REPORT_LUNS         0xa0
 #define SCSI_OP_MAINTENANCE_IN      0xa3
 #define SCSI_OP_READ_12             0xa8
@@ -62,6 +65,9 @@
 #define SCSI_SANITIZE_BLOCK_ERASE  0x02
 #define SCSI_SANITIZE_CRYPTO_ERASE 0x03
 #define SCSI_SANITIZE_EXIT_FAILURE 0x1f
+#define SCSI_XCOPY_LID1            0x00 /* EXTENDED COPY */
+#define SCSI_RCR_COPY_STATUS       0x00 /* RECEIVE COPY RESULTS */
+#define SCSI_RCR_OP_PARAMS         0x03
 
 /* Sense keys. */
 #define SCSI_SK_NO_SENSE        0x0
@@ -71,6 +77,7 @@
 #define SCSI_SK_ILLEGAL_REQUEST 0x5
 #define SCSI_SK_UNIT_ATTENTION  0x6
 #define SCSI_SK_DATA_PROTECT    0x7
+#define SCSI_SK_COPY_ABORTED    0xa
 #define SCSI_SK_ABORTED_COMMAND 0xb
 #define SCSI_SK_MISCOMPARE      0xe
 
@@ -104,6 +111,17 @@
 #define SCSI_ASCQ_REMOVAL_PREVENTED     0x02
 #define SCSI_ASC_MEDIUM_FORMAT_CORRUPT  0x31 /* /03 sanitize command failed */
 #define SCSI_ASCQ_SANITIZE_FAILED       0x03
+#define SCSI_ASCQ_OP_IN_PROGRESS        0x16 /* 00h/16h operation in progress */
+#define SCSI_ASC_COPY_TARGET            0x0d /* /02 not reachable, /03 incorrect device type */
+#define SCSI_ASCQ_TARGET_UNREACHABLE    0x02
+#define SCSI_ASCQ_TARGET_WRONG_TYPE     0x03
+#define SCSI_ASCQ_THIRD_PARTY_FAILURE   0x01
+#define SCSI_ASCQ_TOO_MANY_TARGETS      0x06 /* with ASC 26h */
+#define SCSI_ASCQ_UNSUPP_TARGET_TYPE    0x07
+#define SCSI_ASCQ_TOO_MANY_SEGMENTS     0x08
+#define SCSI_ASCQ_UNSUPP_SEGMENT_TYPE   0x09
+#define SCSI_ASC_INSUFFICIENT_RESOURCES 0x55 /* /03 */
+#define SCSI_ASCQ_INSUFFICIENT_RES      0x03
 
 /* Fixed-format sense data (SPC-4 4.5.3). */
 #define SCSI_SENSE_FIXED_CURRENT 0x70
@@ -123,7 +141,8 @@
 #define SCSI_INQ_RMB        0x80 /* byte 1: removable medium */
 #define SCSI_INQ_RDF_2      0x02 /* response data format */
 #define SCSI_INQ_CMDQUE     0x02
-#define SCSI_INQ_STD_LEN    74 /* through 8 version descriptors */
+#define SCSI_INQ_3PC        0x08 /* byte 5: EXTENDED COPY is supported */
+#define SCSI_INQ_STD_LEN    74   /* through 8 version descriptors */
 
 /* VPD pages. */
 #define SCSI_VPD_SUPPORTED    0x00

@@ -16,6 +16,17 @@
  *
  * The mutex is held for a list walk at most (held + waiting tasks of one
  * LUN, bounded by the queue depths), never across I/O.
+ *
+ * WRITE ATOMIC must also be atomic against reads, which take no range for
+ * speed.  A Dekker-style handshake keeps the read path free of the mutex
+ * while no atomic writer exists: a read increments rl->readers, then looks
+ * at rl->natomic; an atomic writer increments natomic, then looks at
+ * readers (both sequentially consistent, so at least one of them sees the
+ * other).  A read that sees natomic != 0 backs out and takes its range
+ * shared the ordinary way, so it waits for any overlapping atomic writer.
+ * An atomic writer that sees counted readers keeps its range (held) and
+ * parks on drain_head; whoever brings readers to 0 while natomic != 0 wakes
+ * it, through the same post to its own loop that granted waiters get.
  */
 #include <stddef.h>
 
@@ -83,22 +94,81 @@ static void resume_cb(struct io_loop_op *op, int res)
     task->rl_start(task);
 }
 
-bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, bool excl,
+/* Continue t on its own worker (inline without a loop: unit tests). Lock dropped. */
+static void resume(struct scsi_task *t)
+{
+    if (t->loop != NULL) {
+        t->rl_op.cb = resume_cb;
+        io_loop_post(t->loop, &t->rl_op, 0);
+    } else {
+        t->rl_start(t);
+    }
+}
+
+/*
+ * An atomic writer that has its range: true when no counted reader is left,
+ * else it is parked on drain_head.  With rl->mu held, after natomic was
+ * raised: the reader that drops readers to 0 then takes the mutex and sees it.
+ */
+static bool drained(struct scsi_range_lock *rl, struct scsi_task *t)
+{
+    if (t->rl_mode != SCSI_RL_ATOMIC || atomic_load(&rl->readers) == 0)
+        return true;
+    t->rl_drain_next = rl->drain_head;
+    rl->drain_head = t;
+    return false;
+}
+
+/* Counted readers may be gone: start the parked atomic writers if so. */
+static void drain_kick(struct scsi_range_lock *rl)
+{
+    struct scsi_task *go = NULL;
+
+    pthread_mutex_lock(&rl->mu);
+    if (atomic_load(&rl->readers) == 0) {
+        go = rl->drain_head;
+        rl->drain_head = NULL;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    while (go != NULL) {
+        struct scsi_task *t = go;
+
+        go = t->rl_drain_next;
+        resume(t);
+    }
+}
+
+bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, unsigned mode,
                      void (*start)(struct scsi_task *task))
 {
-    struct scsi_range_lock *rl = &task->lun->rlock;
-    bool wait;
+    return scsi_range_lock_lun(task, task->lun, lba, n, mode, start);
+}
 
+bool scsi_range_lock_lun(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
+                         unsigned mode, void (*start)(struct scsi_task *task))
+{
+    struct scsi_range_lock *rl = &lun->rlock;
+    bool excl = mode != SCSI_RL_SHARED, wait;
+
+    task->rl_lun = lun;
     task->rl_lba = lba;
     task->rl_n = n;
     task->rl_excl = excl;
+    task->rl_mode = (uint8_t)mode;
     task->rl_start = start;
     pthread_mutex_lock(&rl->mu);
+    if (mode == SCSI_RL_ATOMIC)
+        atomic_fetch_add(&rl->natomic, 1); /* before looking at readers (drained) */
     wait = (excl || rl->nexcl != 0) && must_wait(rl, task, NULL);
     if (excl)
         rl->nexcl++;
     if (!wait) {
         held_insert(rl, task);
+        if (!drained(rl, task)) {
+            if (task->loop != NULL)
+                io_loop_expect_post(task->loop);
+            wait = true;
+        }
     } else {
         /* The release that grants us posts to our loop: announce it while we still own it. */
         if (task->loop != NULL)
@@ -116,24 +186,53 @@ bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, bool excl
     return !wait;
 }
 
+bool scsi_read_lock(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
+                    void (*start)(struct scsi_task *task))
+{
+    struct scsi_range_lock *rl = &lun->rlock;
+
+    atomic_fetch_add(&rl->readers, 1);
+    if (atomic_load(&rl->natomic) == 0) {
+        task->rl_lun = lun;
+        task->rl_state = SCSI_RL_READER;
+        return true;
+    }
+    /* An atomic writer exists: back out (waking it if we were the last) and queue like a write. */
+    if (atomic_fetch_sub(&rl->readers, 1) == 1)
+        drain_kick(rl);
+    return scsi_range_lock_lun(task, lun, lba, n, SCSI_RL_SHARED, start);
+}
+
 void scsi_range_unlock(struct scsi_task *task)
 {
-    struct scsi_range_lock *rl = &task->lun->rlock;
+    struct scsi_range_lock *rl;
     struct scsi_task *grant = NULL, **tail = &grant;
 
+    if (task->rl_state == SCSI_RL_READER) {
+        rl = &task->rl_lun->rlock;
+        task->rl_state = SCSI_RL_NONE;
+        if (atomic_fetch_sub(&rl->readers, 1) == 1 && atomic_load(&rl->natomic) != 0)
+            drain_kick(rl);
+        return;
+    }
     if (task->rl_state != SCSI_RL_HELD)
         return;
+    rl = &task->rl_lun->rlock;
     pthread_mutex_lock(&rl->mu);
     held_remove(rl, task);
     task->rl_state = SCSI_RL_NONE;
     if (task->rl_excl)
         rl->nexcl--;
+    if (task->rl_mode == SCSI_RL_ATOMIC)
+        atomic_fetch_sub(&rl->natomic, 1);
     for (struct scsi_task *w = rl->wait_head, *next; w != NULL; w = next) {
         next = w->rl_next;
         if (must_wait(rl, w, w))
             continue;
         wait_remove(rl, w);
         held_insert(rl, w);
+        if (!drained(rl, w))
+            continue; /* holds its range; the last counted reader starts it */
         w->rl_grant_next = NULL;
         *tail = w;
         tail = &w->rl_grant_next;
@@ -148,12 +247,7 @@ void scsi_range_unlock(struct scsi_task *task)
         struct scsi_task *t = grant;
 
         grant = t->rl_grant_next;
-        if (t->loop != NULL) {
-            t->rl_op.cb = resume_cb;
-            io_loop_post(t->loop, &t->rl_op, 0);
-        } else {
-            t->rl_start(t);
-        }
+        resume(t);
     }
 }
 
@@ -162,6 +256,9 @@ void scsi_range_lock_init(struct scsi_range_lock *rl)
     pthread_mutex_init(&rl->mu, NULL);
     rl->held = rl->wait_head = rl->wait_tail = NULL;
     rl->nexcl = 0;
+    atomic_init(&rl->readers, 0);
+    atomic_init(&rl->natomic, 0);
+    rl->drain_head = NULL;
 }
 
 void scsi_range_lock_fini(struct scsi_range_lock *rl)

@@ -241,8 +241,12 @@ void scsi_sbc_read_write(struct scsi_task *task)
     task->step = (write ? SCSI_STEP_WRITE : 0) |
                  (!six && (cdb[1] & SCSI_CDB_FUA) ? SCSI_STEP_FUA : 0) |
                  (write && !atomic_load(&task->lun->wce) ? SCSI_STEP_FUA : 0);
-    /* Writes hold their range shared, so that COMPARE AND WRITE is atomic against them. */
-    if (write && !scsi_range_lock(task, r.lba, r.n, false, rw_start))
+    /*
+     * Writes hold their range shared, so that COMPARE AND WRITE is atomic
+     * against them; reads are only counted unless a WRITE ATOMIC is about.
+     */
+    if (write ? !scsi_range_lock(task, r.lba, r.n, SCSI_RL_SHARED, rw_start)
+              : !scsi_read_lock(task, task->lun, r.lba, r.n, rw_start))
         return;
     rw_start(task);
 }

@@ -80,6 +80,8 @@ static size_t inquiry_standard(const struct scsi_lun *lun, uint8_t *buf)
     buf[2] = SCSI_VERSION_SPC4;
     buf[3] = SCSI_INQ_HISUP | SCSI_INQ_RDF_2;
     buf[4] = SCSI_INQ_STD_LEN - 5;
+    if (lun->bdev != NULL)
+        buf[5] = SCSI_INQ_3PC; /* the LUN is a copy manager: EXTENDED COPY */
     buf[7] = SCSI_INQ_CMDQUE;
     pad_copy(&buf[8], INQ_VENDOR, 8);
     pad_copy(&buf[16], INQ_PRODUCT, 16);

@@ -110,6 +110,10 @@ static size_t vpd_block_limits(const struct scsi_lun *lun, uint8_t *buf)
             buf[32] = 0x80;
     }
     put_be64(&buf[36], SCSI_MAX_WS_BLOCKS);
+    /* WRITE ATOMIC: no ATOMIC BOUNDARY support, so the two boundary fields stay 0. */
+    put_be32(&buf[44], scsi_atomic_max_blocks(bdev));
+    put_be32(&buf[48], scsi_atomic_gran_blocks(bdev));
+    put_be32(&buf[52], scsi_atomic_gran_blocks(bdev));
     return 4 + 0x3c;
 }
 

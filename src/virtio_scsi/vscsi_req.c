@@ -115,6 +115,7 @@ static enum lun_op op_of(const struct scsi_task *task)
     case 0x8e: /* WRITE AND VERIFY(10/12/16) */
     case 0x89: /* COMPARE AND WRITE: counted with its whole data-out */
     case 0x8b: /* ORWRITE(16) */
+    case 0x9c: /* WRITE ATOMIC(16) */
         return LUN_OP_WRITE;
     case 0x42: /* UNMAP */
         return LUN_OP_UNMAP;

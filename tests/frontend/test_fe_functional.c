@@ -501,6 +501,11 @@ static void test_every_reported_command_is_covered(void **state)
         { 0x48, 0x01 | 0x100 },
         { 0x48, 0x02 | 0x100 },
         { 0x48, 0x1f | 0x100 },
+        /* test_fe_xcopy.c: WRITE ATOMIC(16), EXTENDED COPY(LID1), RECEIVE COPY RESULTS */
+        { 0x9c, 0 },
+        { 0x83, 0x00 | 0x100 },
+        { 0x84, 0x00 | 0x100 },
+        { 0x84, 0x03 | 0x100 },
         { 0x08, 0 },
         { 0x0a, 0 },
         { 0x12, 0 },

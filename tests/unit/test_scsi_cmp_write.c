@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * COMPARE AND WRITE and ORWRITE(16): compare (or OR) then write, MISCOMPARE,
- * CDB checks, atomicity against other writes.
+ * CDB checks, atomicity against other writes.  WRITE ATOMIC(16): its limits,
+ * and atomicity against reads too.
  */
 #include "scsi_fake.h"
 
@@ -192,7 +193,7 @@ static void start(struct env *e, struct scsi_task *t, struct iovec *iov, const u
     memcpy(t->cdb, cdb, 16);
     t->cdb_len = 16;
     t->lun = e->lun;
-    t->dir = SCSI_DIR_TO_DEV;
+    t->dir = cdb[0] == 0x88 ? SCSI_DIR_FROM_DEV : SCSI_DIR_TO_DEV;
     iov->iov_base = buf;
     iov->iov_len = len;
     t->iov = iov;
@@ -471,6 +472,128 @@ static void test_write_cache_off(void **state)
     env_free(e);
 }
 
+static unsigned wa_cdb(uint8_t *cdb, uint64_t lba, uint16_t n, uint8_t byte1)
+{
+    memset(cdb, 0, 16);
+    cdb[0] = 0x9c;
+    cdb[1] = byte1;
+    put_be64(&cdb[2], lba);
+    put_be16(&cdb[12], n);
+    return 16;
+}
+
+static void test_write_atomic_limits(void **state)
+{
+    struct env *e = env_new(1000, 512);
+    uint8_t cdb[16], vpd[256], *buf = calloc(1, 80 * 512);
+
+    /* A backend that promises nothing: the command is not supported, the VPD says 0. */
+    assert_sense(run(e, cdb, wa_cdb(cdb, 0, 1, 0), SCSI_DIR_TO_DEV, buf, 512),
+                 SCSI_SK_ILLEGAL_REQUEST, 0x20, 0);
+    assert_int_equal(scsi_vpd_page(e->lun, 0xb0, vpd), 64);
+    assert_int_equal(get_be32(&vpd[44]), 0);
+    assert_int_equal(get_be32(&vpd[48]), 0);
+    assert_int_equal(get_be32(&vpd[52]), 0);
+
+    e->fb->bdev.atomic_max_bytes = 64 * 512;
+    e->fb->bdev.atomic_gran_bytes = 4 * 512;
+    scsi_vpd_page(e->lun, 0xb0, vpd);
+    assert_int_equal(get_be32(&vpd[44]), 64);
+    assert_int_equal(get_be32(&vpd[48]), 4);
+    assert_int_equal(get_be32(&vpd[52]), 4);
+    assert_int_equal(get_be32(&vpd[56]) + get_be32(&vpd[60]), 0); /* no boundary support */
+
+    memset(buf, 0x3c, 80 * 512);
+    assert_good(run(e, cdb, wa_cdb(cdb, 8, 4, 0x18), SCSI_DIR_TO_DEV, buf, 4 * 512));
+    assert_memory_equal(e->fb->data + 8 * 512, buf, 4 * 512);
+    assert_true(e->fb->last.fua);
+    assert_good(run(e, cdb, wa_cdb(cdb, 996, 4, 0), SCSI_DIR_TO_DEV, buf, 4 * 512));
+    assert_good(run(e, cdb, wa_cdb(cdb, 0, 0, 0), SCSI_DIR_NONE, NULL, 0));
+    /* Longer than MAXIMUM ATOMIC TRANSFER LENGTH, misaligned, not a granule multiple. */
+    assert_invalid_cdb(run(e, cdb, wa_cdb(cdb, 0, 68, 0), SCSI_DIR_TO_DEV, buf, 68 * 512));
+    assert_field(e->task, true, 12, -1);
+    assert_invalid_cdb(run(e, cdb, wa_cdb(cdb, 2, 4, 0), SCSI_DIR_TO_DEV, buf, 4 * 512));
+    assert_field(e->task, true, 2, -1);
+    assert_invalid_cdb(run(e, cdb, wa_cdb(cdb, 0, 2, 0), SCSI_DIR_TO_DEV, buf, 2 * 512));
+    assert_field(e->task, true, 12, -1);
+    /* WRPROTECT, ATOMIC BOUNDARY, GROUP NUMBER. */
+    assert_invalid_cdb(run(e, cdb, wa_cdb(cdb, 0, 4, 0x20), SCSI_DIR_TO_DEV, buf, 4 * 512));
+    assert_field(e->task, true, 1, 5);
+    wa_cdb(cdb, 0, 4, 0);
+    cdb[11] = 1;
+    assert_invalid_cdb(run(e, cdb, 16, SCSI_DIR_TO_DEV, buf, 4 * 512));
+    assert_field(e->task, true, 11, 0);
+    /* Past the end, zero blocks included. */
+    assert_sense(run(e, cdb, wa_cdb(cdb, 1000, 4, 0), SCSI_DIR_TO_DEV, buf, 4 * 512),
+                 SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
+    assert_sense(run(e, cdb, wa_cdb(cdb, 1004, 0, 0), SCSI_DIR_NONE, NULL, 0),
+                 SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
+    assert_sense(run(e, cdb, wa_cdb(cdb, UINT64_MAX - 3, 4, 0), SCSI_DIR_TO_DEV, buf, 4 * 512),
+                 SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
+    e->fb->bdev.readonly = true;
+    assert_sense(run(e, cdb, wa_cdb(cdb, 0, 4, 0), SCSI_DIR_TO_DEV, buf, 4 * 512),
+                 SCSI_SK_DATA_PROTECT, 0x27, 0);
+    free(buf);
+    env_free(e);
+}
+
+/* A READ(16) CDB. */
+static void r16(uint8_t *cdb, uint64_t lba, uint32_t n)
+{
+    w16(cdb, lba, n);
+    cdb[0] = 0x88;
+}
+
+static void test_write_atomic_against_reads(void **state)
+{
+    struct env *e = env_new(100, 512);
+    struct scsi_task *t2 = calloc(1, sizeof(*t2));
+    struct iovec iov1, iov2;
+    uint8_t cdb[16], *wr = malloc(8 * 512), *rd = malloc(8 * 512);
+
+    e->fb->bdev.atomic_max_bytes = 64 * 512;
+    fill(e);
+    memset(wr, 0x77, 8 * 512);
+    e->fb->deferred = true;
+    e->done = 0;
+
+    /* A read in progress: the atomic write waits for it before its write goes out. */
+    r16(cdb, 0, 8);
+    start(e, e->task, &iov1, cdb, rd, 8 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    wa_cdb(cdb, 4, 8, 0);
+    start(e, t2, &iov2, cdb, wr, 8 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 0);
+    fake_run(e->fb);
+    assert_int_equal(e->done, 2);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 1);
+    assert_int_not_equal(rd[4 * 512], 0x77); /* the read saw the old data, whole */
+
+    /* An atomic write in progress: an overlapping read waits, a disjoint one does not. */
+    e->done = 0;
+    memset(wr, 0x88, 8 * 512);
+    wa_cdb(cdb, 4, 8, 0);
+    start(e, t2, &iov2, cdb, wr, 8 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    r16(cdb, 10, 4);
+    start(e, e->task, &iov1, cdb, rd, 4 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    fake_run(e->fb);
+    assert_int_equal(e->done, 2);
+    assert_int_equal(rd[0], 0x88); /* read after the write, all of it */
+    r16(cdb, 50, 4);
+    start(e, e->task, &iov1, cdb, rd, 4 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    fake_run(e->fb);
+    assert_int_equal(atomic_load(&e->lun->rlock.readers), 0);
+    assert_int_equal(atomic_load(&e->lun->rlock.natomic), 0);
+    free(wr);
+    free(rd);
+    free(t2);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +607,8 @@ int main(void)
         cmocka_unit_test(test_orwrite),
         cmocka_unit_test(test_orwrite_atomic),
         cmocka_unit_test(test_write_cache_off),
+        cmocka_unit_test(test_write_atomic_limits),
+        cmocka_unit_test(test_write_atomic_against_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
