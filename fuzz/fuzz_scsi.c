@@ -401,9 +401,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (atomic_load(&l->inflight) != 0)
             fz_bug("LUN inflight count not back to zero");
-        if (l->rlock.held != NULL || l->rlock.wait_head != NULL || l->rlock.nexcl != 0 ||
-            l->rlock.drain_head != NULL || atomic_load(&l->rlock.readers) != 0 ||
-            atomic_load(&l->rlock.natomic) != 0)
+        if (l->rl->held != NULL || l->rl->wait_head != NULL || l->rl->nexcl != 0 ||
+            l->rl->drain_head != NULL || atomic_load(&l->rl->readers) != 0 ||
+            atomic_load(&l->rl->natomic) != 0)
             fz_bug("an LBA range left held or queued after the command ended");
     }
     if (task.sense_len > SCSI_SENSE_MAX)

@@ -86,9 +86,10 @@ struct scsi_target;
 struct lun_stats;
 struct scsi_task;
 struct scsi_sanitize;
+struct scsi_unit;
 
 /*
- * Per-LUN LBA range lock (scsi_range_lock.c): writes hold their range shared,
+ * LBA range lock of a logical unit (scsi_range_lock.c): writes hold their range shared,
  * COMPARE AND WRITE holds it exclusive, so that no write lands between its
  * compare and its write.  Holders and waiters are tasks linked through their
  * own fields: nothing is allocated.  A task that cannot have its range waits
@@ -128,7 +129,13 @@ struct scsi_lun {
     _Atomic unsigned ua_pending; /* SCSI_UA_* set by resets and events, cleared when reported */
     _Atomic unsigned inflight;   /* tasks executing on this LUN (see scsi_task_execute) */
     struct lun_stats *stats;     /* counted by the transport when set; freed with the LUN */
-    struct scsi_range_lock rlock;
+    /*
+     * The logical unit of the bdev (scsi_unit.c), shared with every other
+     * scsi_lun on it, and its LBA range lock: writes from every nexus meet
+     * there.  NULL for the LUN 0 stand-in.
+     */
+    struct scsi_unit *unit;
+    struct scsi_range_lock *rl;
     /*
      * Mode parameters MODE SELECT changes (scsi_mode.c), read unlocked by
      * every worker.  They belong to this scsi_lun, that is to one
@@ -341,7 +348,7 @@ struct scsi_task {
     bool aborted;       /* scsi_task_abort: no further backend step */
     /* NULL: bio goes to lun->bdev; else to this one (EXTENDED COPY's other LUNs). */
     struct bdev *io_bdev;
-    /* The range this task holds or waits for in rl_lun->rlock (scsi_range_lock.c). */
+    /* The range this task holds or waits for in rl_lun->rl (scsi_range_lock.c). */
     struct scsi_lun *rl_lun;
     uint64_t rl_lba, rl_n;
     bool rl_excl;

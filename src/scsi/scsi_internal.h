@@ -101,7 +101,7 @@ void scsi_task_submit(struct scsi_task *task, bool (*next)(struct scsi_task *tas
 #define SCSI_RL_NONE    0
 #define SCSI_RL_HELD    1
 #define SCSI_RL_WAITING 2
-#define SCSI_RL_READER  3 /* counted in rl_lun->rlock.readers, no range */
+#define SCSI_RL_READER  3 /* counted in rl_lun->rl->readers, no range */
 
 /* Range lock modes (the mode argument; false/true still mean shared/exclusive). */
 #define SCSI_RL_SHARED 0 /* writes */

@@ -9,6 +9,7 @@
 
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
+#include "scsi/scsi_unit.h"
 #include "stats/lun_stats.h"
 
 /*
@@ -159,7 +160,6 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->id = cfg->lun;
     lun->bdev = bdev;
     lun->bdev_borrowed = cfg->borrow_bdev;
-    scsi_range_lock_init(&lun->rlock);
     lun->wce_default = !cfg->write_cache_off;
     atomic_store(&lun->wce, lun->wce_default);
     lun->removable = cfg->removable;
@@ -187,11 +187,10 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->pr_port = cfg->initiator_port;
     if (lun->pr_port == 0)
         lun->pr_port = scsi_initiator_port_of_set(set);
-    int rc = scsi_pr_attach(lun, cfg->pr_state_file, err, errlen);
+    int rc = scsi_unit_attach(lun, cfg->pr_state_file, err, errlen);
 
     if (rc < 0) {
         lun_stats_free(lun->stats);
-        scsi_range_lock_fini(&lun->rlock);
         free(lun);
         release_bdev(cfg, bdev);
         return rc;
@@ -215,11 +214,10 @@ void scsi_target_set_destroy(struct scsi_target_set *set)
         for (unsigned l = 0; l < SCSI_LUNS_PER_TGT; l++) {
             if (tgt->luns[l] == NULL)
                 continue;
-            scsi_pr_detach(tgt->luns[l]);
+            scsi_unit_detach(tgt->luns[l]);
             if (!tgt->luns[l]->bdev_borrowed)
                 bdev_close(tgt->luns[l]->bdev);
             lun_stats_free(tgt->luns[l]->stats);
-            scsi_range_lock_fini(&tgt->luns[l]->rlock);
             free(tgt->luns[l]);
         }
         free(tgt);
@@ -244,11 +242,10 @@ void scsi_lun_free(struct scsi_lun *l)
 {
     if (!l)
         return;
-    scsi_pr_detach(l);
+    scsi_unit_detach(l);
     if (!l->bdev_borrowed)
         bdev_close(l->bdev);
     lun_stats_free(l->stats);
-    scsi_range_lock_fini(&l->rlock);
     free(l);
 }
 

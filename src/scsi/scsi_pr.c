@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reservations shared by the LUNs of one backing device: the registry, the
- * conflict check every command goes through, PERSISTENT RESERVE IN, and the
- * SPC-2 RESERVE/RELEASE(6/10).  PERSISTENT RESERVE OUT is scsi_pr_out.c.
+ * Reservations shared by the LUNs of one backing device (a scsi_unit's):
+ * membership, the conflict check every command goes through, PERSISTENT
+ * RESERVE IN, and the SPC-2 RESERVE/RELEASE(6/10).  PERSISTENT RESERVE OUT
+ * is scsi_pr_out.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,14 +15,6 @@
 
 /* Same company ID as the LUN WWNs (scsi_lun.c): locally administered, ours. */
 #define PR_COMPANY_ID 0x025653ull
-
-/*
- * Creating and freeing a struct scsi_pr happens on the main thread, but a
- * detach may come from a controller's teardown while another controller
- * attaches: one lock for the list.
- */
-static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct scsi_pr *registry;
 
 uint64_t scsi_initiator_port(const char *name)
 {
@@ -154,56 +147,48 @@ bool scsi_pr_conflict_slow(unsigned access, const uint8_t *cdb)
     }
 }
 
-int scsi_pr_attach(struct scsi_lun *lun, const char *state_file, char *err, size_t errlen)
+int scsi_pr_init(struct scsi_pr *pr, const char *state_file, char *err, size_t errlen)
 {
-    struct scsi_pr *pr;
-
-    pthread_mutex_lock(&registry_mu);
-    for (pr = registry; pr != NULL && pr->bdev != lun->bdev; pr = pr->next)
-        ;
-    if (pr == NULL) {
-        pr = calloc(1, sizeof(*pr));
-        if (pr == NULL || (state_file != NULL && (pr->file = strdup(state_file)) == NULL)) {
-            free(pr);
-            pthread_mutex_unlock(&registry_mu);
-            snprintf(err, errlen, "reservations: out of memory");
-            return -ENOMEM;
-        }
-        /* What the initiators were told is persistent comes back before the LUN serves. */
-        if (pr->file != NULL) {
-            int rc = scsi_pr_file_load(pr->file, &pr->st, err, errlen);
-
-            if (rc < 0) {
-                free(pr->file);
-                free(pr);
-                pthread_mutex_unlock(&registry_mu);
-                return rc;
-            }
-        }
-        pthread_mutex_init(&pr->mu, NULL);
-        pr->bdev = lun->bdev;
-        pr->next = registry;
-        registry = pr;
+    memset(pr, 0, sizeof(*pr));
+    if (state_file != NULL && (pr->file = strdup(state_file)) == NULL) {
+        snprintf(err, errlen, "reservations: out of memory");
+        return -ENOMEM;
     }
+    /* What the initiators were told is persistent comes back before the LUN serves. */
+    if (pr->file != NULL) {
+        int rc = scsi_pr_file_load(pr->file, &pr->st, err, errlen);
+
+        if (rc < 0) {
+            free(pr->file);
+            pr->file = NULL;
+            return rc;
+        }
+    }
+    pthread_mutex_init(&pr->mu, NULL);
+    return 0;
+}
+
+void scsi_pr_fini(struct scsi_pr *pr)
+{
+    pthread_mutex_destroy(&pr->mu);
+    free(pr->file);
+    pr->file = NULL;
+}
+
+void scsi_pr_join(struct scsi_pr *pr, struct scsi_lun *lun)
+{
     pthread_mutex_lock(&pr->mu);
-    pr->refs++;
     lun->pr = pr;
     lun->pr_next = pr->members;
     pr->members = lun;
     scsi_pr_publish(pr);
     pthread_mutex_unlock(&pr->mu);
-    pthread_mutex_unlock(&registry_mu);
-    return 0;
 }
 
-void scsi_pr_detach(struct scsi_lun *lun)
+void scsi_pr_leave(struct scsi_pr *pr, struct scsi_lun *lun)
 {
-    struct scsi_pr *pr = lun->pr, **pp;
     struct scsi_lun **mp;
 
-    if (pr == NULL)
-        return;
-    pthread_mutex_lock(&registry_mu);
     pthread_mutex_lock(&pr->mu);
     /* The LUN goes away with its nexus: an SPC-2 reservation does not outlive it. */
     if (pr->st.spc2_reserved && pr->st.spc2_port == lun->pr_port)
@@ -215,15 +200,6 @@ void scsi_pr_detach(struct scsi_lun *lun)
     lun->pr = NULL;
     scsi_pr_publish(pr);
     pthread_mutex_unlock(&pr->mu);
-    if (--pr->refs == 0) {
-        for (pp = &registry; *pp != pr; pp = &(*pp)->next)
-            ;
-        *pp = pr->next;
-        pthread_mutex_destroy(&pr->mu);
-        free(pr->file);
-        free(pr);
-    }
-    pthread_mutex_unlock(&registry_mu);
 }
 
 void scsi_pr_release_spc2(struct scsi_lun *lun, bool any_holder)

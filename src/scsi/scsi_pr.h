@@ -6,8 +6,8 @@
  * A reservation belongs to a logical unit, that is to the backing device:
  * several controllers may attach the same struct bdev, each through its own
  * struct scsi_lun, and each controller is one I_T nexus.  So the state lives
- * in a struct scsi_pr looked up by bdev in a small registry (scsi_pr.c),
- * refcounted by the scsi_luns attached to it (its members).
+ * in the struct scsi_unit of the bdev (scsi_unit.h), and every scsi_lun
+ * attached to it is a member.
  *
  * Every change happens under scsi_pr.mu (PR commands are rare).  The result
  * for the data path is published per member as lun->pr_access, which
@@ -90,9 +90,6 @@ struct scsi_pr_state {
 };
 
 struct scsi_pr {
-    struct scsi_pr *next; /* registry */
-    const struct bdev *bdev;
-    unsigned refs;
     pthread_mutex_t mu;
     struct scsi_lun *members; /* linked through lun->pr_next */
     char *file;               /* APTPL state file; NULL: APTPL=1 is refused */
@@ -111,13 +108,14 @@ static inline bool scsi_pr_conflict(const struct scsi_task *task)
 }
 
 /*
- * Join lun to the reservation state of its bdev, creating it (and restoring
- * its APTPL state from state_file, NULL for none) on the first attach.
- * Main thread, before the LUN is published.  0 or -errno with a reason.
+ * The reservations of a new logical unit (scsi_unit.c), restoring its APTPL
+ * state from state_file (NULL: APTPL is refused).  0 or -errno with a reason.
  */
-int scsi_pr_attach(struct scsi_lun *lun, const char *state_file, char *err, size_t errlen);
-/* Leave it (releasing an SPC-2 reservation lun's nexus holds); the last one frees it. */
-void scsi_pr_detach(struct scsi_lun *lun);
+int scsi_pr_init(struct scsi_pr *pr, const char *state_file, char *err, size_t errlen);
+void scsi_pr_fini(struct scsi_pr *pr);
+/* lun's nexus joins / leaves them (leaving releases an SPC-2 reservation it holds). */
+void scsi_pr_join(struct scsi_pr *pr, struct scsi_lun *lun);
+void scsi_pr_leave(struct scsi_pr *pr, struct scsi_lun *lun);
 
 /*
  * Drop the RESERVE(6/10) reservation: the one lun's nexus holds (I_T nexus

@@ -147,7 +147,7 @@ bool scsi_range_lock(struct scsi_task *task, uint64_t lba, uint64_t n, unsigned 
 bool scsi_range_lock_lun(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
                          unsigned mode, void (*start)(struct scsi_task *task))
 {
-    struct scsi_range_lock *rl = &lun->rlock;
+    struct scsi_range_lock *rl = lun->rl;
     bool excl = mode != SCSI_RL_SHARED, wait;
 
     task->rl_lun = lun;
@@ -189,7 +189,7 @@ bool scsi_range_lock_lun(struct scsi_task *task, struct scsi_lun *lun, uint64_t 
 bool scsi_read_lock(struct scsi_task *task, struct scsi_lun *lun, uint64_t lba, uint64_t n,
                     void (*start)(struct scsi_task *task))
 {
-    struct scsi_range_lock *rl = &lun->rlock;
+    struct scsi_range_lock *rl = lun->rl;
 
     atomic_fetch_add(&rl->readers, 1);
     if (atomic_load(&rl->natomic) == 0) {
@@ -209,7 +209,7 @@ void scsi_range_unlock(struct scsi_task *task)
     struct scsi_task *grant = NULL, **tail = &grant;
 
     if (task->rl_state == SCSI_RL_READER) {
-        rl = &task->rl_lun->rlock;
+        rl = task->rl_lun->rl;
         task->rl_state = SCSI_RL_NONE;
         if (atomic_fetch_sub(&rl->readers, 1) == 1 && atomic_load(&rl->natomic) != 0)
             drain_kick(rl);
@@ -217,7 +217,7 @@ void scsi_range_unlock(struct scsi_task *task)
     }
     if (task->rl_state != SCSI_RL_HELD)
         return;
-    rl = &task->rl_lun->rlock;
+    rl = task->rl_lun->rl;
     pthread_mutex_lock(&rl->mu);
     held_remove(rl, task);
     task->rl_state = SCSI_RL_NONE;

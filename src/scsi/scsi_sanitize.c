@@ -151,7 +151,7 @@ static void san_step(struct scsi_sanitize *s)
 {
     struct bdev *bdev = s->lun->bdev;
     uint32_t bs = bdev->block_size;
-    uint64_t left = s->blocks - s->lba, n;
+    uint64_t left = s->blocks - s->lba, n = 0; /* FLUSH: no range */
     int rc;
 
     memset(&s->bio, 0, sizeof(s->bio));

@@ -180,7 +180,7 @@ static void test_backend_errors(void **state)
     e->fb->fail_type = -1;
     e->fb->deferred = false;
     assert_good(run(e, cdb, caw_cdb(cdb, 5, 10, 0), SCSI_DIR_TO_DEV, buf, 20 * 512));
-    assert_null(e->lun->rlock.held);
+    assert_null(e->lun->rl->held);
     free(buf);
     env_free(e);
 }
@@ -266,7 +266,7 @@ static void test_atomic_against_writes(void **state)
     assert_good(e->task);
     assert_int_equal(e->fb->data[53 * 512], 0x77);
     assert_int_equal(e->fb->data[52 * 512], 0x5a);
-    assert_null(e->lun->rlock.held);
+    assert_null(e->lun->rl->held);
     assert_int_equal(atomic_load(&e->lun->inflight), 0);
     free(caw);
 
@@ -298,7 +298,7 @@ static void test_atomic_against_writes(void **state)
     assert_good(t3);
     /* WRITE SAME came after the compare and write. */
     assert_int_equal(e->fb->data[70 * 512], 0x6b);
-    assert_null(e->lun->rlock.held);
+    assert_null(e->lun->rl->held);
     free(caw);
     free(wr);
     free(wr2);
@@ -417,7 +417,7 @@ static void test_orwrite(void **state)
     e->fb->fail_skip = 0;
     assert_sense(run(e, cdb, or_cdb(cdb, 0, 20, 0), SCSI_DIR_TO_DEV, buf, 20 * 512), 0x3, 0x0c, 0);
     e->fb->fail_type = -1;
-    assert_null(e->lun->rlock.held);
+    assert_null(e->lun->rl->held);
     e->fb->bdev.readonly = true;
     assert_sense(run(e, cdb, or_cdb(cdb, 0, 1, 0), SCSI_DIR_TO_DEV, buf, 512), 0x7, 0x27, 0);
     free(buf);
@@ -586,8 +586,8 @@ static void test_write_atomic_against_reads(void **state)
     start(e, e->task, &iov1, cdb, rd, 4 * 512);
     assert_int_equal(e->fb->npending, 1);
     fake_run(e->fb);
-    assert_int_equal(atomic_load(&e->lun->rlock.readers), 0);
-    assert_int_equal(atomic_load(&e->lun->rlock.natomic), 0);
+    assert_int_equal(atomic_load(&e->lun->rl->readers), 0);
+    assert_int_equal(atomic_load(&e->lun->rl->natomic), 0);
     free(wr);
     free(rd);
     free(t2);

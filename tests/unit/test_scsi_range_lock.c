@@ -50,9 +50,9 @@ static void test_shared_and_exclusive(void **state)
         scsi_range_unlock(&t[i]);
     /* Unlocking what is not held is a no-op. */
     scsi_range_unlock(&t[0]);
-    assert_null(e->lun->rlock.held);
-    assert_null(e->lun->rlock.wait_head);
-    assert_int_equal(e->lun->rlock.nexcl, 0);
+    assert_null(e->lun->rl->held);
+    assert_null(e->lun->rl->wait_head);
+    assert_int_equal(e->lun->rl->nexcl, 0);
     free(t);
     env_free(e);
 }
@@ -86,8 +86,8 @@ static void test_fifo_no_starvation(void **state)
     scsi_range_unlock(&t[3]);
     scsi_range_unlock(&t[4]);
     scsi_range_unlock(&t[5]);
-    assert_int_equal(e->lun->rlock.nexcl, 0);
-    assert_null(e->lun->rlock.held);
+    assert_int_equal(e->lun->rl->nexcl, 0);
+    assert_null(e->lun->rl->held);
     free(t);
     env_free(e);
 }
@@ -193,8 +193,8 @@ static void test_threads(void **state)
         assert_null(ret);
         io_loop_fini(&w[i].loop);
     }
-    assert_int_equal(e->lun->rlock.nexcl, 0);
-    assert_null(e->lun->rlock.held);
+    assert_int_equal(e->lun->rl->nexcl, 0);
+    assert_null(e->lun->rl->held);
     env_free(e);
 }
 
@@ -202,7 +202,7 @@ static void test_reader_fast_path(void **state)
 {
     struct env *e = env_new(100, 512);
     struct scsi_task *t = tasks_new(e, 2);
-    struct scsi_range_lock *rl = &e->lun->rlock;
+    struct scsi_range_lock *rl = e->lun->rl;
 
     /* Without WRITE ATOMIC a read is only counted: no list, no mutex, even under CAW. */
     assert_true(scsi_range_lock(&t[1], 0, 10, SCSI_RL_EXCL, start_cb));
@@ -222,7 +222,7 @@ static void test_atomic_drains_readers(void **state)
 {
     struct env *e = env_new(100, 512);
     struct scsi_task *t = tasks_new(e, 5);
-    struct scsi_range_lock *rl = &e->lun->rlock;
+    struct scsi_range_lock *rl = e->lun->rl;
 
     assert_true(scsi_read_lock(&t[0], e->lun, 50, 10, start_cb));
     /* The atomic writer gets its range but parks until the counted read is gone. */
@@ -273,7 +273,7 @@ static void test_atomic_granted_then_drained(void **state)
     assert_false(scsi_range_lock(&t[1], 0, 10, SCSI_RL_ATOMIC, start_cb));
     /* natomic is up: this read backs out of the count and waits behind the writer. */
     assert_false(scsi_read_lock(&t[2], e->lun, 0, 1, start_cb));
-    assert_int_equal(atomic_load(&e->lun->rlock.readers), 0);
+    assert_int_equal(atomic_load(&e->lun->rl->readers), 0);
     scsi_range_unlock(&t[0]);
     assert_int_equal(t[1].rl_state, SCSI_RL_HELD);
     while (started[1] == 0)
@@ -312,9 +312,9 @@ static void test_atomic_reader_threads(void **state)
         assert_null(ret);
         io_loop_fini(&w[i].loop);
     }
-    assert_int_equal(atomic_load(&e->lun->rlock.natomic), 0);
-    assert_int_equal(atomic_load(&e->lun->rlock.readers), 0);
-    assert_null(e->lun->rlock.held);
+    assert_int_equal(atomic_load(&e->lun->rl->natomic), 0);
+    assert_int_equal(atomic_load(&e->lun->rl->readers), 0);
+    assert_null(e->lun->rl->held);
     env_free(e);
 }
 

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The logical unit behind one backing device.  Several controllers may
+ * attach the same struct bdev (a named block device), each through its own
+ * struct scsi_lun: each controller is one I_T nexus, and they all address
+ * one logical unit.  What must hold across nexuses lives here, found by bdev
+ * in a small registry and counted by the scsi_luns attached to it:
+ *
+ *   - the LBA range lock, so that COMPARE AND WRITE and WRITE ATOMIC are
+ *     atomic against writes from every nexus, not only from their own;
+ *   - the reservations (scsi_pr.h).
+ *
+ * Threading: attach and detach run on the main thread (or a controller's
+ * teardown) while the LUN is not published; the registry has its own lock.
+ */
+#ifndef VUS_SCSI_SCSI_UNIT_H
+#define VUS_SCSI_SCSI_UNIT_H
+
+#include <stddef.h>
+
+#include "scsi/scsi.h"
+#include "scsi/scsi_pr.h"
+
+struct scsi_unit {
+    struct scsi_unit *next; /* registry */
+    const struct bdev *bdev;
+    unsigned refs; /* scsi_luns attached, under the registry's lock */
+    struct scsi_range_lock rlock;
+    struct scsi_pr pr;
+};
+
+/*
+ * Join lun (lun->bdev set) to the unit of its bdev, creating it on the
+ * first attach (and restoring its APTPL reservations from state_file, NULL
+ * for none): sets lun->unit, lun->rl and lun->pr.  0 or -errno with a
+ * reason in err; on failure lun is left unattached.
+ */
+int scsi_unit_attach(struct scsi_lun *lun, const char *state_file, char *err, size_t errlen);
+/* Leave it; the last scsi_lun to leave frees it.  A no-op for an unattached lun. */
+void scsi_unit_detach(struct scsi_lun *lun);
+
+#endif

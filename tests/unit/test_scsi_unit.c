@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The logical unit behind a bdev: every scsi_lun attached to one bdev (one
+ * per controller, I_T nexus) shares its range lock and its reservations;
+ * another bdev has its own; the last detach frees it.
+ */
+#include "scsi/scsi_internal.h"
+#include "scsi/scsi_unit.h"
+#include "scsi_pr_fake.h"
+
+static unsigned started;
+
+static void start_cb(struct scsi_task *task)
+{
+    (void)task;
+    started++;
+}
+
+static void test_one_unit_per_bdev(void **state)
+{
+    struct pr_env *p = pr_env_new(NULL);
+    struct env *other = env_new(64, 512);
+
+    assert_non_null(p->a->unit);
+    assert_ptr_equal(p->a->unit, p->b->unit);
+    assert_ptr_equal(p->a->rl, p->b->rl);
+    assert_ptr_equal(p->a->rl, &p->a->unit->rlock);
+    assert_ptr_equal(p->a->pr, &p->a->unit->pr);
+    assert_int_equal(p->a->unit->refs, 2);
+    assert_ptr_not_equal(other->lun->unit, p->a->unit);
+    assert_int_equal(other->lun->unit->refs, 1);
+    /* The LUN 0 stand-in answers without a medium: no unit. */
+    assert_null(scsi_lookup(&other->set, 0, 0)->target->lun0_standin.unit);
+    env_free(other);
+    pr_env_free(p);
+}
+
+/*
+ * COMPARE AND WRITE's exclusive range, taken through one controller, holds
+ * off a write through the other: atomicity is the logical unit's.
+ */
+static void test_range_lock_across_nexuses(void **state)
+{
+    struct pr_env *p = pr_env_new(NULL);
+    struct scsi_task *ta = calloc(1, sizeof(*ta)), *tb = calloc(1, sizeof(*tb));
+
+    assert_non_null(ta);
+    assert_non_null(tb);
+    ta->lun = p->a;
+    tb->lun = p->b;
+    started = 0;
+    assert_true(scsi_range_lock(ta, 10, 1, SCSI_RL_EXCL, start_cb));
+    assert_false(scsi_range_lock(tb, 10, 4, SCSI_RL_SHARED, start_cb));
+    assert_int_equal(tb->rl_state, SCSI_RL_WAITING);
+    scsi_range_unlock(ta);
+    assert_int_equal(started, 1);
+    assert_int_equal(tb->rl_state, SCSI_RL_HELD);
+    scsi_range_unlock(tb);
+    assert_null(p->a->rl->held);
+    assert_null(p->a->rl->wait_head);
+    free(ta);
+    free(tb);
+    pr_env_free(p);
+}
+
+/* Detaching one nexus leaves the unit to the other; a fresh attach after the last starts anew. */
+static void test_last_detach_frees(void **state)
+{
+    struct pr_env *p = pr_env_new(NULL);
+    struct fake_bdev *fb = p->e->fb;
+    struct scsi_lun_config cfg = { .initiator_port = PORT_A, .borrow_bdev = true };
+    struct scsi_target_set *set = calloc(1, sizeof(*set));
+    char err[256];
+
+    assert_non_null(set);
+    assert_good(pr_out(p, p->a, SCSI_PR_REGISTER, 0, 0, 0xa, 0));
+    assert_int_equal(p->a->pr->st.nregs, 1);
+    scsi_target_set_destroy(p->set_b);
+    assert_int_equal(p->a->unit->refs, 1);
+    assert_int_equal(p->a->pr->st.nregs, 1);
+    assert_int_equal(scsi_lun_remove(&p->e->set, 0, 0), 0);
+    /* No LUN on the bdev: its registrations went with its unit (no APTPL). */
+    assert_int_equal(scsi_lun_create(set, &cfg, &fb->bdev, err, sizeof(err)), 0);
+    assert_int_equal(scsi_lookup(set, 0, 0)->unit->refs, 1);
+    assert_int_equal(scsi_lookup(set, 0, 0)->pr->st.nregs, 0);
+    scsi_target_set_destroy(set);
+    free(set);
+    scsi_target_set_destroy(&p->e->set);
+    fake_free(fb);
+    free(p->e->task);
+    free(p->e);
+    free(p->set_b);
+    free(p);
+    g_env = NULL;
+}
+
+/* A state file that cannot be read fails the attach and leaves no unit behind. */
+static void test_attach_failure(void **state)
+{
+    const char *path = pr_tmp_file();
+    struct fake_bdev *fb = fake_new(64, 512);
+    struct scsi_target_set *set = calloc(1, sizeof(*set));
+    struct scsi_lun_config cfg = { .pr_state_file = path, .borrow_bdev = true };
+    char err[256] = "";
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(set);
+    assert_non_null(f);
+    fputs("{ not json", f);
+    fclose(f);
+    assert_true(scsi_lun_create(set, &cfg, &fb->bdev, err, sizeof(err)) < 0);
+    assert_true(err[0] != '\0');
+    assert_null(scsi_lookup(set, 0, 0));
+    cfg.pr_state_file = NULL;
+    assert_int_equal(scsi_lun_create(set, &cfg, &fb->bdev, err, sizeof(err)), 0);
+    assert_int_equal(scsi_lookup(set, 0, 0)->unit->refs, 1);
+    scsi_target_set_destroy(set);
+    free(set);
+    fake_free(fb);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_unit_per_bdev),
+        cmocka_unit_test(test_range_lock_across_nexuses),
+        cmocka_unit_test(test_last_detach_frees),
+        cmocka_unit_test(test_attach_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
