@@ -133,6 +133,7 @@ enum bdev_type {
     BDEV_TYPE_FILE,
     BDEV_TYPE_NULL, /* completes every request without moving data */
     BDEV_TYPE_NVME, /* a namespace of a PCI NVMe controller, driven through VFIO */
+    BDEV_TYPE_RBD,  /* a Ceph RBD image through librbd */
 };
 
 struct bdev_config {
@@ -141,10 +142,16 @@ struct bdev_config {
     const char *path;    /* file: regular file or block device */
     uint32_t block_size; /* 512 or 4096 */
     bool readonly;
-    bool direct;        /* file: O_DIRECT */
-    const char *pci;    /* nvme: PCI address of the controller, "0000:00:04.0" */
-    uint32_t nsid;      /* nvme: namespace (default 1) */
-    unsigned nr_queues; /* nvme: I/O queue pairs wanted (one per worker) */
+    bool direct;           /* file: O_DIRECT */
+    const char *pci;       /* nvme: PCI address of the controller, "0000:00:04.0" */
+    uint32_t nsid;         /* nvme: namespace (default 1) */
+    unsigned nr_queues;    /* nvme: I/O queue pairs wanted (one per worker) */
+    const char *pool;      /* rbd: pool name */
+    const char *image;     /* rbd: image name */
+    const char *snap;      /* rbd: snapshot to serve read-only; NULL: the image itself */
+    const char *conf;      /* rbd: ceph.conf; NULL: librados' default search */
+    const char *client_id; /* rbd: cephx user without "client." (NULL: admin) */
+    unsigned timeout;      /* rbd: seconds before an OSD request fails; 0: wait for the OSD */
 };
 
 /*
@@ -159,6 +166,7 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
 int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_null_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_nvme_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_rbd_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 
 /*
  * Defensive checks every backend runs at submit: type, read-only, range and

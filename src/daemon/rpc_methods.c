@@ -117,14 +117,15 @@ static void m_controller_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
 
 struct bdev_args {
     const char *name, *path, *pci;
+    const char *pool, *image, *snap, *conf, *id; /* rbd */
     int type;
-    uint64_t size, block_size, ns;
+    uint64_t size, block_size, ns, timeout;
     bool readonly, direct;
 };
 
-static const char *const bdev_types[] = { "ram", "file", "null", "nvme", NULL };
+static const char *const bdev_types[] = { "ram", "file", "null", "nvme", "rbd", NULL };
 static const enum bdev_type bdev_type_of[] = { BDEV_TYPE_RAM, BDEV_TYPE_FILE, BDEV_TYPE_NULL,
-                                               BDEV_TYPE_NVME };
+                                               BDEV_TYPE_NVME, BDEV_TYPE_RBD };
 
 static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_STR(struct bdev_args, name, true, 1, MGMT_NAME_MAX, RPC_PF_IDENT),
@@ -136,6 +137,12 @@ static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_BOOL(struct bdev_args, direct, false),
     RPC_PARAM_STR(struct bdev_args, pci, false, 12, 12, RPC_PF_IDENT),
     RPC_PARAM_UINT(struct bdev_args, ns, false, 1, 0xfffffffe),
+    RPC_PARAM_STR(struct bdev_args, pool, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, image, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, snap, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, conf, false, 1, 4095, 0),
+    RPC_PARAM_STR(struct bdev_args, id, false, 1, 63, RPC_PF_IDENT),
+    RPC_PARAM_UINT(struct bdev_args, timeout, false, 0, 86400),
 };
 
 /* Which keys a type takes: anything else is a mistake worth naming. */
@@ -143,7 +150,9 @@ static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_
 {
     static const char *const only[][2] = {
         { "size", "ram or null" }, { "path", "file" }, { "direct", "file" },
-        { "pci", "nvme" },         { "ns", "nvme" },   { "block_size", "ram, null or file" },
+        { "pci", "nvme" },         { "ns", "nvme" },   { "block_size", "ram, null, file or rbd" },
+        { "pool", "rbd" },         { "image", "rbd" }, { "snap", "rbd" },
+        { "conf", "rbd" },         { "id", "rbd" },    { "timeout", "rbd" },
     };
     enum bdev_type t = bdev_type_of[a->type];
 
@@ -166,6 +175,11 @@ static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_
     }
     if (t == BDEV_TYPE_NVME && !a->pci) {
         rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "pci: required for type nvme");
+        return false;
+    }
+    if (t == BDEV_TYPE_RBD && (!a->pool || !a->image)) {
+        rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "%s: required for type rbd",
+                  a->pool ? "image" : "pool");
         return false;
     }
     if (a->block_size != 512 && a->block_size != 4096) {
@@ -205,6 +219,12 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     cfg.direct = a.direct;
     cfg.pci = a.pci;
     cfg.nsid = (uint32_t)a.ns;
+    cfg.pool = a.pool;
+    cfg.image = a.image;
+    cfg.snap = a.snap;
+    cfg.conf = a.conf;
+    cfg.client_id = a.id;
+    cfg.timeout = (unsigned)a.timeout;
     cfg.nr_queues = ((struct mgmt *)opaque)->npool;
     rc = bdev_open(&cfg, &bdev, err, sizeof(err));
     if (rc < 0) {
@@ -475,7 +495,8 @@ static const struct rpc_method methods[] = {
       "delete a controller, dropping its frontend and its LUNs {name}", true },
     { "controller_list", m_controller_list, "the controllers and their LUNs", false },
     { "bdev_create", m_bdev_create,
-      "create a named block device {name, type, size|path|pci, block_size, readonly, direct, ns}",
+      "create a named block device {name, type, size|path|pci|pool+image, block_size, readonly, "
+      "direct, ns, snap, conf, id, timeout}",
       true },
     { "bdev_delete", m_bdev_delete, "delete an unattached block device {name}", true },
     { "bdev_resize", m_bdev_resize,

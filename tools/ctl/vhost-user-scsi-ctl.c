@@ -76,6 +76,12 @@ static const struct key k_bdev_create[] = {
     { "direct", "direct", K_BOOL, false },
     { "pci", "pci", K_STR, false },
     { "ns", "ns", K_UINT, false },
+    { "pool", "pool", K_STR, false },
+    { "image", "image", K_STR, false },
+    { "snap", "snap", K_STR, false },
+    { "conf", "conf", K_STR, false },
+    { "id", "id", K_STR, false },
+    { "timeout", "timeout", K_UINT, false },
     { NULL },
 };
 static const struct key k_bdev_resize[] = {
@@ -116,9 +122,10 @@ static const struct command commands[] = {
       "controller delete name=NAME" },
     { "controller", "list", "controller_list", k_none, print_controller_list, "controller list" },
     { "bdev", "create", "bdev_create", k_bdev_create, print_nothing,
-      "bdev create name=NAME type=ram|file|null|nvme [size=SIZE] [path=PATH] "
+      "bdev create name=NAME type=ram|file|null|nvme|rbd [size=SIZE] [path=PATH] "
       "[block-size=512|4096]\n"
-      "              [readonly=on|off] [direct=on|off] [pci=DDDD:BB:DD.F] [ns=N]" },
+      "              [readonly=on|off] [direct=on|off] [pci=DDDD:BB:DD.F] [ns=N]\n"
+      "              [pool=P image=I [snap=S] [conf=PATH] [id=USER] [timeout=SECONDS]]" },
     { "bdev", "delete", "bdev_delete", k_name, print_nothing, "bdev delete name=NAME" },
     { "bdev", "resize", "bdev_resize", k_bdev_resize, print_nothing,
       "bdev resize name=NAME [size=SIZE]" },
