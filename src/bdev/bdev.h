@@ -151,7 +151,7 @@ struct bdev_config {
     const char *snap;      /* rbd: snapshot to serve read-only; NULL: the image itself */
     const char *conf;      /* rbd: ceph.conf; NULL: librados' default search */
     const char *client_id; /* rbd: cephx user without "client." (NULL: admin) */
-    unsigned timeout;      /* rbd: seconds before an OSD request fails; 0: wait for the OSD */
+    unsigned timeout_s;    /* rbd: seconds before an OSD request fails; 0: wait for the OSD */
 };
 
 /*

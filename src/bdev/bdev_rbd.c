@@ -282,7 +282,7 @@ static int rbd_conf(struct bdev_rbd *r, const char *key, unsigned val, char *err
 
 static int rbd_connect(struct bdev_rbd *r, const struct bdev_config *cfg, char *err, size_t errlen)
 {
-    unsigned connect_to = bdev_rbd_connect_timeout(cfg->timeout);
+    unsigned connect_to = bdev_rbd_connect_timeout(cfg->timeout_s);
     int ret;
 
     ret = rados_create(&r->cluster, cfg->client_id);
@@ -300,7 +300,7 @@ static int rbd_connect(struct bdev_rbd *r, const struct bdev_config *cfg, char *
     }
     /* CEPH_ARGS, as the ceph tools honour it. */
     rados_conf_parse_env(r->cluster, NULL);
-    if (rbd_conf(r, "rados_osd_op_timeout", cfg->timeout, err, errlen) < 0 ||
+    if (rbd_conf(r, "rados_osd_op_timeout", cfg->timeout_s, err, errlen) < 0 ||
         rbd_conf(r, "rados_mon_op_timeout", connect_to, err, errlen) < 0 ||
         rbd_conf(r, "client_mount_timeout", connect_to, err, errlen) < 0)
         return -EINVAL;

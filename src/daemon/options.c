@@ -412,7 +412,7 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
         if (!parse_uint(val, OPT_MAX_RBD_TIMEOUT, &n))
             return lun_error(err, errlen, spec, "timeout= must be 0..%d seconds, not '%s'",
                              OPT_MAX_RBD_TIMEOUT, val);
-        l->bdev.timeout = (unsigned)n;
+        l->bdev.timeout_s = (unsigned)n;
         return 0;
     case K_COUNT:
         break;

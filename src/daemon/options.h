@@ -31,8 +31,8 @@
 #define OPT_MAX_CPUS    1024
 /* QEMU's iothreads poll for at most 32 us by default; the same trade-off. */
 #define OPT_DEFAULT_POLL_US 32
-/* rbd timeout=: a day is already far past any initiator's patience. */
-#define OPT_MAX_RBD_TIMEOUT 86400
+/* rbd timeout=: an hour is already far past any initiator's patience. */
+#define OPT_MAX_RBD_TIMEOUT 3600
 
 struct opt_lun {
     struct bdev_config bdev; /* bdev.path points into path */

@@ -142,7 +142,7 @@ static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_STR(struct bdev_args, snap, false, 1, 127, RPC_PF_IDENT),
     RPC_PARAM_STR(struct bdev_args, conf, false, 1, 4095, 0),
     RPC_PARAM_STR(struct bdev_args, id, false, 1, 63, RPC_PF_IDENT),
-    RPC_PARAM_UINT(struct bdev_args, timeout, false, 0, 86400),
+    RPC_PARAM_UINT(struct bdev_args, timeout, false, 0, 3600),
 };
 
 /* Which keys a type takes: anything else is a mistake worth naming. */
@@ -224,7 +224,7 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     cfg.snap = a.snap;
     cfg.conf = a.conf;
     cfg.client_id = a.id;
-    cfg.timeout = (unsigned)a.timeout;
+    cfg.timeout_s = (unsigned)a.timeout;
     cfg.nr_queues = ((struct mgmt *)opaque)->npool;
     rc = bdev_open(&cfg, &bdev, err, sizeof(err));
     if (rc < 0) {

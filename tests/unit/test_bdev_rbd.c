@@ -49,7 +49,7 @@ static void test_connect_timeout(void **state)
     (void)state;
     assert_int_equal(bdev_rbd_connect_timeout(0), 30);
     assert_int_equal(bdev_rbd_connect_timeout(5), 5);
-    assert_int_equal(bdev_rbd_connect_timeout(86400), 86400);
+    assert_int_equal(bdev_rbd_connect_timeout(3600), 3600);
 }
 
 static int open_rbd(struct bdev_config *cfg, char *err, size_t errlen)
@@ -89,7 +89,7 @@ static void test_open_no_cluster(void **state)
                                .pool = "rbd",
                                .image = "vm1",
                                .conf = conf,
-                               .timeout = 2 };
+                               .timeout_s = 2 };
     struct timespec t0, t1;
     char err[256];
     FILE *f = fopen(conf, "w");

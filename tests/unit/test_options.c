@@ -325,7 +325,7 @@ static void test_rbd_lun(void **state)
     assert_null(b->conf);
     assert_null(b->client_id);
     assert_null(b->path);
-    assert_int_equal(b->timeout, 0);
+    assert_int_equal(b->timeout_s, 0);
     assert_false(b->readonly);
 
     assert_int_equal(parse_lun("type=rbd,pool=p.1,image=img_2,conf=/etc/ceph/a,,b.conf,id=libvirt,"
@@ -333,7 +333,7 @@ static void test_rbd_lun(void **state)
                      0);
     assert_string_equal(b->conf, "/etc/ceph/a,b.conf");
     assert_string_equal(b->client_id, "libvirt");
-    assert_int_equal(b->timeout, 30);
+    assert_int_equal(b->timeout_s, 30);
     assert_int_equal(b->block_size, 4096);
 
     /* A snapshot is read-only whether or not readonly= says so. */
@@ -359,9 +359,9 @@ static void test_rbd_lun(void **state)
     expect_lun_error("type=rbd,pool=my pool,image=a",
                      "pool= must be printable ASCII without spaces, '/' or '@', not 'my pool'");
     expect_lun_error("type=rbd,pool=rbd,image=a,timeout=-1",
-                     "timeout= must be 0..86400 seconds, not '-1'");
-    expect_lun_error("type=rbd,pool=rbd,image=a,timeout=86401",
-                     "timeout= must be 0..86400 seconds, not '86401'");
+                     "timeout= must be 0..3600 seconds, not '-1'");
+    expect_lun_error("type=rbd,pool=rbd,image=a,timeout=3601",
+                     "timeout= must be 0..3600 seconds, not '3601'");
     expect_lun_error("type=ram,size=1M,pool=rbd", "pool= is only valid with type=rbd");
     expect_lun_error("type=file,path=/x,timeout=5", "timeout= is only valid with type=rbd");
     expect_lun_error("type=null,size=1M,conf=/x", "conf= is only valid with type=rbd");

@@ -248,7 +248,7 @@ static void test_bdev_create_params(void **state)
           "{'name': 'x', 'type': 'file', 'path': '/x', 'timeout': 5}");
     fails(f, -32602, "image", m, "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a/b'}");
     fails(f, -32602, "timeout", m,
-          "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a', 'timeout': 86401}");
+          "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a', 'timeout': 3601}");
     fails(f, -32602, "size: only for type ram or null", m,
           "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a', 'size': 4096}");
     fails(f, -32602, "params must be an object", m, "['x', 'ram']");
