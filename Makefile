@@ -161,3 +161,4 @@ include mgmt.mk
 include restart.mk
 include migration.mk
 include tests/nvme/nvme.mk
+include rbd.mk

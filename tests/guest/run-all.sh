@@ -21,7 +21,7 @@ LOGDIR=$ROOT/build/guest/logs
 # ASan daemon; test-hotplug.sh).
 # migration moves a guest under fio verify between two QEMUs, each with its
 # own daemon (plain, then ASan daemon; test-migration.sh).
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration"
+ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration rbd"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }
