@@ -33,7 +33,9 @@ endif
 
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SANFLAGS) -MMD -MP
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# librbd/librados (Debian's librbd-dev) ship no pkg-config file.
+RBD_LIBS := -lrbd -lrados
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(RBD_LIBS) -lpthread
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRCS := $(filter-out src/daemon/main.c,$(wildcard src/*/*.c))
@@ -162,3 +164,4 @@ include restart.mk
 include remote.mk
 include migration.mk
 include tests/nvme/nvme.mk
+include rbd.mk

@@ -10,6 +10,8 @@ busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file strace
 python3 clang libclang-rt-14-dev
 tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common
 libfuse3-dev"
+# RBD LUNs (librbd) and the single-node Ceph cluster their tests start.
+PKGS="$PKGS librbd-dev ceph-mon ceph-osd ceph-common"
 
 missing=""
 for p in $PKGS; do

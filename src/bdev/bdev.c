@@ -42,6 +42,12 @@ int bdev_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_
             return -EINVAL;
         }
         return bdev_iscsi_open(cfg, out, err, errlen);
+    case BDEV_TYPE_RBD:
+        if (!cfg->pool || !cfg->pool[0] || !cfg->image || !cfg->image[0]) {
+            snprintf(err, errlen, "rbd backend needs pool= and image=");
+            return -EINVAL;
+        }
+        return bdev_rbd_open(cfg, out, err, errlen);
     }
     snprintf(err, errlen, "unknown backend type %d", (int)cfg->type);
     return -EINVAL;

@@ -152,6 +152,7 @@ enum bdev_type {
     BDEV_TYPE_NULL,  /* completes every request without moving data */
     BDEV_TYPE_NVME,  /* a namespace of a PCI NVMe controller, driven through VFIO */
     BDEV_TYPE_ISCSI, /* a LUN of a remote iSCSI target, through libiscsi */
+    BDEV_TYPE_RBD,   /* a Ceph RBD image through librbd */
 };
 
 struct bdev_config {
@@ -160,13 +161,21 @@ struct bdev_config {
     const char *path;    /* file: regular file or block device */
     uint32_t block_size; /* 512 or 4096 */
     bool readonly;
-    bool direct;        /* file: O_DIRECT */
-    const char *pci;    /* nvme: PCI address of the controller, "0000:00:04.0" */
-    uint32_t nsid;      /* nvme: namespace (default 1) */
-    unsigned nr_queues; /* nvme: I/O queue pairs wanted; iscsi: sessions (one per worker) */
-    const char *url;    /* iscsi: iscsi://[user[%password]@]host[:port]/target-iqn/lun */
-    unsigned
-        timeout_s; /* iscsi: how long I/O is held while the target is unreachable (0: default) */
+    bool direct;           /* file: O_DIRECT */
+    const char *pci;       /* nvme: PCI address of the controller, "0000:00:04.0" */
+    uint32_t nsid;         /* nvme: namespace (default 1) */
+    unsigned nr_queues;    /* nvme: I/O queue pairs wanted; iscsi: sessions (one per worker) */
+    const char *url;       /* iscsi: iscsi://[user[%password]@]host[:port]/target-iqn/lun */
+    const char *pool;      /* rbd: pool name */
+    const char *image;     /* rbd: image name */
+    const char *snap;      /* rbd: snapshot to serve read-only; NULL: the image itself */
+    const char *conf;      /* rbd: ceph.conf; NULL: librados' default search */
+    const char *client_id; /* rbd: cephx user without "client." (NULL: admin) */
+    /*
+     * iscsi: seconds I/O is held while the target is unreachable (0: the
+     * default, 20); rbd: seconds before an OSD request fails (0: wait for the OSD).
+     */
+    unsigned timeout_s;
 };
 
 /*
@@ -182,6 +191,7 @@ int bdev_file_open(const struct bdev_config *cfg, struct bdev **out, char *err, 
 int bdev_null_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_nvme_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 int bdev_iscsi_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
+int bdev_rbd_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen);
 
 /*
  * Defensive checks every backend runs at submit: type, read-only, range and

@@ -78,11 +78,10 @@ static bool is_listening_socket(int fd)
 /* The --socket-path/--fd controller and its --lun LUNs.  Not part of the configuration. */
 static int start_cli_controller(const struct options *o)
 {
-    static const char *const type_names[] = { [BDEV_TYPE_RAM] = "ram",
-                                              [BDEV_TYPE_FILE] = "file",
-                                              [BDEV_TYPE_NULL] = "null",
-                                              [BDEV_TYPE_NVME] = "nvme",
-                                              [BDEV_TYPE_ISCSI] = "iscsi" };
+    static const char *const type_names[] = {
+        [BDEV_TYPE_RAM] = "ram",   [BDEV_TYPE_FILE] = "file",   [BDEV_TYPE_NULL] = "null",
+        [BDEV_TYPE_NVME] = "nvme", [BDEV_TYPE_ISCSI] = "iscsi", [BDEV_TYPE_RBD] = "rbd"
+    };
     char err[1024], label[32], bname[MGMT_NAME_MAX + 1];
     int ret;
 

@@ -83,12 +83,12 @@ static const char usage_text[] =
     "  -V, --version         print the version and exit\n"
     "\n"
     "SPEC is a comma-separated list of KEY=VALUE (write ,, for a comma inside a value):\n"
-    "  type=ram|file|null|nvme|iscsi  backend (required); null completes I/O without\n"
-    "                        storing data (reads leave the guest buffer as it was); nvme\n"
-    "                        drives a local NVMe controller from userspace through VFIO, DMA\n"
-    "                        going straight to guest memory (see vhost-user-scsi(8), NVME);\n"
-    "                        iscsi serves a LUN of a remote iSCSI target (vhost-user-scsi(8),\n"
-    "                        ISCSI)\n"
+    "  type=ram|file|null|nvme|iscsi|rbd  backend (required); null completes I/O\n"
+    "                        without storing data (reads leave the guest buffer as it was);\n"
+    "                        nvme drives a local NVMe controller from userspace through\n"
+    "                        VFIO, DMA going straight to guest memory (see\n"
+    "                        vhost-user-scsi(8), NVME); iscsi serves a LUN of a remote iSCSI\n"
+    "                        target (ISCSI); rbd serves a Ceph RBD image through librbd (RBD)\n"
     "  size=SIZE             ram, null: disk size (required), bytes with optional K, M, G or T\n"
     "                        (powers of 1024); a non-zero multiple of the block size\n"
     "  path=PATH             file: regular file or block device (required)\n"
@@ -104,9 +104,15 @@ static const char usage_text[] =
     "                        (required); CHAP credentials also from LIBISCSI_CHAP_USERNAME\n"
     "                        and LIBISCSI_CHAP_PASSWORD; block size and capacity come from\n"
     "                        the target\n"
+    "  pool=NAME, image=NAME rbd: the image (required); capacity comes from it\n"
+    "  snap=NAME             rbd: serve this snapshot of the image, read-only\n"
+    "  conf=PATH             rbd: ceph.conf (default: librados' search, $CEPH_CONF)\n"
+    "  id=NAME               rbd: cephx user without \"client.\" (default admin)\n"
     "  timeout=SECONDS       iscsi: while the target is unreachable I/O is held (not failed)\n"
     "                        and reissued once it is back, for up to SECONDS, then failed\n"
-    "                        with LOGICAL UNIT COMMUNICATION TIME-OUT (1..3600, default 20)\n"
+    "                        with LOGICAL UNIT COMMUNICATION TIME-OUT (1..3600, default 20);\n"
+    "                        rbd: fail a request an OSD has not answered after SECONDS with\n"
+    "                        ABORTED COMMAND (0..3600; 0, the default, waits for the OSD)\n"
     "  serial=STR            unit serial number: up to 36 printable ASCII characters\n"
     "  wwn=HEX               NAA identifier: 16 hex digits (optional 0x), NAA 5 or 6\n"
     "  write-cache=on|off    off: start with WCE=0 in the caching mode page, every write\n"
@@ -240,6 +246,11 @@ enum lun_key {
     K_REMOVABLE,
     K_PHYS_BLOCK,
     K_DISCARD_GRAN,
+    K_POOL,
+    K_IMAGE,
+    K_SNAP,
+    K_CONF,
+    K_ID,
     K_COUNT,
 };
 
@@ -262,7 +273,15 @@ static const char *const key_names[K_COUNT] = {
     [K_REMOVABLE] = "removable",
     [K_PHYS_BLOCK] = "physical-block-size",
     [K_DISCARD_GRAN] = "discard-granularity",
+    [K_POOL] = "pool",
+    [K_IMAGE] = "image",
+    [K_SNAP] = "snap",
+    [K_CONF] = "conf",
+    [K_ID] = "id",
 };
+
+/* The keys only type=rbd takes. */
+static const enum lun_key rbd_keys[] = { K_POOL, K_IMAGE, K_SNAP, K_CONF, K_ID };
 
 /*
  * A PCI address as sysfs names it: DDDD:BB:DD.F (hex, device 0..1f, function
@@ -289,6 +308,31 @@ static bool parse_pci(const char *val, char out[13])
     return true;
 }
 
+/*
+ * pool=, image=, snap=, id=: Ceph names, kept to printable ASCII without
+ * '/' or '@' (which separate them in "pool/image@snap").
+ */
+static int rbd_name(struct opt_lun *l, enum lun_key k, const char *val, const char *spec, char *err,
+                    size_t errlen)
+{
+    char *dst = k == K_POOL    ? l->rbd_pool
+                : k == K_IMAGE ? l->rbd_image
+                : k == K_SNAP  ? l->rbd_snap
+                               : l->rbd_id;
+    size_t max = k == K_ID ? sizeof(l->rbd_id) : sizeof(l->rbd_pool);
+
+    if (strlen(val) >= max)
+        return lun_error(err, errlen, spec, "%s= is longer than %zu characters", key_names[k],
+                         max - 1);
+    for (const char *c = val; *c; c++)
+        if (*c <= ' ' || *c > '~' || *c == '/' || *c == '@')
+            return lun_error(err, errlen, spec,
+                             "%s= must be printable ASCII without spaces, '/' or '@', not '%s'",
+                             key_names[k], val);
+    memcpy(dst, val, strlen(val) + 1); /* length checked above */
+    return 0;
+}
+
 /* Apply one key=value to l; checks that need other keys wait for lun_finish(). */
 static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const char *spec,
                      char *err, size_t errlen)
@@ -308,9 +352,11 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
             l->bdev.type = BDEV_TYPE_NVME;
         else if (!strcmp(val, "iscsi"))
             l->bdev.type = BDEV_TYPE_ISCSI;
+        else if (!strcmp(val, "rbd"))
+            l->bdev.type = BDEV_TYPE_RBD;
         else
             return lun_error(err, errlen, spec,
-                             "type= must be ram, file, null, nvme or iscsi, not '%s'", val);
+                             "type= must be ram, file, null, nvme, iscsi or rbd, not '%s'", val);
         return 0;
     case K_SIZE:
         r = parse_size(val, &l->bdev.size);
@@ -402,10 +448,22 @@ static int lun_apply(struct opt_lun *l, enum lun_key k, const char *val, const c
                              "ns= must be a namespace ID 1..4294967294, not '%s'", val);
         l->bdev.nsid = (uint32_t)n;
         return 0;
+    case K_POOL:
+    case K_IMAGE:
+    case K_SNAP:
+    case K_ID:
+        return rbd_name(l, k, val, spec, err, errlen);
+    case K_CONF:
+        /* type=rbd takes no path=, so the buffer holds the ceph.conf path. */
+        if (strlen(val) >= sizeof(l->path))
+            return lun_error(err, errlen, spec, "conf= is too long");
+        memcpy(l->path, val, strlen(val) + 1); /* length checked above */
+        return 0;
     case K_TIMEOUT:
-        if (!parse_uint(val, BDEV_ISCSI_MAX_TIMEOUT_S, &n) || n == 0)
-            return lun_error(err, errlen, spec, "timeout= must be 1..%d seconds, not '%s'",
-                             BDEV_ISCSI_MAX_TIMEOUT_S, val);
+        /* The range depends on the type (iscsi: 1..; rbd: 0..): lun_finish checks the rest. */
+        if (!parse_uint(val, OPT_MAX_RBD_TIMEOUT, &n))
+            return lun_error(err, errlen, spec, "timeout= must be 0..%d seconds, not '%s'",
+                             OPT_MAX_RBD_TIMEOUT, val);
         l->bdev.timeout_s = (unsigned)n;
         return 0;
     case K_COUNT:
@@ -423,9 +481,14 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
     if (l->bdev.type != BDEV_TYPE_NVME && (seen[K_PCI] || seen[K_NS]))
         return lun_error(err, errlen, spec, "%s= is only valid with type=nvme",
                          seen[K_PCI] ? "pci" : "ns");
-    if (l->bdev.type != BDEV_TYPE_ISCSI && (seen[K_URL] || seen[K_TIMEOUT]))
-        return lun_error(err, errlen, spec, "%s= is only valid with type=iscsi",
-                         seen[K_URL] ? "url" : "timeout");
+    if (seen[K_URL] && l->bdev.type != BDEV_TYPE_ISCSI)
+        return lun_error(err, errlen, spec, "url= is only valid with type=iscsi");
+    if (seen[K_TIMEOUT] && l->bdev.type != BDEV_TYPE_ISCSI && l->bdev.type != BDEV_TYPE_RBD)
+        return lun_error(err, errlen, spec, "timeout= is only valid with type=iscsi or rbd");
+    for (size_t i = 0; i < sizeof(rbd_keys) / sizeof(rbd_keys[0]); i++)
+        if (l->bdev.type != BDEV_TYPE_RBD && seen[rbd_keys[i]])
+            return lun_error(err, errlen, spec, "%s= is only valid with type=rbd",
+                             key_names[rbd_keys[i]]);
     if (l->bdev.type == BDEV_TYPE_ISCSI) {
         static const enum lun_key not_iscsi[] = { K_SIZE, K_PATH, K_DIRECT, K_BLOCK_SIZE };
 
@@ -437,7 +500,34 @@ static int lun_finish(struct opt_lun *l, const bool *seen, const char *spec, cha
         }
         if (!seen[K_URL])
             return lun_error(err, errlen, spec, "url= is required");
+        if (seen[K_TIMEOUT] && l->bdev.timeout_s == 0)
+            return lun_error(err, errlen, spec,
+                             "timeout= must be 1..%d seconds with type=iscsi, not 0",
+                             BDEV_ISCSI_MAX_TIMEOUT_S);
         l->bdev.url = l->path;
+        l->bdev.path = NULL;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(rbd_keys) / sizeof(rbd_keys[0]); i++)
+        if (l->bdev.type != BDEV_TYPE_RBD && seen[rbd_keys[i]])
+            return lun_error(err, errlen, spec, "%s= is only valid with type=rbd",
+                             key_names[rbd_keys[i]]);
+    if (l->bdev.type == BDEV_TYPE_RBD) {
+        if (seen[K_SIZE] || seen[K_PATH] || seen[K_DIRECT])
+            return lun_error(err, errlen, spec, "%s= is not valid with type=rbd (the image has it)",
+                             seen[K_SIZE]   ? "size"
+                             : seen[K_PATH] ? "path"
+                                            : "direct");
+        if (!seen[K_POOL] || !seen[K_IMAGE])
+            return lun_error(err, errlen, spec, "%s= is required", seen[K_POOL] ? "image" : "pool");
+        if (seen[K_SNAP] && seen[K_READONLY] && !l->bdev.readonly)
+            return lun_error(err, errlen, spec, "snap= is read-only: readonly=off contradicts it");
+        l->bdev.pool = l->rbd_pool;
+        l->bdev.image = l->rbd_image;
+        l->bdev.snap = seen[K_SNAP] ? l->rbd_snap : NULL;
+        l->bdev.client_id = seen[K_ID] ? l->rbd_id : NULL;
+        l->bdev.conf = seen[K_CONF] ? l->path : NULL;
+        l->bdev.readonly = l->bdev.readonly || seen[K_SNAP];
         l->bdev.path = NULL;
         return 0;
     }

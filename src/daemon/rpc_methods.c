@@ -118,14 +118,15 @@ static void m_controller_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
 
 struct bdev_args {
     const char *name, *path, *pci, *url;
+    const char *pool, *image, *snap, *conf, *id; /* rbd */
     int type;
     uint64_t size, block_size, ns, timeout;
     bool readonly, direct;
 };
 
-static const char *const bdev_types[] = { "ram", "file", "null", "nvme", "iscsi", NULL };
-static const enum bdev_type bdev_type_of[] = { BDEV_TYPE_RAM, BDEV_TYPE_FILE, BDEV_TYPE_NULL,
-                                               BDEV_TYPE_NVME, BDEV_TYPE_ISCSI };
+static const char *const bdev_types[] = { "ram", "file", "null", "nvme", "iscsi", "rbd", NULL };
+static const enum bdev_type bdev_type_of[] = { BDEV_TYPE_RAM,  BDEV_TYPE_FILE,  BDEV_TYPE_NULL,
+                                               BDEV_TYPE_NVME, BDEV_TYPE_ISCSI, BDEV_TYPE_RBD };
 
 static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_STR(struct bdev_args, name, true, 1, MGMT_NAME_MAX, RPC_PF_IDENT),
@@ -138,16 +139,32 @@ static const struct rpc_param bdev_create_p[] = {
     RPC_PARAM_STR(struct bdev_args, pci, false, 12, 12, RPC_PF_IDENT),
     RPC_PARAM_UINT(struct bdev_args, ns, false, 1, 0xfffffffe),
     RPC_PARAM_STR(struct bdev_args, url, false, 8, 4095, 0),
-    RPC_PARAM_UINT(struct bdev_args, timeout, false, 1, BDEV_ISCSI_MAX_TIMEOUT_S),
+    RPC_PARAM_STR(struct bdev_args, pool, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, image, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, snap, false, 1, 127, RPC_PF_IDENT),
+    RPC_PARAM_STR(struct bdev_args, conf, false, 1, 4095, 0),
+    RPC_PARAM_STR(struct bdev_args, id, false, 1, 63, RPC_PF_IDENT),
+    /* iscsi: 1..; rbd: 0 waits for the OSD (bdev_keys_ok). */
+    RPC_PARAM_UINT(struct bdev_args, timeout, false, 0, BDEV_ISCSI_MAX_TIMEOUT_S),
 };
 
 /* Which keys a type takes: anything else is a mistake worth naming. */
 static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_args *a)
 {
     static const char *const only[][2] = {
-        { "size", "ram or null" }, { "path", "file" },     { "direct", "file" },
-        { "pci", "nvme" },         { "ns", "nvme" },       { "block_size", "ram, null or file" },
-        { "url", "iscsi" },        { "timeout", "iscsi" },
+        { "size", "ram or null" },
+        { "path", "file" },
+        { "direct", "file" },
+        { "pci", "nvme" },
+        { "ns", "nvme" },
+        { "block_size", "ram, null, file or rbd" },
+        { "url", "iscsi" },
+        { "pool", "rbd" },
+        { "image", "rbd" },
+        { "snap", "rbd" },
+        { "conf", "rbd" },
+        { "id", "rbd" },
+        { "timeout", "iscsi or rbd" },
     };
     enum bdev_type t = bdev_type_of[a->type];
 
@@ -174,6 +191,16 @@ static bool bdev_keys_ok(struct rpc_ctx *ctx, json_t *params, const struct bdev_
     }
     if (t == BDEV_TYPE_ISCSI && !a->url) {
         rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "url: required for type iscsi");
+        return false;
+    }
+    if (t == BDEV_TYPE_ISCSI && rpc_param_given(params, "timeout") && a->timeout == 0) {
+        rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "timeout: must be 1..%d for type iscsi",
+                  BDEV_ISCSI_MAX_TIMEOUT_S);
+        return false;
+    }
+    if (t == BDEV_TYPE_RBD && (!a->pool || !a->image)) {
+        rpc_error(ctx, RPC_ERR_INVALID_PARAMS, "%s: required for type rbd",
+                  a->pool ? "image" : "pool");
         return false;
     }
     if (a->block_size != 512 && a->block_size != 4096) {
@@ -214,6 +241,11 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     cfg.pci = a.pci;
     cfg.nsid = (uint32_t)a.ns;
     cfg.url = a.url;
+    cfg.pool = a.pool;
+    cfg.image = a.image;
+    cfg.snap = a.snap;
+    cfg.conf = a.conf;
+    cfg.client_id = a.id;
     cfg.timeout_s = (unsigned)a.timeout;
     cfg.nr_queues = ((struct mgmt *)opaque)->npool;
     rc = bdev_open(&cfg, &bdev, err, sizeof(err));
@@ -494,7 +526,8 @@ static const struct rpc_method methods[] = {
       "delete a controller, dropping its frontend and its LUNs {name}", true },
     { "controller_list", m_controller_list, "the controllers and their LUNs", false },
     { "bdev_create", m_bdev_create,
-      "create a named block device {name, type, size|path|pci, block_size, readonly, direct, ns}",
+      "create a named block device {name, type, size|path|pci|pool+image, block_size, readonly, "
+      "direct, ns, snap, conf, id, timeout}",
       true },
     { "bdev_delete", m_bdev_delete, "delete an unattached block device {name}", true },
     { "bdev_resize", m_bdev_resize,

@@ -262,7 +262,7 @@ static void test_lun_spec_errors(void **state)
     expect_lun_error("type=ram,size", "size= needs a value");
     expect_lun_error("type=ram,size=", "size= needs a value");
     expect_lun_error("type=ram,size=,lun=1", "size= needs a value");
-    expect_lun_error("type=disk", "type= must be ram, file, null, nvme or iscsi, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file, null, nvme, iscsi or rbd, not 'disk'");
     expect_lun_error("type=ram,size=1M,", "empty key");
     expect_lun_error(",type=ram,size=1M", "empty key");
     expect_lun_error("=ram", "empty key");
@@ -320,7 +320,7 @@ static void test_null_lun(void **state)
     expect_lun_error("type=null,size=1M,path=/x", "path= is only valid with type=file");
     expect_lun_error("type=null,size=1M,direct=on", "direct= is only valid with type=file");
     expect_lun_error("type=Null,size=1M",
-                     "type= must be ram, file, null, nvme or iscsi, not 'Null'");
+                     "type= must be ram, file, null, nvme, iscsi or rbd, not 'Null'");
 
     /* Mixed with the other types, numbered in command-line order. */
     assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--lun",
@@ -331,6 +331,67 @@ static void test_null_lun(void **state)
     assert_int_equal(opts.luns[1].scsi.lun, 1);
     assert_int_equal(opts.luns[1].bdev.size, 1ull << 40);
     assert_int_equal(opts.luns[2].bdev.type, BDEV_TYPE_FILE);
+}
+
+/* type=rbd: the image names its size; only rbd takes the Ceph keys. */
+static void test_rbd_lun(void **state)
+{
+    const struct bdev_config *b = &opts.luns[0].bdev;
+
+    assert_int_equal(parse_lun("type=rbd,pool=rbd,image=vm1"), 0);
+    assert_int_equal(b->type, BDEV_TYPE_RBD);
+    assert_string_equal(b->pool, "rbd");
+    assert_string_equal(b->image, "vm1");
+    assert_null(b->snap);
+    assert_null(b->conf);
+    assert_null(b->client_id);
+    assert_null(b->path);
+    assert_int_equal(b->timeout_s, 0);
+    assert_false(b->readonly);
+
+    assert_int_equal(parse_lun("type=rbd,pool=p.1,image=img_2,conf=/etc/ceph/a,,b.conf,id=libvirt,"
+                               "timeout=30,block-size=4096,serial=r1"),
+                     0);
+    assert_string_equal(b->conf, "/etc/ceph/a,b.conf");
+    assert_string_equal(b->client_id, "libvirt");
+    assert_int_equal(b->timeout_s, 30);
+    assert_int_equal(b->block_size, 4096);
+
+    /* A snapshot is read-only whether or not readonly= says so. */
+    assert_int_equal(parse_lun("type=rbd,pool=rbd,image=vm1,snap=base"), 0);
+    assert_string_equal(b->snap, "base");
+    assert_true(b->readonly);
+    assert_int_equal(parse_lun("type=rbd,pool=rbd,image=vm1,snap=base,readonly=on"), 0);
+    expect_lun_error("type=rbd,pool=rbd,image=vm1,snap=base,readonly=off",
+                     "snap= is read-only: readonly=off contradicts it");
+
+    expect_lun_error("type=rbd,image=vm1", "pool= is required");
+    expect_lun_error("type=rbd,pool=rbd", "image= is required");
+    expect_lun_error("type=rbd,pool=rbd,image=vm1,size=1G",
+                     "size= is not valid with type=rbd (the image has it)");
+    expect_lun_error("type=rbd,pool=rbd,image=vm1,path=/x",
+                     "path= is not valid with type=rbd (the image has it)");
+    expect_lun_error("type=rbd,pool=rbd,image=vm1,direct=on",
+                     "direct= is not valid with type=rbd (the image has it)");
+    expect_lun_error("type=rbd,pool=rbd,image=a/b",
+                     "image= must be printable ASCII without spaces, '/' or '@', not 'a/b'");
+    expect_lun_error("type=rbd,pool=rbd,image=a@s",
+                     "image= must be printable ASCII without spaces, '/' or '@', not 'a@s'");
+    expect_lun_error("type=rbd,pool=my pool,image=a",
+                     "pool= must be printable ASCII without spaces, '/' or '@', not 'my pool'");
+    expect_lun_error("type=rbd,pool=rbd,image=a,timeout=-1",
+                     "timeout= must be 0..3600 seconds, not '-1'");
+    expect_lun_error("type=rbd,pool=rbd,image=a,timeout=3601",
+                     "timeout= must be 0..3600 seconds, not '3601'");
+    expect_lun_error("type=ram,size=1M,pool=rbd", "pool= is only valid with type=rbd");
+    expect_lun_error("type=file,path=/x,timeout=5",
+                     "timeout= is only valid with type=iscsi or rbd");
+    expect_lun_error("type=null,size=1M,conf=/x", "conf= is only valid with type=rbd");
+
+    char spec[300];
+    snprintf(spec, sizeof(spec), "type=rbd,pool=rbd,image=%0128d", 0);
+    assert_int_equal(parse_lun(spec), -1);
+    assert_non_null(strstr(err, "image= is longer than 127 characters"));
 }
 
 static void test_serial_and_wwn(void **state)
@@ -546,7 +607,7 @@ static void test_nvme_lun(void **state)
                      "path= is not valid with type=nvme (the namespace defines it)");
     expect_lun_error("type=ram,size=1M,pci=0000:00:04.0", "pci= is only valid with type=nvme");
     expect_lun_error("type=file,path=/x,ns=1", "ns= is only valid with type=nvme");
-    expect_lun_error("type=disk", "type= must be ram, file, null, nvme or iscsi, not 'disk'");
+    expect_lun_error("type=disk", "type= must be ram, file, null, nvme, iscsi or rbd, not 'disk'");
 }
 
 static void test_iscsi_lun(void **state)
@@ -565,15 +626,16 @@ static void test_iscsi_lun(void **state)
 
     expect_lun_error("type=iscsi", "url= is required");
     expect_lun_error("type=iscsi,url=iscsi://h/i/0,timeout=0",
-                     "timeout= must be 1..3600 seconds, not '0'");
+                     "timeout= must be 1..3600 seconds with type=iscsi, not 0");
     expect_lun_error("type=iscsi,url=iscsi://h/i/0,timeout=3601",
-                     "timeout= must be 1..3600 seconds, not '3601'");
+                     "timeout= must be 0..3600 seconds, not '3601'");
     expect_lun_error("type=iscsi,url=iscsi://h/i/0,size=1M",
                      "size= is not valid with type=iscsi (the target defines it)");
     expect_lun_error("type=iscsi,url=iscsi://h/i/0,block-size=4096",
                      "block-size= is not valid with type=iscsi (the target defines it)");
     expect_lun_error("type=ram,size=1M,url=iscsi://h/i/0", "url= is only valid with type=iscsi");
-    expect_lun_error("type=file,path=/x,timeout=3", "timeout= is only valid with type=iscsi");
+    expect_lun_error("type=file,path=/x,timeout=3",
+                     "timeout= is only valid with type=iscsi or rbd");
 }
 
 static void test_management_options(void **state)
@@ -635,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_lun_spec_errors),
         cmocka_unit_test(test_null_lun),
+        cmocka_unit_test(test_rbd_lun),
         cmocka_unit_test(test_serial_and_wwn),
         cmocka_unit_test(test_path_escapes_and_length),
         cmocka_unit_test(test_lun_numbering),

@@ -227,7 +227,7 @@ static void test_bdev_create_params(void **state)
           "{'name': 'x', 'type': 'null', 'size': 4096, 'ns': 1}");
     fails(f, -32602, "direct: only for type file", m,
           "{'name': 'x', 'type': 'ram', 'size': 4096, 'direct': true}");
-    fails(f, -32602, "block_size: only for type ram, null or file", m,
+    fails(f, -32602, "block_size: only for type ram, null, file or rbd", m,
           "{'name': 'x', 'type': 'nvme', 'pci': '0000:00:04.0', 'block_size': 512}");
     fails(f, -32602, "size: only for type ram or null", m,
           "{'name': 'x', 'type': 'nvme', 'pci': '0000:00:04.0', 'size': 4096}");
@@ -241,13 +241,25 @@ static void test_bdev_create_params(void **state)
           "{'name': 'x', 'type': 'nvme', 'pci': '0000:00:04.0', 'ns': 4294967295}");
     fails(f, -32602, "url: only for type iscsi", m,
           "{'name': 'x', 'type': 'ram', 'size': 4096, 'url': 'iscsi://h/i/0'}");
-    fails(f, -32602, "timeout: only for type iscsi", m,
+    fails(f, -32602, "timeout: only for type iscsi or rbd", m,
           "{'name': 'x', 'type': 'file', 'path': '/dev/null', 'timeout': 5}");
     fails(f, -32602, "url: required for type iscsi", m, "{'name': 'x', 'type': 'iscsi'}");
     fails(f, -32602, "timeout", m,
           "{'name': 'x', 'type': 'iscsi', 'url': 'iscsi://h/i/0', 'timeout': 0}");
-    fails(f, -32602, "block_size: only for type ram, null or file", m,
+    fails(f, -32602, "block_size: only for type ram, null, file or rbd", m,
           "{'name': 'x', 'type': 'iscsi', 'url': 'iscsi://h/i/0', 'block_size': 512}");
+    fails(f, -32602, "pool: required for type rbd", m, "{'name': 'x', 'type': 'rbd'}");
+    fails(f, -32602, "image: required for type rbd", m,
+          "{'name': 'x', 'type': 'rbd', 'pool': 'rbd'}");
+    fails(f, -32602, "pool: only for type rbd", m,
+          "{'name': 'x', 'type': 'ram', 'size': 4096, 'pool': 'rbd'}");
+    fails(f, -32602, "timeout: only for type iscsi or rbd", m,
+          "{'name': 'x', 'type': 'file', 'path': '/x', 'timeout': 5}");
+    fails(f, -32602, "image", m, "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a/b'}");
+    fails(f, -32602, "timeout", m,
+          "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a', 'timeout': 3601}");
+    fails(f, -32602, "size: only for type ram or null", m,
+          "{'name': 'x', 'type': 'rbd', 'pool': 'rbd', 'image': 'a', 'size': 4096}");
     fails(f, -32602, "params must be an object", m, "['x', 'ram']");
     assert_null(f->m.bdevs);
     assert_int_equal(f->saves, 0);

@@ -77,6 +77,11 @@ static const struct key k_bdev_create[] = {
     { "pci", "pci", K_STR, false },
     { "ns", "ns", K_UINT, false },
     { "url", "url", K_STR, false },
+    { "pool", "pool", K_STR, false },
+    { "image", "image", K_STR, false },
+    { "snap", "snap", K_STR, false },
+    { "conf", "conf", K_STR, false },
+    { "id", "id", K_STR, false },
     { "timeout", "timeout", K_UINT, false },
     { NULL },
 };
@@ -121,10 +126,12 @@ static const struct command commands[] = {
       "controller delete name=NAME" },
     { "controller", "list", "controller_list", k_none, print_controller_list, "controller list" },
     { "bdev", "create", "bdev_create", k_bdev_create, print_nothing,
-      "bdev create name=NAME type=ram|file|null|nvme|iscsi [size=SIZE] [path=PATH] "
+      "bdev create name=NAME type=ram|file|null|nvme|iscsi|rbd [size=SIZE] [path=PATH] "
       "[block-size=512|4096]\n"
       "              [readonly=on|off] [direct=on|off] [pci=DDDD:BB:DD.F] [ns=N]\n"
-      "              [url=iscsi://HOST[:PORT]/IQN/LUN] [timeout=SECONDS]" },
+      "              [url=iscsi://HOST[:PORT]/IQN/LUN] [pool=P image=I [snap=S] [conf=PATH] "
+      "[id=USER]]\n"
+      "              [timeout=SECONDS]" },
     { "bdev", "delete", "bdev_delete", k_name, print_nothing, "bdev delete name=NAME" },
     { "bdev", "resize", "bdev_resize", k_bdev_resize, print_nothing,
       "bdev resize name=NAME [size=SIZE]" },
