@@ -212,10 +212,14 @@ static void ws_start(struct scsi_task *task)
     task->bio.offset = task->lba * bs;
     task->bio.len = task->nblocks * bs;
     /*
-     * Deallocation only when it reads back as the pattern; otherwise the
-     * zeroes have to be written (WRITE_ZEROES when the backend has it).
+     * UNMAP set: SBC-4 has the device server of a thin provisioned unit
+     * deallocate every LBA (or write the block: either is allowed), whatever
+     * the block holds; deallocated blocks then read as zeroes (LBPRZ=1), so
+     * only a backend whose discard zeroes may take that path.  Otherwise
+     * zeroes go through WRITE_ZEROES when the backend has it, and any other
+     * pattern is written.
      */
-    if (zero && (task->step & WS_UNMAP) && bdev->discard_zeroes) {
+    if ((task->step & WS_UNMAP) && bdev->discard_zeroes) {
         task->bio.type = BDEV_IO_DISCARD;
         scsi_task_submit(task, ws_single_done);
         return;

@@ -194,11 +194,16 @@ static void test_write_same_unmap(void **state)
     assert_good(wsame(e, true, 0x09, 300, 5, NULL, 0));
     assert_int_equal(e->fb->count[BDEV_IO_DISCARD], 3);
     assert_int_equal(e->fb->data[304 * 512], 0);
-    /* Non-zero pattern with UNMAP: must be written. */
+    /* UNMAP with another pattern: still deallocated (SBC-4: the block is not what is kept). */
     block[3] = 1;
     assert_good(wsame(e, true, 0x08, 400, 5, block, sizeof(block)));
+    assert_int_equal(e->fb->count[BDEV_IO_DISCARD], 4);
+    assert_int_equal(e->fb->count[BDEV_IO_WRITE], 0);
+    assert_int_equal(e->fb->data[404 * 512 + 3], 0);
+    /* Without UNMAP the pattern is written. */
+    assert_good(wsame(e, true, 0, 500, 5, block, sizeof(block)));
     assert_int_equal(e->fb->count[BDEV_IO_WRITE], 1);
-    assert_int_equal(e->fb->data[404 * 512 + 3], 1);
+    assert_int_equal(e->fb->data[504 * 512 + 3], 1);
     block[3] = 0;
     env_free(e);
 
