@@ -398,6 +398,12 @@ static bool medium_verify_done(struct scsi_task *task, int result)
     return false;
 }
 
+static void verify_start(struct scsi_task *task)
+{
+    if (verify_prepare(task))
+        scsi_task_submit(task, verify_next);
+}
+
 void scsi_sbc_verify(struct scsi_task *task)
 {
     const uint8_t *cdb = task->cdb;
@@ -450,8 +456,10 @@ void scsi_sbc_verify(struct scsi_task *task)
     task->nblocks = r.n;
     task->buf_off = 0;
     task->step = SCSI_STEP_CHECK | bytchk;
-    if (verify_prepare(task))
-        scsi_task_submit(task, verify_next);
+    /* Its reads must not see half of a WRITE ATOMIC (a false MISCOMPARE): counted like READ's. */
+    if (!scsi_read_lock(task, task->lun, r.lba, r.n, verify_start))
+        return;
+    verify_start(task);
 }
 
 /*

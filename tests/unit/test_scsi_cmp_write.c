@@ -586,6 +586,26 @@ static void test_write_atomic_against_reads(void **state)
     start(e, e->task, &iov1, cdb, rd, 4 * 512);
     assert_int_equal(e->fb->npending, 1);
     fake_run(e->fb);
+
+    /*
+     * VERIFY with BYTCHK reads too: it waits for the atomic write and
+     * compares against all of the new data, never half of it.
+     */
+    e->done = 0;
+    memset(wr, 0x99, 8 * 512);
+    wa_cdb(cdb, 4, 8, 0);
+    start(e, t2, &iov2, cdb, wr, 8 * 512);
+    memset(cdb, 0, 16);
+    cdb[0] = 0x8f;
+    cdb[1] = 0x02; /* BYTCHK 01b */
+    put_be64(&cdb[2], 8);
+    put_be32(&cdb[10], 2);
+    memset(rd, 0x99, 2 * 512);
+    start(e, e->task, &iov1, cdb, rd, 2 * 512);
+    assert_int_equal(e->fb->npending, 1);
+    fake_run(e->fb);
+    assert_int_equal(e->done, 2);
+    assert_good(e->task);
     assert_int_equal(atomic_load(&e->lun->rl->readers), 0);
     assert_int_equal(atomic_load(&e->lun->rl->natomic), 0);
     free(wr);
