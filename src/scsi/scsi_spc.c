@@ -167,6 +167,17 @@ static size_t put_timeouts(uint8_t *p)
     return 12;
 }
 
+/*
+ * Commands in the table that this LUN's backend cannot serve, and that the
+ * handler refuses as INVALID COMMAND OPERATION CODE: not reported either.
+ */
+static bool lun_has_command(const struct scsi_lun *lun, const struct scsi_cmd *cmd)
+{
+    if (cmd->usage[0] == SCSI_OP_WRITE_ATOMIC_16)
+        return lun->bdev != NULL && scsi_atomic_max_blocks(lun->bdev) != 0;
+    return true;
+}
+
 static size_t put_one_command(uint8_t *p, const struct scsi_cmd *cmd, bool rctd)
 {
     size_t len = 4;
@@ -201,6 +212,9 @@ void scsi_spc_report_opcodes(struct scsi_task *task)
         for (unsigned i = 0; (cmd = scsi_cmd_at(i)) != NULL; i++) {
             uint8_t *d = &buf[len];
 
+            if (!lun_has_command(task->lun, cmd))
+                continue;
+
             /* Cannot happen while the table fits SCSI_MAX_COMMANDS (test_scsi_dispatch). */
             if (len + 8 + 12 > sizeof(buf))
                 break;
@@ -224,6 +238,10 @@ void scsi_spc_report_opcodes(struct scsi_task *task)
     case 2: /* one opcode and service action */
     case 3: /* one opcode, with service action if it has them */
         cmd = scsi_cmd_find(cdb[3], sa, &known);
+        if (cmd != NULL && !lun_has_command(task->lun, cmd)) {
+            cmd = NULL;
+            known = false;
+        }
         if (known) {
             /* A known opcode without a match only has service actions. */
             bool has_sa = cmd == NULL || cmd->has_sa;

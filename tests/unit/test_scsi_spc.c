@@ -217,6 +217,36 @@ static void test_report_opcodes_all(void **state)
     env_free(e);
 }
 
+/* WRITE ATOMIC(16) is reported only by a LUN whose backend can make a write atomic. */
+static bool lists_opcode(struct env *e, uint8_t op)
+{
+    uint8_t *buf = calloc(1, 4096);
+    bool seen = false;
+
+    assert_non_null(buf);
+    assert_good(rsoc(e, 0, 0, 0, buf, 4096));
+    for (uint32_t off = 4; off < get_be32(buf) + 4; off += 8)
+        seen |= buf[off] == op;
+    free(buf);
+    return seen;
+}
+
+static void test_report_opcodes_per_backend(void **state)
+{
+    struct env *e = env_new(64, 512);
+    uint8_t one[64];
+
+    assert_false(lists_opcode(e, 0x9c));
+    assert_good(rsoc(e, 1, 0x9c, 0, one, sizeof(one)));
+    assert_int_equal(one[1] & 7, 0x01);
+    e->fb->bdev.atomic_max_bytes = 4096;
+    assert_true(lists_opcode(e, 0x9c));
+    assert_good(rsoc(e, 1, 0x9c, 0, one, sizeof(one)));
+    assert_int_equal(one[1] & 7, 0x03);
+    assert_int_equal(one[4], 0x9c);
+    env_free(e);
+}
+
 static void test_report_opcodes_one(void **state)
 {
     struct env *e = env_new(64, 512);
@@ -281,9 +311,13 @@ static void test_report_opcodes_one(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tur_and_start_stop), cmocka_unit_test(test_inquiry_standard),
-        cmocka_unit_test(test_report_luns),        cmocka_unit_test(test_request_sense),
-        cmocka_unit_test(test_report_opcodes_all), cmocka_unit_test(test_report_opcodes_one),
+        cmocka_unit_test(test_tur_and_start_stop),
+        cmocka_unit_test(test_inquiry_standard),
+        cmocka_unit_test(test_report_luns),
+        cmocka_unit_test(test_request_sense),
+        cmocka_unit_test(test_report_opcodes_all),
+        cmocka_unit_test(test_report_opcodes_one),
+        cmocka_unit_test(test_report_opcodes_per_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
