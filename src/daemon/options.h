@@ -18,8 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "bdev/bdev.h"
-#include "scsi/scsi.h"
+#include "daemon/lun_spec.h"
 
 #ifndef VUS_VERSION
 #define VUS_VERSION "0.1.0"
@@ -31,18 +30,6 @@
 #define OPT_MAX_CPUS    1024
 /* QEMU's iothreads poll for at most 32 us by default; the same trade-off. */
 #define OPT_DEFAULT_POLL_US 32
-/* rbd timeout=: an hour is already far past any initiator's patience. */
-#define OPT_MAX_RBD_TIMEOUT 3600
-
-struct opt_lun {
-    struct bdev_config bdev; /* bdev.path points into path */
-    struct scsi_lun_config scsi;
-    char path[4096];
-    char pci[13]; /* nvme: "DDDD:BB:DD.F", domain added when omitted */
-    char rbd_pool[128], rbd_image[128], rbd_snap[128], rbd_id[64]; /* rbd: pool= ... id= */
-    bool lun_given; /* lun= was explicit; otherwise the next free number was chosen */
-};
-
 struct options {
     const char *socket_path; /* points into argv */
     int listen_fd;           /* -1 when --socket-path is used */
