@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Shared by the VM-free functional tests (test_fe_functional.c,
- * test_fe_session.c): one daemon for the group with two LUNs on target 0, one
- * on target 1 and two worker threads, and a fresh connection per test.
+ * test_fe_session.c, ...): one daemon for the group, by default with two LUNs
+ * on target 0, one on target 1 and two worker threads, and a fresh connection
+ * per test.
  * Header-only so every test program stays one file plus the library.
  */
 #ifndef VUS_TESTS_FRONTEND_FE_TEST_COMMON_H
@@ -15,13 +16,19 @@
 
 static struct daemon dmn;
 
+/* A program wanting other LUNs defines FE_TEST_DAEMON_ARGS (a NULL-terminated initialiser). */
+#ifndef FE_TEST_DAEMON_ARGS
+#define FE_TEST_DAEMON_ARGS                                                                        \
+    {                                                                                              \
+        "--lun", "type=ram,size=16M", "--lun", "type=ram,size=8M,block-size=4096", "--lun",        \
+            "type=ram,size=1M,target=1,lun=5,readonly=on", "--threads", "2", NULL                  \
+    }
+#endif
+
 static int group_setup(void **state)
 {
-    static const char *const args[] = { "--lun",     "type=ram,size=16M",
-                                        "--lun",     "type=ram,size=8M,block-size=4096",
-                                        "--lun",     "type=ram,size=1M,target=1,lun=5,readonly=on",
-                                        "--threads", "2",
-                                        NULL };
+    static const char *const args[] = FE_TEST_DAEMON_ARGS;
+
     return daemon_start(&dmn, args) == 0 ? 0 : -1;
 }
 

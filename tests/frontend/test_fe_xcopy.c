@@ -12,58 +12,27 @@
 
 #include <cmocka.h>
 
-#include "tests/frontend/fe_harness.h"
+/* Three LUNs of one controller: copies between them, one read-only destination. */
+#define FE_TEST_DAEMON_ARGS                                                                        \
+    {                                                                                              \
+        "--lun", "type=ram,size=16M", "--lun", "type=ram,size=4M,lun=1", "--lun",                  \
+            "type=ram,size=1M,lun=2,readonly=on", "--threads", "2", NULL                           \
+    }
+#include "tests/frontend/fe_test_common.h"
 
 #define BS 512
 
-static struct daemon dmn;
-
-static int group_setup(void **state)
+/* Each test starts with the LUNs' unit attentions cleared. */
+static int xcopy_setup(void **state)
 {
-    static const char *const args[] = { "--lun",     "type=ram,size=16M",
-                                        "--lun",     "type=ram,size=4M,lun=1",
-                                        "--lun",     "type=ram,size=1M,lun=2,readonly=on",
-                                        "--threads", "2",
-                                        NULL };
-    return daemon_start(&dmn, args) == 0 ? 0 : -1;
-}
+    struct ctx *cx;
 
-static int group_teardown(void **state)
-{
-    return daemon_stop(&dmn) == 0 ? 0 : -1;
-}
-
-struct ctx {
-    struct vus_fe *fe;
-    struct vus_fe_vq *rq;
-    uint8_t *buf;
-    uint8_t *buf2;
-};
-
-static int test_setup(void **state)
-{
-    static struct ctx cx;
-
-    memset(&cx, 0, sizeof(cx));
-    if (fe_open(&dmn, 2, &cx.fe) < 0)
+    if (test_setup(state) < 0)
         return -1;
-    cx.rq = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST);
-    cx.buf = vus_fe_alloc(cx.fe, 1 << 20, 4096);
-    cx.buf2 = vus_fe_alloc(cx.fe, 1 << 20, 4096);
-    if (!cx.buf || !cx.buf2)
-        return -1;
+    cx = *state;
     for (unsigned l = 0; l < 3; l++)
-        clear_ua(cx.rq, 0, l);
-    *state = &cx;
+        clear_ua(cx->rq, 0, l);
     return 0;
-}
-
-static int test_teardown(void **state)
-{
-    struct ctx *cx = *state;
-
-    vus_fe_close(cx->fe);
-    return daemon_alive(&dmn) ? 0 : -1;
 }
 
 static void expect_good(const struct vus_fe_cmd *c)
@@ -231,7 +200,7 @@ static void test_write_atomic(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, xcopy_setup, test_teardown)
     const struct CMUnitTest tests[] = {
         T(test_copy_between_luns),
         T(test_write_atomic),
