@@ -83,43 +83,40 @@ void scsi_sense_set_info(struct scsi_task *task, uint64_t info)
     put_be32(&task->sense[3], (uint32_t)info);
 }
 
+/*
+ * The three bytes of SENSE KEY SPECIFIC (SPC-4 4.5.2.4): a descriptor of
+ * their own in descriptor format, bytes 15..17 in fixed format.  NULL when
+ * the sense data has no room.
+ */
+static uint8_t *sense_key_specific(struct scsi_task *task)
+{
+    if (sense_is_desc(task)) {
+        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_SKS, 8);
+
+        return d != NULL ? &d[4] : NULL;
+    }
+    return task->sense_len >= SCSI_SENSE_FIXED_LEN ? &task->sense[15] : NULL;
+}
+
 void scsi_sense_set_field(struct scsi_task *task, bool in_cdb, unsigned byte, int bit)
 {
     /* SKSV, C/D, BPV + BIT POINTER, then FIELD POINTER (SPC-4 4.5.2.4.2). */
     uint8_t sks = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) | (bit >= 0 ? 0x08 | (bit & 7) : 0));
-    uint8_t *p;
+    uint8_t *p = sense_key_specific(task);
 
-    if (sense_is_desc(task)) {
-        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_SKS, 8);
-
-        if (d == NULL)
-            return;
-        p = &d[4];
-    } else if (task->sense_len >= SCSI_SENSE_FIXED_LEN) {
-        p = &task->sense[15];
-    } else {
+    if (p == NULL)
         return;
-    }
     p[0] = sks;
     put_be16(&p[1], (uint16_t)byte);
 }
 
 void scsi_sense_set_progress(struct scsi_task *task, uint16_t progress)
 {
-    uint8_t *p;
+    uint8_t *p = sense_key_specific(task);
 
-    if (sense_is_desc(task)) {
-        uint8_t *d = sense_desc_add(task, SCSI_SENSE_DESC_SKS, 8);
-
-        if (d == NULL)
-            return;
-        p = &d[4];
-    } else if (task->sense_len >= SCSI_SENSE_FIXED_LEN) {
-        p = &task->sense[15];
-    } else {
+    if (p == NULL)
         return;
-    }
-    p[0] = 0x80; /* SKSV */
+    p[0] = 0x80; /* SKSV; PROGRESS INDICATION (SPC-4 4.5.2.4.4) */
     put_be16(&p[1], progress);
 }
 
