@@ -319,7 +319,7 @@ void scsi_pr_in(struct scsi_task *task)
  * reservations are refused by the CDB check).  Without CRH, any persistent
  * registration makes RESERVE and RELEASE conflict (SPC-4 5.13.3).
  */
-void scsi_pr_reserve6(struct scsi_task *task)
+void scsi_pr_spc2_reserve(struct scsi_task *task)
 {
     struct scsi_pr *pr = task->lun->pr;
     uint64_t me = task->lun->pr_port;
@@ -340,7 +340,7 @@ void scsi_pr_reserve6(struct scsi_task *task)
         scsi_task_complete(task);
 }
 
-void scsi_pr_release6(struct scsi_task *task)
+void scsi_pr_spc2_release(struct scsi_task *task)
 {
     struct scsi_pr *pr = task->lun->pr;
     bool conflict;

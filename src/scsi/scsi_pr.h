@@ -153,7 +153,7 @@ int scsi_pr_file_load(const char *path, struct scsi_pr_state *st, char *err, siz
 /* Handlers. */
 void scsi_pr_in(struct scsi_task *task);
 void scsi_pr_out(struct scsi_task *task);
-void scsi_pr_reserve6(struct scsi_task *task);
-void scsi_pr_release6(struct scsi_task *task);
+void scsi_pr_spc2_reserve(struct scsi_task *task);
+void scsi_pr_spc2_release(struct scsi_task *task);
 
 #endif
