@@ -360,6 +360,20 @@ struct scsi_task {
     struct scsi_xcopy_task xcopy;             /* EXTENDED COPY progress (scsi_xcopy.c) */
 };
 
+/* What a command does to the medium, for the transport's statistics. */
+enum scsi_io_kind {
+    SCSI_IO_READ,
+    SCSI_IO_WRITE,        /* anything that writes the blocks it carries */
+    SCSI_IO_UNMAP,        /* UNMAP, WRITE SAME with the UNMAP bit */
+    SCSI_IO_WRITE_ZEROES, /* WRITE SAME without it */
+    SCSI_IO_FLUSH,
+    SCSI_IO_VERIFY,
+    SCSI_IO_OTHER,
+};
+
+/* The kind of the command in cdb, from the command table.  Any thread. */
+enum scsi_io_kind scsi_cdb_io_kind(const uint8_t *cdb);
+
 /*
  * Run task.  Increments lun->inflight before dispatch and decrements it just
  * before task->done(), so a LUN reset can wait for it to reach zero.

@@ -198,6 +198,33 @@ const struct scsi_cmd *scsi_cmd_at(unsigned idx)
     return NULL;
 }
 
+enum scsi_io_kind scsi_cdb_io_kind(const uint8_t *cdb)
+{
+    bool known;
+    const struct scsi_cmd *cmd = scsi_cmd_find(cdb[0], cdb[1] & 0x1f, &known);
+
+    if (cmd == NULL)
+        return SCSI_IO_OTHER;
+    /* How the data moves says most of it; the two commands without data that count, by name. */
+    switch (cmd->xfer) {
+    case SCSI_XFER_IN_BLOCKS:
+        return SCSI_IO_READ;
+    case SCSI_XFER_OUT_BLOCKS:
+    case SCSI_XFER_OUT_CAW: /* counted with its whole data-out */
+        return SCSI_IO_WRITE;
+    case SCSI_XFER_OUT_WSAME:
+        return (cdb[1] & SCSI_WS_UNMAP) ? SCSI_IO_UNMAP : SCSI_IO_WRITE_ZEROES;
+    case SCSI_XFER_OUT_VERIFY:
+        return SCSI_IO_VERIFY;
+    default:
+        if (cmd->handler == scsi_sbc_unmap)
+            return SCSI_IO_UNMAP;
+        if (cmd->handler == scsi_sbc_sync_cache)
+            return SCSI_IO_FLUSH;
+        return SCSI_IO_OTHER;
+    }
+}
+
 uint32_t scsi_max_xfer_blocks(const struct bdev *bdev)
 {
     return SCSI_MAX_XFER_BYTES / bdev->block_size;

@@ -97,41 +97,17 @@ static void req_fail(struct vscsi_req *r, uint8_t response)
     req_finish(r, sizeof(resp));
 }
 
-/* Which statistics line a command belongs on. */
+/* Which statistics line a command belongs on: the SCSI layer's kind of it. */
 static enum lun_op op_of(const struct scsi_task *task)
 {
-    switch (task->cdb[0]) {
-    case 0x08:
-    case 0x28:
-    case 0xa8:
-    case 0x88: /* READ(6/10/12/16) */
-        return LUN_OP_READ;
-    case 0x0a:
-    case 0x2a:
-    case 0xaa:
-    case 0x8a: /* WRITE(6/10/12/16) */
-    case 0x2e:
-    case 0xae:
-    case 0x8e: /* WRITE AND VERIFY(10/12/16) */
-    case 0x89: /* COMPARE AND WRITE: counted with its whole data-out */
-    case 0x8b: /* ORWRITE(16) */
-    case 0x9c: /* WRITE ATOMIC(16) */
-        return LUN_OP_WRITE;
-    case 0x42: /* UNMAP */
-        return LUN_OP_UNMAP;
-    case 0x41:
-    case 0x93: /* WRITE SAME(10/16): with UNMAP it deallocates */
-        return (task->cdb[1] & 0x08) ? LUN_OP_UNMAP : LUN_OP_WRITE_ZEROES;
-    case 0x35:
-    case 0x91: /* SYNCHRONIZE CACHE(10/16) */
-        return LUN_OP_FLUSH;
-    case 0x2f:
-    case 0xaf:
-    case 0x8f: /* VERIFY(10/12/16) */
-        return LUN_OP_VERIFY;
-    default:
-        return LUN_OP_OTHER;
-    }
+    static const enum lun_op by_kind[] = {
+        [SCSI_IO_READ] = LUN_OP_READ,   [SCSI_IO_WRITE] = LUN_OP_WRITE,
+        [SCSI_IO_UNMAP] = LUN_OP_UNMAP, [SCSI_IO_WRITE_ZEROES] = LUN_OP_WRITE_ZEROES,
+        [SCSI_IO_FLUSH] = LUN_OP_FLUSH, [SCSI_IO_VERIFY] = LUN_OP_VERIFY,
+        [SCSI_IO_OTHER] = LUN_OP_OTHER,
+    };
+
+    return by_kind[scsi_cdb_io_kind(task->cdb)];
 }
 
 static void count(const struct vscsi_queue *q, const struct scsi_task *task, bool aborted,

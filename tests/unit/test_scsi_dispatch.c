@@ -265,6 +265,36 @@ static void test_table_fits_report(void **state)
     assert_true(n <= SCSI_MAX_COMMANDS);
 }
 
+/* The statistics kind of every command that moves or drops blocks, from the table. */
+static void test_io_kind(void **state)
+{
+    static const struct {
+        uint8_t op, b1;
+        enum scsi_io_kind kind;
+    } cases[] = {
+        { 0x08, 0, SCSI_IO_READ },         { 0x28, 0, SCSI_IO_READ },
+        { 0xa8, 0, SCSI_IO_READ },         { 0x88, 0, SCSI_IO_READ },
+        { 0x0a, 0, SCSI_IO_WRITE },        { 0x2a, 0, SCSI_IO_WRITE },
+        { 0xaa, 0, SCSI_IO_WRITE },        { 0x8a, 0, SCSI_IO_WRITE },
+        { 0x2e, 0, SCSI_IO_WRITE },        { 0x8e, 0, SCSI_IO_WRITE },
+        { 0x89, 0, SCSI_IO_WRITE },        { 0x8b, 0, SCSI_IO_WRITE },
+        { 0x9c, 0, SCSI_IO_WRITE },        { 0x42, 0, SCSI_IO_UNMAP },
+        { 0x41, 0x08, SCSI_IO_UNMAP },     { 0x93, 0x08, SCSI_IO_UNMAP },
+        { 0x41, 0, SCSI_IO_WRITE_ZEROES }, { 0x93, 0, SCSI_IO_WRITE_ZEROES },
+        { 0x35, 0, SCSI_IO_FLUSH },        { 0x91, 0, SCSI_IO_FLUSH },
+        { 0x2f, 0, SCSI_IO_VERIFY },       { 0xaf, 0, SCSI_IO_VERIFY },
+        { 0x8f, 0, SCSI_IO_VERIFY },       { 0x12, 0, SCSI_IO_OTHER },
+        { 0x00, 0, SCSI_IO_OTHER },        { 0x9e, 0x10, SCSI_IO_OTHER },
+        { 0x15, 0, SCSI_IO_OTHER },        { 0xc7, 0, SCSI_IO_OTHER },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t cdb[16] = { cases[i].op, cases[i].b1 };
+
+        assert_int_equal(scsi_cdb_io_kind(cdb), cases[i].kind);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_fragmented_buffer),
         cmocka_unit_test(test_table_fits_report),
+        cmocka_unit_test(test_io_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
