@@ -101,7 +101,7 @@ TGT=$VUS_ROOT/tests/remote/tgt.sh
 export TGT_IQN=iqn.2024-01.org.vhost-user-scsi:guest-test
 # Not under VUS_TMP: vus_finish removes that before the EXIT trap runs.
 tdir=$(mktemp -d /tmp/vus-iscsi-tgt.XXXXXX)
-port=$((20000 + $$ % 20000))
+port=$((20000 + $$ % 12000)) # tgt.sh: at most 32767
 # The target goes with the test, however it ends.
 trap '"$TGT" stop "$tdir" >/dev/null 2>&1; rm -rf "$tdir"; vus_cleanup' EXIT
 "$TGT" start "$tdir" "$port" 64 || vus_fail "tgt did not start"

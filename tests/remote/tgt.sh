@@ -6,7 +6,8 @@
 #   tgt.sh restart DIR                start it again on the same port and image
 #   tgt.sh stop DIR                   remove the target and end tgtd
 # The port doubles as tgtd's control port, so parallel runs on distinct ports
-# do not meet.  DIR holds tgtd.pid, tgtd.log and the port.
+# do not meet; tgtadm takes control ports up to 32767 only.  DIR holds
+# tgtd.pid, tgtd.log and the port.
 set -euo pipefail
 TGT_IQN=${TGT_IQN:-iqn.2024-01.org.vhost-user-scsi:remote-test}
 
@@ -34,6 +35,10 @@ start() {
 
 case $cmd in
 start)
+	if ! [ "$3" -ge 1024 ] 2>/dev/null || [ "$3" -gt 32767 ]; then
+		echo "tgt.sh: port $3 is not in 1024..32767 (it is also tgtd's control port)" >&2
+		exit 2
+	fi
 	mkdir -p "$dir"
 	echo "$3" >"$dir/port"
 	[ -f "$dir/lun.img" ] || truncate -s "${4:-64}M" "$dir/lun.img"
