@@ -41,6 +41,7 @@
 #include "bdev/bdev.h"
 #include "scsi/scsi.h"
 #include "scsi/scsi_proto.h"
+#include "scsi/scsi_unit.h"
 #include "util/iov.h"
 #include "util/log.h"
 
@@ -383,7 +384,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct bdev_io *io = held.io;
 
         /* A SANITIZE with IMMED ended its task and goes on alone (scsi_sanitize.c). */
-        if (done_calls != 0 && !atomic_load(&lun->sanitizing))
+        if (done_calls != 0 && !atomic_load(&lun->unit->sanitizing))
             fz_bug("done() ran while a request of the task was outstanding");
         if (n > (1ul << 24))
             fz_bug("a command that never ends");

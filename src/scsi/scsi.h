@@ -85,7 +85,6 @@ struct scsi_lun_config {
 struct scsi_target;
 struct lun_stats;
 struct scsi_task;
-struct scsi_sanitize;
 struct scsi_unit;
 
 /*
@@ -165,17 +164,6 @@ struct scsi_lun {
      */
     _Atomic bool prevent;
     _Atomic bool medium_absent;
-    /*
-     * SANITIZE (scsi_sanitize.c): while sanitizing, commands other than
-     * INQUIRY, REPORT LUNS and REQUEST SENSE are NOT READY, SANITIZE IN
-     * PROGRESS, with sanitize_progress (of 65536) in the sense data.  A
-     * failed sanitize leaves the LUN in failure mode until EXIT FAILURE
-     * MODE or a successful one.
-     */
-    _Atomic bool sanitizing;
-    _Atomic uint16_t sanitize_progress;
-    _Atomic bool sanitize_failed;
-    struct scsi_sanitize *sanitize; /* the one running, owned by it */
     /*
      * RECEIVE COPY RESULTS: the last EXTENDED COPY(LID1) run with LIST ID
      * USAGE 00b on this I_T nexus, packed by scsi_xcopy.c (0: none).

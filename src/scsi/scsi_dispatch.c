@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_unit.h"
 #include "scsi/scsi_pr.h"
 #include "util/iov.h"
 
@@ -468,10 +469,10 @@ void scsi_task_execute(struct scsi_task *task)
             scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_INVALID_OPCODE, 0);
         return;
     }
-    if (!(cmd->flags & SCSI_CMD_UA_EXEMPT) && atomic_load(&lun->sanitizing)) {
+    if (!(cmd->flags & SCSI_CMD_UA_EXEMPT) && scsi_unit_sanitizing(lun)) {
         scsi_task_set_sense(task, SCSI_SK_NOT_READY, SCSI_ASC_NOT_READY,
                             SCSI_ASCQ_SANITIZE_IN_PROGRESS);
-        scsi_sense_set_progress(task, atomic_load(&lun->sanitize_progress));
+        scsi_sense_set_progress(task, atomic_load(&lun->unit->sanitize_progress));
         scsi_task_complete(task);
         return;
     }
@@ -480,7 +481,7 @@ void scsi_task_execute(struct scsi_task *task)
         return;
     }
     /* A failed sanitize leaves the medium unusable until EXIT FAILURE MODE or a new one. */
-    if (atomic_load(&lun->sanitize_failed) && scsi_medium_needed(cmd) &&
+    if (lun->unit != NULL && atomic_load(&lun->unit->sanitize_failed) && scsi_medium_needed(cmd) &&
         cmd->usage[0] != SCSI_OP_SANITIZE) {
         scsi_task_fail(task, SCSI_SK_MEDIUM_ERROR, SCSI_ASC_MEDIUM_FORMAT_CORRUPT,
                        SCSI_ASCQ_SANITIZE_FAILED);

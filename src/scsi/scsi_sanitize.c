@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_unit.h"
 #include "util/iov.h"
 
 #define SAN_IMMED       0x80 /* CDB byte 1 */
@@ -96,11 +97,11 @@ static void san_finish(struct scsi_sanitize *s, int err)
     struct scsi_lun *lun = s->lun;
     struct scsi_task *task = s->task;
 
-    atomic_store(&lun->sanitize_failed, err < 0);
-    atomic_store(&lun->sanitize_progress, 0);
-    lun->sanitize = NULL;
+    atomic_store(&lun->unit->sanitize_failed, err < 0);
+    atomic_store(&lun->unit->sanitize_progress, 0);
+    lun->unit->sanitize = NULL;
     free(s);
-    atomic_store(&lun->sanitizing, false);
+    atomic_store(&lun->unit->sanitizing, false);
     if (task != NULL) {
         if (err < 0)
             scsi_task_set_errno(task, err, true);
@@ -132,7 +133,7 @@ static void san_io_done(struct bdev_io *io, int result)
     done = (uint64_t)s->pass * s->blocks + (s->pass < s->passes ? s->lba : 0);
     if (s->pass >= s->passes)
         done = total;
-    atomic_store(&s->lun->sanitize_progress, (uint16_t)(done * 65535 / total));
+    atomic_store(&s->lun->unit->sanitize_progress, (uint16_t)(done * 65535 / total));
     /* Back through the loop: the worker serves its queues between two pieces. */
     if (s->loop != NULL) {
         io_loop_expect_post(s->loop);
@@ -200,7 +201,7 @@ static void san_step(struct scsi_sanitize *s)
 static void san_start(struct scsi_task *task)
 {
     struct scsi_lun *lun = task->lun;
-    struct scsi_sanitize *s = lun->sanitize;
+    struct scsi_sanitize *s = lun->unit->sanitize;
 
     if (task->cdb[1] & SAN_IMMED) {
         /* The sanitize outlives the task: it holds the LUN itself. */
@@ -231,7 +232,7 @@ void scsi_sbc_sanitize(struct scsi_task *task)
     }
     if (sa == SCSI_SANITIZE_EXIT_FAILURE) {
         /* Nothing to redo: the medium stays as the failed sanitize left it, usable. */
-        atomic_store(&lun->sanitize_failed, false);
+        atomic_store(&lun->unit->sanitize_failed, false);
         scsi_task_complete(task);
         return;
     }
@@ -259,16 +260,16 @@ void scsi_sbc_sanitize(struct scsi_task *task)
         }
     }
     /* Two at once on two workers: the second finds the first running. */
-    if (atomic_exchange(&lun->sanitizing, true)) {
+    if (atomic_exchange(&lun->unit->sanitizing, true)) {
         scsi_task_set_sense(task, SCSI_SK_NOT_READY, SCSI_ASC_NOT_READY,
                             SCSI_ASCQ_SANITIZE_IN_PROGRESS);
-        scsi_sense_set_progress(task, atomic_load(&lun->sanitize_progress));
+        scsi_sense_set_progress(task, atomic_load(&lun->unit->sanitize_progress));
         scsi_task_complete(task);
         return;
     }
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        atomic_store(&lun->sanitizing, false);
+        atomic_store(&lun->unit->sanitizing, false);
         scsi_task_set_errno(task, -ENOMEM, true);
         scsi_task_complete(task);
         return;
@@ -283,7 +284,7 @@ void scsi_sbc_sanitize(struct scsi_task *task)
 
         if (iov_to_buf(task->iov, task->iovcnt, SAN_HDR, pat, ow.ipl) != ow.ipl) {
             free(s);
-            atomic_store(&lun->sanitizing, false);
+            atomic_store(&lun->unit->sanitizing, false);
             task->overrun = true;
             scsi_task_complete(task);
             return;
@@ -304,8 +305,8 @@ void scsi_sbc_sanitize(struct scsi_task *task)
     } else {
         s->kind = SAN_K_WRITE; /* the zero pattern calloc left */
     }
-    atomic_store(&lun->sanitize_progress, 0);
-    lun->sanitize = s;
+    atomic_store(&lun->unit->sanitize_progress, 0);
+    lun->unit->sanitize = s;
     if (!scsi_range_lock(task, 0, s->blocks, true, san_start))
         return;
     san_start(task);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_unit.h"
 
 #ifndef VUS_VERSION
 #define VUS_VERSION "0.1"
@@ -38,7 +39,7 @@ void scsi_spc_request_sense(struct scsi_task *task)
         len = scsi_sense_build(buf, desc, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED, 0);
     } else if (scsi_ua_take(task->lun, &asc, &ascq)) {
         len = scsi_sense_build(buf, desc, SCSI_SK_UNIT_ATTENTION, asc, ascq);
-    } else if (atomic_load(&task->lun->sanitizing)) {
+    } else if (scsi_unit_sanitizing(task->lun)) {
         /* The one way to follow a sanitize: its progress in the sense-key specific field. */
         uint8_t *sks = desc ? &buf[SCSI_SENSE_DESC_LEN + 4] : &buf[15];
 
@@ -52,7 +53,7 @@ void scsi_spc_request_sense(struct scsi_task *task)
             buf[7] = (uint8_t)(len - 8);
         }
         sks[0] = 0x80; /* SKSV */
-        put_be16(&sks[1], atomic_load(&task->lun->sanitize_progress));
+        put_be16(&sks[1], atomic_load(&task->lun->unit->sanitize_progress));
     } else if (task->lun->removable && atomic_load(&task->lun->medium_absent)) {
         len = scsi_sense_build(buf, desc, SCSI_SK_NOT_READY, SCSI_ASC_MEDIUM_NOT_PRESENT, 0);
     } else {

@@ -8,7 +8,9 @@
  *
  *   - the LBA range lock, so that COMPARE AND WRITE and WRITE ATOMIC are
  *     atomic against writes from every nexus, not only from their own;
- *   - the reservations (scsi_pr.h).
+ *   - the reservations (scsi_pr.h);
+ *   - SANITIZE, which erases the medium for every nexus, and makes every
+ *     nexus's commands NOT READY while it runs.
  *
  * Threading: attach and detach run on the main thread (or a controller's
  * teardown) while the LUN is not published; the registry has its own lock.
@@ -21,13 +23,32 @@
 #include "scsi/scsi.h"
 #include "scsi/scsi_pr.h"
 
+struct scsi_sanitize;
+
 struct scsi_unit {
     struct scsi_unit *next; /* registry */
     const struct bdev *bdev;
     unsigned refs; /* scsi_luns attached, under the registry's lock */
     struct scsi_range_lock rlock;
     struct scsi_pr pr;
+    /*
+     * SANITIZE (scsi_sanitize.c): while sanitizing, commands other than
+     * INQUIRY, REPORT LUNS and REQUEST SENSE are NOT READY, SANITIZE IN
+     * PROGRESS, with sanitize_progress (of 65536) in the sense data.  A
+     * failed sanitize leaves the unit in failure mode until EXIT FAILURE
+     * MODE or a successful one.  Read by every worker without a lock.
+     */
+    _Atomic bool sanitizing;
+    _Atomic uint16_t sanitize_progress;
+    _Atomic bool sanitize_failed;
+    struct scsi_sanitize *sanitize; /* the one running, owned by it */
 };
+
+/* lun's unit is sanitizing (false for the LUN 0 stand-in, which has none). */
+static inline bool scsi_unit_sanitizing(const struct scsi_lun *lun)
+{
+    return lun->unit != NULL && atomic_load(&lun->unit->sanitizing);
+}
 
 /*
  * Join lun (lun->bdev set) to the unit of its bdev, creating it on the

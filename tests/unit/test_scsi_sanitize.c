@@ -3,6 +3,7 @@
  * SANITIZE (scsi_sanitize.c): OVERWRITE parameter lists, BLOCK ERASE, EXIT
  * FAILURE MODE, unsupported actions, and the LUN while a sanitize runs.
  */
+#include "scsi/scsi_unit.h"
 #include "scsi_fake.h"
 
 #define BLOCKS 600 /* more than one overwrite request (256 blocks) */
@@ -56,7 +57,7 @@ static void test_overwrite(void **state)
     memset(&p[4], 0x0f, 4);
     assert_good(sanitize(e, 0x81, p, 8, 8)); /* IMMED too */
     assert_true(all_bytes(e->fb->data, BLOCKS * 512, 0xf0));
-    assert_false(atomic_load(&e->lun->sanitizing));
+    assert_false(atomic_load(&e->lun->unit->sanitizing));
     env_free(e);
 }
 
@@ -205,7 +206,7 @@ static void test_in_progress(void **state)
     start(e, bg, erase_immed, 10);
     assert_int_equal(e->done, 1);
     assert_int_equal(bg->status, SCSI_STATUS_GOOD);
-    assert_true(atomic_load(&e->lun->sanitizing));
+    assert_true(atomic_load(&e->lun->unit->sanitizing));
     assert_int_equal(atomic_load(&e->lun->inflight), 1);
     assert_int_equal(e->fb->npending, 1);
     /* Others are NOT READY, SANITIZE IN PROGRESS, with a progress indication. */
@@ -233,7 +234,7 @@ static void test_in_progress(void **state)
     assert_int_equal(buf[13], 0x1b);
     assert_int_equal(buf[15], 0x80);
     fake_run(e->fb);
-    assert_false(atomic_load(&e->lun->sanitizing));
+    assert_false(atomic_load(&e->lun->unit->sanitizing));
     assert_int_equal(atomic_load(&e->lun->inflight), 0);
     assert_int_equal(e->fb->count[BDEV_IO_WRITE_ZEROES], 1);
     e->fb->deferred = false;

@@ -63,6 +63,37 @@ static void test_range_lock_across_nexuses(void **state)
     pr_env_free(p);
 }
 
+/* SANITIZE erases the logical unit: every nexus is NOT READY while it runs, not only its own. */
+static void test_sanitize_across_nexuses(void **state)
+{
+    struct pr_env *p = pr_env_new(NULL);
+    const uint8_t erase_immed[10] = { 0x48, 0x82 }, tur[6] = { 0 };
+    struct scsi_task *bg = calloc(1, sizeof(*bg));
+
+    assert_non_null(bg);
+    p->e->fb->deferred = true;
+    p->e->fb->bdev.can_write_zeroes = true;
+    /* IMMED: GOOD at once, the erase goes on (its I/O held by the fake). */
+    memcpy(bg->cdb, erase_immed, sizeof(erase_immed));
+    bg->cdb_len = 10;
+    bg->lun = p->a;
+    bg->dir = SCSI_DIR_NONE;
+    bg->done = env_done;
+    p->e->done = 0;
+    scsi_task_execute(bg);
+    assert_int_equal(p->e->done, 1);
+    assert_good(bg);
+    assert_true(scsi_unit_sanitizing(p->b));
+    assert_sense(run_on(p->e, p->b, tur, 6, SCSI_DIR_NONE, NULL, 0), SCSI_SK_NOT_READY, 0x04, 0x1b);
+    fake_run(p->e->fb);
+    assert_false(scsi_unit_sanitizing(p->a));
+    assert_good(run_on(p->e, p->b, tur, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_int_equal(p->e->fb->count[BDEV_IO_WRITE_ZEROES], 1);
+    p->e->fb->deferred = false;
+    free(bg);
+    pr_env_free(p);
+}
+
 /* Detaching one nexus leaves the unit to the other; a fresh attach after the last starts anew. */
 static void test_last_detach_frees(void **state)
 {
@@ -125,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_unit_per_bdev),
         cmocka_unit_test(test_range_lock_across_nexuses),
+        cmocka_unit_test(test_sanitize_across_nexuses),
         cmocka_unit_test(test_last_detach_frees),
         cmocka_unit_test(test_attach_failure),
     };
