@@ -129,7 +129,14 @@ check-qemu: deps
 	$(MAKE) qemu-check
 	VUS_BACKEND=daemon $(MAKE) qemu-guest-check
 
-check: check-unit check-ctl check-frontend check-fuzz check-guest check-qemu
+# One single-node Ceph cluster (rbd.mk) serves every RBD test of the run:
+# started once (~11 s), found by the tests through VUS_CEPH_DIR, stopped at
+# the end whatever happened.
+check: deps
+	@tests/remote/ceph-cluster.sh start $(CEPH_TEST_DIR) >/dev/null && { \
+	    export VUS_CEPH_DIR=$(CEPH_TEST_DIR); \
+	    $(MAKE) check-unit check-ctl check-frontend check-fuzz check-guest check-qemu; \
+	    rc=$$?; tests/remote/ceph-cluster.sh stop $(CEPH_TEST_DIR) >/dev/null; exit $$rc; }
 
 demo: deps
 	$(MAKE) all
