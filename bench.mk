@@ -9,6 +9,11 @@
 #                      nvme driver under our daemon vs fio on the kernel alone
 #                      -> docs/benchmarks-nvme.md (bench/nvme-guest.sh, ~4 min;
 #                      BENCH_NVME_* variables pass through)
+#   make bench-remote  iSCSI (tgt) and Ceph RBD (single-node cluster) LUNs in a
+#                      TCG guest: our daemon vs qemu-storage-daemon's own
+#                      iscsi/rbd drivers (vhost-user-blk export), same run
+#                      -> docs/benchmarks-remote.md (bench/remote.sh, ~20 min;
+#                      BENCH_REMOTE_* variables pass through)
 #
 # Needs a quiet machine for numbers that mean anything: fio, the daemon and
 # tgt share the CPUs. Variables of bench/run.sh (BENCH_*) pass through.
@@ -18,7 +23,7 @@ BENCH_MCOUNT := build/bench/malloc_count.so
 BENCH_TEST := build/bench/test_malloc_count
 BENCH_COPY_FLOOR := build/bench/copy_floor
 
-.PHONY: bench bench-quick bench-deps bench-contrib bench-test bench-nvme
+.PHONY: bench bench-quick bench-deps bench-contrib bench-test bench-nvme bench-remote bench-remote-deps
 
 $(BENCH_MCOUNT): bench/malloc_count.c
 	@mkdir -p $(dir $@)
@@ -54,3 +59,10 @@ bench-quick: bench-deps
 # the engine (scripts/guest/build-guest.sh, run by the script).
 bench-nvme: deps build/vhost-user-scsi fio-engine
 	bench/nvme-guest.sh
+
+# Not in deps: qemu-block-extra is for this benchmark only.
+bench-remote-deps:
+	@scripts/install-deps.sh bench
+
+bench-remote: deps bench-remote-deps build/vhost-user-scsi
+	bench/remote.sh

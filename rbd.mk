@@ -4,7 +4,8 @@
 #                          build/ceph, loopback) started once for: the VM-free
 #                          test_fe_rbd (plain and ASan daemon: I/O, FUA, flush,
 #                          discard, write-zeroes, resize, exclusive lock, snap=,
-#                          OSD stopped and restarted under I/O, timeout=) and the
+#                          OSD stopped and restarted under I/O, timeout=, --config
+#                          restart) and the
 #                          TCG guest test (tests/guest/test-rbd.sh: fio verify,
 #                          the OSD stopped during fio, ext4 + fsck); torn down after.
 #   make check-remote      includes it.  Both tests also run in make check

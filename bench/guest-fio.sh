@@ -1,12 +1,14 @@
 #!/bin/sh
-# Guest half of bench/guest.sh (busybox sh, run by the test guest's init as
-# "/tests/bench-guest.sh guest KIND QD SECONDS"): one fio 4k randread on the
-# disk the backend under test provides, result as one "VUS-BENCH:" line of
-# fio's terse output for the host to parse.
+# Guest half of bench/guest.sh and bench/remote.sh (busybox sh, run by the
+# test guest's init as "/tests/bench-guest.sh guest KIND QD SECONDS [RW]"):
+# one fio 4k RW (randread unless given) on the disk the backend under test
+# provides, result as one "VUS-BENCH:" line of fio's terse output for the
+# host to parse.
 [ "$1" = guest ] || exit 2
 kind=$2
 qd=$3
 secs=$4
+rw=${5:-randread}
 # shellcheck source=/dev/null # tests/guest/lib-guest.sh, at /tests in the guest
 . /tests/lib-guest.sh
 
@@ -27,7 +29,7 @@ fi
 echo none >"/sys/block/${dev#/dev/}/queue/scheduler" 2>/dev/null
 # The host reads the backend's CPU time at this marker and at the result.
 echo "VUS-BENCH-START"
-fio --name=bench --filename="$dev" --ioengine=libaio --direct=1 --rw=randread --bs=4k \
+fio --name=bench --filename="$dev" --ioengine=libaio --direct=1 --rw="$rw" --bs=4k \
 	--iodepth="$qd" --time_based --runtime="$secs" --norandommap --randrepeat=0 \
 	--output-format=terse --terse-version=3 >/tmp/bench.out 2>&1
 rc=$?

@@ -133,6 +133,9 @@ def main():
     w("The NVMe backend's benchmark (through VFIO, in a TCG guest) has its own page: "
       "[benchmarks-nvme.md](benchmarks-nvme.md) (`make bench-nvme`).")
     w("")
+    w("Remote storage (iSCSI, Ceph RBD) against qemu-storage-daemon's own drivers, in a TCG guest, has its own "
+      "page too: [benchmarks-remote.md](benchmarks-remote.md) (`make bench-remote`).")
+    w("")
     w("## What is measured")
     w("")
     w("VM-free: fio drives the daemon through our vhost-user frontend (`build/fio-vhost-user-scsi.so`, "

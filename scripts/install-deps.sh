@@ -1,6 +1,6 @@
 #!/bin/sh
-# Install the Debian packages the build, the tests and the demo need.
-# Idempotent: packages already present are left alone; apt-get update runs
+# Install the Debian packages the build, the tests and the demo need;
+# "install-deps.sh bench" adds those only a benchmark needs.  Idempotent: packages already present are left alone; apt-get update runs
 # only when something is missing.  Must run as root on Debian 12.
 set -eu
 
@@ -12,6 +12,9 @@ tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common
 libfuse3-dev"
 # RBD LUNs (librbd) and the single-node Ceph cluster their tests start.
 PKGS="$PKGS librbd-dev ceph-mon ceph-osd ceph-common"
+# make bench-remote: QEMU's iscsi and rbd block drivers, which
+# qemu-storage-daemon loads as modules.
+[ "${1:-}" = bench ] && PKGS="$PKGS qemu-block-extra"
 
 missing=""
 for p in $PKGS; do

@@ -11,7 +11,9 @@
  *   refused; a snapshot is served read-only;
  * - the OSD stopped during a write: the write waits, a RAM LUN on the same
  *   worker keeps answering, and the write completes once the OSD is back;
- *   with timeout=, it fails with ABORTED COMMAND instead.
+ *   with timeout=, it fails with ABORTED COMMAND instead;
+ * - --config: the daemon stopped and started again brings the LUN back,
+ *   lock and data included.
  *
  * The cluster: $VUS_CEPH_DIR (default build/ceph); one already running there
  * is reused (make check-remote starts one for all RBD tests), otherwise this
@@ -492,6 +494,63 @@ static void test_rbd_timeout(void **state)
     rpc_do(&cl, "bdev_delete", "{\"name\":\"r4\"}");
 }
 
+/*
+ * The group's daemon runs without --config: this test, last, restarts it
+ * with one.  The image's data goes from the first daemon (its orderly exit
+ * flushes librbd's cache and releases the lock) to the second, which must
+ * take the exclusive lock again on its own.
+ */
+static void test_rbd_config_restart(void **state)
+{
+    static const char *const args[] = { "--threads", "1", NULL };
+    char why[256];
+    uint8_t cdb[16];
+    struct vus_fe_cmd c;
+
+    (void)state;
+    rpc_cl_close(&cl);
+    assert_int_equal(mgmt_stop(&dmn), 0);
+    assert_int_equal(mgmt_start(&dmn, true, args), 0);
+    assert_int_equal(rpc_cl_connect(&cl, dmn.rpc, 2000), 0);
+    new_image("fe-cfg", 16, "");
+    rbd_bdev("r5", "fe-cfg", "{\"id\":\"admin\",\"timeout\":60}");
+    struct vus_fe *fe = attach("cfg", "r5", NULL);
+    uint8_t *w = vus_fe_alloc(fe, 65536, 4096), *r = vus_fe_alloc(fe, 65536, 4096);
+    if (mgmt_verified_io(vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST), 0, 0, 2048, 128, w, r, 30, why,
+                         sizeof(why)) < 0)
+        fail_msg("before the restart: %s", why);
+    vus_fe_close(fe);
+    open_fe = NULL;
+
+    rpc_cl_close(&cl);
+    assert_int_equal(mgmt_stop(&dmn), 0);
+    assert_int_equal(mgmt_start(&dmn, true, args), 0);
+    assert_int_equal(rpc_cl_connect(&cl, dmn.rpc, 2000), 0);
+
+    assert_int_equal(mgmt_fe_open(sock_path("cfg"), 1, 4 * MiB, &fe), 0);
+    open_fe = fe;
+    struct vus_fe_vq *vq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
+    clear_ua(vq, 0, 0);
+    assert_int_equal(read_capacity_blocks(fe, 0, 0, NULL), 16 * MiB / 512);
+    w = vus_fe_alloc(fe, 65536, 4096);
+    r = vus_fe_alloc(fe, 65536, 4096);
+    fill(w, 65536, 30);
+    cdb_rw16(cdb, false, 2048, 128);
+    assert_int_equal(scsi_exec(vq, &c, 0, cdb, 16, r, 65536, 2), 0);
+    assert_int_equal(c.status, 0);
+    if (memcmp(w, r, 65536))
+        fail_msg("the data written before the restart is not read back after it");
+    /* The restored LUN holds the lock again: a foreign writer is refused. */
+    if (sh("rbd bench --no-progress --io-type write --io-size 4096 --io-total 4096 rbd/fe-cfg "
+           ">/dev/null 2>&1") == 0)
+        fail_msg("rbd bench could write the image the restarted daemon serves");
+    if (mgmt_verified_io(vq, 0, 0, 4096, 128, w, r, 31, why, sizeof(why)) < 0)
+        fail_msg("after the restart: %s", why);
+
+    detach(fe, "cfg");
+    rpc_do(&cl, "bdev_delete", "{\"name\":\"r5\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +559,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rbd_exclusive_and_snap, test_teardown),
         cmocka_unit_test_teardown(test_rbd_osd_outage, test_teardown),
         cmocka_unit_test_teardown(test_rbd_timeout, test_teardown),
+        cmocka_unit_test_teardown(test_rbd_config_restart, test_teardown),
     };
     fe_apply_test_filter();
     return cmocka_run_group_tests(tests, rbd_group_setup, rbd_group_teardown);

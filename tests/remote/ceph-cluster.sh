@@ -132,7 +132,8 @@ start() {
 	ceph-authtool --create-keyring "$dir/client.admin.keyring" --gen-key -n client.admin \
 		--cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
 	ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/client.admin.keyring" >/dev/null
-	monmaptool --create --fsid "$(cat "$dir/fsid")" --add a "127.0.0.1:$port" "$dir/monmap" >/dev/null
+	# Spelled out: monmaptool takes a bare port other than 6789 for msgr2, which nothing here speaks.
+	monmaptool --create --fsid "$(cat "$dir/fsid")" --addv a "[v1:127.0.0.1:$port]" "$dir/monmap" >/dev/null
 	ceph-mon --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/mon.keyring" >/dev/null 2>&1 ||
 		die "ceph-mon --mkfs failed"
 	ceph-mon -f -i a >>"$dir/log/mon.a.out" 2>&1 &
