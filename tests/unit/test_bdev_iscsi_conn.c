@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,8 +35,8 @@ static struct bdev_iscsi *fake_lun(unsigned timeout_s)
     b->bdev.size = 1 << 20;
     b->bdev.block_size = 512;
     /* Nobody listens on port 1 of loopback: every login is refused at once. */
-    strcpy(b->t.portal, "127.0.0.1:1");
-    strcpy(b->t.iqn, "iqn.2024-01.org.x:none");
+    snprintf(b->t.portal, sizeof(b->t.portal), "%s", "127.0.0.1:1");
+    snprintf(b->t.iqn, sizeof(b->t.iqn), "%s", "iqn.2024-01.org.x:none");
     b->timeout_s = timeout_s;
     b->nw = 1;
     b->w = calloc(1, sizeof(*b->w));
