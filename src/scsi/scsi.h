@@ -117,6 +117,7 @@ struct scsi_range_lock {
 #define SCSI_UA_RES_PREEMPTED    (1u << 3) /* 2Ah/03h reservations preempted */
 #define SCSI_UA_RES_RELEASED     (1u << 4) /* 2Ah/04h reservations released */
 #define SCSI_UA_REG_PREEMPTED    (1u << 5) /* 2Ah/05h registrations preempted */
+#define SCSI_UA_MEDIUM_CHANGED   (1u << 6) /* 28h/00h: another nexus loaded the medium */
 
 struct scsi_lun {
     struct scsi_target *target; /* and through it the controller's set (EXTENDED COPY's CSCDs) */
@@ -158,12 +159,11 @@ struct scsi_lun {
     uint8_t lbppb_exp;   /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
     uint32_t unmap_gran; /* OPTIMAL UNMAP GRANULARITY, in logical blocks (>= 1) */
     /*
-     * Removable medium (scsi_medium.c).  prevent belongs to the one I_T
-     * nexus this scsi_lun serves; a LUN reset clears it (SPC-4 6.13).
-     * medium_absent: ejected; every medium access is NOT READY until a load.
+     * Removable medium (scsi_medium.c): prevent belongs to the one I_T
+     * nexus this scsi_lun serves; a LUN reset clears it (SPC-4 6.13).  The
+     * medium itself is the logical unit's (scsi_unit.medium_absent).
      */
     _Atomic bool prevent;
-    _Atomic bool medium_absent;
     /*
      * RECEIVE COPY RESULTS: the last EXTENDED COPY(LID1) run with LIST ID
      * USAGE 00b on this I_T nexus, packed by scsi_xcopy.c (0: none).

@@ -476,7 +476,7 @@ void scsi_task_execute(struct scsi_task *task)
         scsi_task_complete(task);
         return;
     }
-    if (lun->removable && atomic_load(&lun->medium_absent) && scsi_medium_needed(cmd)) {
+    if (scsi_unit_medium_absent(lun) && scsi_medium_needed(cmd)) {
         scsi_task_fail(task, SCSI_SK_NOT_READY, SCSI_ASC_MEDIUM_NOT_PRESENT, 0);
         return;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_unit.h"
 
 #define SSU_IMMED    0x01 /* byte 1 */
 #define SSU_START    0x01 /* byte 4 */
@@ -52,12 +53,44 @@ void scsi_medium_prevent_allow(struct scsi_task *task)
     scsi_task_complete(task);
 }
 
+/*
+ * Removal is prevented while any nexus on the unit prevents it (SPC-4 6.13),
+ * not only the one asking.  The members' list is the reservations' (every
+ * scsi_lun on the unit is one), walked under its lock.
+ */
+static bool removal_prevented(const struct scsi_lun *lun)
+{
+    struct scsi_pr *pr = lun->pr;
+    bool prevented = false;
+
+    if (pr == NULL)
+        return atomic_load(&lun->prevent);
+    pthread_mutex_lock(&pr->mu);
+    for (const struct scsi_lun *m = pr->members; m != NULL && !prevented; m = m->pr_next)
+        prevented = atomic_load(&m->prevent);
+    pthread_mutex_unlock(&pr->mu);
+    return prevented;
+}
+
+/* The medium is back: the other nexuses learn it from a unit attention (28h/00h). */
+static void medium_loaded(struct scsi_lun *lun)
+{
+    struct scsi_pr *pr = lun->pr;
+
+    atomic_store(&lun->unit->medium_absent, false);
+    pthread_mutex_lock(&pr->mu);
+    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next)
+        if (m != lun)
+            atomic_fetch_or(&m->ua_pending, SCSI_UA_MEDIUM_CHANGED);
+    pthread_mutex_unlock(&pr->mu);
+}
+
 static bool eject_after_flush(struct scsi_task *task, int result)
 {
     if (result < 0) {
         scsi_task_set_errno(task, result, true);
     } else {
-        atomic_store(&task->lun->medium_absent, true);
+        atomic_store(&task->lun->unit->medium_absent, true);
     }
     scsi_task_complete(task);
     return false;
@@ -78,7 +111,7 @@ void scsi_spc_start_stop(struct scsi_task *task)
         return;
     }
     /* Loading is refused too while prevented, as libiscsi PreventAllow.Eject expects. */
-    if (atomic_load(&lun->prevent)) {
+    if (removal_prevented(lun)) {
         scsi_task_fail(task, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_REMOVAL_PREVENTED,
                        SCSI_ASCQ_REMOVAL_PREVENTED);
         return;
@@ -86,21 +119,21 @@ void scsi_spc_start_stop(struct scsi_task *task)
     if (cdb[4] & SSU_START) {
         /*
          * The medium comes back as it left.  No NOT READY TO READY CHANGE
-         * unit attention: this nexus asked for the load itself, and there
-         * is no other nexus on this scsi_lun to tell.
+         * for this nexus, which asked for the load itself (libiscsi's
+         * StartStopUnit.Simple expects GOOD at once); the others get one.
          */
-        atomic_store(&lun->medium_absent, false);
+        medium_loaded(lun);
         scsi_task_complete(task);
         return;
     }
     /* An eject without NO_FLUSH first makes what the cache holds durable (SBC-3 5.25). */
     if (!(cdb[4] & SSU_NO_FLUSH) && lun->bdev->volatile_cache &&
-        !atomic_load(&lun->medium_absent)) {
+        !atomic_load(&lun->unit->medium_absent)) {
         memset(&task->bio, 0, sizeof(task->bio));
         task->bio.type = BDEV_IO_FLUSH;
         scsi_task_submit(task, eject_after_flush);
         return;
     }
-    atomic_store(&lun->medium_absent, true);
+    atomic_store(&lun->unit->medium_absent, true);
     scsi_task_complete(task);
 }

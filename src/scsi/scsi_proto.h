@@ -107,6 +107,7 @@
 #define SCSI_ASC_NOT_READY              0x04 /* /1B sanitize in progress */
 #define SCSI_ASCQ_SANITIZE_IN_PROGRESS  0x1b
 #define SCSI_ASC_MEDIUM_NOT_PRESENT     0x3a /* /00 */
+#define SCSI_ASC_MEDIUM_CHANGED         0x28 /* /00 not ready to ready change, medium may have changed */
 #define SCSI_ASC_REMOVAL_PREVENTED      0x53 /* /02 medium removal prevented */
 #define SCSI_ASCQ_REMOVAL_PREVENTED     0x02
 #define SCSI_ASC_MEDIUM_FORMAT_CORRUPT  0x31 /* /03 sanitize command failed */

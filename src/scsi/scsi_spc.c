@@ -54,7 +54,7 @@ void scsi_spc_request_sense(struct scsi_task *task)
         }
         sks[0] = 0x80; /* SKSV */
         put_be16(&sks[1], atomic_load(&task->lun->unit->sanitize_progress));
-    } else if (task->lun->removable && atomic_load(&task->lun->medium_absent)) {
+    } else if (scsi_unit_medium_absent(task->lun)) {
         len = scsi_sense_build(buf, desc, SCSI_SK_NOT_READY, SCSI_ASC_MEDIUM_NOT_PRESENT, 0);
     } else {
         len = scsi_sense_build(buf, desc, SCSI_SK_NO_SENSE, 0, 0);

@@ -42,7 +42,18 @@ struct scsi_unit {
     _Atomic uint16_t sanitize_progress;
     _Atomic bool sanitize_failed;
     struct scsi_sanitize *sanitize; /* the one running, owned by it */
+    /*
+     * Removable LUNs (scsi_medium.c): ejected through any nexus, the medium
+     * is gone for all of them; every medium access is NOT READY until a load.
+     */
+    _Atomic bool medium_absent;
 };
+
+/* lun is removable and its unit's medium is out. */
+static inline bool scsi_unit_medium_absent(const struct scsi_lun *lun)
+{
+    return lun->removable && lun->unit != NULL && atomic_load(&lun->unit->medium_absent);
+}
 
 /* lun's unit is sanitizing (false for the LUN 0 stand-in, which has none). */
 static inline bool scsi_unit_sanitizing(const struct scsi_lun *lun)

@@ -94,6 +94,51 @@ static void test_sanitize_across_nexuses(void **state)
     pr_env_free(p);
 }
 
+/*
+ * A removable medium is the unit's: ejected through one controller it is
+ * gone for the other; removal is prevented while either prevents it; a load
+ * through one tells the other with 28h/00h.
+ */
+static void test_removable_medium_across_nexuses(void **state)
+{
+    struct env *e = env_new(64, 512);
+    struct scsi_target_set *set_b = calloc(1, sizeof(*set_b));
+    struct scsi_lun_config cb = { .removable = true, .borrow_bdev = true };
+    struct scsi_lun *a, *b;
+    const uint8_t tur[6] = { 0 }, prevent[6] = { 0x1e, 0, 0, 0, 1, 0 };
+    const uint8_t allow[6] = { 0x1e }, eject[6] = { 0x1b, 0, 0, 0, 0x02, 0 };
+    const uint8_t load[6] = { 0x1b, 0, 0, 0, 0x03, 0 };
+    char err[256];
+
+    assert_non_null(set_b);
+    /* e's LUN was made fixed: make a removable twin of it on the same set first. */
+    assert_int_equal(scsi_lun_remove(&e->set, 0, 0), 0);
+    assert_int_equal(scsi_lun_create(&e->set, &cb, &e->fb->bdev, err, sizeof(err)), 0);
+    assert_int_equal(scsi_lun_create(set_b, &cb, &e->fb->bdev, err, sizeof(err)), 0);
+    a = scsi_lookup(&e->set, 0, 0);
+    b = scsi_lookup(set_b, 0, 0);
+    atomic_store(&a->ua_pending, 0);
+    atomic_store(&b->ua_pending, 0);
+
+    assert_good(run_on(e, a, prevent, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_sense(run_on(e, b, eject, 6, SCSI_DIR_NONE, NULL, 0), SCSI_SK_ILLEGAL_REQUEST, 0x53,
+                 0x02);
+    assert_good(run_on(e, a, allow, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_good(run_on(e, b, eject, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_sense(run_on(e, a, tur, 6, SCSI_DIR_NONE, NULL, 0), SCSI_SK_NOT_READY, 0x3a, 0);
+    assert_good(run_on(e, a, load, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_good(run_on(e, a, tur, 6, SCSI_DIR_NONE, NULL, 0));
+    assert_sense(run_on(e, b, tur, 6, SCSI_DIR_NONE, NULL, 0), SCSI_SK_UNIT_ATTENTION, 0x28, 0);
+    assert_good(run_on(e, b, tur, 6, SCSI_DIR_NONE, NULL, 0));
+    scsi_target_set_destroy(set_b);
+    free(set_b);
+    scsi_target_set_destroy(&e->set);
+    fake_free(e->fb);
+    free(e->task);
+    free(e);
+    g_env = NULL;
+}
+
 /* Detaching one nexus leaves the unit to the other; a fresh attach after the last starts anew. */
 static void test_last_detach_frees(void **state)
 {
@@ -157,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_one_unit_per_bdev),
         cmocka_unit_test(test_range_lock_across_nexuses),
         cmocka_unit_test(test_sanitize_across_nexuses),
+        cmocka_unit_test(test_removable_medium_across_nexuses),
         cmocka_unit_test(test_last_detach_frees),
         cmocka_unit_test(test_attach_failure),
     };
