@@ -84,6 +84,10 @@ for t in $TESTS; do
 		;;
 	*)
 		results+=("FAIL  $t (${dt}s, rc=$rc; logs $LOGDIR/$t.*)")
+		# CI shows only the tail of a run: the reasons go into the summary too.
+		while IFS= read -r why; do
+			results+=("        $why")
+		done < <(tr -d '\r' <"$LOGDIR/$t.run.log" | grep -a -E 'FAIL:|^VUS-CHECK-FAIL' | head -6 | cut -c1-200)
 		fail=$((fail + 1))
 		;;
 	esac

@@ -11,6 +11,10 @@ if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
 	g_wait_disks 1 || g_done
 	sd=$(g_disk_of_lun 0) || { g_fail "no disk for LUN 0"; g_done; }
+	# What one sets for network storage: a command may wait out a whole OSD
+	# restart (8 s down, then boot and peering, slow under a TCG guest on two
+	# cores).  The default 30 s would turn a slow restart into an abort.
+	echo 120 >"/sys/block/${sd#/dev/}/device/timeout" || g_fail "setting the command timeout"
 	job() { # name size
 		cat >/tmp/$1.fio <<-JOB
 			[global]
@@ -81,8 +85,11 @@ rbd create --size 128M "rbd/$img" || vus_fail "rbd create"
 	echo "osd stopped $(date +%T)" >"$VUS_TMP/fault"
 	sleep $OUTAGE
 	tr -d '\r' <"$VUS_SERIAL" | grep -q '^VUS-FAULT: done' && echo "fio had ended" >>"$VUS_TMP/fault"
-	"$CLUSTER" osd-start "$CEPH_DIR"
+	"$CLUSTER" osd-start "$CEPH_DIR" || echo "osd-start failed $(date +%T)" >>"$VUS_TMP/fault"
 	echo "osd started $(date +%T)" >>"$VUS_TMP/fault"
+	# No mgr, so no PG states: a small write succeeding says the OSD serves again.
+	timeout 120 rados -p rbd put vus-fault-probe /etc/hostname &&
+		echo "first write served $(date +%T)" >>"$VUS_TMP/fault"
 ) 8>&- &
 fault=$!
 
@@ -92,14 +99,21 @@ vus_start_backend "type=rbd,pool=rbd,image=$img,conf=$CEPH_CONF,lun=0" &&
 tr -d '\r' <"$VUS_SERIAL" 2>/dev/null | grep -q '^VUS-FAULT: go' || kill "$fault" 2>/dev/null
 wait "$fault"
 vus_stop_backend
+vus_log "fault timeline: $(tr '\n' ' ' <"$VUS_TMP/fault" 2>/dev/null)"
+if [ "$VUS_FAILS" != 0 ]; then
+	# The daemon's view of the outage, and the guest's.
+	grep -a -i -E 'rbd|error|abort|reset' "$VUS_DLOG" | tail -8 >&2
+	tr -d '\r' <"$VUS_SERIAL" | grep -a -E 'timing out|abort|reset|I/O error|err=' | head -8 >&2
+fi
 if [ ! -s "$VUS_TMP/fault" ]; then
 	vus_fail "the OSD outage never happened"
 elif grep -q "fio had ended" "$VUS_TMP/fault"; then
 	vus_fail "fio ended before the OSD came back: the outage did not hit its I/O"
 else
-	vus_log "OSD outage of ${OUTAGE}s during fio: $(tr '\n' ' ' <"$VUS_TMP/fault")"
+	vus_log "OSD outage of ${OUTAGE}s during fio"
 fi
 "$CLUSTER" osd-start "$CEPH_DIR"
 rbd rm --no-progress "rbd/$img" >/dev/null 2>&1
+rados -p rbd rm vus-fault-probe >/dev/null 2>&1
 [ -n "$started" ] && "$CLUSTER" stop "$CEPH_DIR"
 vus_finish
