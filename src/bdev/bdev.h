@@ -128,6 +128,12 @@ struct bdev {
     bool can_write_zeroes;      /* WRITE_ZEROES is supported */
     bool volatile_cache;        /* writes may be lost on power failure until FLUSH */
     uint32_t optimal_io_blocks; /* preferred transfer granularity in blocks (0: none) */
+    /*
+     * The smallest write the medium takes without reading around it (a
+     * page, a filesystem block, a 4Kn disk's sector): what a LUN reports as
+     * its physical block unless told otherwise.  0: block_size.
+     */
+    uint32_t phys_block_size;
     bool can_verify;            /* VERIFY is checked by the medium itself (else it is a no-op) */
     uint32_t max_io_bytes;      /* largest READ/WRITE worth sending at once (0: no preference) */
     uint64_t max_discard_bytes; /* largest DISCARD the backend takes in one request (0: any) */

@@ -613,6 +613,20 @@ static bool blkdev_can_discard(const struct stat *st)
  * can see, but fails with EOPNOTSUPP exactly when the filesystem cannot
  * punch.  Other failures leave us guessing from the filesystem type.
  */
+/*
+ * A write smaller than a filesystem block, or than a page through the page
+ * cache, reads the rest of it first: the smaller of the two.
+ */
+static uint32_t file_phys_block_size(const struct stat *st)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t b = st->st_blksize > 0 ? (uint64_t)st->st_blksize : 0;
+
+    if (page > 0 && b > (uint64_t)page)
+        b = (uint64_t)page;
+    return (uint32_t)b;
+}
+
 static bool file_can_punch(int fd, const struct stat *st, uint32_t block_size)
 {
     uint64_t end = ((uint64_t)st->st_size + block_size - 1) / block_size * block_size;
@@ -686,6 +700,8 @@ static int file_probe(struct bdev_file *f, const struct bdev_config *cfg, char *
         }
         if (ioctl(f->fd, BLKIOOPT, &opt) == 0)
             f->bdev.optimal_io_blocks = opt / cfg->block_size;
+        if (ioctl(f->fd, BLKPBSZGET, &opt) == 0)
+            f->bdev.phys_block_size = opt;
         f->bdev.can_discard = !cfg->readonly && blkdev_can_discard(&st);
         /* Discard on a block device may leave old data readable. */
         f->bdev.discard_zeroes = false;
@@ -694,6 +710,7 @@ static int file_probe(struct bdev_file *f, const struct bdev_config *cfg, char *
         size = (uint64_t)st.st_size;
         if (st.st_blksize > 0)
             f->bdev.optimal_io_blocks = (uint32_t)((uint64_t)st.st_blksize / cfg->block_size);
+        f->bdev.phys_block_size = file_phys_block_size(&st);
         f->bdev.can_discard = !cfg->readonly && file_can_punch(f->fd, &st, cfg->block_size);
         /* A punched hole in a file always reads back as zeroes. */
         f->bdev.discard_zeroes = true;

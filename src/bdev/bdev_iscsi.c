@@ -178,6 +178,8 @@ static int probe(struct bdev_iscsi *b, char *err, size_t errlen)
         goto out;
     }
     b->bdev.block_size = rc16->block_length;
+    if (rc16->lbppbe < 16)
+        b->bdev.phys_block_size = rc16->block_length << rc16->lbppbe;
     b->bdev.size = (rc16->returned_lba + 1) * rc16->block_length;
     scsi_free_scsi_task(task);
     if (b->bdev.block_size != 512 && b->bdev.block_size != 4096) {

@@ -271,6 +271,8 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
     r->bdev.can_write_zeroes = true;
     r->bdev.volatile_cache = false;
     r->bdev.optimal_io_blocks = 0;
+    /* The map and discards work in pages: a smaller UNMAP frees nothing. */
+    r->bdev.phys_block_size = (uint32_t)r->page_size;
     /*
      * There is no power loss to survive; against other commands a WRITE
      * ATOMIC is made all-or-nothing by the SCSI layer's range lock.

@@ -45,6 +45,22 @@ static bool pow2(uint32_t v)
     return v != 0 && (v & (v - 1)) == 0;
 }
 
+/*
+ * Unless the user says, a LUN's physical block is its medium's (a 512-byte
+ * LUN on a page, a filesystem block or a 4Kn disk is 512e), so guests align
+ * their writes to it and the backend does no read-modify-write.  A size the
+ * exponent cannot express is ignored.
+ */
+static uint8_t medium_lbppb_exp(const struct bdev *bdev)
+{
+    uint32_t pbs = bdev->phys_block_size;
+
+    if (pbs <= bdev->block_size || pbs % bdev->block_size != 0 || !pow2(pbs / bdev->block_size) ||
+        pbs / bdev->block_size > (1u << 15))
+        return 0;
+    return (uint8_t)__builtin_ctz(pbs / bdev->block_size);
+}
+
 static bool serial_ok(const char *s)
 {
     size_t n = strnlen(s, SCSI_SERIAL_MAX + 1);
@@ -165,6 +181,8 @@ int scsi_lun_create(struct scsi_target_set *set, const struct scsi_lun_config *c
     lun->removable = cfg->removable;
     if (cfg->physical_block_size != 0)
         lun->lbppb_exp = (uint8_t)__builtin_ctz(cfg->physical_block_size / bdev->block_size);
+    else
+        lun->lbppb_exp = medium_lbppb_exp(bdev);
     /* Unmapping less than a physical block frees nothing: its size is the natural default. */
     if (cfg->discard_granularity != 0)
         lun->unmap_gran = cfg->discard_granularity / bdev->block_size;

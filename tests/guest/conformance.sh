@@ -13,7 +13,8 @@
 #                    MultipathIO suite runs)
 #   readonly         readonly=on
 #   removable        removable=on
-#   512e             physical-block-size=4096 (512-byte logical blocks)
+#   512n             physical-block-size=512: one logical block per physical
+#                    block (the RAM LUN's default is its page: 512e)
 #   write-cache-off  write-cache=off
 # Each configuration but default runs by default only the suites its option
 # changes (CONFIG_SUITES below), and has its own list of known skips,
@@ -76,14 +77,14 @@ readonly)
 	suites="ALL.ReadOnly.*+ALL.Write10.WriteProtect+ALL.Write12.WriteProtect+ALL.Write16.WriteProtect+ALL.ModeSense6.*+ALL.Read10.*" ;;
 removable)
 	lunopts=,removable=on suites="ALL.PreventAllow.*+ALL.StartStopUnit.*+ALL.NoMedia.*+ALL.TestUnitReady.*+ALL.Inquiry.*" ;;
-512e)
-	lunopts=,physical-block-size=4096
+512n)
+	lunopts=,physical-block-size=512
 	suites="ALL.WriteSame10.*+ALL.WriteSame16.*+ALL.CompareAndWrite.*+ALL.ReadCapacity16.*+ALL.GetLBAStatus.*+ALL.Unmap.*+ALL.Inquiry.*" ;;
 write-cache-off)
 	lunopts=,write-cache=off
 	suites="ALL.Read10.*+ALL.Read12.*+ALL.Read16.*+ALL.Write10.*+ALL.Write12.*+ALL.Write16.*+ALL.WriteVerify10.*+ALL.ModeSense6.*+ALL.Prefetch10.*" ;;
 *)
-	echo "conformance.sh: unknown VUS_CONFORMANCE_CONFIG '$config' (default, readonly, removable, 512e, write-cache-off)" >&2
+	echo "conformance.sh: unknown VUS_CONFORMANCE_CONFIG '$config' (default, readonly, removable, 512n, write-cache-off)" >&2
 	exit 2 ;;
 esac
 filter=${1:-$suites}

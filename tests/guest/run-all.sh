@@ -111,7 +111,7 @@ if [ "${VUS_SKIP_CONFORMANCE:-0}" != 1 ] && [ -z "${*:-}" ]; then
 	echo "    full output: $LOGDIR/conformance.serial.log, failures: $LOGDIR/conformance.summary.txt"
 	# The other LUN configurations, each on the suites its option changes
 	# (conformance.sh), with its own known skips: about 2 minutes together.
-	for cfg in removable readonly 512e write-cache-off; do
+	for cfg in removable readonly 512n write-cache-off; do
 		echo "=== conformance ($cfg)"
 		t1=$(now)
 		if VUS_CONFORMANCE_CONFIG=$cfg "$HERE/conformance.sh" >"$LOGDIR/conformance-$cfg.run.log" 2>&1 7>&-; then

@@ -70,6 +70,9 @@ static void test_size_and_properties(void **state)
     assert_true(b->can_discard); /* /tmp is ext4, tmpfs, xfs or btrfs in CI */
     assert_true(b->can_write_zeroes);
     assert_int_equal(b->optimal_io_blocks, st.st_blksize / 4096);
+    /* A filesystem block, at most a page: what a smaller write reads around. */
+    assert_int_equal(b->phys_block_size,
+                     st.st_blksize < sysconf(_SC_PAGESIZE) ? st.st_blksize : sysconf(_SC_PAGESIZE));
     assert_non_null(strstr(b->desc, path));
     bdev_close(b);
 
@@ -378,6 +381,7 @@ static void test_block_device(void **state)
 
     b = open_file(dev, 4096, false, false);
     assert_int_equal(b->size, 4 * MiB);
+    assert_int_equal(b->phys_block_size, 4096); /* BLKPBSZGET of the 4Kn loop device */
     assert_false(b->discard_zeroes);
     assert_true(b->can_write_zeroes);
     uint8_t buf[8192];

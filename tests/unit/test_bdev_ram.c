@@ -25,6 +25,8 @@ static void test_open_properties(void **state)
     assert_true(b->discard_zeroes);
     assert_true(b->can_write_zeroes);
     assert_false(b->volatile_cache);
+    assert_int_equal(b->phys_block_size,
+                     (uint32_t)sysconf(_SC_PAGESIZE)); /* discards are in pages */
     assert_string_equal(b->desc, "ram 64M");
     bdev_close(b);
 

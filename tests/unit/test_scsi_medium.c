@@ -214,12 +214,47 @@ static void test_512e_reported(void **state)
     env_free(e);
 }
 
+/* The exponent a LUN gets on a medium of physical block pbs, given cfg_pbs (0: none). */
+static uint8_t exp_on_medium(uint32_t bs, uint32_t pbs, uint32_t cfg_pbs)
+{
+    struct scsi_target_set set = { 0 };
+    struct scsi_lun_config cfg = { .physical_block_size = cfg_pbs };
+    struct fake_bdev *fb = fake_new(64, bs);
+    char err[256];
+    uint8_t exp;
+
+    fb->bdev.phys_block_size = pbs;
+    assert_int_equal(scsi_lun_create(&set, &cfg, &fb->bdev, err, sizeof(err)), 0);
+    exp = scsi_lookup(&set, 0, 0)->lbppb_exp;
+    scsi_target_set_destroy(&set);
+    fake_free(fb);
+    return exp;
+}
+
+static void test_medium_physical_block_default(void **state)
+{
+    /* A 512-byte LUN on a page, filesystem block or 4Kn disk is 512e unless told. */
+    assert_int_equal(exp_on_medium(512, 4096, 0), 3);
+    assert_int_equal(exp_on_medium(512, 4096, 512), 0);
+    assert_int_equal(exp_on_medium(512, 4096, 65536), 7);
+    assert_int_equal(exp_on_medium(4096, 4096, 0), 0);
+    assert_int_equal(exp_on_medium(512, 0, 0), 0);
+    /* What the exponent cannot say is not guessed at. */
+    assert_int_equal(exp_on_medium(4096, 512, 0), 0);
+    assert_int_equal(exp_on_medium(512, 1536, 0), 0);
+    assert_int_equal(exp_on_medium(512, 512u << 16, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed_disk),          cmocka_unit_test(test_eject_load),
-        cmocka_unit_test(test_ssu_fields),          cmocka_unit_test(test_prevent_fields_and_reset),
-        cmocka_unit_test(test_lun_options_checked), cmocka_unit_test(test_512e_reported),
+        cmocka_unit_test(test_fixed_disk),
+        cmocka_unit_test(test_eject_load),
+        cmocka_unit_test(test_ssu_fields),
+        cmocka_unit_test(test_prevent_fields_and_reset),
+        cmocka_unit_test(test_lun_options_checked),
+        cmocka_unit_test(test_512e_reported),
+        cmocka_unit_test(test_medium_physical_block_default),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
