@@ -87,6 +87,21 @@ static void ctl_request_aborts(void *opaque)
         worker_request_aborts(&c->workers[i]);
 }
 
+/*
+ * PREEMPT AND ABORT from another controller's nexus (a worker, with the
+ * unit's reservation lock held): this control thread aborts the tasks.
+ */
+static void ctl_abort_task_set(void *transport, unsigned target, unsigned lun)
+{
+    struct controller *c = transport;
+
+    if (!vscsi_tmf_request_abort(&c->ctrl.tmfs, target, lun))
+        LOG_RATELIMITED(LOG_LEVEL_WARN,
+                        "LUN %u:%u: too many aborts for other nexuses pending; "
+                        "its tasks run to completion",
+                        target, lun);
+}
+
 /* Give ready request queues to workers; stopped ones lose their slots. */
 static void assign_queues(struct controller *c)
 {
@@ -209,6 +224,8 @@ int controller_start(struct controller *c, struct worker *workers, unsigned nwor
         controller_stop(c);
         return ret;
     }
+    c->targets.abort_task_set = ctl_abort_task_set;
+    c->targets.transport = c;
     c->groups = calloc(nworkers, sizeof(*c->groups));
     if (!c->groups) {
         controller_stop(c);

@@ -192,6 +192,15 @@ struct scsi_target {
 /* The targets of one controller. */
 struct scsi_target_set {
     struct scsi_target *targets[SCSI_MAX_TARGETS];
+    /*
+     * The transport's: abort this controller's tasks on target:lun as an
+     * ABORT TASK SET would (another nexus preempted this one with PREEMPT
+     * AND ABORT).  Called on that command's worker with the unit's
+     * reservation lock held: it may only post the request.  NULL: nothing
+     * to abort.
+     */
+    void (*abort_task_set)(void *transport, unsigned target, unsigned lun);
+    void *transport;
 };
 
 /*

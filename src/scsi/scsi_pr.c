@@ -82,6 +82,16 @@ void scsi_pr_ua(struct scsi_pr *pr, uint64_t port, unsigned bits)
             atomic_fetch_or(&m->ua_pending, bits);
 }
 
+void scsi_pr_abort_tasks(struct scsi_pr *pr, uint64_t port)
+{
+    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next) {
+        struct scsi_target_set *set = m->target->set;
+
+        if (m->pr_port == port && set->abort_task_set != NULL)
+            set->abort_task_set(set->transport, m->target->id, m->id);
+    }
+}
+
 /*
  * How a command fares against a reservation its nexus does not hold
  * (SPC-4 table "SPC commands that are allowed in the presence of various

@@ -127,6 +127,8 @@ void scsi_pr_release_spc2(struct scsi_lun *lun, bool any_holder);
 void scsi_pr_publish(struct scsi_pr *pr);
 /* Set unit attention bits on every member whose initiator port is port.  With pr->mu held. */
 void scsi_pr_ua(struct scsi_pr *pr, uint64_t port, unsigned bits);
+/* Have the transport abort the tasks of every member whose initiator port is port.  pr->mu held. */
+void scsi_pr_abort_tasks(struct scsi_pr *pr, uint64_t port);
 /* The registration of port, or NULL. */
 struct scsi_pr_reg *scsi_pr_find(struct scsi_pr_state *st, uint64_t port);
 /* port holds the persistent reservation (any registrant for the all-registrants types). */

@@ -14,10 +14,11 @@
  * initiator port reaches the logical unit through exactly one target port
  * here (its controller), so "all target ports" is that one.
  *
- * PREEMPT AND ABORT preempts as PREEMPT does but aborts nothing: the tasks
- * of another controller are out of this layer's reach (no list of them
- * here).  The preempted nexuses' commands already past the conflict check
- * finish; their next ones meet RESERVATION CONFLICT.
+ * PREEMPT AND ABORT preempts as PREEMPT does, then has each preempted
+ * nexus's transport abort its tasks on the logical unit as an ABORT TASK SET
+ * would (scsi_target_set.abort_task_set): they end ABORTED, their backend
+ * I/O cancelled where the backend can, and what they send next meets the
+ * new reservation.  The command completes without waiting for them.
  */
 #include <string.h>
 
@@ -404,8 +405,11 @@ void scsi_pr_out(struct scsi_task *task)
             pr->st = old;
     }
     if (res == PR_OK && rc == 0) {
-        for (unsigned i = 0; i < u.n; i++)
+        for (unsigned i = 0; i < u.n; i++) {
             scsi_pr_ua(pr, u.ua[i].port, u.ua[i].bits);
+            if (rq.sa == SCSI_PR_PREEMPT_ABORT && (u.ua[i].bits & SCSI_UA_REG_PREEMPTED))
+                scsi_pr_abort_tasks(pr, u.ua[i].port);
+        }
         scsi_pr_publish(pr);
     }
     pthread_mutex_unlock(&pr->mu);

@@ -66,6 +66,49 @@ void vscsi_ctrl_answer(struct vscsi_ctrl *c, uint16_t head, uint8_t response)
     virtq_push(c->vq, head, len);
 }
 
+bool vscsi_tmf_request_abort(struct vscsi_tmf_set *set, unsigned target, unsigned lun)
+{
+    uint32_t want = (target << 16 | lun) + 1;
+
+    for (unsigned i = 0; i < VSCSI_ABORT_REQS; i++) {
+        uint32_t cur = atomic_load_explicit(&set->abort_req[i], memory_order_relaxed);
+
+        /* One request per LUN is enough: it aborts whatever is in flight when it starts. */
+        if (cur == want || (cur == 0 && atomic_compare_exchange_strong_explicit(
+                                            &set->abort_req[i], &cur, want, memory_order_release,
+                                            memory_order_relaxed))) {
+            uint64_t one = 1;
+            ssize_t w = set->notify_fd >= 0 ? write(set->notify_fd, &one, sizeof(one)) : 0;
+            (void)w;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Start the requested aborts that still have their LUN, while TMF slots are free. */
+static void start_requested_aborts(struct vscsi_ctrl *c, uint64_t now_ns)
+{
+    for (unsigned i = 0; i < VSCSI_ABORT_REQS && vscsi_tmf_slot_free(c); i++) {
+        uint32_t req = atomic_exchange_explicit(&c->tmfs.abort_req[i], 0, memory_order_acquire);
+        struct scsi_lun *lun;
+
+        if (req == 0)
+            continue;
+        req--;
+        lun = scsi_lookup(c->targets, req >> 16, req & 0xffff);
+        /* Detached since (or only the LUN 0 stand-in left): nothing of it runs here. */
+        if (lun == NULL || lun->bdev == NULL)
+            continue;
+        vscsi_tmf_start(c, VSCSI_HEAD_NONE, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, lun, 0, now_ns);
+        /* After marking: the tasks running now end ABORTED. */
+        LOG_RATELIMITED(LOG_LEVEL_INFO,
+                        "LUN %u:%u: another initiator preempted this one (PREEMPT AND ABORT): "
+                        "its tasks are aborted",
+                        lun->target->id, lun->id);
+    }
+}
+
 static void reset_all_luns(struct scsi_target_set *set)
 {
     for (unsigned t = 0; t < SCSI_MAX_TARGETS; t++) {
@@ -85,7 +128,8 @@ static void tmf_complete(struct vscsi_ctrl *c, struct vscsi_tmf *t)
         scsi_lun_reset(t->lun);
     else if (t->subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET)
         reset_all_luns(c->targets);
-    vscsi_ctrl_answer(c, t->head, VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    if (t->head != VSCSI_HEAD_NONE)
+        vscsi_ctrl_answer(c, t->head, VIRTIO_SCSI_S_FUNCTION_COMPLETE);
     t->answered = true;
 }
 
@@ -136,6 +180,7 @@ int vscsi_ctrl_poll_tmfs(struct vscsi_ctrl *c, uint64_t now_ns)
         ssize_t r = read(c->tmfs.notify_fd, &v, sizeof(v));
         (void)r;
     }
+    start_requested_aborts(c, now_ns);
     for (unsigned id = 0; id < VSCSI_TMF_MAX; id++) {
         struct vscsi_tmf *t = &c->tmfs.tmf[id];
 
@@ -144,7 +189,7 @@ int vscsi_ctrl_poll_tmfs(struct vscsi_ctrl *c, uint64_t now_ns)
         if (atomic_load_explicit(&t->remaining, memory_order_acquire) == 0) {
             if (!t->answered) {
                 tmf_complete(c, t);
-                pushed = true;
+                pushed |= t->head != VSCSI_HEAD_NONE;
             }
             t->busy = false;
             continue;
@@ -162,9 +207,11 @@ int vscsi_ctrl_poll_tmfs(struct vscsi_ctrl *c, uint64_t now_ns)
                             "task management function %u: tasks still running after %u ms; "
                             "answering FAILURE",
                             t->subtype, c->tmf_timeout_ms);
-            vscsi_ctrl_answer(c, t->head, VIRTIO_SCSI_S_FAILURE);
+            if (t->head != VSCSI_HEAD_NONE) {
+                vscsi_ctrl_answer(c, t->head, VIRTIO_SCSI_S_FAILURE);
+                pushed = true;
+            }
             t->answered = true;
-            pushed = true;
         } else if (t->deadline_ns < next) {
             next = t->deadline_ns;
         }

@@ -50,9 +50,20 @@ struct vscsi_tmf {
     uint64_t deadline_ns;
 };
 
+/* ABORT TASK SETs another nexus asked for that can wait to start at once. */
+#define VSCSI_ABORT_REQS 8
+
 struct vscsi_tmf_set {
     struct vscsi_tmf tmf[VSCSI_TMF_MAX];
     int notify_fd; /* eventfd: a TMF's last victim completed; -1 in tests that poll */
+    /*
+     * ABORT TASK SET for a LUN on behalf of another nexus (PREEMPT AND
+     * ABORT), with no control request to answer: (target << 16 | lun) + 1,
+     * 0 when free.  By number, not pointer: the LUN may be detached before
+     * the control thread gets to it.  vscsi_tmf_request_abort fills one
+     * from any thread; vscsi_ctrl_poll_tmfs empties them.
+     */
+    _Atomic uint32_t abort_req[VSCSI_ABORT_REQS];
 };
 
 /* Worker: the slot now holds a new task (its lun and tag are published before). */
@@ -83,6 +94,14 @@ static inline uint32_t vscsi_slot_release(_Atomic uint64_t *state)
  * left.
  */
 void vscsi_tmf_victims_done(struct vscsi_tmf_set *set, uint32_t bits);
+
+/*
+ * Any thread: abort the tasks of this controller on LUN target:lun as an
+ * ABORT TASK SET would, without a control request (another nexus preempted
+ * this one with PREEMPT AND ABORT).  Only records the request and wakes the
+ * control thread through notify_fd.  False when every request slot is taken.
+ */
+bool vscsi_tmf_request_abort(struct vscsi_tmf_set *set, unsigned target, unsigned lun);
 
 /* Control thread: whether a TMF in progress still refers to lun. */
 bool vscsi_tmf_refers_to(const struct vscsi_tmf_set *set, const struct scsi_lun *lun);

@@ -8,6 +8,9 @@
 
 #include "virtio_scsi/vscsi.h"
 
+/* The head of a TMF nobody asked for on the control queue: it is not answered. */
+#define VSCSI_HEAD_NONE UINT16_MAX
+
 /* Whether a TMF that waits for victims could start now. */
 bool vscsi_tmf_slot_free(const struct vscsi_ctrl *c);
 

@@ -6,7 +6,8 @@
  * nexus without the reservation refused with RESERVATION CONFLICT, PREEMPT
  * and its unit attention, APTPL state written under --state-dir and
  * restored when the bdev is attached again, RESERVE(6) released when its
- * holder's connection closes.
+ * holder's connection closes; PREEMPT AND ABORT ending the preempted
+ * nexus's READ held in the backend (a file on the FUSE gate) as ABORTED.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +21,17 @@
 #define RES_CONFLICT 0x18 /* status RESERVATION CONFLICT */
 
 static char state_dir[128];
+static bool have_gate;
 
 static int pr_group_setup(void **state)
 {
     static const char *args[] = { "--threads", "2", "--state-dir", state_dir, NULL };
 
     (void)state;
+    /* Before the daemon is forked: it must see the FUSE mount (private mount namespace). */
+    have_gate = fuse_gate_start(&gate, 8 * 1024 * 1024) == 0;
+    if (!have_gate)
+        fprintf(stderr, "no FUSE: test_preempt_and_abort will be skipped\n");
     if (mgmt_init(&dmn) < 0)
         return -1;
     snprintf(state_dir, sizeof(state_dir), "%s/state", dmn.dir);
@@ -91,11 +97,16 @@ static uint8_t simple(struct vus_fe *fe, uint8_t op)
     return run(fe, cdb, 6, NULL, 0, false).status;
 }
 
-static void attach_shared(const char *ctrl)
+static void attach_bdev(const char *ctrl, const char *bdev)
 {
     rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", ctrl, "socket_path", sock_path(ctrl));
-    rpc_dof(&cl, "lun_attach", "{s:s, s:s, s:i, s:i}", "controller", ctrl, "bdev", "shared",
-            "target", 0, "lun", 0);
+    rpc_dof(&cl, "lun_attach", "{s:s, s:s, s:i, s:i}", "controller", ctrl, "bdev", bdev, "target",
+            0, "lun", 0);
+}
+
+static void attach_shared(const char *ctrl)
+{
+    attach_bdev(ctrl, "shared");
 }
 
 static struct vus_fe *open_ctrl(const char *ctrl)
@@ -203,10 +214,87 @@ static void test_pr_two_controllers(void **state)
     rpc_do(&cl, "bdev_delete", "{\"name\":\"shared\"}");
 }
 
+/*
+ * b's READ is in the backend (held by the gate) when a preempts b's
+ * registration.  With PREEMPT it finishes GOOD; with PREEMPT AND ABORT it
+ * ends ABORTED once the backend lets it go, and b's next WRITE meets a's
+ * reservation.  a's own commands are untouched.
+ */
+static uint8_t held_read_after(struct vus_fe *a, struct vus_fe *b, uint8_t sa, long *logpos)
+{
+    struct vus_fe_vq *bq = vus_fe_vq(b, VIRTIO_SCSI_VQ_REQUEST);
+    uint8_t *bbuf = vus_fe_alloc(b, 4096, 4096);
+    struct iovec iov = { bbuf, 512 };
+    struct vus_fe_cmd c, *done = NULL;
+    const char *want[] = { "PREEMPT AND ABORT", NULL };
+
+    memset(&c, 0, sizeof(c));
+    cdb_rw16(c.cdb, false, 8, 1);
+    c.in = &iov;
+    c.in_cnt = 1;
+    fuse_gate_hold(&gate, FUSE_GATE_READ);
+    assert_int_equal(vus_fe_cmd_submit(bq, &c), 0);
+    vus_fe_vq_kick(bq);
+    assert_int_equal(fuse_gate_wait_held(&gate, 1, T_TIMEOUT), 0);
+    *logpos = mgmt_log_size(&dmn);
+    assert_int_equal(pr_out(a, sa, 0x1, 0xa, 0xb, 0), 0);
+    /* The abort is the other controller's to start: its log line says it marked the READ. */
+    if (sa == 0x05 && !mgmt_log_wait(&dmn, *logpos, want, 5000))
+        fail_msg("controller pb did not start aborting its tasks within 5 s");
+    fuse_gate_release(&gate);
+    for (int t = 0; t < T_TIMEOUT / 10 && !done; t++) {
+        done = vus_fe_cmd_reap(bq);
+        if (!done)
+            vus_fe_vq_wait(bq, 10);
+    }
+    assert_ptr_equal(done, &c);
+    if (c.response == VIRTIO_SCSI_S_OK)
+        assert_int_equal(c.status, 0);
+    return c.response;
+}
+
+static void test_preempt_and_abort(void **state)
+{
+    long logpos = 0;
+
+    (void)state;
+    if (!have_gate)
+        skip();
+    rpc_dof(&cl, "bdev_create", "{s:s, s:s, s:s}", "name", "gated", "type", "file", "path",
+            gate.path);
+    attach_bdev("ga", "gated");
+    attach_bdev("gb", "gated");
+    struct vus_fe *a = open_ctrl("ga"), *b = open_ctrl("gb");
+    uint8_t *abuf = vus_fe_alloc(a, 4096, 4096), *bbuf = vus_fe_alloc(b, 4096, 4096);
+
+    /* a holds Write Exclusive; b is registered. */
+    assert_int_equal(pr_out(a, 0x00, 0, 0, 0xa, 0), 0);
+    assert_int_equal(pr_out(b, 0x00, 0, 0, 0xb, 0), 0);
+    assert_int_equal(pr_out(a, 0x01, 0x1, 0xa, 0, 0), 0);
+
+    assert_int_equal(held_read_after(a, b, 0x04, &logpos), VIRTIO_SCSI_S_OK);
+    expect_ua_once(vus_fe_vq(b, VIRTIO_SCSI_VQ_REQUEST), 0, 0, 0x2a, 0x05);
+    assert_int_equal(pr_out(b, 0x00, 0, 0, 0xb, 0), 0);
+
+    assert_int_equal(held_read_after(a, b, 0x05, &logpos), VIRTIO_SCSI_S_ABORTED);
+    expect_ua_once(vus_fe_vq(b, VIRTIO_SCSI_VQ_REQUEST), 0, 0, 0x2a, 0x05);
+    assert_int_equal(rw(b, true, bbuf), RES_CONFLICT);
+    assert_int_equal(rw(b, false, bbuf), 0);
+    assert_int_equal(rw(a, true, abuf), 0);
+
+    assert_int_equal(pr_out(a, 0x03, 0, 0xa, 0, 0), 0);
+    vus_fe_close(a);
+    vus_fe_close(b);
+    rpc_do(&cl, "controller_delete", "{\"name\":\"ga\"}");
+    rpc_do(&cl, "controller_delete", "{\"name\":\"gb\"}");
+    rpc_do(&cl, "bdev_delete", "{\"name\":\"gated\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_pr_two_controllers, test_teardown),
+        cmocka_unit_test_teardown(test_preempt_and_abort, test_teardown),
     };
     return cmocka_run_group_tests(tests, pr_group_setup, group_teardown);
 }

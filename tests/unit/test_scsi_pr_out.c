@@ -194,6 +194,52 @@ static void test_preempt(void **state)
     pr_env_free(p);
 }
 
+/* What the transport was asked to abort (scsi_target_set.abort_task_set). */
+struct abort_log {
+    unsigned calls, target, lun;
+};
+
+static void log_abort(void *transport, unsigned target, unsigned lun)
+{
+    struct abort_log *l = transport;
+
+    l->calls++;
+    l->target = target;
+    l->lun = lun;
+}
+
+/*
+ * PREEMPT AND ABORT has the preempted nexus's transport abort its tasks on
+ * the LUN; PREEMPT does not, and neither touches the preemptor's.
+ */
+static void test_preempt_and_abort_aborts(void **state)
+{
+    struct pr_env *p = pr_env_new(NULL);
+    struct abort_log la = { 0 }, lb = { 0 };
+
+    p->e->set.abort_task_set = log_abort;
+    p->e->set.transport = &la;
+    p->set_b->abort_task_set = log_abort;
+    p->set_b->transport = &lb;
+    assert_good(pr_out(p, p->a, SCSI_PR_REGISTER, 0, 0, 0xa, 0));
+    assert_good(pr_out(p, p->b, SCSI_PR_REGISTER, 0, 0, 0xb, 0));
+    assert_good(pr_out(p, p->a, SCSI_PR_RESERVE, SCSI_PR_WE, 0xa, 0, 0));
+    assert_good(pr_out(p, p->b, SCSI_PR_PREEMPT, SCSI_PR_WE, 0xb, 0xa, 0));
+    assert_int_equal(la.calls + lb.calls, 0);
+    assert_ua(pr_simple(p, p->a, SCSI_OP_TEST_UNIT_READY), 0x2a, 0x05);
+    /* a registers again; b preempts it and aborts: a's tasks on 0:0 go, b's stay. */
+    assert_good(pr_out(p, p->a, SCSI_PR_REGISTER, 0, 0, 0xa, 0));
+    assert_good(pr_out(p, p->b, SCSI_PR_PREEMPT_ABORT, SCSI_PR_EA, 0xb, 0xa, 0));
+    assert_int_equal(la.calls, 1);
+    assert_int_equal(la.target, 0);
+    assert_int_equal(la.lun, 0);
+    assert_int_equal(lb.calls, 0);
+    /* A key nobody has: conflict, nothing aborted. */
+    assert_conflict(pr_out(p, p->b, SCSI_PR_PREEMPT_ABORT, SCSI_PR_EA, 0xb, 0x77, 0));
+    assert_int_equal(la.calls, 1);
+    pr_env_free(p);
+}
+
 static void test_register_and_move(void **state)
 {
     struct pr_env *p = pr_env_new(NULL);
@@ -271,13 +317,10 @@ static void test_bad_cdbs_and_lists(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register_and_keys),
-        cmocka_unit_test(test_types_and_conflicts),
-        cmocka_unit_test(test_unregister_holder),
-        cmocka_unit_test(test_clear),
-        cmocka_unit_test(test_preempt),
-        cmocka_unit_test(test_register_and_move),
-        cmocka_unit_test(test_bad_cdbs_and_lists),
+        cmocka_unit_test(test_register_and_keys), cmocka_unit_test(test_types_and_conflicts),
+        cmocka_unit_test(test_unregister_holder), cmocka_unit_test(test_clear),
+        cmocka_unit_test(test_preempt),           cmocka_unit_test(test_preempt_and_abort_aborts),
+        cmocka_unit_test(test_register_and_move), cmocka_unit_test(test_bad_cdbs_and_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

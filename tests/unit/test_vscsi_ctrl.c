@@ -353,6 +353,46 @@ static void test_tmf_waits_only_for_tasks_it_found(void **state)
 }
 
 /*
+ * An ABORT TASK SET another nexus asked for (PREEMPT AND ABORT): the next
+ * poll starts it, its victim answers ABORTED, and nothing appears on the
+ * control ring; a request for a LUN that is gone is dropped, and a full
+ * request table says so.
+ */
+static void test_requested_abort(void **state)
+{
+    struct fx *f = *state;
+    uint64_t r0, r1;
+    int h0 = start_read_resp(f, LUN_0_0, 11, &r0);
+
+    assert_true(vscsi_tmf_request_abort(&f->ctrl.tmfs, 0, 0));
+    assert_true(vscsi_tmf_request_abort(&f->ctrl.tmfs, 0, 0)); /* coalesced */
+    assert_true(vscsi_tmf_request_abort(&f->ctrl.tmfs, 5, 9)); /* no such LUN */
+    assert_true(vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns()) > 0);
+    assert_int_equal(f->disk->cancelled, 1);
+    for (unsigned i = 0; i < VSCSI_ABORT_REQS; i++)
+        assert_int_equal(atomic_load(&f->ctrl.tmfs.abort_req[i]), 0);
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_response(f, h0, r0), VIRTIO_SCSI_S_ABORTED);
+    assert_int_equal(vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns()), -1);
+    assert_false(vscsi_ctrl_tmfs_pending(&f->ctrl));
+    assert_int_equal(rh_used_pending(&f->ctrl_ring), 0);
+    /* Tasks after it run normally; the LUN has no unit attention from it. */
+    int h1 = start_read_resp(f, LUN_0_0, 12, &r1);
+    assert_true(fb_complete_held(f->disk));
+    vscsi_queue_flush(&f->q);
+    assert_int_equal(req_used(f, h1), RESP_LEN + BS);
+    assert_int_equal(atomic_load(&f->lun0->ua_pending), 0);
+    /* Full: distinct LUNs beyond the table are refused. */
+    for (unsigned i = 0; i < VSCSI_ABORT_REQS; i++)
+        assert_true(vscsi_tmf_request_abort(&f->ctrl.tmfs, 1, i));
+    assert_false(vscsi_tmf_request_abort(&f->ctrl.tmfs, 2, 0));
+    vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns());
+    assert_true(vscsi_tmf_request_abort(&f->ctrl.tmfs, 2, 0));
+    vscsi_ctrl_poll_tmfs(&f->ctrl, now_ns());
+}
+
+/*
  * A backend that cannot cancel and does not finish: the TMF answers FAILURE
  * at its deadline (the guest escalates), resets nothing, and its slot stays
  * taken until the task is gone, which still answers ABORTED.
@@ -637,6 +677,7 @@ int main(void)
         T(test_lun_reset),
         T(test_lun_reset_aborts_task),
         T(test_tmf_waits_only_for_tasks_it_found),
+        T(test_requested_abort),
         T(test_tmf_deadline),
         T(test_tmf_slots_exhausted),
         T(test_reset_waits_for_slot),
