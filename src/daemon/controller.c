@@ -262,13 +262,17 @@ void controller_stop(struct controller *c)
     c->groups = NULL;
     c->workers = NULL;
     c->nworkers = 0;
+    /*
+     * The LUNs leave their units first: until then another controller's
+     * PREEMPT AND ABORT may post to tmfs.notify_fd (ctl_abort_task_set).
+     */
+    scsi_target_set_destroy(&c->targets);
     if (c->dev.fault.notify_fd >= 0)
         close(c->dev.fault.notify_fd);
     c->dev.fault.notify_fd = -1;
     if (c->ctrl.tmfs.notify_fd >= 0)
         close(c->ctrl.tmfs.notify_fd);
     c->ctrl.tmfs.notify_fd = -1;
-    scsi_target_set_destroy(&c->targets);
 }
 
 void controller_pause(struct controller *c)
