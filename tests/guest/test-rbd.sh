@@ -61,6 +61,10 @@ fi
 . "$(dirname "$0")/lib.sh"
 vus_setup rbd
 vus_require_daemon
+# The guest waits out the OSD's restart (up to the 120 s command timeout it
+# sets): the default 90 s for the whole VM would cut a slow restart short.
+VUS_VM_TIMEOUT=${VUS_VM_TIMEOUT:-300}
+export VUS_VM_TIMEOUT
 CEPH_DIR=${VUS_CEPH_DIR:-$VUS_ROOT/build/ceph}
 CLUSTER=$VUS_ROOT/tests/remote/ceph-cluster.sh
 export CEPH_CONF=$CEPH_DIR/ceph.conf
