@@ -64,8 +64,23 @@ static struct {
     bool deferred; /* complete from the main loop, after submit returned */
 } fault;
 
-/* The executing task's LUN had WCE 0 when it started (mode parameters are per input). */
-static bool write_through;
+/*
+ * Which backing devices had WCE 0 on their LUN when the input started: a
+ * write must be FUA there.  Per device, not per task: EXTENDED COPY writes
+ * to another LUN, whose cache setting is its own (it keeps what an earlier
+ * input left; only the addressed LUN's is set per input, and only a MODE
+ * SELECT, which writes nothing, changes it mid-command).
+ */
+static const struct bdev *write_through[8];
+static unsigned nwrite_through;
+
+static bool is_write_through(const struct bdev *b)
+{
+    for (unsigned i = 0; i < nwrite_through; i++)
+        if (write_through[i] == b)
+            return true;
+    return false;
+}
 
 /* The request a deferred completion is owed to: a task has at most one outstanding. */
 static struct {
@@ -119,7 +134,7 @@ static int mem_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
 
     if (bdev_io_check(bdev, io) != 0)
         fz_bug("the SCSI layer submitted a request the backend must refuse");
-    if (io->type == BDEV_IO_WRITE && !io->fua && write_through)
+    if (io->type == BDEV_IO_WRITE && !io->fua && is_write_through(bdev))
         fz_bug("a write without FUA while the write cache is off");
     res = fault_for_request(&at_submit);
     if (at_submit)
@@ -197,6 +212,7 @@ static const struct lun_def lun_defs[] = {
     { 1, 5, 512, 32 * 1024, false, false, false, true, false, false },
 };
 #define NLUN_DEFS (sizeof(lun_defs) / sizeof(lun_defs[0]))
+_Static_assert(NLUN_DEFS <= sizeof(write_through) / sizeof(write_through[0]), "a slot per LUN");
 
 /* Addresses the selector byte picks from: real LUNs, a stand-in and nothing. */
 static const unsigned addrs[8][2] = { { 0, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 },
@@ -351,8 +367,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     wce_before = atomic_load(&lun->wce);
     d_sense_before = atomic_load(&lun->d_sense);
-    /* Only a MODE SELECT may turn the cache on mid-command, and it writes nothing. */
-    write_through = !wce_before;
+    nwrite_through = 0;
+    for (unsigned i = 0; i < NLUN_DEFS; i++) {
+        struct scsi_lun *l = scsi_lookup(&targets, lun_defs[i].target, lun_defs[i].lun);
+
+        if (l != NULL && l->bdev != NULL && !atomic_load(&l->wce))
+            write_through[nwrite_through++] = l->bdev;
+    }
     fault.nreq = 0;
     fault.which = hdr[8] & 7u;
     fault.kind = (hdr[8] >> 3) & 3u;
