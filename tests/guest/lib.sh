@@ -199,6 +199,24 @@ vus_run_guest() {
 	return "$rc"
 }
 
+# vus_wait_serial PATTERN SECONDS [PID]: wait for a line of the guest's
+# serial log matching the extended regexp PATTERN, for tests whose host half
+# acts at a point of the guest's run (a fault, a kill).  1 when SECONDS pass
+# first, or when the process PID (the VM) ends without it.
+vus_wait_serial() {
+	local pat=$1 n=$(($2 * 10)) pid=${3:-} i
+	for ((i = 0; i < n; i++)); do
+		tr -d '\r' 2>/dev/null <"$VUS_SERIAL" | grep -a -q -E "$pat" && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			# It may have printed the line just before it ended.
+			tr -d '\r' 2>/dev/null <"$VUS_SERIAL" | grep -a -q -E "$pat"
+			return
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # "VUS-KV: key=value" lines printed by the guest half.
 vus_guest_kv() {
 	tr -d '\r' <"$VUS_SERIAL" | sed -n "s/^VUS-KV: $1=//p" | tail -1

@@ -112,16 +112,7 @@ VUS_DEV_ARGS=(-chardev "socket,id=vus,path=$VUS_SOCK" -device "vhost-user-scsi-p
 "$VUS_ROOT/scripts/guest/run-vm.sh" --test test-iscsi --args "$FAULT_RUNTIME" --log "$VUS_SERIAL" \
 	--timeout $((FAULT_RUNTIME + 150)) -- "${VUS_DEV_ARGS[@]}" 8>&- 2>/dev/null &
 vm=$!
-started=0
-for _ in $(seq 1 1500); do
-	if grep -q -a 'VUS-KV: io_started=1' "$VUS_SERIAL" 2>/dev/null; then
-		started=1
-		break
-	fi
-	kill -0 "$vm" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$started" = 1 ]; then
+if vus_wait_serial 'VUS-KV: io_started=1' 150 "$vm"; then
 	sleep 2
 	vus_log "killing tgt during the guest's I/O"
 	"$TGT" kill "$tdir"

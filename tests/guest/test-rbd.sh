@@ -80,10 +80,7 @@ rbd create --size 128M "rbd/$img" || vus_fail "rbd create"
 
 # The fault: once the guest says go, stop the OSD for $OUTAGE s, mid-fio.
 (
-	for _ in $(seq 1 1200); do
-		[ -f "$VUS_SERIAL" ] && tr -d '\r' <"$VUS_SERIAL" | grep -q '^VUS-FAULT: go' && break
-		sleep 0.5
-	done
+	vus_wait_serial '^VUS-FAULT: go' 600
 	sleep 2
 	"$CLUSTER" osd-stop "$CEPH_DIR"
 	echo "osd stopped $(date +%T)" >"$VUS_TMP/fault"

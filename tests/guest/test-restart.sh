@@ -129,15 +129,11 @@ VUS_DEV_ARGS=(-chardev "socket,id=vus,path=$VUS_SOCK,reconnect-ms=100"
 vm=$!
 
 started=0
-for _ in $(seq 1 600); do
-	if grep -q -a 'VUS-KV: io_started=1' "$VUS_SERIAL" 2>/dev/null; then
-		started=1
-		break
-	fi
-	kill -0 "$vm" 2>/dev/null || break
-	sleep 0.1
-done
-[ "$started" = 1 ] || vus_fail "the guest never started its I/O (log $VUS_SERIAL)"
+if vus_wait_serial 'VUS-KV: io_started=1' 60 "$vm"; then
+	started=1
+else
+	vus_fail "the guest never started its I/O (log $VUS_SERIAL)"
+fi
 
 kills=0
 reconnect_ms=()
