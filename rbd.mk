@@ -5,7 +5,9 @@
 #                          test_fe_rbd (plain and ASan daemon: I/O, FUA, flush,
 #                          discard, write-zeroes, resize, exclusive lock, snap=,
 #                          OSD stopped and restarted under I/O, timeout=, --config
-#                          restart) and the
+#                          restart), test_fe_rbd_restart (kill -9, the
+#                          restart takes the lock from its dead predecessor;
+#                          a stale record breaks nobody's lock) and the
 #                          TCG guest test (tests/guest/test-rbd.sh: fio verify,
 #                          the OSD stopped during fio, ext4 + fsck); torn down after.
 #   make check-remote      includes it.  Both tests also run in make check
@@ -24,5 +26,7 @@ check-remote-rbd: deps
 	    export VUS_CEPH_DIR=$(CEPH_TEST_DIR) VUS_FIO_ENGINE=; \
 	    VUS_DAEMON=build/vhost-user-scsi tests/frontend/run.sh build/fe-tests/test_fe_rbd && \
 	    VUS_DAEMON=build/asan/vhost-user-scsi tests/frontend/run.sh build/asan/fe-tests/test_fe_rbd && \
+	    VUS_DAEMON=build/vhost-user-scsi tests/frontend/run.sh build/fe-tests/test_fe_rbd_restart && \
+	    VUS_DAEMON=build/asan/vhost-user-scsi tests/frontend/run.sh build/asan/fe-tests/test_fe_rbd_restart && \
 	    VUS_BACKEND=daemon tests/guest/run-all.sh rbd; \
 	    rc=$$?; tests/remote/ceph-cluster.sh stop $(CEPH_TEST_DIR); exit $$rc; }

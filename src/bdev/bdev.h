@@ -178,6 +178,12 @@ struct bdev_config {
     const char *conf;      /* rbd: ceph.conf; NULL: librados' default search */
     const char *client_id; /* rbd: cephx user without "client." (NULL: admin) */
     /*
+     * rbd: PREFIX of the lock owner record under --state-dir
+     * (bdev_rbd_owner.h), which lets a restart after a crash take the
+     * exclusive lock from its dead predecessor; NULL: none.
+     */
+    const char *lock_record;
+    /*
      * iscsi: seconds I/O is held while the target is unreachable (0: the
      * default, 20); rbd: seconds before an OSD request fails (0: wait for the OSD).
      */

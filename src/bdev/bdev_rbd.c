@@ -20,8 +20,16 @@
  * mode: librbd then refuses to hand the lock to another client, so a second
  * daemon (or `rbd` writing the image) gets an error instead of interleaving
  * its writes with ours; readonly=on and snap= take no lock.
+ *
+ * A crashed owner keeps the lock until the cluster expires its watch
+ * (~30 s), longer than a guest waits for a command.  With --state-dir the
+ * daemon records the owner librbd reports for each block device
+ * (bdev_rbd_owner.h); a restarted daemon that finds the lock held by
+ * exactly that client of its dead predecessor breaks it, which blocklists
+ * the old client first, so nothing it had in flight can land afterwards.
  */
 #include "bdev/bdev_rbd.h"
+#include "bdev/bdev_rbd_owner.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +54,8 @@ struct bdev_rbd {
     rbd_image_t image;
     uint64_t watch;
     bool watching;
+    bool lock_held;             /* we took the exclusive lock */
+    struct rbd_owner_rec owner; /* under --state-dir; lock_fd -1: none */
 };
 
 static struct bdev_rbd *to_rbd(struct bdev *bdev)
@@ -226,6 +236,8 @@ static int rbd_do_resize(struct bdev *bdev, uint64_t bytes)
 
 static void rbd_teardown(struct bdev_rbd *r)
 {
+    bool released = false;
+
     if (r->watching)
         rbd_update_unwatch(r->image, r->watch);
     if (r->image) {
@@ -234,7 +246,13 @@ static void rbd_teardown(struct bdev_rbd *r)
 
         if (ret < 0)
             LOG_WARN("%s: closing the image: %s", r->bdev.desc, strerror(-ret));
+        released = ret == 0 && r->lock_held;
     }
+    /*
+     * A lock we may still hold, or one we never got (a predecessor's we
+     * could not take over), keeps its record: the next process may need it.
+     */
+    rbd_owner_release(&r->owner, !released);
     if (r->ioctx)
         rados_ioctx_destroy(r->ioctx);
     if (r->cluster)
@@ -317,9 +335,93 @@ static int rbd_connect(struct bdev_rbd *r, const struct bdev_config *cfg, char *
     return 0;
 }
 
+/* The one exclusive-lock owner librbd reports: 1 and owner filled, 0 none, -errno. */
+static int rbd_owner_now(struct bdev_rbd *r, char *owner, size_t len)
+{
+    char *owners[4];
+    size_t n = 4;
+    rbd_lock_mode_t mode;
+    int ret = rbd_lock_get_owners(r->image, &mode, owners, &n);
+
+    if (ret == -ENOENT)
+        return 0;
+    if (ret < 0)
+        return ret;
+    ret = n == 1 && mode == RBD_LOCK_MODE_EXCLUSIVE && strlen(owners[0]) < len ? 1 : -EBUSY;
+    if (ret == 1)
+        snprintf(owner, len, "%s", owners[0]);
+    rbd_lock_get_owners_cleanup(owners, n);
+    return ret;
+}
+
+/*
+ * Before taking the lock: claim this block device's owner record, and if
+ * the lock is still held by the client our dead predecessor recorded,
+ * break it.  Anything less than that proof leaves the lock alone, and
+ * taking it then fails as it would without a record.
+ */
+static void rbd_take_over(struct bdev_rbd *r, const struct bdev_config *cfg,
+                          const struct rbd_owner_image *img)
+{
+    char recorded[RBD_OWNER_MAX], now[RBD_OWNER_MAX], err[PATH_MAX + 128];
+    int ret = rbd_owner_claim(&r->owner, cfg->lock_record, err, sizeof(err));
+
+    if (ret < 0) {
+        LOG_WARN("%s: %s: after a crash, a restart will wait for the lock to expire", r->bdev.desc,
+                 err);
+        return;
+    }
+    if (ret == 0) {
+        LOG_WARN("%s: %s.lock is held by another live process: its lock is not ours to break",
+                 r->bdev.desc, cfg->lock_record);
+        return;
+    }
+    ret = rbd_owner_predecessor(&r->owner, img, recorded, sizeof(recorded), err, sizeof(err));
+    if (ret < 0)
+        LOG_WARN("%s: %s: ignored", r->bdev.desc, err);
+    if (ret <= 0)
+        return;
+    ret = rbd_owner_now(r, now, sizeof(now));
+    if (ret <= 0)
+        return;
+    if (strcmp(now, recorded) != 0) {
+        LOG_INFO("%s: the exclusive lock is held by %s, not by our predecessor %s: left alone",
+                 r->bdev.desc, now, recorded);
+        return;
+    }
+    LOG_WARN("%s: the exclusive lock is still held by %s, the client of this daemon's dead "
+             "predecessor: blocklisting it and breaking the lock",
+             r->bdev.desc, recorded);
+    ret = rbd_lock_break(r->image, RBD_LOCK_MODE_EXCLUSIVE, recorded);
+    /* -ENOENT: it expired meanwhile; -EBUSY: someone else took it since, leave it. */
+    if (ret < 0 && ret != -ENOENT)
+        LOG_WARN("%s: breaking the lock of %s: %s", r->bdev.desc, recorded, strerror(-ret));
+}
+
+/* Once we hold the lock: the record a restart after a crash will look for. */
+static void rbd_record_owner(struct bdev_rbd *r, const struct rbd_owner_image *img)
+{
+    char me[RBD_OWNER_MAX];
+    int ret;
+
+    if (r->owner.lock_fd < 0)
+        return;
+    ret = rbd_owner_now(r, me, sizeof(me));
+    if (ret == 0)
+        ret = -ENOENT;
+    if (ret > 0)
+        ret = rbd_owner_save(&r->owner, img, me);
+    if (ret < 0)
+        LOG_WARN("%s: recording the lock owner in %s.json: %s: after a crash, a restart will "
+                 "wait for the lock to expire",
+                 r->bdev.desc, r->owner.prefix, strerror(-ret));
+}
+
 /* Writable images: keep every other client from writing while we serve the LUN. */
 static int rbd_lock(struct bdev_rbd *r, const struct bdev_config *cfg, char *err, size_t errlen)
 {
+    char fsid[64] = "";
+    struct rbd_owner_image img = { .fsid = fsid, .pool = cfg->pool, .image = cfg->image };
     uint64_t features = 0;
     int ret = rbd_get_features(r->image, &features);
 
@@ -334,6 +436,8 @@ static int rbd_lock(struct bdev_rbd *r, const struct bdev_config *cfg, char *err
                  cfg->pool, cfg->image);
         return 0;
     }
+    if (cfg->lock_record && rados_cluster_fsid(r->cluster, fsid, sizeof(fsid)) >= 0)
+        rbd_take_over(r, cfg, &img);
     ret = rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: %s/%s: taking the exclusive lock: %s%s", cfg->pool, cfg->image,
@@ -341,6 +445,8 @@ static int rbd_lock(struct bdev_rbd *r, const struct bdev_config *cfg, char *err
                  ret == -EROFS || ret == -EBUSY ? " (another client has the image open)" : "");
         return ret;
     }
+    r->lock_held = true;
+    rbd_record_owner(r, &img);
     return 0;
 }
 
@@ -385,6 +491,7 @@ int bdev_rbd_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
         snprintf(err, errlen, "rbd: %s", strerror(ENOMEM));
         return -ENOMEM;
     }
+    r->owner.lock_fd = -1;
     r->bdev.ops = &rbd_ops;
     r->bdev.block_size = cfg->block_size;
     r->bdev.readonly = ro;

@@ -6,6 +6,7 @@
  * RPC on the RPC server's thread, I/O on the workers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -82,7 +83,7 @@ static int start_cli_controller(const struct options *o)
         [BDEV_TYPE_RAM] = "ram",   [BDEV_TYPE_FILE] = "file",   [BDEV_TYPE_NULL] = "null",
         [BDEV_TYPE_NVME] = "nvme", [BDEV_TYPE_ISCSI] = "iscsi", [BDEV_TYPE_RBD] = "rbd"
     };
-    char err[1024], label[32], bname[MGMT_NAME_MAX + 1];
+    char err[1024], label[32], bname[MGMT_NAME_MAX + 1], record[PATH_MAX];
     int ret;
 
     snprintf(label, sizeof(label), "fd %d", o->listen_fd);
@@ -108,9 +109,13 @@ static int start_cli_controller(const struct options *o)
 
         /* A backend with queues (nvme) or sessions (iscsi) of its own gives each worker one. */
         cfg.nr_queues = o->threads;
+        snprintf(bname, sizeof(bname), "%.40s.%u.%u", o->name, l->scsi.target, l->scsi.lun);
+        if (cfg.type == BDEV_TYPE_RBD && o->state_dir) {
+            snprintf(record, sizeof(record), "%s/rbd-%s", o->state_dir, bname);
+            cfg.lock_record = record;
+        }
         ret = bdev_open(&cfg, &bdev, err, sizeof(err));
         if (ret == 0) {
-            snprintf(bname, sizeof(bname), "%.40s.%u.%u", o->name, l->scsi.target, l->scsi.lun);
             ret = mgmt_bdev_add(&mgmt, bname, type_names[cfg.type], bdev, NULL, err, sizeof(err));
             if (ret < 0)
                 bdev_close(bdev);

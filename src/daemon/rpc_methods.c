@@ -7,6 +7,7 @@
 #include "daemon/rpc_methods.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -221,7 +222,7 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     struct bdev_args a = { .block_size = 512, .ns = 1 };
     struct bdev_config cfg;
     struct bdev *bdev;
-    char err[1024];
+    char err[1024], record[PATH_MAX];
     int rc;
 
     if (!rpc_params_parse(ctx, params, bdev_create_p, RPC_NPARAMS(bdev_create_p), &a) ||
@@ -248,6 +249,10 @@ static void m_bdev_create(struct rpc_ctx *ctx, json_t *params, void *opaque)
     cfg.client_id = a.id;
     cfg.timeout_s = (unsigned)a.timeout;
     cfg.nr_queues = ((struct mgmt *)opaque)->npool;
+    if (cfg.type == BDEV_TYPE_RBD && ((struct mgmt *)opaque)->state_dir) {
+        snprintf(record, sizeof(record), "%s/rbd-%s", ((struct mgmt *)opaque)->state_dir, a.name);
+        cfg.lock_record = record;
+    }
     rc = bdev_open(&cfg, &bdev, err, sizeof(err));
     if (rc < 0) {
         reply_errno(ctx, rc == -EINVAL ? -EINVAL : -EIO, err);
