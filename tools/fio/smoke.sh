@@ -5,6 +5,9 @@
 # Then the same verified runs against a daemon that withholds what SPDK and
 # other simple backends do not offer (CONFIGURE_MEM_SLOTS, EVENT_IDX,
 # REPLY_ACK, INFLIGHT_SHMFD, STATUS).
+# Last, when bench/contrib.sh has built QEMU's contrib/vhost-user-scsi
+# ($VUS_CONTRIB) and tgt is installed: a verified run against that sample, a
+# backend that is not ours, on an iSCSI LUN of a throwaway tgt.
 # Prints its results the way cmocka does, so tests/frontend/run.sh counts them.
 #   tools/fio/smoke.sh ENGINE.so     (daemon: $VUS_DAEMON)
 set -u
@@ -108,6 +111,31 @@ EOF
 run_jobfile minimal_mixed_jobs --thread "$dir/mixed.fio"
 run_jobfile minimal_mixed_jobs_processes "$dir/mixed.fio"
 stop_daemon "$pid" "$dir/minimal.log"
+contrib=${VUS_CONTRIB:-build/bench/contrib/vhost-user-scsi}
+if [ -x "$contrib" ] && command -v tgtd >/dev/null && command -v tgtadm >/dev/null; then
+    # tgt.sh wants 1024..32767; the pid keeps concurrent smokes apart.
+    port=$((20000 + $$ % 10000))
+    if tests/remote/tgt.sh start "$dir/tgt" "$port" 64 >"$dir/tgt.out" 2>&1; then
+        sock=$dir/contrib.sock
+        # The sample serves one connection and exits when it closes.
+        "$contrib" -s "$sock" -i "iscsi://127.0.0.1:$port/iqn.2024-01.org.vhost-user-scsi:remote-test/1" \
+            >"$dir/contrib.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+        run contrib_randrw_verify --thread --numjobs=2 --size=8M --offset_increment=16M --rw=randrw \
+            --bs=4k --iodepth=8 --verify=crc32c --do_verify=1
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    else
+        cat "$dir/tgt.out"
+        echo "[  FAILED  ] fio_contrib_tgt_start"
+        fail=$((fail + 1))
+        failed="$failed fio_contrib_tgt_start"
+    fi
+    tests/remote/tgt.sh stop "$dir/tgt" >>"$dir/tgt.out" 2>&1 || cat "$dir/tgt.out"
+else
+    echo "contrib/vhost-user-scsi or tgt missing: fio_contrib skipped (bench/contrib.sh)"
+fi
 rm -rf "$dir"
 echo "[  PASSED  ] $pass test(s)."
 [ "$fail" -eq 0 ] || echo "[  FAILED  ] $fail test(s), listed below:$failed"
