@@ -173,6 +173,17 @@ static bool has_reply(const struct vus_fe *fe, uint32_t request)
 }
 
 /*
+ * Requests whose effect the data path depends on at once: I/O into a region
+ * must not reach a worker before the region does.  Without REPLY_ACK the
+ * library follows them with a GET_FEATURES and waits for its answer, which
+ * a backend gives only after handling everything sent before it.
+ */
+static bool needs_barrier(uint32_t request)
+{
+    return request == VU_SET_MEM_TABLE || request == VU_ADD_MEM_REG || request == VU_REM_MEM_REG;
+}
+
+/*
  * One request and, if it has one, its reply (or its REPLY_ACK when that was
  * negotiated).  Returns 0, a positive ack value, or -errno.
  */
@@ -197,6 +208,13 @@ int fe_request(struct vus_fe *fe, uint32_t request, const void *payload, uint32_
             r = -EPROTO;
         if (r == 0 && ack)
             r = ackval ? 1 : 0;
+    } else if (r == 0 && needs_barrier(request)) {
+        uint64_t features;
+        r = send_msg(fe->sock, VU_GET_FEATURES, VU_VERSION, NULL, 0, NULL, 0);
+        if (r == 0)
+            r = recv_msg(fe->sock, &hdr, &features, sizeof(features), NULL, fe->timeout_ms);
+        if (r == 0 && (hdr.request != VU_GET_FEATURES || hdr.size != sizeof(features)))
+            r = -EPROTO;
     }
     /* A lost or garbled reply leaves the stream out of step: later calls must fail, not misread. */
     if (r < 0)
@@ -354,26 +372,33 @@ static void region_desc(const struct fe_region *r, struct vu_mem_region_desc *d)
     d->mmap_offset = 0;
 }
 
-int vus_fe_set_mem_table(struct vus_fe *fe, const unsigned *regions, unsigned n)
+/* SET_MEM_TABLE of regions (the first n of ours when regions is NULL). */
+static int send_mem_table(struct vus_fe *fe, const unsigned *regions, unsigned n)
 {
     struct vu_mem_table_msg t = { 0 };
     int fds[VUS_FE_MAX_REGIONS];
 
-    if (n == 0) {
-        n = fe->nregions;
-        regions = NULL;
-    }
     if (n > VUS_FE_MAX_REGIONS || n > VU_MEM_TABLE_MAX)
         return -EINVAL;
     t.nregions = n;
     for (unsigned i = 0; i < n; i++) {
         unsigned k = regions ? regions[i] : i;
-        if (k >= fe->nregions)
+        if (k >= VUS_FE_MAX_REGIONS || fe->regions[k].fd < 0)
             return -EINVAL;
         region_desc(&fe->regions[k], &t.regions[i]);
         fds[i] = fe->regions[k].fd;
     }
     return fe_request(fe, VU_SET_MEM_TABLE, &t, sizeof(t), fds, n, NULL, 0);
+}
+
+int vus_fe_set_mem_table(struct vus_fe *fe, const unsigned *regions, unsigned n)
+{
+    if (n == 0)
+        return send_mem_table(fe, NULL, fe->nregions);
+    for (unsigned i = 0; i < n; i++)
+        if (regions[i] >= fe->nregions)
+            return -EINVAL;
+    return send_mem_table(fe, regions, n);
 }
 
 int vus_fe_region_fd(const struct vus_fe *fe, unsigned i)
@@ -383,7 +408,8 @@ int vus_fe_region_fd(const struct vus_fe *fe, unsigned i)
 
 static int share_memory(struct vus_fe *fe, bool add_mem_reg)
 {
-    if (add_mem_reg) {
+    /* Asked for, but a backend without memory slots only knows SET_MEM_TABLE. */
+    if (add_mem_reg && (fe->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS))) {
         for (unsigned i = 0; i < fe->nregions; i++) {
             struct vu_mem_single_msg m = { 0 };
             region_desc(&fe->regions[i], &m.region);
@@ -406,18 +432,22 @@ int vus_fe_add_region(struct vus_fe *fe, size_t size)
 
     if (i >= VUS_FE_MAX_REGIONS)
         return -ENOSPC;
-    if (!(fe->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)))
-        return -ENOTSUP;
     last = &fe->regions[i - 1];
     size = (size + 4095) & ~(size_t)4095;
     r = region_create(&fe->regions[i], size, last->gpa + last->size + REGION_GPA_GAP);
     if (r < 0)
         return r;
-    region_desc(&fe->regions[i], &m.region);
-    r = fe_request(fe, VU_ADD_MEM_REG, &m, sizeof(m), &fe->regions[i].fd, 1, NULL, 0);
+    if (fe->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
+        region_desc(&fe->regions[i], &m.region);
+        r = fe_request(fe, VU_ADD_MEM_REG, &m, sizeof(m), &fe->regions[i].fd, 1, NULL, 0);
+    } else {
+        /* No slots to configure: the only way is the whole table again. */
+        r = send_mem_table(fe, NULL, i + 1);
+    }
     if (r) {
         munmap(fe->regions[i].hva, size);
         close(fe->regions[i].fd);
+        fe->regions[i].fd = -1;
         return r < 0 ? r : -EIO;
     }
     /* Release: other threads' lookups see the region whole or not at all. */

@@ -232,15 +232,30 @@ int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len)
     return r;
 }
 
-int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
+/*
+ * Ask the device for a call at the next completion (on) or for none (off).
+ * With EVENT_IDX a used_event left behind already stops calls, so only
+ * asking needs a store; without it the flag is all the device looks at.
+ */
+static void want_calls(struct vus_fe_vq *vq, bool on)
+{
+    if (has_event_idx(vq)) {
+        if (on)
+            *vring_used_event(vq->avail, vq->num) = htole16(vq->last_used);
+        return;
+    }
+    __atomic_store_n(&vq->avail->flags, htole16(on ? 0 : VRING_AVAIL_F_NO_INTERRUPT),
+                     __ATOMIC_RELAXED);
+}
+
+static int wait_call(struct vus_fe_vq *vq, int timeout_ms)
 {
     uint64_t v;
 
     for (;;) {
         if (used_idx(vq) != vq->last_used)
             return 1;
-        if (has_event_idx(vq))
-            *vring_used_event(vq->avail, vq->num) = htole16(vq->last_used);
+        want_calls(vq, true);
         atomic_thread_fence(memory_order_seq_cst);
         if (used_idx(vq) != vq->last_used)
             return 1;
@@ -252,6 +267,15 @@ int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
         if (read(vq->call_fd, &v, sizeof(v)) == sizeof(v))
             vq->calls += v;
     }
+}
+
+int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
+{
+    int r = wait_call(vq, timeout_ms);
+
+    /* Awake again: completions are reaped without calls until the next wait. */
+    want_calls(vq, false);
+    return r;
 }
 
 unsigned vus_fe_vq_free_descs(const struct vus_fe_vq *vq)

@@ -42,7 +42,8 @@ struct vus_fe_config {
     bool no_event_idx;       /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
     bool no_protocol_features;
     bool no_log_shmfd;       /* do not negotiate LOG_SHMFD (the shared-memory dirty log) */
-    bool add_mem_reg;        /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE */
+    bool add_mem_reg;        /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE, when the
+                                backend offers CONFIGURE_MEM_SLOTS */
     bool no_start;           /* negotiate and share memory, but leave the rings to the caller */
     uint64_t protocol_extra; /* more protocol features to negotiate when offered */
     int timeout_ms;          /* replies and connect; 0 means 5000 */
@@ -72,8 +73,10 @@ unsigned vus_fe_num_regions(const struct vus_fe *fe);
 /* Region i: host address, guest-physical address, size. */
 int vus_fe_region(const struct vus_fe *fe, unsigned i, void **hva, uint64_t *gpa, size_t *size);
 /*
- * A new memfd region of size bytes, announced with ADD_MEM_REG (the backend
- * must offer CONFIGURE_MEM_SLOTS).  Returns its index, or -errno.
+ * A new memfd region of size bytes, announced with ADD_MEM_REG when
+ * CONFIGURE_MEM_SLOTS was negotiated, else with a SET_MEM_TABLE of every
+ * region (the backend remaps them all, as on a guest's memory hotplug; at
+ * most VUS_FE_MAX_REGIONS either way).  Returns its index, or -errno.
  */
 int vus_fe_add_region(struct vus_fe *fe, size_t size);
 /* The memfd behind region i (still owned by the library). */
@@ -105,7 +108,11 @@ void vus_fe_vq_kick(struct vus_fe_vq *vq);
  * driver only re-enables callbacks once it has drained the ring.
  */
 int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len);
-/* Wait for a completion (asking for a call first): 1, 0 on timeout, -errno. */
+/*
+ * Wait for a completion (asking for a call first): 1, 0 on timeout, -errno.
+ * With EVENT_IDX the request is used_event; without it, the call is asked
+ * for by clearing VRING_AVAIL_F_NO_INTERRUPT, which is set again on return.
+ */
 int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms);
 unsigned vus_fe_vq_free_descs(const struct vus_fe_vq *vq);
 unsigned vus_fe_vq_size(const struct vus_fe_vq *vq);

@@ -35,6 +35,15 @@ uint64_t controller_protocol_features(void)
            (1ULL << VU_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) | (1ULL << VU_PROTOCOL_F_LOG_SHMFD);
 }
 
+/* Set once by main before any controller starts; read by each controller_start. */
+static uint64_t masked_features, masked_protocol_features;
+
+void controller_mask_features(uint64_t features, uint64_t protocol_features)
+{
+    masked_features = features;
+    masked_protocol_features = protocol_features;
+}
+
 static struct controller *to_ctl(struct vu_dev *dev)
 {
     return dev->opaque;
@@ -207,6 +216,9 @@ int controller_start(struct controller *c, struct worker *workers, unsigned nwor
         return -EINVAL;
     vu_dev_init(&c->dev, &controller_ops, c, controller_features(), controller_protocol_features(),
                 VU_MAX_QUEUES);
+    /* After vu_dev_init, which adds the protocol-features bit: that one can be masked too. */
+    c->dev.offered_features &= ~masked_features;
+    c->dev.offered_protocol_features &= ~masked_protocol_features;
     ret = vu_fault_init();
     if (ret < 0)
         return ret;

@@ -38,6 +38,11 @@ struct controller {
 /* The virtio and vhost-user features this device offers. */
 uint64_t controller_features(void);
 uint64_t controller_protocol_features(void);
+/*
+ * Testing (--mask-features, --mask-protocol-features): controllers started
+ * from now on withhold these bits from their offer.  A mask only removes.
+ */
+void controller_mask_features(uint64_t features, uint64_t protocol_features);
 
 /*
  * Serve the controller's request queues on the pool's nworkers workers

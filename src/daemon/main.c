@@ -21,6 +21,7 @@
 
 #include "bdev/bdev.h"
 #include "config/config_file.h"
+#include "daemon/controller.h"
 #include "daemon/mgmt.h"
 #include "daemon/options.h"
 #include "daemon/rpc_methods.h"
@@ -226,6 +227,12 @@ int main(int argc, char **argv)
     if (ret > 0)
         return 0;
     log_set_level(opts.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+    if (opts.mask_features || opts.mask_protocol_features) {
+        LOG_WARN("testing: features 0x%llx and protocol features 0x%llx are withheld",
+                 (unsigned long long)opts.mask_features,
+                 (unsigned long long)opts.mask_protocol_features);
+        controller_mask_features(opts.mask_features, opts.mask_protocol_features);
+    }
     if (opts.listen_fd >= 0 && !is_listening_socket(opts.listen_fd)) {
         fprintf(stderr, "vhost-user-scsi: --fd %d is not a listening socket\n", opts.listen_fd);
         return 2;

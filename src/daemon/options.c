@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "daemon/controller.h"
+#include "vhost/vu_proto.h"
+
 enum {
     OPT_SOCKET_PATH = 256, /* above any short option character */
     OPT_FD,
@@ -22,6 +25,8 @@ enum {
     OPT_STATE_DIR,
     OPT_NAME,
     OPT_CPUS,
+    OPT_MASK_FEATURES,
+    OPT_MASK_PROTOCOL_FEATURES,
 };
 
 static const struct option long_opts[] = {
@@ -37,6 +42,8 @@ static const struct option long_opts[] = {
     { "state-dir", required_argument, NULL, OPT_STATE_DIR },
     { "name", required_argument, NULL, OPT_NAME },
     { "cpus", required_argument, NULL, OPT_CPUS },
+    { "mask-features", required_argument, NULL, OPT_MASK_FEATURES },
+    { "mask-protocol-features", required_argument, NULL, OPT_MASK_PROTOCOL_FEATURES },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -47,6 +54,7 @@ static const char usage_text[] =
     "                       [--name NAME] [--rpc-socket PATH [--config FILE]]\n"
     "                       [--state-dir DIR] [--threads N] [--cpus LIST] [--poll-us N] [-v]\n"
     "                       [--print-capabilities] [--help] [--version]\n"
+    "                       [--mask-features HEX] [--mask-protocol-features HEX]\n"
     "       vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...\n"
     "\n"
     "Serve a virtio-scsi controller to QEMU over the vhost-user protocol.\n"
@@ -77,6 +85,13 @@ static const char usage_text[] =
     "                        an idle device is not polled (0..1000, default 32; 0: never poll)\n"
     "  -v, --verbose         verbose (debug-level) logging\n"
     "  --print-capabilities  print the backend capabilities as JSON and exit\n"
+    "  --mask-features HEX   for testing frontends: withhold these virtio feature bits\n"
+    "                        (hex, e.g. 0x20000000 for EVENT_IDX; bit 30 withholds\n"
+    "                        vhost-user protocol features altogether) from every\n"
+    "                        controller's offer; only bits the daemon offers, never adds\n"
+    "  --mask-protocol-features HEX\n"
+    "                        for testing frontends: withhold these vhost-user protocol\n"
+    "                        feature bits (hex, e.g. 0x8000 for CONFIGURE_MEM_SLOTS)\n"
     "  -h, --help            print this text and exit\n"
     "  -V, --version         print the version and exit\n"
     "\n"
@@ -230,6 +245,35 @@ static bool parse_cpus(const char *arg, struct options *o)
     }
 }
 
+/*
+ * A feature mask: hex digits with an optional 0x, every bit one the daemon
+ * offers, so a typo cannot silently mask nothing.  NULL, or what is wrong.
+ */
+static const char *parse_mask(const char *arg, uint64_t offered, uint64_t *mask)
+{
+    const char *p = arg;
+    uint64_t v = 0;
+    unsigned digits = 0;
+
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        p += 2;
+    if (!*p)
+        return "not a hexadecimal number";
+    for (; *p; p++) {
+        if (!isxdigit((unsigned char)*p))
+            return "not a hexadecimal number";
+        if (v || *p != '0')
+            digits++;
+        if (digits > 16)
+            return "more than 64 bits";
+        v = v << 4 | (uint64_t)(isdigit((unsigned char)*p) ? *p - '0' : (*p | 0x20) - 'a' + 10);
+    }
+    if (v & ~offered)
+        return "has bits the daemon does not offer";
+    *mask = v;
+    return NULL;
+}
+
 /* A controller name, as RPC accepts them. */
 static bool valid_name(const char *s)
 {
@@ -250,7 +294,8 @@ static bool valid_name(const char *s)
 int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err, size_t errlen)
 {
     char *specs[OPT_MAX_LUNS];
-    bool have_fd = false, have_threads = false, have_poll = false;
+    bool have_fd = false, have_threads = false, have_poll = false, have_mask = false,
+         have_pmask = false;
     unsigned long long n;
     int c;
 
@@ -374,6 +419,29 @@ int options_parse(int argc, char **argv, struct options *o, FILE *out, char *err
             o->poll_us = (unsigned)n;
             have_poll = true;
             break;
+        case OPT_MASK_FEATURES:
+        case OPT_MASK_PROTOCOL_FEATURES: {
+            bool proto = c == OPT_MASK_PROTOCOL_FEATURES;
+            bool *seen = proto ? &have_pmask : &have_mask;
+            uint64_t offered =
+                proto ? controller_protocol_features()
+                      : controller_features() | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+            const char *why;
+
+            if (*seen) {
+                snprintf(err, errlen, "--%s is given twice", opt_name(c));
+                return -1;
+            }
+            why =
+                parse_mask(optarg, offered, proto ? &o->mask_protocol_features : &o->mask_features);
+            if (why) {
+                snprintf(err, errlen, "--%s '%s': %s (offered: 0x%llx)", opt_name(c), optarg, why,
+                         (unsigned long long)offered);
+                return -1;
+            }
+            *seen = true;
+            break;
+        }
         case 'v':
             o->verbose = true;
             break;

@@ -5,6 +5,7 @@
  *   vhost-user-scsi --socket-path PATH | --fd N  --lun SPEC [--lun SPEC...]
  *                   [--name NAME] [--rpc-socket PATH [--config FILE]] [--state-dir DIR]
  *                   [--threads N] [--poll-us N] [-v] [--print-capabilities]
+ *                   [--mask-features HEX] [--mask-protocol-features HEX]
  *                   [--help] [--version]
  *   vhost-user-scsi --rpc-socket PATH [--config FILE] [--threads N] ...
  *
@@ -16,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "daemon/lun_spec.h"
@@ -43,6 +45,8 @@ struct options {
     const char *state_dir;  /* APTPL reservation state; NULL: APTPL refused */
     bool verbose;
     bool print_capabilities;
+    /* Testing: offered bits every controller withholds (only ever removed, never added). */
+    uint64_t mask_features, mask_protocol_features;
     unsigned nluns;
     struct opt_lun luns[OPT_MAX_LUNS];
 };

@@ -217,9 +217,18 @@ static void test_refusals(void **state)
     f->features = 1ull << FE_F_VERSION_1; /* no protocol features at all */
     struct vus_fe *fe = connect_fake(f, 1, 0);
     assert_int_equal(vus_fe_protocol_features(fe), 0);
-    assert_int_equal(vus_fe_add_region(fe, 4096), -ENOTSUP);
+    /* No memory slots: a new region goes out in a whole new table. */
+    assert_int_equal(vus_fe_add_region(fe, 4096), 2);
+    assert_int_equal(vus_fe_num_regions(fe), 3);
     vus_fe_close(fe);
     fake_stop(f);
+    assert_int_equal(f->req[f->n - 2], VU_SET_MEM_TABLE);
+    assert_int_equal(f->nfds[f->n - 2], 3);
+    /* No REPLY_ACK: a GET_FEATURES round trip says the backend has the table before I/O uses it. */
+    assert_int_equal(f->req[f->n - 1], VU_GET_FEATURES);
+    for (unsigned i = 0; i < f->n; i++)
+        if (f->req[i] == VU_SET_MEM_TABLE)
+            assert_int_equal(f->req[i + 1], VU_GET_FEATURES);
     for (unsigned i = 0; i < f->n; i++)
         assert_int_not_equal(f->req[i], VU_SET_VRING_ENABLE);
     /* A backend that never answers: a timeout, and the connection is not reused. */
@@ -427,12 +436,74 @@ static void test_memory_helpers(void **state)
     assert_int_equal(f->nfds[f->n - 1], 1);
 }
 
+struct late_device {
+    struct vus_fe_vq *vq;
+    uint16_t flags_seen;
+};
+
+/* Completes head 0 while the driver sleeps, noting what the driver asked for. */
+static void *late_device_main(void *arg)
+{
+    struct late_device *d = arg;
+    uint64_t one = 1;
+
+    usleep(100 * 1000);
+    d->flags_seen = le16toh(__atomic_load_n(&d->vq->avail->flags, __ATOMIC_RELAXED));
+    device_push(d->vq, 0, 0);
+    assert_int_equal(write(d->vq->call_fd, &one, 8), 8);
+    return NULL;
+}
+
+/* Without EVENT_IDX: the avail and used flags carry the suppression both ways. */
+static void test_plain_notification(void **state)
+{
+    struct fake *f = fake_start();
+    f->features &= ~(1ull << FE_F_EVENT_IDX);
+    struct vus_fe *fe = connect_fake(f, 1, 0);
+    struct vus_fe_vq *vq = vus_fe_vq(fe, 2);
+    uint8_t *buf = vus_fe_alloc_in(fe, 1, 64, 64);
+    struct late_device d = { .vq = vq, .flags_seen = 0xffff };
+    pthread_t th;
+    uint64_t g;
+
+    assert_false(vus_fe_features(fe) & (1ull << FE_F_EVENT_IDX));
+    assert_int_equal(vus_fe_gpa(fe, buf, 64, &g), 0);
+    struct vus_fe_seg seg = { g, 64, true };
+    /* A device that wants no kicks gets none; one that does, one per kick. */
+    vq->used->flags = htole16(VRING_USED_F_NO_NOTIFY);
+    assert_int_equal(vus_fe_vq_add(vq, &seg, 1, 0, NULL), 0);
+    vus_fe_vq_kick(vq);
+    assert_int_equal(read_kicks(f->kick_fd[2]), 0);
+    vq->used->flags = 0;
+    assert_int_equal(vus_fe_vq_add(vq, &seg, 1, 0, NULL), 1);
+    vus_fe_vq_kick(vq);
+    assert_int_equal(read_kicks(f->kick_fd[2]), 1);
+    /* Interrupts are on while the driver sleeps, off once it is awake. */
+    assert_int_equal(le16toh(vq->avail->flags), 0);
+    assert_int_equal(pthread_create(&th, NULL, late_device_main, &d), 0);
+    assert_int_equal(vus_fe_vq_wait(vq, 2000), 1);
+    pthread_join(th, NULL);
+    assert_int_equal(d.flags_seen, 0);
+    assert_int_equal(le16toh(vq->avail->flags), VRING_AVAIL_F_NO_INTERRUPT);
+    assert_int_equal(vus_fe_vq_calls(vq), 1);
+    void *cookie;
+    uint32_t len;
+    assert_int_equal(vus_fe_vq_reap(vq, &cookie, &len), 1);
+    assert_int_equal(le16toh(vq->avail->flags), VRING_AVAIL_F_NO_INTERRUPT);
+    /* A wait that times out leaves them off as well; the used_event slot is never touched. */
+    assert_int_equal(vus_fe_vq_wait(vq, 0), 0);
+    assert_int_equal(le16toh(vq->avail->flags), VRING_AVAIL_F_NO_INTERRUPT);
+    assert_int_equal(le16toh(*vring_used_event(vq->avail, vq->num)), 0);
+    vus_fe_close(fe);
+    fake_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_sequence), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_ring_driver_side),   cmocka_unit_test(test_scsi_commands_in_ring),
-        cmocka_unit_test(test_memory_helpers),
+        cmocka_unit_test(test_memory_helpers),     cmocka_unit_test(test_plain_notification),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,26 @@ static void test_features(void **state)
     assert_true(controller_protocol_features() & (1ull << VU_PROTOCOL_F_MQ));
 }
 
+/* --mask-features: a controller started afterwards withholds the bits, and only those. */
+static void test_feature_mask(void **state)
+{
+    struct controller *c = calloc(1, sizeof(*c));
+    struct worker w;
+    uint64_t pmask = (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ull << VU_PROTOCOL_F_STATUS);
+
+    assert_non_null(c);
+    assert_int_equal(worker_start(&w, 0, 0), 0);
+    controller_mask_features((1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << 30), pmask);
+    assert_int_equal(controller_start(c, &w, 1, 0), 0);
+    controller_mask_features(0, 0);
+    assert_int_equal(c->dev.offered_features,
+                     controller_features() & ~(1ull << VIRTIO_RING_F_EVENT_IDX));
+    assert_int_equal(c->dev.offered_protocol_features, controller_protocol_features() & ~pmask);
+    controller_stop(c);
+    free(c);
+    worker_stop(&w);
+}
+
 static void test_start_arguments(void **state)
 {
     struct controller *c = calloc(1, sizeof(*c));
@@ -383,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_start_arguments),
+        cmocka_unit_test(test_feature_mask),
         cmocka_unit_test_setup_teardown(test_round_robin, setup2, teardown),
         cmocka_unit_test_setup_teardown(test_queue_changes, setup2, teardown),
         cmocka_unit_test_setup_teardown(test_one_worker_serves_all, setup1, teardown),

@@ -48,6 +48,8 @@ static void test_info_options(void **state)
         "--threads",
         "--verbose",
         "--print-capabilities",
+        "--mask-features",
+        "--mask-protocol-features",
         "--help",
         "--version",
         "type=ram|file|null",
@@ -194,6 +196,48 @@ static void test_command_line_errors(void **state)
     assert_non_null(strstr(err, "is too long (at most 107 bytes)"));
 }
 
+/* The testing-only feature masks: hex, offered bits only, once each. */
+static void test_feature_masks(void **state)
+{
+    assert_int_equal(parse_lun("type=ram,size=1M"), 0);
+    assert_int_equal(opts.mask_features, 0);
+    assert_int_equal(opts.mask_protocol_features, 0);
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--mask-features",
+                           "0x60000000", "--mask-protocol-features", "18008", NULL),
+                     0);
+    assert_int_equal(opts.mask_features, 0x60000000);
+    assert_int_equal(opts.mask_protocol_features, 0x18008);
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M", "--mask-features",
+                           "000000000000000000020000000", NULL),
+                     0);
+    assert_int_equal(opts.mask_features, 0x20000000);
+    assert_int_equal(parse("--socket-path", "s", "--lun", "type=ram,size=1M",
+                           "--mask-protocol-features", "0X8000", NULL),
+                     0);
+    assert_int_equal(opts.mask_protocol_features, 0x8000);
+
+    assert_int_equal(parse("--mask-features", "0xg", NULL), -1);
+    assert_non_null(strstr(err, "--mask-features '0xg': not a hexadecimal number (offered: 0x"));
+    assert_int_equal(parse("--mask-features", "0x", NULL), -1);
+    assert_non_null(strstr(err, "not a hexadecimal number"));
+    assert_int_equal(parse("--mask-features", "", NULL), -1);
+    assert_non_null(strstr(err, "not a hexadecimal number"));
+    assert_int_equal(parse("--mask-features", "-1", NULL), -1);
+    assert_non_null(strstr(err, "not a hexadecimal number"));
+    assert_int_equal(parse("--mask-features", "10000000000000000", NULL), -1);
+    assert_non_null(strstr(err, "more than 64 bits"));
+    /* Bit 0 is no feature of ours: masking cannot add, and a typo must not mask nothing. */
+    assert_int_equal(parse("--mask-features", "1", NULL), -1);
+    assert_non_null(strstr(err, "--mask-features '1': has bits the daemon does not offer"));
+    assert_int_equal(parse("--mask-protocol-features", "0x4", NULL), -1);
+    assert_non_null(strstr(err, "--mask-protocol-features '0x4': has bits the daemon does not"));
+    expect_error("--mask-features is given twice", "--mask-features", "0x20000000",
+                 "--mask-features", "0x20000000", NULL);
+    expect_error("--mask-protocol-features is given twice", "--mask-protocol-features", "8",
+                 "--mask-protocol-features", "8", NULL);
+    expect_error("option '--mask-features' requires an argument", "--mask-features", NULL);
+}
+
 /* A tiny error buffer truncates the message and nothing else. */
 static void test_small_error_buffer(void **state)
 {
@@ -260,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_lun_numbering),
         cmocka_unit_test(test_lun_limits),
         cmocka_unit_test(test_command_line_errors),
+        cmocka_unit_test(test_feature_masks),
         cmocka_unit_test(test_small_error_buffer),
         cmocka_unit_test(test_management_options),
     };

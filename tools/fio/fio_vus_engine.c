@@ -8,9 +8,15 @@
  *
  * One connection per socket per fio run, opened by the first job's setup in
  * fio's main process before jobs start; each job (thread or process) owns
- * one request queue and one guest-memory region holding its I/O buffers, so
- * the data path needs no lock and no control message.  Several jobs need
- * num_queues >= number of jobs (the default is the number of jobs).
+ * one request queue and a slice of the guest memory holding its I/O
+ * buffers, so the data path needs no lock and no control message.  Several
+ * jobs need num_queues >= number of jobs (the default is the number of jobs).
+ *
+ * The memory of every job is sized and shared once, in the handshake's
+ * SET_MEM_TABLE: a backend needs no CONFIGURE_MEM_SLOTS (SPDK offers none),
+ * and no job changes the table under another job's I/O, which matters for
+ * processes too (each has its own copy of the library's state after fork).
+ * Everything else the library negotiates only when offered.
  *
  * Built against the headers of the exact fio version that loads it
  * (tools/fio/fetch-fio-src.sh): struct thread_data's layout changes between
@@ -126,7 +132,7 @@ struct vus_job {
     struct vus_fe_vq *vq;
     unsigned block_size;
     uint64_t blocks;
-    uint8_t *mem; /* the job's region: I/O buffers, then UNMAP parameter lists */
+    uint8_t *mem; /* the job's slice: I/O buffers, then UNMAP parameter lists */
     size_t mem_size, buf_size;
     unsigned next_param;
     struct io_u **events;
@@ -188,11 +194,47 @@ static int read_capacity(struct vus_fio_options *o, struct vus_job *j)
     return j->block_size ? 0 : -EIO;
 }
 
+/* A job's share of guest memory: I/O buffers, then UNMAP parameter lists. */
+static size_t job_buf_size(struct thread_data *td)
+{
+    /* fio asks for iodepth * max_bs (+ alignment) in iomem_alloc; leave room. */
+    return (size_t)td_max_bs(td) * td->o.iodepth + (2u << 20);
+}
+
+static size_t job_mem_size(struct thread_data *td)
+{
+    return job_buf_size(td) + (size_t)td->o.iodepth * UNMAP_PARAM_LEN + 4096;
+}
+
+static enum fio_q_status vus_queue(struct thread_data *td, struct io_u *io_u);
+
+/*
+ * Every job of this run on this socket, known before any of them starts:
+ * the memory all of them need (each slice page-aligned) and the deepest
+ * queue depth.
+ */
+static void size_all_jobs(const char *socket, size_t *mem, unsigned *depth)
+{
+    *mem = 0;
+    *depth = 1;
+    for (unsigned i = 0; i < (unsigned)thread_number; i++) {
+        struct thread_data *t = tnumber_to_td(i);
+        const struct vus_fio_options *to = t->eo;
+
+        if (!t->io_ops || t->io_ops->queue != vus_queue || !to || !to->socket ||
+            strcmp(to->socket, socket))
+            continue;
+        *mem += ((job_mem_size(t) + 4095) & ~(size_t)4095) + 4096;
+        if (t->o.iodepth > *depth)
+            *depth = t->o.iodepth;
+    }
+}
+
 static int vus_setup(struct thread_data *td)
 {
     struct vus_fio_options *o = td->eo;
     struct vus_job *j;
-    int r, region;
+    int r;
 
     if (td->io_ops_data)
         return 0;
@@ -205,14 +247,24 @@ static int vus_setup(struct thread_data *td)
         return 1;
     j->events = calloc(td->o.iodepth, sizeof(*j->events));
 
+    if (!td->o.create_serialize && !td->o.use_thread) {
+        /* Each process would set up alone, on a connection the others cannot see. */
+        log_err("vhost-user-scsi: create_serialize=0 needs --thread\n");
+        free(j->events);
+        free(j);
+        return 1;
+    }
     pthread_mutex_lock(&conn.lock);
     if (!conn.fe) {
-        unsigned qs = o->queue_size ? o->queue_size : next_pow2(td->o.iodepth);
+        size_t jobs_mem;
+        unsigned depth;
+        size_all_jobs(o->socket, &jobs_mem, &depth);
+        unsigned qs = o->queue_size ? o->queue_size : next_pow2(depth);
         struct vus_fe_config cfg = {
             .socket_path = o->socket,
             .num_req_queues = o->num_queues ? o->num_queues : thread_number,
             .queue_size = qs < 128 ? 128 : qs,
-            .mem_size = 8u << 20,
+            .mem_size = (8u << 20) + jobs_mem,
             .timeout_ms = 10000,
             .connect_retry_ms = 3000,
         };
@@ -226,6 +278,14 @@ static int vus_setup(struct thread_data *td)
         }
         snprintf(conn.socket, sizeof(conn.socket), "%s", o->socket);
         conn.nq = cfg.num_req_queues;
+        if (o->indirect && !(vus_fe_features(conn.fe) & (1ull << 28))) {
+            vus_fe_close(conn.fe);
+            conn.fe = NULL;
+            pthread_mutex_unlock(&conn.lock);
+            log_err("vhost-user-scsi: indirect=1, but the backend does not offer "
+                    "VIRTIO_RING_F_INDIRECT_DESC\n");
+            return 1;
+        }
     } else if (strcmp(conn.socket, o->socket)) {
         pthread_mutex_unlock(&conn.lock);
         log_err("vhost-user-scsi: all jobs must use the same socket\n");
@@ -238,19 +298,17 @@ static int vus_setup(struct thread_data *td)
     }
     j->queue = conn.next_queue++;
     j->vq = vus_fe_vq(conn.fe, VIRTIO_SCSI_VQ_REQUEST + j->queue);
-    /* fio asks for iodepth * max_bs (+ alignment) in iomem_alloc; leave room. */
-    j->buf_size = (size_t)td_max_bs(td) * td->o.iodepth + (2u << 20);
-    j->mem_size = j->buf_size + (size_t)td->o.iodepth * UNMAP_PARAM_LEN + 4096;
-    region = vus_fe_add_region(conn.fe, j->mem_size);
-    if (region >= 0)
-        r = vus_fe_region(conn.fe, (unsigned)region, (void **)&j->mem, NULL, NULL);
-    else
-        r = region;
+    j->buf_size = job_buf_size(td);
+    j->mem_size = job_mem_size(td);
+    /* The slice size_all_jobs counted; a job it did not see finds none left. */
+    j->mem = vus_fe_alloc(conn.fe, j->mem_size, 4096);
+    r = j->mem ? 0 : -ENOMEM;
     conn.users++;
     pthread_mutex_unlock(&conn.lock);
     td->io_ops_data = j;
     if (r < 0) {
-        log_err("vhost-user-scsi: guest memory for the job: %s\n", strerror(-r));
+        log_err("vhost-user-scsi: no guest memory left for this job: jobs are counted when the "
+                "first one connects\n");
         return 1;
     }
     r = read_capacity(o, j);
@@ -297,7 +355,7 @@ static int vus_iomem_alloc(struct thread_data *td, size_t total)
     struct vus_job *j = td->io_ops_data;
 
     if (!j || total > j->buf_size) {
-        log_err("vhost-user-scsi: %zu bytes of buffers do not fit the job's region\n", total);
+        log_err("vhost-user-scsi: %zu bytes of buffers do not fit the job's slice\n", total);
         return 1;
     }
     td->orig_buffer = (char *)j->mem;
@@ -306,7 +364,7 @@ static int vus_iomem_alloc(struct thread_data *td, size_t total)
 
 static void vus_iomem_free(struct thread_data *td)
 {
-    td->orig_buffer = NULL; /* the region lives as long as the connection */
+    td->orig_buffer = NULL; /* the slice lives as long as the connection */
 }
 
 static int vus_io_u_init(struct thread_data *td, struct io_u *io_u)
