@@ -23,7 +23,17 @@
 static char ceph_dir[512], ceph_conf[600];
 static bool ceph_started; /* by this program, which stops it too */
 
-/* A shell command (printf format); its exit status, 128 when it did not exit. */
+/* Run the shell command fmt/ap (kept in cmd); its exit status, 128 when it did not exit. */
+static inline int vsh(char *cmd, size_t len, const char *fmt, va_list ap)
+{
+    int rc;
+
+    vsnprintf(cmd, len, fmt, ap);
+    rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+/* A shell command (printf format); its exit status. */
 __attribute__((format(printf, 1, 2))) static inline int sh(const char *fmt, ...)
 {
     char cmd[2048];
@@ -31,10 +41,9 @@ __attribute__((format(printf, 1, 2))) static inline int sh(const char *fmt, ...)
     int rc;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    rc = vsh(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
-    rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    return rc;
 }
 
 /* The same, failing the test unless it exits 0. */
@@ -45,9 +54,8 @@ __attribute__((format(printf, 1, 2))) static inline void must_sh(const char *fmt
     int rc;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    rc = vsh(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
-    rc = sh("%s", cmd);
     if (rc != 0)
         fail_msg("'%s' exited %d", cmd, rc);
 }
