@@ -125,6 +125,7 @@ setup_target() { # $1 target
 		TDIR=$(mktemp -d /dev/shm/vus-bench-tgt.XXXXXX)
 		dd if=/dev/urandom of="$TDIR/lun.img" bs=1M count="$DISK_MB" status=none
 		"$TGT" start "$TDIR" "$TGT_PORT" "$DISK_MB" || die "tgt did not start"
+		TGT_PORT=$(cat "$TDIR/port") # tgt.sh moves on when the port is taken
 		echo "$TGT start $TDIR $TGT_PORT $DISK_MB   # TGT_IQN=$TGT_IQN, LUN 1 on $TDIR/lun.img (/dev/shm)" >>"$CMDS"
 		;;
 	rbd)

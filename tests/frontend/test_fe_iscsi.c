@@ -48,6 +48,22 @@ static int tgt(const char *op)
     return system(cmd);
 }
 
+/* The port tgt.sh started tgtd on: the one asked for unless another process had it. */
+static int read_port(void)
+{
+    char path[sizeof(tdir) + 8];
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/port", tdir);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    ok = fscanf(f, "%u", &port) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
 static int setup(void **state)
 {
     char url[160], l0[200], l2[200];
@@ -60,7 +76,7 @@ static int setup(void **state)
         return -1;
     /* A port of our own: other runs (benchmarks, a parallel check) may have a tgtd too. */
     port = 20000 + (unsigned)getpid() % 12000; /* tgt.sh: at most 32767 */
-    if (tgt("start") != 0)
+    if (tgt("start") != 0 || read_port() < 0)
         return -1;
     snprintf(url, sizeof(url), "iscsi://127.0.0.1:%u/%s/1", port, IQN);
     snprintf(l0, sizeof(l0), "type=iscsi,url=%s,lun=%d,timeout=30", url, LUN_HELD);

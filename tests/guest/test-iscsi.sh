@@ -105,6 +105,7 @@ port=$((20000 + $$ % 12000)) # tgt.sh: at most 32767
 # The target goes with the test, however it ends.
 trap '"$TGT" stop "$tdir" >/dev/null 2>&1; rm -rf "$tdir"; vus_cleanup' EXIT
 "$TGT" start "$tdir" "$port" 64 || vus_fail "tgt did not start"
+port=$(cat "$tdir/port" 2>/dev/null) # tgt.sh moves on when the port is taken
 LUN="type=iscsi,url=iscsi://127.0.0.1:$port/$TGT_IQN/1,lun=0,timeout=30"
 vus_start_daemon "" "$LUN" || vus_finish
 VUS_DEV_ARGS=(-chardev "socket,id=vus,path=$VUS_SOCK" -device "vhost-user-scsi-pci,chardev=vus,num_queues=1")

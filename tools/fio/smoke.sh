@@ -109,6 +109,7 @@ if [ -x "$contrib" ] && command -v tgtd >/dev/null && command -v tgtadm >/dev/nu
     # tgt.sh wants 1024..32767; the pid keeps concurrent smokes apart.
     port=$((20000 + $$ % 10000))
     if tests/remote/tgt.sh start "$dir/tgt" "$port" 64 >"$dir/tgt.out" 2>&1; then
+        port=$(cat "$dir/tgt/port") # tgt.sh moves on when the port is taken
         sock=$dir/contrib.sock
         # The sample serves one connection and exits when it closes.
         "$contrib" -s "$sock" -i "iscsi://127.0.0.1:$port/iqn.2024-01.org.vhost-user-scsi:remote-test/1" \
