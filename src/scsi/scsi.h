@@ -135,6 +135,7 @@ struct scsi_lun {
      * there.  NULL for the LUN 0 stand-in.
      */
     struct scsi_unit *unit;
+    struct scsi_lun *unit_next; /* the unit's other members, under its mu */
     struct scsi_range_lock *rl;
     /*
      * Mode parameters MODE SELECT changes (scsi_mode.c), read unlocked by
@@ -151,7 +152,6 @@ struct scsi_lun {
      * (SCSI_PR_ACCESS_*), read by every command before dispatch.
      */
     struct scsi_pr *pr;
-    struct scsi_lun *pr_next;
     uint64_t pr_port;
     _Atomic unsigned pr_access;
     /* LUN options (scsi_lun_config), fixed while the LUN exists. */

@@ -55,34 +55,33 @@ void scsi_medium_prevent_allow(struct scsi_task *task)
 
 /*
  * Removal is prevented while any nexus on the unit prevents it (SPC-4 6.13),
- * not only the one asking.  The members' list is the reservations' (every
- * scsi_lun on the unit is one), walked under its lock.
+ * not only the one asking: the unit's members, walked under its lock.
  */
 static bool removal_prevented(const struct scsi_lun *lun)
 {
-    struct scsi_pr *pr = lun->pr;
+    struct scsi_unit *u = lun->unit;
     bool prevented = false;
 
-    if (pr == NULL)
+    if (u == NULL)
         return atomic_load(&lun->prevent);
-    pthread_mutex_lock(&pr->mu);
-    for (const struct scsi_lun *m = pr->members; m != NULL && !prevented; m = m->pr_next)
+    pthread_mutex_lock(&u->mu);
+    for (const struct scsi_lun *m = u->members; m != NULL && !prevented; m = m->unit_next)
         prevented = atomic_load(&m->prevent);
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&u->mu);
     return prevented;
 }
 
 /* The medium is back: the other nexuses learn it from a unit attention (28h/00h). */
 static void medium_loaded(struct scsi_lun *lun)
 {
-    struct scsi_pr *pr = lun->pr;
+    struct scsi_unit *u = lun->unit;
 
-    atomic_store(&lun->unit->medium_absent, false);
-    pthread_mutex_lock(&pr->mu);
-    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next)
+    atomic_store(&u->medium_absent, false);
+    pthread_mutex_lock(&u->mu);
+    for (struct scsi_lun *m = u->members; m != NULL; m = m->unit_next)
         if (m != lun)
             atomic_fetch_or(&m->ua_pending, SCSI_UA_MEDIUM_CHANGED);
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&u->mu);
 }
 
 static bool eject_after_flush(struct scsi_task *task, int result)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reservations shared by the LUNs of one backing device (a scsi_unit's):
- * membership, the conflict check every command goes through, PERSISTENT
+ * what they let each member do, the conflict check every command goes through, PERSISTENT
  * RESERVE IN, and the SPC-2 RESERVE/RELEASE(6/10).  PERSISTENT RESERVE OUT
  * is scsi_pr_out.c.
  */
@@ -12,6 +12,7 @@
 
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
+#include "scsi/scsi_unit.h"
 
 /* Same company ID as the LUN WWNs (scsi_lun.c): locally administered, ours. */
 #define PR_COMPANY_ID 0x025653ull
@@ -71,20 +72,20 @@ static unsigned access_of(const struct scsi_pr_state *st, uint64_t port)
 
 void scsi_pr_publish(struct scsi_pr *pr)
 {
-    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next)
+    for (struct scsi_lun *m = scsi_unit_of_pr(pr)->members; m != NULL; m = m->unit_next)
         atomic_store_explicit(&m->pr_access, access_of(&pr->st, m->pr_port), memory_order_release);
 }
 
 void scsi_pr_ua(struct scsi_pr *pr, uint64_t port, unsigned bits)
 {
-    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next)
+    for (struct scsi_lun *m = scsi_unit_of_pr(pr)->members; m != NULL; m = m->unit_next)
         if (m->pr_port == port)
             atomic_fetch_or(&m->ua_pending, bits);
 }
 
 void scsi_pr_abort_tasks(struct scsi_pr *pr, uint64_t port)
 {
-    for (struct scsi_lun *m = pr->members; m != NULL; m = m->pr_next) {
+    for (struct scsi_lun *m = scsi_unit_of_pr(pr)->members; m != NULL; m = m->unit_next) {
         struct scsi_target_set *set = m->target->set;
 
         if (m->pr_port == port && set->abort_task_set != NULL)
@@ -174,42 +175,19 @@ int scsi_pr_init(struct scsi_pr *pr, const char *state_file, char *err, size_t e
             return rc;
         }
     }
-    pthread_mutex_init(&pr->mu, NULL);
     return 0;
 }
 
 void scsi_pr_fini(struct scsi_pr *pr)
 {
-    pthread_mutex_destroy(&pr->mu);
     free(pr->file);
     pr->file = NULL;
 }
 
-void scsi_pr_join(struct scsi_pr *pr, struct scsi_lun *lun)
+void scsi_pr_member_leaving(struct scsi_pr *pr, struct scsi_lun *lun)
 {
-    pthread_mutex_lock(&pr->mu);
-    lun->pr = pr;
-    lun->pr_next = pr->members;
-    pr->members = lun;
-    scsi_pr_publish(pr);
-    pthread_mutex_unlock(&pr->mu);
-}
-
-void scsi_pr_leave(struct scsi_pr *pr, struct scsi_lun *lun)
-{
-    struct scsi_lun **mp;
-
-    pthread_mutex_lock(&pr->mu);
-    /* The LUN goes away with its nexus: an SPC-2 reservation does not outlive it. */
     if (pr->st.spc2_reserved && pr->st.spc2_port == lun->pr_port)
         pr->st.spc2_reserved = false;
-    for (mp = &pr->members; *mp != NULL && *mp != lun; mp = &(*mp)->pr_next)
-        ;
-    if (*mp == lun)
-        *mp = lun->pr_next;
-    lun->pr = NULL;
-    scsi_pr_publish(pr);
-    pthread_mutex_unlock(&pr->mu);
 }
 
 void scsi_pr_release_spc2(struct scsi_lun *lun, bool any_holder)
@@ -218,12 +196,12 @@ void scsi_pr_release_spc2(struct scsi_lun *lun, bool any_holder)
 
     if (pr == NULL)
         return;
-    pthread_mutex_lock(&pr->mu);
+    pthread_mutex_lock(&scsi_unit_of_pr(pr)->mu);
     if (pr->st.spc2_reserved && (any_holder || pr->st.spc2_port == lun->pr_port)) {
         pr->st.spc2_reserved = false;
         scsi_pr_publish(pr);
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&scsi_unit_of_pr(pr)->mu);
 }
 
 void scsi_target_set_nexus_loss(struct scsi_target_set *set)
@@ -282,7 +260,7 @@ void scsi_pr_in(struct scsi_task *task)
         return;
     }
     memset(buf, 0, 8);
-    pthread_mutex_lock(&pr->mu);
+    pthread_mutex_lock(&scsi_unit_of_pr(pr)->mu);
     switch (sa) {
     case SCSI_PR_READ_KEYS:
         put_be32(buf, st->generation);
@@ -317,7 +295,7 @@ void scsi_pr_in(struct scsi_task *task)
             len += full_status_desc(st, &st->regs[i], &buf[len]);
         break;
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&scsi_unit_of_pr(pr)->mu);
     /* ADDITIONAL LENGTH is what there is, whatever the allocation length cuts. */
     if (sa != SCSI_PR_REPORT_CAPS)
         put_be32(&buf[4], (uint32_t)(len - 8));
@@ -335,7 +313,7 @@ void scsi_pr_spc2_reserve(struct scsi_task *task)
     uint64_t me = task->lun->pr_port;
     bool conflict;
 
-    pthread_mutex_lock(&pr->mu);
+    pthread_mutex_lock(&scsi_unit_of_pr(pr)->mu);
     conflict =
         pr->st.nregs > 0 || pr->st.reserved || (pr->st.spc2_reserved && pr->st.spc2_port != me);
     if (!conflict && !pr->st.spc2_reserved) {
@@ -343,7 +321,7 @@ void scsi_pr_spc2_reserve(struct scsi_task *task)
         pr->st.spc2_port = me;
         scsi_pr_publish(pr);
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&scsi_unit_of_pr(pr)->mu);
     if (conflict)
         pr_task_conflict(task);
     else
@@ -355,14 +333,14 @@ void scsi_pr_spc2_release(struct scsi_task *task)
     struct scsi_pr *pr = task->lun->pr;
     bool conflict;
 
-    pthread_mutex_lock(&pr->mu);
+    pthread_mutex_lock(&scsi_unit_of_pr(pr)->mu);
     conflict = pr->st.nregs > 0 || pr->st.reserved;
     /* Another nexus's reservation stays; releasing it is not an error (SPC-2 7.17). */
     if (!conflict && pr->st.spc2_reserved && pr->st.spc2_port == task->lun->pr_port) {
         pr->st.spc2_reserved = false;
         scsi_pr_publish(pr);
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&scsi_unit_of_pr(pr)->mu);
     if (conflict)
         pr_task_conflict(task);
     else

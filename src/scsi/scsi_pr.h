@@ -9,7 +9,7 @@
  * in the struct scsi_unit of the bdev (scsi_unit.h), and every scsi_lun
  * attached to it is a member.
  *
- * Every change happens under scsi_pr.mu (PR commands are rare).  The result
+ * Every change happens under the unit's mu (PR commands are rare).  The result
  * for the data path is published per member as lun->pr_access, which
  * scsi_task_execute reads with one atomic load: SCSI_PR_ACCESS_ALL, the usual
  * case, costs nothing more.
@@ -27,7 +27,7 @@
 
 #include "scsi/scsi.h"
 
-/* What lun->pr_access lets that I_T nexus do (computed under scsi_pr.mu). */
+/* What lun->pr_access lets that I_T nexus do (computed under the unit's mu). */
 #define SCSI_PR_ACCESS_ALL  0 /* no reservation restricts it */
 #define SCSI_PR_ACCESS_WE   1 /* a write exclusive reservation it does not hold: no writes */
 #define SCSI_PR_ACCESS_EA   2 /* an exclusive access reservation it does not hold */
@@ -89,10 +89,9 @@ struct scsi_pr_state {
     uint64_t spc2_port;
 };
 
+/* Part of a struct scsi_unit, whose mu guards it and whose members it applies to. */
 struct scsi_pr {
-    pthread_mutex_t mu;
-    struct scsi_lun *members; /* linked through lun->pr_next */
-    char *file;               /* APTPL state file; NULL: APTPL=1 is refused */
+    char *file; /* APTPL state file; NULL: APTPL=1 is refused */
     struct scsi_pr_state st;
 };
 
@@ -113,9 +112,11 @@ static inline bool scsi_pr_conflict(const struct scsi_task *task)
  */
 int scsi_pr_init(struct scsi_pr *pr, const char *state_file, char *err, size_t errlen);
 void scsi_pr_fini(struct scsi_pr *pr);
-/* lun's nexus joins / leaves them (leaving releases an SPC-2 reservation it holds). */
-void scsi_pr_join(struct scsi_pr *pr, struct scsi_lun *lun);
-void scsi_pr_leave(struct scsi_pr *pr, struct scsi_lun *lun);
+/*
+ * lun's nexus is leaving the unit (with the unit's mu held, before it is
+ * unlinked): an SPC-2 reservation it holds does not outlive it.
+ */
+void scsi_pr_member_leaving(struct scsi_pr *pr, struct scsi_lun *lun);
 
 /*
  * Drop the RESERVE(6/10) reservation: the one lun's nexus holds (I_T nexus
@@ -123,11 +124,11 @@ void scsi_pr_leave(struct scsi_pr *pr, struct scsi_lun *lun);
  */
 void scsi_pr_release_spc2(struct scsi_lun *lun, bool any_holder);
 
-/* Recompute every member's pr_access from pr->st.  With pr->mu held. */
+/* Recompute every member's pr_access from pr->st.  With the unit's mu held. */
 void scsi_pr_publish(struct scsi_pr *pr);
-/* Set unit attention bits on every member whose initiator port is port.  With pr->mu held. */
+/* Set unit attention bits on every member whose initiator port is port.  Unit's mu held. */
 void scsi_pr_ua(struct scsi_pr *pr, uint64_t port, unsigned bits);
-/* Have the transport abort the tasks of every member whose initiator port is port.  pr->mu held. */
+/* Have the transport abort the tasks of every member whose port is port.  Unit's mu held. */
 void scsi_pr_abort_tasks(struct scsi_pr *pr, uint64_t port);
 /* The registration of port, or NULL. */
 struct scsi_pr_reg *scsi_pr_find(struct scsi_pr_state *st, uint64_t port);

@@ -24,6 +24,7 @@
 
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
+#include "scsi/scsi_unit.h"
 #include "util/iov.h"
 
 #define SCSI_ASC_INVALID_RELEASE    0x26 /* /04 invalid release of persistent reservation */
@@ -393,7 +394,7 @@ void scsi_pr_out(struct scsi_task *task)
     if (!parse_params(task, p, plen, &rq))
         return;
 
-    pthread_mutex_lock(&pr->mu);
+    pthread_mutex_lock(&task->lun->unit->mu);
     old = pr->st;
     res = pr_apply(&pr->st, me, &rq, &u);
     /* Nobody left registered: nothing to persist, and the file goes. */
@@ -412,7 +413,7 @@ void scsi_pr_out(struct scsi_task *task)
         }
         scsi_pr_publish(pr);
     }
-    pthread_mutex_unlock(&pr->mu);
+    pthread_mutex_unlock(&task->lun->unit->mu);
 
     switch (res) {
     case PR_OK:

@@ -37,6 +37,7 @@ int scsi_unit_attach(struct scsi_lun *lun, const char *state_file, char *err, si
             pthread_mutex_unlock(&registry_mu);
             return rc;
         }
+        pthread_mutex_init(&u->mu, NULL);
         scsi_range_lock_init(&u->rlock);
         u->bdev = lun->bdev;
         u->next = registry;
@@ -45,7 +46,12 @@ int scsi_unit_attach(struct scsi_lun *lun, const char *state_file, char *err, si
     u->refs++;
     lun->unit = u;
     lun->rl = &u->rlock;
-    scsi_pr_join(&u->pr, lun);
+    pthread_mutex_lock(&u->mu);
+    lun->pr = &u->pr;
+    lun->unit_next = u->members;
+    u->members = lun;
+    scsi_pr_publish(&u->pr);
+    pthread_mutex_unlock(&u->mu);
     pthread_mutex_unlock(&registry_mu);
     return 0;
 }
@@ -53,11 +59,20 @@ int scsi_unit_attach(struct scsi_lun *lun, const char *state_file, char *err, si
 void scsi_unit_detach(struct scsi_lun *lun)
 {
     struct scsi_unit *u = lun->unit, **pp;
+    struct scsi_lun **mp;
 
     if (u == NULL)
         return;
     pthread_mutex_lock(&registry_mu);
-    scsi_pr_leave(&u->pr, lun);
+    pthread_mutex_lock(&u->mu);
+    scsi_pr_member_leaving(&u->pr, lun);
+    for (mp = &u->members; *mp != NULL && *mp != lun; mp = &(*mp)->unit_next)
+        ;
+    if (*mp == lun)
+        *mp = lun->unit_next;
+    lun->pr = NULL;
+    scsi_pr_publish(&u->pr);
+    pthread_mutex_unlock(&u->mu);
     lun->unit = NULL;
     lun->rl = NULL;
     if (--u->refs == 0) {
@@ -66,6 +81,7 @@ void scsi_unit_detach(struct scsi_lun *lun)
         *pp = u->next;
         scsi_range_lock_fini(&u->rlock);
         scsi_pr_fini(&u->pr);
+        pthread_mutex_destroy(&u->mu);
         free(u);
     }
     pthread_mutex_unlock(&registry_mu);

@@ -29,6 +29,13 @@ struct scsi_unit {
     struct scsi_unit *next; /* registry */
     const struct bdev *bdev;
     unsigned refs; /* scsi_luns attached, under the registry's lock */
+    /*
+     * Guards the members and the reservation state: both change rarely
+     * (attach, detach, PR commands), and what walks the members (unit
+     * attentions for other nexuses, removal prevention) is as rare.
+     */
+    pthread_mutex_t mu;
+    struct scsi_lun *members; /* every scsi_lun attached, through lun->unit_next */
     struct scsi_range_lock rlock;
     struct scsi_pr pr;
     /*
@@ -48,6 +55,12 @@ struct scsi_unit {
      */
     _Atomic bool medium_absent;
 };
+
+/* The unit whose reservations pr are. */
+static inline struct scsi_unit *scsi_unit_of_pr(struct scsi_pr *pr)
+{
+    return (struct scsi_unit *)((char *)pr - offsetof(struct scsi_unit, pr));
+}
 
 /* lun is removable and its unit's medium is out. */
 static inline bool scsi_unit_medium_absent(const struct scsi_lun *lun)

@@ -12,55 +12,25 @@
 
 #include <cmocka.h>
 
-#include "tests/frontend/fe_harness.h"
+#define FE_TEST_DAEMON_ARGS                                                                        \
+    {                                                                                              \
+        "--lun",                                                                                   \
+            "type=ram,size=4M,removable=on,physical-block-size=4096,discard-granularity=8192",     \
+            NULL                                                                                   \
+    }
+#include "tests/frontend/fe_test_common.h"
 
 #define BS     512
 #define BLOCKS ((4u << 20) / BS)
 
-static struct daemon dmn;
-
-static int group_setup(void **state)
+/* The common connection, with the LUN's power-on unit attention already taken. */
+static int lunopts_setup(void **state)
 {
-    static const char *const args[] = {
-        "--lun", "type=ram,size=4M,removable=on,physical-block-size=4096,discard-granularity=8192",
-        NULL
-    };
-    return daemon_start(&dmn, args) == 0 ? 0 : -1;
-}
+    int rc = test_setup(state);
 
-static int group_teardown(void **state)
-{
-    return daemon_stop(&dmn) == 0 ? 0 : -1;
-}
-
-struct ctx {
-    struct vus_fe *fe;
-    struct vus_fe_vq *rq;
-    uint8_t *buf;
-};
-
-static int test_setup(void **state)
-{
-    static struct ctx cx;
-
-    memset(&cx, 0, sizeof(cx));
-    if (fe_open(&dmn, 1, &cx.fe) < 0)
-        return -1;
-    cx.rq = vus_fe_vq(cx.fe, VIRTIO_SCSI_VQ_REQUEST);
-    cx.buf = vus_fe_alloc(cx.fe, 1 << 20, 4096);
-    if (!cx.buf)
-        return -1;
-    clear_ua(cx.rq, 0, 0);
-    *state = &cx;
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    struct ctx *cx = *state;
-
-    vus_fe_close(cx->fe);
-    return daemon_alive(&dmn) ? 0 : -1;
+    if (rc == 0)
+        clear_ua(((struct ctx *)*state)->rq, 0, 0);
+    return rc;
 }
 
 static void expect(const struct vus_fe_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
@@ -212,7 +182,7 @@ static void test_lba_status_and_sanitize(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, lunopts_setup, test_teardown)
     const struct CMUnitTest tests[] = {
         T(test_removable_512e),
         T(test_lba_status_and_sanitize),
