@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -19,6 +20,9 @@ _Static_assert(offsetof(struct scsi_iovec, iov_len) == offsetof(struct iovec, io
                "scsi_iovec layout");
 
 #define PROBE_TIMEOUT_S 10 /* the control thread must not wait forever for a dead portal */
+#define PROBE_LOGINS                                                                               \
+    5 /* logins tried at open (backing off from 0.2 s) before the LUN is refused                   \
+       */
 
 static void copy_str(char *dst, const char *src)
 {
@@ -147,9 +151,39 @@ static void *vpd(struct iscsi_context *ctx, int lun, int page, struct scsi_task 
 }
 
 /* Size, block size and what the target supports, over a session of the control thread's own. */
+/*
+ * A logged-in session for probing, or NULL with the reason in err.  A login
+ * is tried again on a fresh context: a target may drop a connection during
+ * login (tgt did, under the ASan daemon in CI, after the unit attention a
+ * new I_T nexus gets), and a LUN refused at open is gone for good, while a
+ * worker's session logs in again by itself.
+ */
+static struct iscsi_context *probe_login(const struct bdev_iscsi *b, char *err, size_t errlen)
+{
+    for (unsigned attempt = 1;; attempt++) {
+        struct iscsi_context *ctx = bdev_iscsi_new_context(b);
+
+        if (!ctx) {
+            snprintf(err, errlen, "cannot create an iSCSI context");
+            return NULL;
+        }
+        iscsi_set_timeout(ctx, PROBE_TIMEOUT_S);
+        if (iscsi_full_connect_sync(ctx, b->t.portal, b->t.lun) == 0)
+            return ctx;
+        snprintf(err, errlen, "iSCSI login to %s %s LUN %d failed: %s", b->t.portal, b->t.iqn,
+                 b->t.lun, iscsi_get_error(ctx));
+        err[strcspn(err, "\n")] = 0;
+        iscsi_destroy_context(ctx);
+        if (attempt == PROBE_LOGINS)
+            return NULL;
+        LOG_WARN("%s; trying again", err);
+        usleep(100000u << attempt);
+    }
+}
+
 static int probe(struct bdev_iscsi *b, char *err, size_t errlen)
 {
-    struct iscsi_context *ctx = bdev_iscsi_new_context(b);
+    struct iscsi_context *ctx = probe_login(b, err, errlen);
     struct scsi_readcapacity16 *rc16;
     struct scsi_inquiry_block_limits *bl;
     struct scsi_inquiry_logical_block_provisioning *lbp;
@@ -158,16 +192,8 @@ static int probe(struct bdev_iscsi *b, char *err, size_t errlen)
     int lun = b->t.lun;
     int ret = -EIO;
 
-    if (!ctx) {
-        snprintf(err, errlen, "cannot create an iSCSI context");
-        return -ENOMEM;
-    }
-    iscsi_set_timeout(ctx, PROBE_TIMEOUT_S);
-    if (iscsi_full_connect_sync(ctx, b->t.portal, lun) < 0) {
-        snprintf(err, errlen, "iSCSI login to %s %s LUN %d failed: %s", b->t.portal, b->t.iqn, lun,
-                 iscsi_get_error(ctx));
-        goto out;
-    }
+    if (!ctx)
+        return -EIO;
     task = iscsi_readcapacity16_sync(ctx, lun);
     rc16 = task && task->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(task) : NULL;
     if (!rc16) {

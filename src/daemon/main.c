@@ -77,7 +77,18 @@ static bool is_listening_socket(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) == 0 && val;
 }
 
-/* The --socket-path/--fd controller and its --lun LUNs.  Not part of the configuration. */
+/* The name of the block device of --lun l ("NAME.target.lun"). */
+static void cli_bdev_name(const struct options *o, const struct opt_lun *l, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.40s.%u.%u", o->name, l->scsi.target, l->scsi.lun);
+}
+
+/*
+ * The --socket-path/--fd controller and its --lun LUNs.  Not part of the
+ * configuration.  Every block device is opened (a remote one logs in and
+ * probes, which takes a while) before the controller listens: a frontend
+ * that connects at once must find its LUNs there, not appear in a moment.
+ */
 static int start_cli_controller(const struct options *o)
 {
     static const char *const type_names[] = {
@@ -85,32 +96,17 @@ static int start_cli_controller(const struct options *o)
         [BDEV_TYPE_NVME] = "nvme", [BDEV_TYPE_ISCSI] = "iscsi", [BDEV_TYPE_RBD] = "rbd"
     };
     char err[1024], label[32], bname[MGMT_NAME_MAX + 1], record[PATH_MAX];
+    struct bdev *opened[OPT_MAX_LUNS] = { NULL };
     int ret;
 
-    snprintf(label, sizeof(label), "fd %d", o->listen_fd);
-    ret = mgmt_ctl_create(&mgmt, o->name, o->socket_path ? o->socket_path : label, o->listen_fd,
-                          false, err, sizeof(err));
-    if (ret < 0) {
-        fprintf(stderr, "vhost-user-scsi: %s\n", err);
-        return ret;
-    }
     for (unsigned i = 0; i < o->nluns; i++) {
         const struct opt_lun *l = &o->luns[i];
         struct bdev_config cfg = l->bdev;
-        struct mgmt_lun_spec spec = { .target = (int)l->scsi.target,
-                                      .lun = (int)l->scsi.lun,
-                                      .serial = l->scsi.serial[0] ? l->scsi.serial : NULL,
-                                      .wwn = l->scsi.wwn,
-                                      .write_cache_off = l->scsi.write_cache_off,
-                                      .removable = l->scsi.removable,
-                                      .physical_block_size = l->scsi.physical_block_size,
-                                      .discard_granularity = l->scsi.discard_granularity };
-        struct bdev *bdev;
-        unsigned t, n;
+        struct bdev *bdev = NULL;
 
         /* A backend with queues (nvme) or sessions (iscsi) of its own gives each worker one. */
         cfg.nr_queues = o->threads;
-        snprintf(bname, sizeof(bname), "%.40s.%u.%u", o->name, l->scsi.target, l->scsi.lun);
+        cli_bdev_name(o, l, bname, sizeof(bname));
         if (cfg.type == BDEV_TYPE_RBD && o->state_dir) {
             snprintf(record, sizeof(record), "%s/rbd-%s", o->state_dir, bname);
             cfg.lock_record = record;
@@ -122,14 +118,40 @@ static int start_cli_controller(const struct options *o)
                 bdev_close(bdev);
         }
         if (ret == 0)
-            ret = mgmt_lun_attach(&mgmt, o->name, bname, &spec, &t, &n, err, sizeof(err));
+            opened[i] = bdev;
         if (ret < 0) {
             fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
             return ret;
         }
-        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", t, n, bdev->desc,
-                 (unsigned long long)(bdev->size / bdev->block_size), bdev->block_size,
-                 bdev->readonly ? ", read-only" : "");
+    }
+    snprintf(label, sizeof(label), "fd %d", o->listen_fd);
+    ret = mgmt_ctl_create(&mgmt, o->name, o->socket_path ? o->socket_path : label, o->listen_fd,
+                          false, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "vhost-user-scsi: %s\n", err);
+        return ret;
+    }
+    for (unsigned i = 0; i < o->nluns; i++) {
+        const struct opt_lun *l = &o->luns[i];
+        struct mgmt_lun_spec spec = { .target = (int)l->scsi.target,
+                                      .lun = (int)l->scsi.lun,
+                                      .serial = l->scsi.serial[0] ? l->scsi.serial : NULL,
+                                      .wwn = l->scsi.wwn,
+                                      .write_cache_off = l->scsi.write_cache_off,
+                                      .removable = l->scsi.removable,
+                                      .physical_block_size = l->scsi.physical_block_size,
+                                      .discard_granularity = l->scsi.discard_granularity };
+        unsigned t, n;
+
+        cli_bdev_name(o, l, bname, sizeof(bname));
+        ret = mgmt_lun_attach(&mgmt, o->name, bname, &spec, &t, &n, err, sizeof(err));
+        if (ret < 0) {
+            fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
+            return ret;
+        }
+        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", t, n, opened[i]->desc,
+                 (unsigned long long)(opened[i]->size / opened[i]->block_size),
+                 opened[i]->block_size, opened[i]->readonly ? ", read-only" : "");
     }
     return 0;
 }

@@ -93,7 +93,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[128];
+    char cmd[256];
     int ret = 0;
 
     (void)state;
@@ -102,6 +102,13 @@ static int teardown(void **state)
     if (dmn.pid > 0 && daemon_stop(&dmn) != 0)
         ret = -1;
     if (tdir[0]) {
+        /* The daemon failed: the target's side of the story too. */
+        if (ret < 0) {
+            snprintf(cmd, sizeof(cmd), "echo '--- %s/tgtd.log ---'; tail -20 %s/tgtd.log", tdir,
+                     tdir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "no tgtd.log in %s\n", tdir);
+        }
         tgt("stop");
         snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
         if (system(cmd) != 0)
