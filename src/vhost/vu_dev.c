@@ -22,7 +22,7 @@ static void vring_reset(struct vu_vring *vr)
         close(vr->vq.call_fd);
     if (vr->err_fd >= 0)
         close(vr->err_fd);
-    virtq_forget_resubmit(&vr->vq);
+    virtq_release(&vr->vq);
     memset(vr, 0, sizeof(*vr));
     vr->kick_fd = -1;
     vr->vq.call_fd = -1;
