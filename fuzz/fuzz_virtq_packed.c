@@ -253,9 +253,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             virtq_disable_notify(&vq);
             break;
         case 7:
-            ret = virtq_map_head(&vq, nheld && (take8(&s) & 1) ? held[take8(&s) % nheld]
-                                                               : (uint16_t)take16(&s),
-                                 &elem);
+            ret = virtq_map_head(
+                &vq, nheld && (take8(&s) & 1) ? held[take8(&s) % nheld] : (uint16_t)take16(&s),
+                &elem);
             if (ret == 1 || ret == -EBADMSG)
                 check_elem(&vq, &elem, ret);
             else if (ret != -EIO)
