@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "util/atomic_file.h"
 
 #define OWNER_FILE_VERSION 1
 
@@ -126,46 +127,13 @@ int rbd_owner_predecessor(const struct rbd_owner_rec *rec, const struct rbd_owne
     return rc;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd, rc = 0;
-
-    if (!copy)
-        return -ENOMEM;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const char *text, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        off += (size_t)n;
-    }
-    return 0;
-}
-
 int rbd_owner_save(const struct rbd_owner_rec *rec, const struct rbd_owner_image *img,
                    const char *owner)
 {
-    char path[PATH_MAX], tmp[PATH_MAX], here[384];
+    char path[PATH_MAX], here[384];
     json_t *root;
     char *text;
-    int fd, rc;
+    int rc;
 
     if (rec->lock_fd < 0)
         return -EBADF;
@@ -177,27 +145,10 @@ int rbd_owner_save(const struct rbd_owner_rec *rec, const struct rbd_owner_image
     if (!text)
         return -ENOMEM;
     path_of(rec, ".json", path, sizeof(path));
-    path_of(rec, ".json.tmp", tmp, sizeof(tmp));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        free(text);
-        return rc;
-    }
-    rc = write_all(fd, text, strlen(text));
+    /* Once we serve I/O, a crash must leave this record behind, not the old one. */
+    rc = atomic_file_write(path, text, strlen(text), 0600);
     free(text);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    /* Once we serve I/O, a crash must leave the record behind, not the old one. */
-    return fsync_dir_of(path);
+    return rc;
 }
 
 void rbd_owner_release(struct rbd_owner_rec *rec, bool keep_record)

@@ -9,17 +9,15 @@
  * mix, and once save returns the new one survives power loss.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "scsi/scsi_pr.h"
+#include "util/atomic_file.h"
 
 #define PR_FILE_VERSION 1
 
@@ -43,23 +41,6 @@ static bool parse_hex64(const json_t *j, uint64_t *v)
     return errno == 0 && *end == '\0';
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd, rc = 0;
-
-    if (copy == NULL)
-        return -ENOMEM;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 static json_t *state_json(const struct scsi_pr_state *st)
 {
     json_t *regs = json_array(), *root;
@@ -79,63 +60,21 @@ static json_t *state_json(const struct scsi_pr_state *st)
 
 int scsi_pr_file_save(const char *path, const struct scsi_pr_state *st)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
     json_t *root = state_json(st);
     char *text = root != NULL ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    int fd = -1, rc = 0;
-    size_t len, off = 0;
+    int rc;
 
     json_decref(root);
-    if (tmp == NULL || text == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    len = strlen(text);
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        rc = -errno;
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    rc = fsync_dir_of(path);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0 && tmp != NULL)
-        unlink(tmp);
-    free(tmp);
+    if (text == NULL)
+        return -ENOMEM;
+    rc = atomic_file_write(path, text, strlen(text), 0600);
     free(text);
     return rc;
 }
 
 int scsi_pr_file_remove(const char *path)
 {
-    if (unlink(path) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    return fsync_dir_of(path);
+    return atomic_file_remove(path);
 }
 
 static int bad(char *err, size_t errlen, const char *path, const char *what)

@@ -25,45 +25,8 @@
 
 #include <cmocka.h>
 
+#include "tests/frontend/fe_ceph.h"
 #include "tests/frontend/fe_mgmt_rpc.h"
-
-#define CLUSTER "tests/remote/ceph-cluster.sh"
-
-static char ceph_dir[512], ceph_conf[600];
-static bool started_cluster;
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static void must_sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = sh("%s", cmd);
-    if (rc != 0)
-        fail_msg("'%s' exited %d", cmd, rc);
-}
-
-/* A fresh image of size MiB named name. */
-static void new_image(const char *name, unsigned mib, const char *extra)
-{
-    sh("(rbd snap purge --no-progress rbd/%s; rbd rm --no-progress rbd/%s) >/dev/null 2>&1", name,
-       name);
-    must_sh("rbd create --size %uM %s rbd/%s", mib, extra, name);
-}
 
 static void rbd_bdev(const char *name, const char *image, const char *more)
 {
@@ -80,26 +43,10 @@ static void rbd_bdev(const char *name, const char *image, const char *more)
 static int rbd_group_setup(void **state)
 {
     static const char *const args[] = { "--threads", "1", NULL };
-    const char *d = getenv("VUS_CEPH_DIR");
-    char cwd[256];
 
     (void)state;
-    if (d && *d) {
-        snprintf(ceph_dir, sizeof(ceph_dir), "%s", d);
-    } else {
-        if (!getcwd(cwd, sizeof(cwd)))
-            return -1;
-        snprintf(ceph_dir, sizeof(ceph_dir), "%s/build/ceph", cwd);
-    }
-    snprintf(ceph_conf, sizeof(ceph_conf), "%s/ceph.conf", ceph_dir);
-    setenv("CEPH_CONF", ceph_conf, 1);
-    if (sh(CLUSTER " status %s", ceph_dir) != 0) {
-        if (sh(CLUSTER " start %s", ceph_dir) != 0) {
-            fprintf(stderr, "could not start the Ceph cluster in %s\n", ceph_dir);
-            return -1;
-        }
-        started_cluster = true;
-    }
+    if (fe_ceph_start() < 0)
+        return -1;
     if (mgmt_init(&dmn) < 0 || mgmt_start(&dmn, false, args) < 0)
         return -1;
     return rpc_cl_connect(&cl, dmn.rpc, 2000) == 0 ? 0 : -1;
@@ -109,11 +56,7 @@ static int rbd_group_teardown(void **state)
 {
     int ret = group_teardown(state);
 
-    /* An OSD a failed test left stopped comes back for the next program. */
-    if (started_cluster)
-        sh(CLUSTER " stop %s", ceph_dir);
-    else
-        sh(CLUSTER " osd-start %s", ceph_dir);
+    fe_ceph_stop();
     return ret;
 }
 
@@ -179,7 +122,7 @@ static void test_rbd_io(void **state)
     char path[700], why[256];
 
     (void)state;
-    new_image("fe-io", 64, "");
+    fe_ceph_new_image("fe-io", 64, "");
     rbd_bdev("r0", "fe-io", NULL);
     struct vus_fe *fe = attach("io", "r0", NULL);
     struct vus_fe_vq *vq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
@@ -273,7 +216,7 @@ static void test_rbd_resize(void **state)
     char out[4096];
 
     (void)state;
-    new_image("fe-rs", 32, "");
+    fe_ceph_new_image("fe-rs", 32, "");
     rbd_bdev("r1", "fe-rs", NULL);
     struct vus_fe *fe = attach("rs", "r1", NULL);
     struct vus_fe_vq *vq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
@@ -315,7 +258,7 @@ static void test_rbd_resize(void **state)
 static void test_rbd_exclusive_and_snap(void **state)
 {
     (void)state;
-    new_image("fe-lk", 16, "");
+    fe_ceph_new_image("fe-lk", 16, "");
     rbd_bdev("r2", "fe-lk", NULL);
     struct vus_fe *fe = attach("lk", "r2", NULL);
     struct vus_fe_vq *vq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
@@ -406,7 +349,7 @@ static void test_rbd_osd_outage(void **state)
     char why[256];
 
     (void)state;
-    new_image("fe-osd", 16, "");
+    fe_ceph_new_image("fe-osd", 16, "");
     rbd_bdev("r3", "fe-osd", NULL);
     rpc_dof(&cl, "bdev_create", "{s:s, s:s, s:s}", "name", "m3", "type", "ram", "size", "4M");
     rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "os", "socket_path", sock_path("os"));
@@ -422,7 +365,7 @@ static void test_rbd_osd_outage(void **state)
     uint8_t *bw = vus_fe_alloc(fe, 65536, 4096);
     fill(bw, 65536, 8);
 
-    must_sh(CLUSTER " osd-stop %s", ceph_dir);
+    must_sh(FE_CEPH_CLUSTER " osd-stop %s", ceph_dir);
     bg_write(&b, fe, bw, 256, &th);
     sleep(3);
     if (atomic_load(&b.done))
@@ -432,7 +375,7 @@ static void test_rbd_osd_outage(void **state)
     for (int i = 0; i < 5; i++)
         if (mgmt_verified_io(vq, 0, 1, (uint64_t)i * 128, 128, w, r, 9 + i, why, sizeof(why)) < 0)
             fail_msg("RAM LUN while the OSD is down: %s", why);
-    must_sh(CLUSTER " osd-start %s", ceph_dir);
+    must_sh(FE_CEPH_CLUSTER " osd-start %s", ceph_dir);
     pthread_join(th, NULL);
     assert_int_equal(b.rc, 0);
     if (b.c.response != VIRTIO_SCSI_S_OK || b.c.status != 0)
@@ -457,7 +400,7 @@ static void test_rbd_timeout(void **state)
     uint8_t key, asc;
 
     (void)state;
-    new_image("fe-to", 16, "");
+    fe_ceph_new_image("fe-to", 16, "");
     rbd_bdev("r4", "fe-to", "{\"timeout\":2}");
     rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "to", "socket_path", sock_path("to"));
     rpc_do(&cl, "lun_attach", "{\"controller\":\"to\",\"bdev\":\"r4\",\"target\":0,\"lun\":0}");
@@ -470,13 +413,13 @@ static void test_rbd_timeout(void **state)
     /* The lock is taken at open; write once so the OSD has seen this client. */
     if (mgmt_verified_io(vq, 0, 0, 0, 128, w, r, 20, why, sizeof(why)) < 0)
         fail_msg("before the outage: %s", why);
-    must_sh(CLUSTER " osd-stop %s", ceph_dir);
+    must_sh(FE_CEPH_CLUSTER " osd-stop %s", ceph_dir);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bg_write(&b, fe, w, 512, &th);
     pthread_join(th, NULL);
     long ms = rpc_ms_since(&t0);
-    must_sh(CLUSTER " osd-start %s", ceph_dir);
+    must_sh(FE_CEPH_CLUSTER " osd-start %s", ceph_dir);
     assert_int_equal(b.rc, 0);
     assert_int_equal(b.c.response, VIRTIO_SCSI_S_OK);
     if (b.c.status != 2)
@@ -512,7 +455,7 @@ static void test_rbd_config_restart(void **state)
     assert_int_equal(mgmt_stop(&dmn), 0);
     assert_int_equal(mgmt_start(&dmn, true, args), 0);
     assert_int_equal(rpc_cl_connect(&cl, dmn.rpc, 2000), 0);
-    new_image("fe-cfg", 16, "");
+    fe_ceph_new_image("fe-cfg", 16, "");
     rbd_bdev("r5", "fe-cfg", "{\"id\":\"admin\",\"timeout\":60}");
     struct vus_fe *fe = attach("cfg", "r5", NULL);
     uint8_t *w = vus_fe_alloc(fe, 65536, 4096), *r = vus_fe_alloc(fe, 65536, 4096);

@@ -22,47 +22,14 @@
 
 #include <cmocka.h>
 
+#include "tests/frontend/fe_ceph.h"
 #include "tests/frontend/fe_mgmt_rpc.h"
 
-#define CLUSTER "tests/remote/ceph-cluster.sh"
-
-static char ceph_dir[512], ceph_conf[600], state_dir[128];
+static char state_dir[128];
 /* Per run: a failed run leaves its image locked by a dead client for ~30 s. */
 static char img_crash[64], img_stale[64];
-static bool started_cluster;
 static struct mdaemon d2 = { .pid = -1 }; /* another daemon on the same cluster */
 static const char *const dmn_args[] = { "--threads", "1", "--state-dir", state_dir, NULL };
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static void must_sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int rc = sh("%s", cmd);
-    if (rc != 0)
-        fail_msg("'%s' exited %d", cmd, rc);
-}
-
-static void new_image(const char *name, unsigned mib)
-{
-    sh("rbd rm --no-progress rbd/%s >/dev/null 2>&1", name);
-    must_sh("rbd create --size %uM rbd/%s", mib, name);
-}
 
 static void rbd_bdev(struct rpc_cl *c, const char *name, const char *image)
 {
@@ -73,28 +40,11 @@ static void rbd_bdev(struct rpc_cl *c, const char *name, const char *image)
 
 static int group_setup_ceph(void **state)
 {
-    const char *d = getenv("VUS_CEPH_DIR");
-    char cwd[256];
-
     (void)state;
-    if (d && *d) {
-        snprintf(ceph_dir, sizeof(ceph_dir), "%s", d);
-    } else {
-        if (!getcwd(cwd, sizeof(cwd)))
-            return -1;
-        snprintf(ceph_dir, sizeof(ceph_dir), "%s/build/ceph", cwd);
-    }
-    snprintf(ceph_conf, sizeof(ceph_conf), "%s/ceph.conf", ceph_dir);
     snprintf(img_crash, sizeof(img_crash), "fe-crash-%d", (int)getpid());
     snprintf(img_stale, sizeof(img_stale), "fe-stale-%d", (int)getpid());
-    setenv("CEPH_CONF", ceph_conf, 1);
-    if (sh(CLUSTER " status %s", ceph_dir) != 0) {
-        if (sh(CLUSTER " start %s", ceph_dir) != 0) {
-            fprintf(stderr, "could not start the Ceph cluster in %s\n", ceph_dir);
-            return -1;
-        }
-        started_cluster = true;
-    }
+    if (fe_ceph_start() < 0)
+        return -1;
     if (mgmt_init(&dmn) < 0)
         return -1;
     snprintf(state_dir, sizeof(state_dir), "%s/state", dmn.dir);
@@ -119,8 +69,7 @@ static int group_teardown_ceph(void **state)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
     sh("%s", cmd);
     mgmt_cleanup(&dmn);
-    if (started_cluster)
-        sh(CLUSTER " stop %s", ceph_dir);
+    fe_ceph_stop();
     return ret == 0 ? 0 : -1;
 }
 
@@ -176,7 +125,7 @@ static void test_crash_restart_takes_lock(void **state)
     struct timespec t0;
 
     (void)state;
-    new_image(img_crash, 16);
+    fe_ceph_new_image(img_crash, 16, "");
     rbd_bdev(&cl, "rc", img_crash);
     rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "cr", "socket_path", sock_path("cr"));
     rpc_do(&cl, "lun_attach", "{\"controller\":\"cr\",\"bdev\":\"rc\",\"target\":0,\"lun\":0}");
@@ -271,7 +220,7 @@ static void test_stale_record_breaks_nothing(void **state)
     struct rpc_cl cl2;
 
     (void)state;
-    new_image(img_stale, 16);
+    fe_ceph_new_image(img_stale, 16, "");
     rbd_bdev(&cl, "rs", img_stale);
     rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "st", "socket_path", sock_path("st"));
     rpc_do(&cl, "lun_attach", "{\"controller\":\"st\",\"bdev\":\"rs\",\"target\":0,\"lun\":0}");

@@ -21,23 +21,8 @@ for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 pass=0
 fail=0
 failed=""
-run() {
-    name=$1
-    shift
-    echo "[ RUN      ] fio_$name"
-    # verify_state_save=0: fio would otherwise leave *-verify.state files in the cwd.
-    if timeout 60 fio --name="$name" --verify_state_save=0 --ioengine=external:"$engine" --socket="$sock" --lun=0 \
-        --output-format=terse "$@" >"$dir/$name.out" 2>&1 &&
-        ! grep -q "error\|fio: " "$dir/$name.out"; then
-        echo "[       OK ] fio_$name"
-        pass=$((pass + 1))
-    else
-        cat "$dir/$name.out"
-        echo "[  FAILED  ] fio_$name"
-        fail=$((fail + 1))
-        failed="$failed fio_$name"
-    fi
-}
+# run_jobfile NAME FIO-ARGS...: one fio run, counted; it fails on a non-zero
+# exit or any error line in its output.
 run_jobfile() {
     name=$1
     shift
@@ -52,6 +37,14 @@ run_jobfile() {
         fail=$((fail + 1))
         failed="$failed fio_$name"
     fi
+}
+# run NAME FIO-ARGS...: a job through our engine against $sock, LUN 0.
+run() {
+    name=$1
+    shift
+    # verify_state_save=0: fio would otherwise leave *-verify.state files in the cwd.
+    run_jobfile "$name" --name="$name" --verify_state_save=0 --ioengine=external:"$engine" \
+        --socket="$sock" --lun=0 "$@"
 }
 run randrw_verify_threads --thread --numjobs=2 --size=16M --offset_increment=16M --rw=randrw --bs=4k --iodepth=32 \
     --verify=crc32c --do_verify=1
