@@ -116,6 +116,9 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
  */
 void virtq_set_base(struct virtq *vq, uint32_t base);
 
+/* A packed ring nobody used yet: both positions 0, both wrap counters 1 (virtio 1.1, 2.8.1). */
+#define VIRTQ_PACKED_BASE_FRESH 0x80008000u
+
 /* The state virtq_set_base takes, for GET_VRING_BASE. */
 uint32_t virtq_get_base(const struct virtq *vq);
 
