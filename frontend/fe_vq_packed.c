@@ -46,8 +46,8 @@ static void next_slot(struct vus_fe_vq *vq)
     }
 }
 
-int fe_vq_packed_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsigned n,
-                     bool indirect, void *cookie)
+int fe_vq_packed_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsigned n, bool indirect,
+                     void *cookie)
 {
     unsigned need = indirect ? 1 : n;
     uint16_t id, head_pos, head_flags = 0;
@@ -74,9 +74,9 @@ int fe_vq_packed_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsign
     } else {
         for (unsigned i = 0; i < n; i++) {
             struct vring_packed_desc_le *d = &vq->pdesc[vq->next_avail];
-            uint16_t f = (uint16_t)((segs[i].write ? VRING_DESC_F_WRITE : 0) |
-                                    (i + 1 < n ? VRING_DESC_F_NEXT : 0) |
-                                    avail_bits(vq->avail_wrap));
+            uint16_t f =
+                (uint16_t)((segs[i].write ? VRING_DESC_F_WRITE : 0) |
+                           (i + 1 < n ? VRING_DESC_F_NEXT : 0) | avail_bits(vq->avail_wrap));
             d->addr = htole64(segs[i].gpa);
             d->len = htole32(segs[i].len);
             d->id = htole16(id);
