@@ -24,13 +24,15 @@
 #include "vhost/vu_proto.h"
 #include "virtq/virtio_ring.h"
 
-#define MiB     (1024u * 1024u)
-#define NREQ    3
-#define QSIZE   32 /* small, so that every test goes round each ring many times */
-#define BLK     4096u
-#define PACKED  (1ull << VIRTIO_F_RING_PACKED)
-#define REQ0    VIRTIO_SCSI_VQ_REQUEST
-#define LUN_RAM 0
+#define MiB         (1024u * 1024u)
+#define NREQ        3
+#define QSIZE       32 /* small, so that every test goes round each ring many times */
+#define BLK         4096u
+#define PACKED      (1ull << VIRTIO_F_RING_PACKED)
+#define F_INDIRECT  28 /* VIRTIO_RING_F_INDIRECT_DESC */
+#define F_EVENT_IDX 29 /* VIRTIO_RING_F_EVENT_IDX */
+#define REQ0        VIRTIO_SCSI_VQ_REQUEST
+#define LUN_RAM     0
 
 struct ctx {
     struct daemon d;
@@ -60,8 +62,9 @@ static int start(struct ctx *cx, const char *mask, bool no_event_idx)
         return -1;
     close(fd);
     snprintf(lun, sizeof(lun), "type=file,path=%s", cx->path);
-    const char *const args[] = { "--lun",           "type=ram,size=16M", "--lun", lun,
-                                 mask ? "--mask-features" : NULL,        mask, NULL };
+    const char *const args[] = {
+        "--lun", "type=ram,size=16M", "--lun", lun, mask ? "--mask-features" : NULL, mask, NULL
+    };
     if (daemon_start(&cx->d, args) < 0)
         return -1;
     cfg.socket_path = cx->d.sock;
@@ -186,7 +189,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct vus_fe_vq *vq = vus_fe_vq(w->cx->fe, REQ0 + w->q);
     uint8_t *bufs = w->cx->buf + (size_t)w->q * QSIZE * BLK;
-    bool ind = vus_fe_features(w->cx->fe) & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+    bool ind = vus_fe_features(w->cx->fe) & (1ull << F_INDIRECT);
 
     for (unsigned r = 0; r < w->rounds; r++) {
         batch(vq, bufs, w->q, ind ? QSIZE : QSIZE / 3, true, ind, r);
@@ -224,7 +227,7 @@ static void test_packed_without_event_idx(void **state)
     struct ctx *cx = *state;
 
     assert_true(vus_fe_features(cx->fe) & PACKED);
-    assert_false(vus_fe_features(cx->fe) & (1ull << VIRTIO_RING_F_EVENT_IDX));
+    assert_false(vus_fe_features(cx->fe) & (1ull << F_EVENT_IDX));
     verified_io(cx, 6);
 }
 
@@ -236,11 +239,14 @@ static void test_withheld_gives_split_rings(void **state)
     verified_io(cx, 4);
 }
 
-/* Many more TMFs than the control ring has slots: two per TMF, so the ring wraps again and again. */
+/* Many more TMFs than the control ring has slots: two per TMF, so the ring wraps again and again.
+ */
 static void test_tmf_on_packed_control_queue(void **state)
 {
     struct ctx *cx = *state;
     uint8_t resp;
+
+    assert_true(vus_fe_features(cx->fe) & PACKED);
 
     for (unsigned i = 0; i < 4 * QSIZE; i++) {
         uint32_t sub = i % 2 ? VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET : VIRTIO_SCSI_T_TMF_ABORT_TASK;
@@ -272,6 +278,8 @@ static void test_events_on_packed_event_queue(void **state)
     struct virtio_scsi_event ev;
     uint32_t len;
 
+    assert_true(vus_fe_features(cx->fe) & PACKED);
+
     assert_int_equal(vus_fe_event_post(cx->fe, 4), 0);
     for (unsigned i = 0; i < 2 * QSIZE + 3; i++) {
         assert_int_equal(truncate(cx->path, (off_t)(8 + i + 1) * MiB), 0);
@@ -296,12 +304,14 @@ static void test_stop_and_restart_from_the_32_bit_base(void **state)
     struct vus_fe_vq *vq = vus_fe_vq(cx->fe, REQ0);
     uint16_t base16;
 
+    assert_true(vus_fe_features(cx->fe) & PACKED);
+
     for (unsigned r = 0; r < 5; r++) {
-        /* 3 slots per command, 11 commands: 33 slots, one more than a lap, then more laps. */
-        batch(vq, cx->buf, 0, 11, true, false, 2000 + r);
+        /* 3 slots per command, 10 commands: 30 of the 32 slots, so each stop is elsewhere. */
+        batch(vq, cx->buf, 0, 10, true, false, 2000 + r);
         assert_int_equal(vus_fe_vq_stop(cx->fe, REQ0, &base16), 0);
         assert_int_equal(vus_fe_vq_start(cx->fe, REQ0), 0);
-        batch(vq, cx->buf, 0, 11, false, false, 2000 + r);
+        batch(vq, cx->buf, 0, 10, false, false, 2000 + r);
     }
     assert_int_equal(vus_fe_vq_stop(cx->fe, REQ0, &base16), 0);
     assert_true((base16 & 0x7fff) < QSIZE);
@@ -322,6 +332,8 @@ static void test_no_inflight_region_for_packed_rings(void **state)
     struct vu_inflight_msg in = { .num_queues = NREQ + 2, .queue_size = QSIZE };
     uint64_t size = 0;
     int fd = -1;
+
+    assert_true(vus_fe_features(cx->fe) & PACKED);
 
     assert_true(vus_fe_protocol_features(cx->fe) & (1ull << VU_PROTOCOL_F_INFLIGHT_SHMFD));
     assert_int_equal(vus_fe_get_inflight_fd(cx->fe, NREQ + 2, QSIZE, &fd, &size), -ENOENT);
