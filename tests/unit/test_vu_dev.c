@@ -444,11 +444,16 @@ static void test_packed_layout(void **state)
     st = (struct vu_vring_state){ .index = 2, .num = 48u | 1u << 15 };
     handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1);
     assert_false(dev.vrings[2].addr_ok);
+    st = (struct vu_vring_state){ .index = 2, .num = VIRTQ_PACKED_BASE_FRESH };
+    handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1);
+    assert_true(dev.vrings[2].addr_ok);
+    assert_non_null(dev.vrings[2].vq.pdesc);
 
     /* Split again: 48 entries are no split ring, and the base starts over. */
     f = FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
     assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
     assert_false(dev.vrings[2].vq.packed);
+    assert_null(dev.vrings[2].vq.pdesc);
     assert_int_equal(dev.vrings[2].vq.num, 0);
     assert_int_equal(virtq_get_base(&dev.vrings[2].vq), 0);
     st = (struct vu_vring_state){ .index = 2, .num = 48 };
