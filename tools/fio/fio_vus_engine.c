@@ -4,7 +4,7 @@
  * the frontend library, no VM.
  *
  *   fio --ioengine=external:build/fio-vhost-user-scsi.so --socket=PATH --lun=N \
- *       [--target=T] [--num_queues=Q] [--queue_size=S] [--fua=1] [--indirect=1] ...
+ *       [--target=T] [--num_queues=Q] [--queue_size=S] [--fua=1] [--indirect=1] [--packed=1] ...
  *
  * One connection per socket per fio run, opened by the first job's setup in
  * fio's main process before jobs start; each job (thread or process) owns
