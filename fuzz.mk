@@ -1,6 +1,6 @@
 # libFuzzer targets (fuzz/); included from the Makefile.
 #
-#   make fuzz-build           build build/fuzz/fuzz_{vu_msg,inflight,virtq,scsi,nvme_prp,rpc} (clang, ASan+UBSan)
+#   make fuzz-build           build build/fuzz/fuzz_{vu_msg,inflight,virtq,virtq_packed,scsi,nvme_prp,rpc} (clang, ASan+UBSan)
 #   make fuzz                 fuzz each target FUZZ_SECONDS seconds (default 60)
 #   make fuzz-smoke           replay fuzz/regressions/, then fuzz each target
 #                             FUZZ_SMOKE_SECONDS (default 15): what `make check` runs
@@ -14,7 +14,7 @@ FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_DIR           := build/fuzz
-FUZZ_TARGETS       := vu_msg inflight virtq scsi nvme_prp rpc
+FUZZ_TARGETS       := vu_msg inflight virtq virtq_packed scsi nvme_prp rpc
 
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE -Isrc \
@@ -22,11 +22,12 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wshadow -Wno-unused-parameter -D
 
 FUZZ_SRCS_vu_msg := src/vhost/vu_msg.c src/vhost/vu_dev.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
                     src/vhost/vu_eventfd.c src/vhost/vu_inflight.c src/vhost/vu_log.c src/virtq/virtq.c \
-                    src/virtq/virtq_recover.c src/util/log.c src/util/dma_registry.c
+                    src/virtq/virtq_recover.c src/util/log.c src/util/dma_registry.c src/virtq/virtq_packed.c
 FUZZ_SRCS_inflight := fuzz/inflight_fz.c $(FUZZ_SRCS_vu_msg)
 FUZZ_SRCS_virtq  := src/virtq/virtq.c src/virtq/virtq_recover.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
                     src/vhost/vu_inflight.c src/vhost/vu_log.c src/vhost/vu_eventfd.c src/util/log.c \
-                    src/util/dma_registry.c
+                    src/util/dma_registry.c src/virtq/virtq_packed.c
+FUZZ_SRCS_virtq_packed := $(FUZZ_SRCS_virtq)
 FUZZ_SRCS_scsi   := $(wildcard src/scsi/*.c) $(wildcard src/bdev/*.c) src/io/io_loop.c \
                     src/util/iov.c src/util/log.c $(wildcard src/nvme/*.c) $(wildcard src/vfio/*.c) \
                     src/util/dma_registry.c src/util/atomic_file.c src/stats/lun_stats.c

@@ -469,6 +469,8 @@ static int negotiate(struct vus_fe *fe, const struct vus_fe_config *cfg)
         want |= offered & (1ull << FE_F_INDIRECT_DESC);
     if (!cfg->no_event_idx)
         want |= offered & (1ull << FE_F_EVENT_IDX);
+    if (cfg->packed)
+        want |= offered & (1ull << FE_F_RING_PACKED);
     if (!cfg->no_protocol_features && (offered & (1ull << FE_F_PROTOCOL))) {
         uint64_t pf, pwant;
         want |= 1ull << FE_F_PROTOCOL;
@@ -586,7 +588,7 @@ int vus_fe_vq_start(struct vus_fe *fe, unsigned idx)
     vq = &fe->vqs[idx];
     st = (struct vu_vring_state){ .index = idx, .num = vq->num };
     r = fe_request(fe, VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0, NULL, 0);
-    st.num = vq->avail_pub;
+    st.num = vq->packed ? vq->packed_base : vq->avail_pub;
     if (r == 0)
         r = fe_request(fe, VU_SET_VRING_BASE, &st, sizeof(st), NULL, 0, NULL, 0);
     a = fe_vring_addr(fe, vq);
@@ -624,6 +626,8 @@ int vus_fe_vq_stop(struct vus_fe *fe, unsigned idx, uint16_t *base)
     if (r)
         return r < 0 ? r : -EIO;
     fe->vqs[idx].started = false;
+    /* Packed: what the device says its positions are is what it starts from again. */
+    fe->vqs[idx].packed_base = st.num;
     if (base)
         *base = (uint16_t)st.num;
     return 0;

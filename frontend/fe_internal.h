@@ -14,11 +14,15 @@
 #define FE_F_EVENT_IDX     29
 #define FE_F_VERSION_1     32
 #define FE_F_PROTOCOL      30
+#define FE_F_RING_PACKED   34
 
 /* Per-head slot: the request header and the response header of one command. */
 #define FE_SLOT_REQ_OFF  0
 #define FE_SLOT_RESP_OFF 64
 #define FE_SLOT_SIZE     192
+
+/* Entries of one head's indirect table (either layout: both descriptors are 16 bytes). */
+#define FE_INDIR_ENTRIES (VUS_FE_MAX_INDIR + 2)
 
 struct fe_region {
     int fd;
@@ -56,6 +60,21 @@ struct vus_fe_vq {
     uint8_t *slots;              /* num * FE_SLOT_SIZE, guest memory */
     struct vring_desc_le *indir; /* num tables of VUS_FE_MAX_INDIR + 2, guest memory */
     struct vus_fe_cmd **cmd_of;  /* by head, for vus_fe_cmd_reap */
+
+    /*
+     * Packed ring (fe_vq_packed.c): heads are buffer IDs from free_ids, one
+     * per request, and ring slots are counted apart in slots_free; desc,
+     * avail and used stay NULL.
+     */
+    bool packed;
+    struct vring_packed_desc_le *pdesc;
+    struct vring_packed_event_le *drv_event; /* ours: which completions we want calls for */
+    struct vring_packed_event_le *dev_event; /* the device's: which additions it wants kicks for */
+    uint16_t next_avail, next_used;          /* ring positions, with their wrap counters */
+    bool avail_wrap, used_wrap;
+    unsigned slots_free;
+    uint16_t added;       /* slots made available since the last kick */
+    uint32_t packed_base; /* SET_VRING_BASE's value: fresh, or the last GET_VRING_BASE answer */
 };
 
 struct vus_fe {
@@ -89,5 +108,14 @@ struct vu_vring_addr fe_vring_addr(const struct vus_fe *fe, const struct vus_fe_
 int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num);
 void fe_vq_fini(struct vus_fe_vq *vq);
 int fe_vq_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len);
+
+/* fe_vq_packed.c: the packed-ring halves of fe_vq.c, which calls them when vq->packed. */
+int fe_vq_packed_init(struct vus_fe_vq *vq);
+int fe_vq_packed_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsigned n, bool indirect,
+                     void *cookie);
+void fe_vq_packed_kick(struct vus_fe_vq *vq);
+int fe_vq_packed_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len);
+bool fe_vq_packed_has_used(const struct vus_fe_vq *vq);
+void fe_vq_packed_want_calls(struct vus_fe_vq *vq, bool on);
 
 #endif

@@ -11,9 +11,18 @@ struct vu_vring_addr fe_vring_addr(const struct vus_fe *fe, const struct vus_fe_
                                .avail_uva = (uint64_t)(uintptr_t)vq->avail,
                                .used_uva = (uint64_t)(uintptr_t)vq->used };
 
+    /* Packed: the ring and the two event structures, in the places of split's three parts. */
+    if (vq->packed) {
+        a.desc_uva = (uint64_t)(uintptr_t)vq->pdesc;
+        a.avail_uva = (uint64_t)(uintptr_t)vq->drv_event;
+        a.used_uva = (uint64_t)(uintptr_t)vq->dev_event;
+    }
     if (fe->log_on) {
+        uint64_t gpa;
+        size_t len;
+        vus_fe_vq_used_area(vq, &gpa, &len);
         a.flags = 1u << VHOST_VRING_F_LOG;
-        a.log_gpa = fe_gpa_of(fe, vq->used);
+        a.log_gpa = gpa;
     }
     return a;
 }
@@ -54,6 +63,12 @@ int vus_fe_set_log(struct vus_fe *fe, bool on)
 
 void vus_fe_vq_used_area(const struct vus_fe_vq *vq, uint64_t *gpa, size_t *len)
 {
+    /* A packed ring's used descriptors are written over the descriptor ring. */
+    if (vq->packed) {
+        *gpa = fe_gpa_of(vq->fe, vq->pdesc);
+        *len = sizeof(*vq->pdesc) * vq->num;
+        return;
+    }
     *gpa = fe_gpa_of(vq->fe, vq->used);
     *len = (size_t)vring_used_size(vq->num);
 }

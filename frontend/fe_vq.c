@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Split virtqueues, driver side.  Each head remembers the descriptor ids it
- * owns, so a completion frees exactly those even when the chain was built
- * deliberately broken (loops, bad next fields): the table is never walked.
+ * Split virtqueues, driver side (packed ones: fe_vq_packed.c).  Each head remembers the descriptor
+ * ids it owns, so a completion frees exactly those even when the chain was built deliberately
+ * broken (loops, bad next fields): the table is never walked.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -12,7 +12,7 @@
 
 #include "frontend/fe_internal.h"
 
-#define INDIR_ENTRIES (VUS_FE_MAX_INDIR + 2)
+#define INDIR_ENTRIES FE_INDIR_ENTRIES
 
 int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num)
 {
@@ -21,14 +21,21 @@ int fe_vq_init(struct vus_fe *fe, unsigned idx, uint16_t num)
     vq->fe = fe;
     vq->idx = idx;
     vq->num = num;
-    vq->desc = vus_fe_alloc(fe, vring_desc_size(num), 4096);
-    vq->avail = vus_fe_alloc(fe, vring_avail_size(num), 4096);
-    vq->used = vus_fe_alloc(fe, vring_used_size(num), 4096);
+    if (fe->features & (1ull << FE_F_RING_PACKED)) {
+        if (fe_vq_packed_init(vq) < 0)
+            return -ENOMEM;
+    } else {
+        vq->desc = vus_fe_alloc(fe, vring_desc_size(num), 4096);
+        vq->avail = vus_fe_alloc(fe, vring_avail_size(num), 4096);
+        vq->used = vus_fe_alloc(fe, vring_used_size(num), 4096);
+        if (!vq->desc || !vq->avail || !vq->used)
+            return -ENOMEM;
+    }
     vq->slots = vus_fe_alloc(fe, (size_t)num * FE_SLOT_SIZE, 64);
     vq->indir = fe->features & (1ull << FE_F_INDIRECT_DESC)
                     ? vus_fe_alloc(fe, (size_t)num * INDIR_ENTRIES * 16, 16)
                     : NULL;
-    if (!vq->desc || !vq->avail || !vq->used || !vq->slots)
+    if (!vq->slots)
         return -ENOMEM;
     vq->free_ids = calloc(num, sizeof(*vq->free_ids));
     vq->heads = calloc(num, sizeof(*vq->heads));
@@ -64,6 +71,9 @@ static bool has_event_idx(const struct vus_fe_vq *vq)
 
 int vus_fe_vq_take_ids(struct vus_fe_vq *vq, unsigned n, uint16_t *ids)
 {
+    /* Raw descriptors are split-ring descriptors. */
+    if (vq->packed)
+        return -ENOTSUP;
     if (n == 0 || n > vq->nfree || n > VUS_FE_MAX_SEGS + 2)
         return -ENOSPC;
     for (unsigned i = 0; i < n; i++)
@@ -74,8 +84,11 @@ int vus_fe_vq_take_ids(struct vus_fe_vq *vq, unsigned n, uint16_t *ids)
 void vus_fe_vq_write_desc(struct vus_fe_vq *vq, uint16_t id, uint64_t addr, uint32_t len,
                           uint16_t flags, uint16_t next)
 {
-    struct vring_desc_le *d = &vq->desc[id % vq->num];
+    struct vring_desc_le *d;
 
+    if (vq->packed)
+        return;
+    d = &vq->desc[id % vq->num];
     d->addr = htole64(addr);
     d->len = htole32(len);
     d->flags = htole16(flags);
@@ -94,6 +107,8 @@ int vus_fe_vq_publish_raw(struct vus_fe_vq *vq, uint16_t head, const uint16_t *i
 {
     struct fe_head *h;
 
+    if (vq->packed)
+        return -ENOTSUP;
     if (n > VUS_FE_MAX_SEGS + 2)
         return -EINVAL;
     /* Heads beyond the table are the caller's lie; nothing of ours to track. */
@@ -124,6 +139,8 @@ int vus_fe_vq_add(struct vus_fe_vq *vq, const struct vus_fe_seg *segs, unsigned 
         return -ENOTSUP;
     if (indirect && n > VUS_FE_MAX_INDIR)
         return -E2BIG;
+    if (vq->packed)
+        return fe_vq_packed_add(vq, segs, n, indirect, cookie);
     r = vus_fe_vq_take_ids(vq, need, ids);
     if (r < 0)
         return r;
@@ -153,6 +170,10 @@ void vus_fe_vq_kick(struct vus_fe_vq *vq)
     uint16_t old = vq->avail_pub, now = vq->avail_idx;
     bool need;
 
+    if (vq->packed) {
+        fe_vq_packed_kick(vq);
+        return;
+    }
     if (old == now)
         return;
     atomic_store_explicit((_Atomic uint16_t *)&vq->avail->idx, htole16(now), memory_order_release);
@@ -172,6 +193,9 @@ void vus_fe_vq_kick(struct vus_fe_vq *vq)
 
 void vus_fe_vq_avail_move(struct vus_fe_vq *vq, uint16_t delta)
 {
+    /* No avail index in a packed ring. */
+    if (vq->packed)
+        return;
     vq->avail_idx = (uint16_t)(vq->avail_idx + delta);
     vq->avail_pub = vq->avail_idx;
     atomic_store_explicit((_Atomic uint16_t *)&vq->avail->idx, htole16(vq->avail_idx),
@@ -183,6 +207,8 @@ void vus_fe_vq_avail_jump(struct vus_fe_vq *vq, uint16_t delta)
     uint64_t one = 1;
     ssize_t w;
 
+    if (vq->packed)
+        return;
     vus_fe_vq_avail_move(vq, delta);
     w = write(vq->kick_fd, &one, sizeof(one));
     (void)w;
@@ -200,6 +226,8 @@ int fe_vq_reap_head(struct vus_fe_vq *vq, uint16_t *head, uint32_t *len)
     struct fe_head *h;
     uint32_t id;
 
+    if (vq->packed)
+        return fe_vq_packed_reap_head(vq, head, len);
     if (!vq->used || used_idx(vq) == vq->last_used)
         return 0;
     e = &vq->used->ring[vq->last_used % vq->num];
@@ -239,6 +267,10 @@ int vus_fe_vq_reap(struct vus_fe_vq *vq, void **cookie, uint32_t *len)
  */
 static void want_calls(struct vus_fe_vq *vq, bool on)
 {
+    if (vq->packed) {
+        fe_vq_packed_want_calls(vq, on);
+        return;
+    }
     if (has_event_idx(vq)) {
         if (on)
             *vring_used_event(vq->avail, vq->num) = htole16(vq->last_used);
@@ -248,22 +280,28 @@ static void want_calls(struct vus_fe_vq *vq, bool on)
                      __ATOMIC_RELAXED);
 }
 
+/* Whether a completion waits to be reaped. */
+static bool has_used(const struct vus_fe_vq *vq)
+{
+    return vq->packed ? fe_vq_packed_has_used(vq) : used_idx(vq) != vq->last_used;
+}
+
 static int wait_call(struct vus_fe_vq *vq, int timeout_ms)
 {
     uint64_t v;
 
     for (;;) {
-        if (used_idx(vq) != vq->last_used)
+        if (has_used(vq))
             return 1;
         want_calls(vq, true);
         atomic_thread_fence(memory_order_seq_cst);
-        if (used_idx(vq) != vq->last_used)
+        if (has_used(vq))
             return 1;
         int r = fe_wait_readable(vq->call_fd, timeout_ms);
         if (r < 0)
             return r;
         if (r == 0)
-            return used_idx(vq) != vq->last_used;
+            return has_used(vq);
         if (read(vq->call_fd, &v, sizeof(v)) == sizeof(v))
             vq->calls += v;
     }
@@ -280,7 +318,8 @@ int vus_fe_vq_wait(struct vus_fe_vq *vq, int timeout_ms)
 
 unsigned vus_fe_vq_free_descs(const struct vus_fe_vq *vq)
 {
-    return vq->nfree;
+    /* Packed: ring slots; there are as many buffer IDs as slots, and a request takes one ID. */
+    return vq->packed ? vq->slots_free : vq->nfree;
 }
 
 unsigned vus_fe_vq_size(const struct vus_fe_vq *vq)

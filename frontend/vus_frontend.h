@@ -40,6 +40,7 @@ struct vus_fe_config {
     unsigned mem_regions;    /* memfd regions the memory is cut into; 0 means 1 */
     bool no_indirect;        /* do not negotiate VIRTIO_RING_F_INDIRECT_DESC */
     bool no_event_idx;       /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
+    bool packed;             /* negotiate VIRTIO_F_RING_PACKED when offered: packed rings */
     bool no_protocol_features;
     bool no_log_shmfd;       /* do not negotiate LOG_SHMFD (the shared-memory dirty log) */
     bool add_mem_reg;        /* share memory with ADD_MEM_REG instead of SET_MEM_TABLE, when the
@@ -205,7 +206,8 @@ int vus_fe_get_inflight_fd(struct vus_fe *fe, uint16_t num_queues, uint16_t queu
 bool vus_fe_peer_closed(struct vus_fe *fe, int timeout_ms);
 
 /*
- * Raw descriptors: take n free descriptor ids (freed again when the head
+ * Raw descriptors (split rings only: on a packed ring they return -ENOTSUP
+ * or do nothing): take n free descriptor ids (freed again when the head
  * given to vus_fe_vq_publish_raw completes), write any table entry, publish
  * any head.  The ids are the caller's to link as it likes, loops included.
  */
@@ -214,7 +216,7 @@ void vus_fe_vq_write_desc(struct vus_fe_vq *vq, uint16_t id, uint64_t addr, uint
                           uint16_t flags, uint16_t next);
 int vus_fe_vq_publish_raw(struct vus_fe_vq *vq, uint16_t head, const uint16_t *ids, unsigned n,
                           void *cookie);
-/* Move the published avail index by delta without adding entries, and kick. */
+/* Move the published avail index by delta without adding entries, and kick (split only). */
 void vus_fe_vq_avail_jump(struct vus_fe_vq *vq, uint16_t delta);
 /* The same without the kick: a device that is looking anyway sees it at once. */
 void vus_fe_vq_avail_move(struct vus_fe_vq *vq, uint16_t delta);

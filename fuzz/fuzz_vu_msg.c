@@ -5,7 +5,8 @@
  * socketpair into vu_msg_recv() + vu_dev_handle_msg() exactly as the
  * server's loop feeds them; a stub vu_dev_ops plays the controller and, like
  * a worker after each resume, pops and completes whatever the ready rings
- * hold.
+ * hold.  Packed rings are offered too, so the rings may have either layout
+ * and switch between them with SET_FEATURES.
  *
  * Input layout:
  *   [0]  max_queues selector
@@ -185,10 +186,19 @@ static void run_workers(void)
 
         if (!vu_vring_ready(&dev, i))
             continue;
-        if (!vq->desc || !vq->avail || !vq->used || vq->mem != &dev.mem)
-            fz_bug("a ready ring without translated addresses");
-        if (!vu_mem_uva_to_host(&dev.mem, dev.vrings[i].used_uva, vring_used_size(vq->num)))
-            fz_bug("a ready ring whose used ring is not in the memory table");
+        if (vq->packed) {
+            /* One ring that both sides write, and the two event structures. */
+            if (!vq->pdesc || !vq->driver_event || !vq->device_event || vq->mem != &dev.mem ||
+                vq->last_avail_idx >= vq->num || vq->used_idx >= vq->num)
+                fz_bug("a ready packed ring without translated addresses or inside positions");
+            if (!vu_mem_uva_to_host(&dev.mem, dev.vrings[i].desc_uva, 16ull * vq->num))
+                fz_bug("a ready packed ring that is not in the memory table");
+        } else {
+            if (!vq->desc || !vq->avail || !vq->used || vq->mem != &dev.mem)
+                fz_bug("a ready ring without translated addresses");
+            if (!vu_mem_uva_to_host(&dev.mem, dev.vrings[i].used_uva, vring_used_size(vq->num)))
+                fz_bug("a ready ring whose used ring is not in the memory table");
+        }
         for (unsigned n = 0; n < POP_BUDGET; n++) {
             int ret = virtq_pop(vq, &elem);
             if (ret == 0 || ret == -EIO)
@@ -290,7 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vu_dev_init(&dev, &ops, NULL,
                 (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
                     (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_SCSI_F_HOTPLUG) |
-                    (1ULL << VIRTIO_SCSI_F_CHANGE),
+                    (1ULL << VIRTIO_SCSI_F_CHANGE) | (1ULL << VIRTIO_F_RING_PACKED),
                 (1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) |
                     (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD) | (1ULL << VU_PROTOCOL_F_RESET_DEVICE) |
                     (1ULL << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | (1ULL << VU_PROTOCOL_F_STATUS),

@@ -323,6 +323,61 @@ def gen_virtq():
                                        [0, 9]))
 
 
+# ---------------------------------------------------------------- virtq_packed
+P_AVAIL, P_USED = 1 << 7, 1 << 15
+PACKED_BASE = (1 << 15) | (1 << 31)  # both positions 0, both wrap counters 1
+
+
+def pdesc(addr, length, buf_id, flags, wrap=True):
+    """A packed descriptor the driver made available in the lap of wrap."""
+    return struct.pack("<QIHH", addr, length, buf_id, flags | (P_AVAIL if wrap else P_USED))
+
+
+def virtq_packed_input(flags, num, d, drv, dev, descs, script=b"", base=PACKED_BASE,
+                       iov_max=1023, extra=()):
+    img = bytearray(VQ_MEM)
+    for i, dd in enumerate(descs):
+        img[d + 16 * i:d + 16 * i + 16] = dd
+    for off, blob in extra:
+        img[off:off + len(blob)] = blob
+    img = bytes(img).rstrip(b"\0")
+    hdr = struct.pack("<BHHHHIHB", flags, num - 1, d, drv, dev, base, iov_max, len(script))
+    return hdr + script + img
+
+
+def gen_virtq_packed():
+    # Rings of 8 at 0x0, driver area 0x200, device area 0x210; data from 0x800.
+    two = [pdesc(0x800, 16, 0, F_NEXT), pdesc(0x1000, 512, 3, F_WRITE)]
+    write("virtq_packed", "chain2", virtq_packed_input(0, 8, 0, 0x200, 0x210, two))
+    # Event index on, the driver asking for an interrupt at position 2 (DESC).
+    write("virtq_packed", "chain2_event_idx",
+          virtq_packed_input(2, 8, 0, 0x200, 0x210, two + [pdesc(0x1800, 8, 4, F_WRITE)],
+                             extra=[(0x200, struct.pack("<HH", 2 | (1 << 15), 2))]))
+    table = (struct.pack("<QIHH", 0x800, 16, 0, 0) + struct.pack("<QIHH", 0x900, 8, 0, 0) +
+             struct.pack("<QIHH", 0x1000, 512, 0, F_WRITE))
+    write("virtq_packed", "indirect",
+          virtq_packed_input(4, 8, 0, 0x200, 0x210, [pdesc(0x600, 48, 1, F_INDIRECT)],
+                             extra=[(0x600, table)]))
+    # A ring of 5 resumed at position 3 with both wrap counters at 0: a chain of
+    # three runs over the ring's end into the next lap (wrap counter 1 again).
+    lap = [pdesc(0x8c0, 8, 2, F_WRITE, wrap=True), b"\0" * 16, b"\0" * 16,
+           pdesc(0x800, 8, 0, F_NEXT, wrap=False), pdesc(0x880, 8, 0, F_NEXT, wrap=False)]
+    write("virtq_packed", "wrap5", virtq_packed_input(0, 5, 0, 0x200, 0x210, lap,
+                                                      base=3 | (3 << 16)))
+    # Hold two, a guest store, complete out of order, map a held one, hand one back.
+    script = bytes([1, 1, 3, 0x00, 0x02, 0x01, 0x00, 7, 1, 0, 2, 1, 0x10, 0x00, 1, 8, 5, 4, 2, 0,
+                    0, 0])
+    write("virtq_packed", "script_hold",
+          virtq_packed_input(2, 8, 0, 0x200, 0x210,
+                             two + [pdesc(0x1800, 32, 5, F_WRITE), pdesc(0x1900, 8, 6, F_WRITE)],
+                             script=script))
+    # A chain that runs into a slot that is not available, and an ID past the ring.
+    write("virtq_packed", "runaway",
+          virtq_packed_input(0, 8, 0, 0x200, 0x210, [pdesc(0x800, 16, 0, F_NEXT)]))
+    write("virtq_packed", "bad_id",
+          virtq_packed_input(0, 8, 0, 0x200, 0x210, [pdesc(0x800, 16, 8, 0)]))
+
+
 # ---------------------------------------------------------------- scsi
 DIR_NONE, DIR_TO_DEV, DIR_FROM_DEV = 0, 1, 2
 
@@ -548,6 +603,7 @@ def main():
     gen_vu_msg()
     gen_inflight()
     gen_virtq()
+    gen_virtq_packed()
     gen_scsi()
     return 0
 

@@ -10,6 +10,7 @@
 
 #include "util/log.h"
 #include "vhost/vu_proto.h"
+#include "virtq/virtio_ring.h"
 
 #define TMF_TIMEOUT_MS 30000
 
@@ -23,6 +24,8 @@ uint64_t controller_features(void)
             * asking, so a backend that does not offer it cannot start.
             */
            (1ULL << VIRTIO_SCSI_F_CHANGE) |
+           /* Without an inflight region: vhost/vu_dev.c answers GET_INFLIGHT_FD with none. */
+           (1ULL << VIRTIO_F_RING_PACKED) |
            /* Live migration: every page we write is logged (vhost/vu_log.h). */
            (1ULL << VHOST_F_LOG_ALL);
 }

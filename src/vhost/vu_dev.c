@@ -22,7 +22,7 @@ static void vring_reset(struct vu_vring *vr)
         close(vr->vq.call_fd);
     if (vr->err_fd >= 0)
         close(vr->err_fd);
-    virtq_forget_resubmit(&vr->vq);
+    virtq_release(&vr->vq);
     memset(vr, 0, sizeof(*vr));
     vr->kick_fd = -1;
     vr->vq.call_fd = -1;
@@ -71,9 +71,19 @@ static void vring_translate(struct vu_dev *dev, unsigned idx)
         vr->vq.desc = NULL;
         vr->vq.avail = NULL;
         vr->vq.used = NULL;
+        vr->vq.pdesc = NULL;
+        vr->vq.driver_event = NULL;
+        vr->vq.device_event = NULL;
         return;
     }
-    if (virtq_set_addr(&vr->vq, &dev->mem, vr->desc_uva, vr->avail_uva, vr->used_uva) < 0) {
+    int ret = virtq_set_addr(&vr->vq, &dev->mem, vr->desc_uva, vr->avail_uva, vr->used_uva);
+    if (ret == -EINVAL) {
+        LOG_WARN("vring %u: size %u, base 0x%x or the alignment of the ring addresses "
+                 "is invalid",
+                 idx, vr->vq.num, virtq_get_base(&vr->vq));
+        return;
+    }
+    if (ret < 0) {
         LOG_WARN("vring %u: ring addresses are not in guest memory", idx);
         return;
     }
@@ -86,14 +96,18 @@ static void translate_all(struct vu_dev *dev)
         vring_translate(dev, i);
 }
 
-/* Attach the inflight region to vring idx when both exist and agree. */
+/*
+ * Attach the inflight region to vring idx when both exist and agree.  The
+ * region only has the split layout: a packed ring is never tracked in it and
+ * completes what it holds when stopped instead (docs/architecture.md).
+ */
 static void vring_attach_inflight(struct vu_dev *dev, unsigned idx)
 {
     struct vu_vring *vr = &dev->vrings[idx];
     struct vu_inflight_split *q;
 
     vr->vq.inflight = NULL;
-    if (!dev->inflight_base || idx >= dev->inflight_num_queues || !vr->vq.num)
+    if (!dev->inflight_base || idx >= dev->inflight_num_queues || !vr->vq.num || vr->vq.packed)
         return;
     /*
      * Sized by our own numbers only: the header's desc_num is the frontend's
@@ -141,6 +155,9 @@ static bool ring_in_use(const struct vu_vring *vr)
 {
     const struct virtq *vq = &vr->vq;
 
+    /* A fresh packed ring starts at position 0 of a lap whose wrap counters are 1. */
+    if (vq->packed)
+        return virtq_get_base(vq) != VIRTQ_PACKED_BASE_FRESH;
     return vq->last_avail_idx != 0 || vq->resubmit_num != 0 ||
            (vq->used && le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE)) != 0);
 }
@@ -268,6 +285,16 @@ static int handle_get_inflight(struct vu_dev *dev, struct vu_msg *msg, int *repl
     void *base;
     int fd;
 
+    /*
+     * No packed layout: a region of size 0 is the protocol's "none", which
+     * QEMU takes as such (it then sends no SET_INFLIGHT_FD) rather than as
+     * a failure to start the device.
+     */
+    if (vu_has_feature(dev, VIRTIO_F_RING_PACKED)) {
+        in->mmap_size = 0;
+        in->mmap_offset = 0;
+        return 0;
+    }
     if (in->num_queues == 0 || in->num_queues > dev->max_queues || in->queue_size == 0 ||
         in->queue_size > VIRTQ_MAX_SIZE)
         return -EINVAL;
@@ -342,6 +369,36 @@ static int handle_set_inflight(struct vu_dev *dev, struct vu_msg *msg)
     return 0;
 }
 
+/*
+ * The ring layout follows the negotiated features.  A ring that changes
+ * layout (a guest rebooted into a driver without packed rings, say) starts
+ * over at the fresh base of its new layout; the frontend sets its own base
+ * and addresses after SET_FEATURES anyway.
+ */
+static void set_layout(struct vu_dev *dev, unsigned idx)
+{
+    struct vu_vring *vr = &dev->vrings[idx];
+    bool packed = vu_has_feature(dev, VIRTIO_F_RING_PACKED);
+
+    if (vr->vq.packed == packed)
+        return;
+    stop_vring(dev, idx);
+    vr->vq.packed = packed;
+    /* Translation fills in only the new layout's pointers: none of the old may stay. */
+    vr->vq.desc = NULL;
+    vr->vq.avail = NULL;
+    vr->vq.used = NULL;
+    vr->vq.pdesc = NULL;
+    vr->vq.driver_event = NULL;
+    vr->vq.device_event = NULL;
+    virtq_set_base(&vr->vq, packed ? VIRTQ_PACKED_BASE_FRESH : 0);
+    /* Split rings are powers of two: a packed size that is not must be set again. */
+    if (!packed && (vr->vq.num & (vr->vq.num - 1)))
+        vr->vq.num = 0;
+    vring_translate(dev, idx);
+    vring_attach_inflight(dev, idx);
+}
+
 /* Handlers of vring messages; idx already range-checked. */
 static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
 {
@@ -361,8 +418,9 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
 
     switch (msg->hdr.request) {
     case VU_SET_VRING_NUM:
+        /* Packed rings may have any size (virtio 1.1, 2.8). */
         if (p->state.num == 0 || p->state.num > VIRTQ_MAX_SIZE ||
-            (p->state.num & (p->state.num - 1)))
+            (!vr->vq.packed && (p->state.num & (p->state.num - 1))))
             return -EINVAL;
         /*
          * A running ring redefined under us: what the device holds from it
@@ -384,11 +442,15 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
         vring_translate(dev, idx);
         return vr->addr_ok || !dev->mem.nregions ? 0 : -EFAULT;
     case VU_SET_VRING_BASE:
-        if (p->state.num > 0xffff)
+        /* Packed: both positions and their wrap counters (virtq_set_base). */
+        if (!vr->vq.packed && p->state.num > 0xffff)
             return -EINVAL;
         /* As for SET_VRING_NUM: the held buffers' indexes mean nothing from the new base. */
         stop_vring(dev, idx);
-        virtq_set_base(&vr->vq, (uint16_t)p->state.num);
+        virtq_set_base(&vr->vq, p->state.num);
+        /* A packed ring maps only with positions inside it: check them against the ring now. */
+        if (vr->vq.packed)
+            vring_translate(dev, idx);
         return 0;
     case VU_SET_VRING_KICK:
         if (vr->kick_fd >= 0)
@@ -422,7 +484,7 @@ static int handle_vring(struct vu_dev *dev, struct vu_msg *msg, unsigned idx)
          * interrupt costs the guest a look at its used ring; a lost one
          * hangs the request forever.
          */
-        if (fd >= 0 && vr->started && vr->vq.used) {
+        if (fd >= 0 && vr->started && (vr->vq.used || vr->vq.pdesc)) {
             uint64_t one = 1;
             if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
                 LOG_WARN("vring %u: call fd: %s", idx, strerror(errno));
@@ -506,6 +568,7 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
         for (unsigned i = 0; i < dev->max_queues; i++) {
             dev->vrings[i].vq.event_idx = vu_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
             dev->vrings[i].vq.indirect = vu_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
+            set_layout(dev, i);
         }
         return 0;
     case VU_GET_PROTOCOL_FEATURES:
@@ -583,7 +646,7 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *msg, union vu_payload *re
             close(dev->vrings[idx].kick_fd);
         dev->vrings[idx].kick_fd = -1;
         reply->state.index = idx;
-        reply->state.num = dev->vrings[idx].vq.last_avail_idx;
+        reply->state.num = virtq_get_base(&dev->vrings[idx].vq);
         *reply_size = sizeof(reply->state);
         return 0;
     }

@@ -99,4 +99,41 @@ static inline int vring_need_event(uint16_t event_idx, uint16_t new_idx, uint16_
     return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old_idx);
 }
 
+/*
+ * Packed virtqueues (virtio 1.1+, 2.8), VIRTIO_F_RING_PACKED.  One ring of
+ * descriptors that both sides write: the driver makes a descriptor available
+ * by setting AVAIL to its wrap counter and USED to the inverse, the device
+ * marks it used by setting both to its own wrap counter.
+ */
+#define VIRTIO_F_RING_PACKED 34
+
+#define VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define VRING_PACKED_DESC_F_USED  (1u << 15)
+
+/* pvirtq_event_suppress.flags: what the other side wants to be told about. */
+#define VRING_PACKED_EVENT_ENABLE  0x0
+#define VRING_PACKED_EVENT_DISABLE 0x1
+#define VRING_PACKED_EVENT_DESC    0x2 /* only at off_wrap (EVENT_IDX negotiated) */
+#define VRING_PACKED_EVENT_MASK    0x3
+#define VRING_PACKED_EVENT_WRAP    (1u << 15) /* wrap counter bit of off_wrap */
+
+#define VRING_PACKED_EVENT_ALIGN 4
+
+struct vring_packed_desc_le {
+    uint64_t addr;  /* le64: guest physical address */
+    uint32_t len;   /* le32: buffer length; in a used descriptor, bytes written */
+    uint16_t id;    /* le16: buffer ID, meaningful in the last descriptor of a chain */
+    uint16_t flags; /* le16: VRING_DESC_F_* and the AVAIL/USED bits */
+};
+
+struct vring_packed_event_le {
+    uint16_t off_wrap; /* le16: ring offset (bits 0-14) and wrap counter (bit 15) */
+    uint16_t flags;    /* le16: VRING_PACKED_EVENT_* */
+};
+
+_Static_assert(sizeof(struct vring_packed_desc_le) == 16, "packed descriptor is 16 bytes");
+_Static_assert(offsetof(struct vring_packed_desc_le, id) == 12, "packed descriptor layout");
+_Static_assert(offsetof(struct vring_packed_desc_le, flags) == 14, "packed descriptor layout");
+_Static_assert(sizeof(struct vring_packed_event_le) == 4, "event suppression is 4 bytes");
+
 #endif

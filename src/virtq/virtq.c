@@ -4,22 +4,13 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vhost/vu_inflight.h"
 #include "virtq/virtio_ring.h"
-
-/*
- * Longest indirect table we walk.  The spec bounds a chain by the queue size,
- * which is at most VIRTQ_MAX_SIZE; a longer table can only be a guest trying
- * to make us spin over zero-length descriptors.
- */
-#define VIRTQ_MAX_INDIRECT VIRTQ_MAX_SIZE
-
-/* Relaxed loads/stores of guest-shared fields: each one happens exactly once. */
-#define GUEST_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-#define GUEST_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#include "virtq/virtq_packed.h"
 
 /*
  * Mark bytes [off, off + len) of the used ring dirty, after writing them,
@@ -40,8 +31,8 @@ static bool is_aligned(uint64_t v, uint64_t align)
  * Translate one ring part and check its alignment both as the frontend gave
  * it and as we map it (our atomics need the latter).
  */
-static void *map_part(const struct vu_mem_table *mem, uint64_t uva, uint64_t size, uint64_t align,
-                      int *err)
+void *virtq_map_part(const struct vu_mem_table *mem, uint64_t uva, uint64_t size, uint64_t align,
+                     int *err)
 {
     if (!is_aligned(uva, align)) {
         *err = -EINVAL;
@@ -65,13 +56,16 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
     unsigned num = vq->num;
     int err = 0;
 
+    if (vq->packed)
+        return virtq_packed_set_addr(vq, mem, desc_uva, avail_uva, used_uva);
     if (num == 0 || num > VIRTQ_MAX_SIZE || (num & (num - 1)) != 0)
         return -EINVAL;
-    void *desc = map_part(mem, desc_uva, vring_desc_size(num), VRING_DESC_ALIGN, &err);
+    void *desc = virtq_map_part(mem, desc_uva, vring_desc_size(num), VRING_DESC_ALIGN, &err);
     void *avail =
-        desc ? map_part(mem, avail_uva, vring_avail_size(num), VRING_AVAIL_ALIGN, &err) : NULL;
+        desc ? virtq_map_part(mem, avail_uva, vring_avail_size(num), VRING_AVAIL_ALIGN, &err)
+             : NULL;
     void *used =
-        avail ? map_part(mem, used_uva, vring_used_size(num), VRING_USED_ALIGN, &err) : NULL;
+        avail ? virtq_map_part(mem, used_uva, vring_used_size(num), VRING_USED_ALIGN, &err) : NULL;
     if (!used) {
         /* Never leave pointers into a mapping that may be about to go away. */
         vq->mem = NULL;
@@ -96,18 +90,37 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
     return 0;
 }
 
-void virtq_set_base(struct virtq *vq, uint16_t last_avail_idx)
+void virtq_set_base(struct virtq *vq, uint32_t base)
 {
+    uint16_t last_avail_idx = (uint16_t)base;
+
     /*
      * Guest memory is not read here: the rings may not be mapped (or may be
      * stale) yet.  virtq_set_addr(), which the frontend sends after this,
      * corrects used_idx from the ring.
      */
     virtq_forget_resubmit(vq);
-    vq->last_avail_idx = last_avail_idx;
-    vq->used_idx = last_avail_idx;
     vq->signalled_used_valid = false;
     vq->broken = false;
+    if (vq->packed) {
+        virtq_packed_set_base(vq, base);
+        return;
+    }
+    vq->last_avail_idx = last_avail_idx;
+    vq->used_idx = last_avail_idx;
+}
+
+uint32_t virtq_get_base(const struct virtq *vq)
+{
+    return vq->packed ? virtq_packed_get_base(vq) : vq->last_avail_idx;
+}
+
+void virtq_release(struct virtq *vq)
+{
+    virtq_forget_resubmit(vq);
+    free(vq->bufs);
+    vq->bufs = NULL;
+    vq->bufs_num = 0;
 }
 
 /*
@@ -213,6 +226,8 @@ static int pop_resubmitted(struct virtq *vq, struct virtq_elem *elem)
 
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 {
+    if (vq->packed)
+        return virtq_packed_pop(vq, elem);
     if (vq->broken)
         return -EIO;
     if (!vq->avail)
@@ -253,6 +268,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 
 int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem)
 {
+    if (vq->packed)
+        return virtq_packed_map_head(vq, head, elem);
     if (vq->broken || !vq->desc || head >= vq->num)
         return -EIO;
     elem->head = head;
@@ -266,6 +283,10 @@ int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *ele
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
+    if (vq->packed) {
+        virtq_packed_push(vq, head, len);
+        return;
+    }
     /* head comes from our own pop; an out-of-range one is a caller bug, not guest input. */
     if (!vq->used || head >= vq->num)
         return;
@@ -313,6 +334,10 @@ static bool need_signal(struct virtq *vq)
 
 void virtq_notify(struct virtq *vq)
 {
+    if (vq->packed) {
+        virtq_packed_notify(vq);
+        return;
+    }
     if (!vq->avail || vq->call_fd < 0)
         return;
     if (!need_signal(vq))
@@ -325,6 +350,8 @@ void virtq_notify(struct virtq *vq)
 
 bool virtq_enable_notify(struct virtq *vq)
 {
+    if (vq->packed)
+        return virtq_packed_enable_notify(vq);
     if (!vq->avail || vq->broken)
         return false;
     if (vq->resubmit_next < vq->resubmit_num)
@@ -348,6 +375,8 @@ bool virtq_enable_notify(struct virtq *vq)
 
 bool virtq_avail_pending(const struct virtq *vq)
 {
+    if (vq->packed)
+        return virtq_packed_avail_pending(vq);
     if (!vq->avail || vq->broken)
         return false;
     if (vq->resubmit_next < vq->resubmit_num)
@@ -357,6 +386,10 @@ bool virtq_avail_pending(const struct virtq *vq)
 
 void virtq_disable_notify(struct virtq *vq)
 {
+    if (vq->packed) {
+        virtq_packed_disable_notify(vq);
+        return;
+    }
     /* With EVENT_IDX a stale avail_event already suppresses kicks. */
     if (!vq->used || vq->event_idx)
         return;

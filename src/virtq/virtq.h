@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Split virtqueues, device side (virtio 1.x, section 2.7).
+ * Virtqueues, device side: split rings (virtio 1.x, section 2.7) and packed
+ * rings (virtio 1.1+, 2.8; virtq_packed.c) behind one interface.
  *
  * Everything the guest wrote is untrusted and may change while we read it:
  * each descriptor is read once into a local copy and validated before use.
@@ -35,6 +36,9 @@ struct vring_avail_le;
 struct vring_used_le;
 struct vu_inflight_split; /* vhost-user inflight region of one queue: see vu_inflight.h */
 struct vu_log;            /* the dirty log: see vu_log.h */
+struct vring_packed_desc_le;
+struct vring_packed_event_le;
+struct virtq_packed_buf; /* what a packed ring keeps per buffer ID: virtq_packed.c */
 
 struct virtq {
     /* Set up by the control plane (vhost-user messages). */
@@ -66,6 +70,24 @@ struct virtq {
     uint16_t *resubmit;
     unsigned resubmit_num;
     unsigned resubmit_next;
+
+    /*
+     * Packed ring (VIRTIO_F_RING_PACKED): set packed before virtq_set_addr,
+     * which then maps these instead of desc/avail/used (those stay NULL).
+     * last_avail_idx and used_idx are ring positions below num, each with
+     * its wrap counter.  Not used with an inflight region (no resubmission).
+     */
+    bool packed;
+    bool avail_wrap;
+    bool used_wrap;
+    struct vring_packed_desc_le *pdesc;
+    struct vring_packed_event_le *driver_event; /* the guest's wishes for interrupts */
+    struct vring_packed_event_le *device_event; /* ours for kicks */
+    uint64_t pdesc_gpa;                         /* for the dirty log; UINT64_MAX: unknown */
+    uint64_t device_event_gpa;
+    uint32_t used_since_signal;    /* ring positions used since the last virtq_notify */
+    struct virtq_packed_buf *bufs; /* num entries, by buffer ID */
+    uint16_t bufs_num;
 };
 
 /* One request taken off the ring.  The caller owns iov (per-slot preallocated). */
@@ -85,8 +107,23 @@ struct virtq_elem {
 int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t desc_uva,
                    uint64_t avail_uva, uint64_t used_uva);
 
-/* Reset ring state to a start index (SET_VRING_BASE). */
-void virtq_set_base(struct virtq *vq, uint16_t last_avail_idx);
+/*
+ * Reset ring state to a start index (SET_VRING_BASE).  Split: the avail
+ * index (low 16 bits).  Packed: bits 0-14 the next descriptor to take, 15
+ * its wrap counter, 16-30 the next used position, 31 its wrap counter (what
+ * vhost-user's GET_VRING_BASE reports for packed rings); virtq_set_addr
+ * refuses positions outside the ring.
+ */
+void virtq_set_base(struct virtq *vq, uint32_t base);
+
+/* A packed ring nobody used yet: both positions 0, both wrap counters 1 (virtio 1.1, 2.8.1). */
+#define VIRTQ_PACKED_BASE_FRESH 0x80008000u
+
+/* The state virtq_set_base takes, for GET_VRING_BASE. */
+uint32_t virtq_get_base(const struct virtq *vq);
+
+/* Free what the queue allocated (resubmission list, packed ring state).  Control thread. */
+void virtq_release(struct virtq *vq);
 
 /*
  * Take the next available request.
@@ -173,6 +210,23 @@ void virtq_disable_notify(struct virtq *vq);
  * One load of the avail index, no side effects: what a polling worker spins on.
  */
 bool virtq_avail_pending(const struct virtq *vq);
+
+/*
+ * Packed rings differ where the layout shows through (virtq_packed.c):
+ * - elem->head is the buffer ID the driver chose; one that is >= num or
+ *   already in flight breaks the ring, as does a chain that is longer than
+ *   the ring or runs into a descriptor that is not available (its end, and
+ *   so its ID, cannot be known).
+ * - The ring slots of a request in flight can be reused by the driver once
+ *   other requests complete, so virtq_map_head works from copies taken at
+ *   pop time: of chains of up to VIRTQ_PACKED_KEEP ring descriptors (or one
+ *   indirect descriptor, whose table is walked again).  It returns -EBADMSG
+ *   for longer chains (the TMF and event buffers that use it have 1 or 2).
+ * - virtq_unpop can only rewind while no used descriptor has overwritten the
+ *   rewound slots; otherwise it completes the heads with length 0.
+ * - virtq_recover_inflight returns -EOPNOTSUPP when a region is attached.
+ */
+#define VIRTQ_PACKED_KEEP 4
 
 /* Number of requests popped but not yet pushed is tracked by the caller. */
 

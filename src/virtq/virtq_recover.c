@@ -11,6 +11,7 @@
 #include "vhost/vu_inflight.h"
 #include "virtq/virtio_ring.h"
 #include "virtq/virtq.h"
+#include "virtq/virtq_packed.h"
 
 void virtq_forget_resubmit(struct virtq *vq)
 {
@@ -34,6 +35,9 @@ int virtq_recover_inflight(struct virtq *vq)
     int n;
 
     virtq_forget_resubmit(vq);
+    /* The packed layout of the region is not implemented: the frontend must not get both. */
+    if (vq->packed)
+        return vq->inflight ? -EOPNOTSUPP : 0;
     if (!vq->inflight || !vq->used || !vq->avail || vq->num == 0)
         return 0;
 
@@ -81,6 +85,10 @@ int virtq_recover_inflight(struct virtq *vq)
 
 void virtq_unpop(struct virtq *vq, const uint16_t *heads, unsigned n)
 {
+    if (vq->packed) {
+        virtq_packed_unpop(vq, heads, n);
+        return;
+    }
     if (vq->inflight)
         for (unsigned i = 0; i < n; i++)
             if (heads[i] < vq->num)

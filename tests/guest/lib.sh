@@ -16,6 +16,7 @@
 #           files: the same guest driver and tools, used to validate the
 #           harness itself while the daemon is not ready
 # VUS_DAEMON overrides the daemon binary (the ASan test uses build/asan/...).
+# VUS_DEV_PROPS adds properties to the vhost-user-scsi-pci device (packed=on: test-packed.sh).
 
 VUS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VUS_OUT=$VUS_ROOT/build/guest
@@ -176,7 +177,7 @@ vus_start_backend() {
 		[ -x "$VUS_DAEMON" ] || { vus_fail "no daemon binary $VUS_DAEMON"; return 1; }
 		vus_start_daemon "$threads" "$@" || return 1
 		VUS_DEV_ARGS+=(-chardev "socket,id=vus,path=$VUS_SOCK"
-			-device "vhost-user-scsi-pci,chardev=vus,num_queues=$nq")
+			-device "vhost-user-scsi-pci,chardev=vus,num_queues=$nq${VUS_DEV_PROPS:+,$VUS_DEV_PROPS}")
 	else
 		vus_qemu_luns "$nq" "$@"
 	fi

@@ -25,7 +25,7 @@ LOGDIR=$ROOT/build/guest/logs
 # across a daemon restart (test-pr.sh).
 # migration moves a guest under fio verify between two QEMUs, each with its
 # own daemon (plain, then ASan daemon; test-migration.sh).
-ALL="inquiry data ext4 fio discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration pr iscsi rbd"
+ALL="inquiry data ext4 fio packed discard badlun badfrontend sockact reconnect asan nvme hotplug restart migration pr iscsi rbd"
 TESTS=${*:-$ALL}
 
 now() { date +%s.%N; }

@@ -18,6 +18,7 @@
 #include "vhost/vu_dev.h"
 #include "vhost/vu_inflight.h"
 #include "vhost/vu_msg.h"
+#include "virtq/virtio_ring.h"
 
 static int pair[2];
 static struct vu_dev dev;
@@ -370,6 +371,97 @@ static void test_status_and_slots(void **state)
     assert_int_equal(read_reply_u64(VU_GET_MAX_MEM_SLOTS), VU_MEM_MAX_REGIONS);
 }
 
+static int setup_packed(void **state)
+{
+    (void)state;
+    npause = nresume = nstop = 0;
+    paused = 0;
+    return vu_dev_open_pair(&dev, &ops, FEATURES | (1ULL << VIRTIO_F_RING_PACKED), PROTO, pair);
+}
+
+/*
+ * Negotiated packed rings: any ring size, the 32-bit base both ways, no
+ * inflight region (GET_INFLIGHT_FD answers with none, a region set anyway is
+ * not attached), and back to split rings when the features say so.
+ */
+static void test_packed_layout(void **state)
+{
+    const size_t memsz = 1 << 20;
+    int memfd = memfd_create("guest", 0);
+    uint64_t f = PROTO;
+    struct vu_inflight_msg in = { .num_queues = 4, .queue_size = 48 };
+    struct vu_mem_table_msg mt;
+    struct vu_vring_state st;
+    struct vu_vring_addr addr;
+    struct vu_msg r;
+
+    (void)state;
+    assert_int_equal(ftruncate(memfd, memsz), 0);
+    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
+    f = FEATURES | (1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+    assert_true(dev.vrings[2].vq.packed);
+
+    assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.nfds, 0);
+    assert_int_equal(r.payload.inflight.mmap_size, 0);
+
+    memset(&mt, 0, sizeof(mt));
+    mt.nregions = 1;
+    mt.regions[0] =
+        (struct vu_mem_region_desc){ .gpa = 0, .size = memsz, .uva = 0x7f0000000000ULL };
+    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
+    st = (struct vu_vring_state){ .index = 2, .num = 48 };
+    assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 0);
+    addr = (struct vu_vring_addr){ .index = 2,
+                                   .desc_uva = 0x7f0000000000ULL,
+                                   .avail_uva = 0x7f0000001000ULL,
+                                   .used_uva = 0x7f0000001004ULL };
+    handle(VU_SET_VRING_ADDR, 0, &addr, sizeof(addr), -1);
+    assert_true(dev.vrings[2].addr_ok);
+    /* Next descriptor 3 in a lap with wrap counter 0, next used position 47 with 1. */
+    st = (struct vu_vring_state){ .index = 2, .num = 3u | 47u << 16 | 1u << 31 };
+    assert_int_equal(handle(VU_SET_VRING_BASE, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_BASE), 0);
+    assert_true(dev.vrings[2].addr_ok);
+
+    int region = memfd_create("inflight", 0);
+    assert_int_equal(ftruncate(region, 65536), 0);
+    in = (struct vu_inflight_msg){ .mmap_size = 65536, .num_queues = 4, .queue_size = 48 };
+    assert_int_equal(handle(VU_SET_INFLIGHT_FD, 0, &in, sizeof(in), region), 0);
+    assert_non_null(dev.inflight_base);
+    assert_null(dev.vrings[2].vq.inflight);
+    close(region);
+
+    st = (struct vu_vring_state){ .index = 2 };
+    assert_int_equal(handle(VU_GET_VRING_BASE, 0, &st, sizeof(st), -1), 0);
+    assert_int_equal(vu_msg_recv(pair[1], &r), 1);
+    assert_int_equal(r.payload.state.num, 3u | 47u << 16 | 1u << 31);
+
+    /* A position outside the ring: the ring is not served. */
+    st = (struct vu_vring_state){ .index = 2, .num = 48u | 1u << 15 };
+    handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1);
+    assert_false(dev.vrings[2].addr_ok);
+    st = (struct vu_vring_state){ .index = 2, .num = VIRTQ_PACKED_BASE_FRESH };
+    handle(VU_SET_VRING_BASE, 0, &st, sizeof(st), -1);
+    assert_true(dev.vrings[2].addr_ok);
+    assert_non_null(dev.vrings[2].vq.pdesc);
+
+    /* Split again: 48 entries are no split ring, and the base starts over. */
+    f = FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+    assert_false(dev.vrings[2].vq.packed);
+    assert_null(dev.vrings[2].vq.pdesc);
+    assert_int_equal(dev.vrings[2].vq.num, 0);
+    assert_int_equal(virtq_get_base(&dev.vrings[2].vq), 0);
+    st = (struct vu_vring_state){ .index = 2, .num = 48 };
+    assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
+    assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 1);
+    close(memfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notification_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_on_started_ring_stops_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_layout, setup_packed, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  * the frontend library, no VM.
  *
  *   fio --ioengine=external:build/fio-vhost-user-scsi.so --socket=PATH --lun=N \
- *       [--target=T] [--num_queues=Q] [--queue_size=S] [--fua=1] [--indirect=1] ...
+ *       [--target=T] [--num_queues=Q] [--queue_size=S] [--fua=1] [--indirect=1] [--packed=1] ...
  *
  * One connection per socket per fio run, opened by the first job's setup in
  * fio's main process before jobs start; each job (thread or process) owns
@@ -41,6 +41,7 @@ struct vus_fio_options {
     unsigned int queue_size;
     unsigned int fua;
     unsigned int indirect;
+    unsigned int packed;
 };
 
 static struct fio_option options[] = {
@@ -110,6 +111,16 @@ static struct fio_option options[] = {
         .off1 = offsetof(struct vus_fio_options, indirect),
         .def = "0",
         .help = "Submit each request through an indirect descriptor table",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "packed",
+        .lname = "packed rings",
+        .type = FIO_OPT_BOOL,
+        .off1 = offsetof(struct vus_fio_options, packed),
+        .def = "0",
+        .help = "Use packed virtqueues (VIRTIO_F_RING_PACKED) instead of split ones",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -267,6 +278,7 @@ static int vus_setup(struct thread_data *td)
             .mem_size = (8u << 20) + jobs_mem,
             .timeout_ms = 10000,
             .connect_retry_ms = 3000,
+            .packed = o->packed,
         };
         /* Enough for rings, header slots and indirect tables of every queue. */
         cfg.mem_size += (size_t)(cfg.num_req_queues + 2) * cfg.queue_size * (192 + 66 * 16 + 64);
@@ -284,6 +296,15 @@ static int vus_setup(struct thread_data *td)
             pthread_mutex_unlock(&conn.lock);
             log_err("vhost-user-scsi: indirect=1, but the backend does not offer "
                     "VIRTIO_RING_F_INDIRECT_DESC\n");
+            return 1;
+        }
+        /* Asked for and not offered: a run measuring packed rings must not measure split ones. */
+        if (o->packed && !(vus_fe_features(conn.fe) & (1ull << 34))) {
+            vus_fe_close(conn.fe);
+            conn.fe = NULL;
+            pthread_mutex_unlock(&conn.lock);
+            log_err("vhost-user-scsi: packed=1, but the backend does not offer "
+                    "VIRTIO_F_RING_PACKED\n");
             return 1;
         }
     } else if (strcmp(conn.socket, o->socket)) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A few seconds of fio through the external engine against a fresh daemon:
 # verified random read/write on two queues (threads), the same with two
-# processes, trims, flushes with FUA and indirect descriptors, QD = ring size.
+# processes, trims, flushes with FUA and indirect descriptors, QD = ring size,
+# packed rings.
 # Then the same verified runs against a daemon that withholds what SPDK and
 # other simple backends do not offer (CONFIGURE_MEM_SLOTS, EVENT_IDX,
 # REPLY_ACK, INFLIGHT_SHMFD, STATUS).
@@ -55,6 +56,12 @@ run fua_fsync_indirect --thread --rw=randwrite --bs=4k --iodepth=4 --fsync=8 --f
     --indirect=1 --size=4M
 run qd_ring_size --thread --rw=randread --bs=4k --iodepth=128 --queue_size=128 --size=16M \
     --iodepth_batch_submit=128 --iodepth_batch_complete_min=1
+# Packed rings (issue 14): verified, and a full ring of indirect requests.
+run packed_randrw_verify_threads --thread --numjobs=2 --size=16M --offset_increment=16M --rw=randrw \
+    --bs=4k --iodepth=32 --verify=crc32c --do_verify=1 --packed=1
+run packed_qd_ring_size_indirect --thread --rw=randwrite --bs=4k --iodepth=128 --queue_size=128 \
+    --size=16M --iodepth_batch_submit=128 --iodepth_batch_complete_min=1 --indirect=1 --packed=1 \
+    --verify=crc32c --do_verify=1
 stop_daemon() {
     kill "$1" 2>/dev/null
     wait "$1"
@@ -74,6 +81,8 @@ pid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 run minimal_randrw_verify_threads --thread --numjobs=3 --size=16M --offset_increment=16M --rw=randrw \
     --bs=4k --iodepth=32 --verify=crc32c --do_verify=1
+run minimal_packed_verify --thread --numjobs=2 --size=8M --offset_increment=8M --rw=randrw --bs=4k \
+    --iodepth=16 --verify=crc32c --do_verify=1 --packed=1
 run minimal_processes --numjobs=2 --size=8M --offset_increment=8M --rw=randwrite --bs=16k --iodepth=8 \
     --verify=md5 --do_verify=1
 run minimal_fua_fsync_indirect --thread --rw=randwrite --bs=64k --iodepth=4 --fsync=8 --fua=1 \

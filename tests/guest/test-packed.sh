@@ -1,0 +1,83 @@
+#!/bin/bash
+# Packed virtqueues (issue 14): the device is created with packed=on, so
+# the guest's virtio-scsi driver and the daemon negotiate VIRTIO_F_RING_PACKED
+# (the guest's features string shows bit 34); then fio with crc32c
+# verification on the RAM LUN over two request queues, and ext4 on the file
+# LUN (mkfs, files, e2fsck, remount, re-read; the host fscks the file too).
+QUEUES=2
+THREADS=2
+FILE_LUN=1
+
+if [ "$1" = guest ]; then
+	. /tests/lib-guest.sh
+	g_wait_disks 2 || g_done
+	feat=''
+	for v in /sys/bus/virtio/devices/*; do
+		[ "$(cat "$v/device")" = 0x0008 ] && feat=$(cat "$v/features")
+	done
+	echo "virtio-scsi features $feat"
+	# One character per feature bit, bit 0 first.
+	g_expect_eq "VIRTIO_F_RING_PACKED negotiated" "${feat:34:1}" 1
+	ram=$(g_disk_of_lun 0) || g_fail "no disk for LUN 0"
+	sd=$(g_disk_of_lun $FILE_LUN) || { g_fail "no disk for LUN $FILE_LUN"; g_done; }
+	g_expect_eq "hardware queues of $ram" "$(ls /sys/block/${ram#/dev/}/mq | wc -l)" $QUEUES
+	cat >/tmp/verify.fio <<-JOB
+		[global]
+		ioengine=libaio
+		direct=1
+		iodepth=64
+		rw=randwrite
+		bsrange=4k-128k
+		size=12M
+		numjobs=2
+		offset_increment=12M
+		verify=crc32c
+		verify_fatal=1
+		verify_dump=0
+		group_reporting=1
+		[ram]
+		filename=$ram
+	JOB
+	g_run fio --output-format=normal /tmp/verify.fio || g_fail "fio exit status"
+	g_grep "fio reported no errors" "err= *0" "$G_OUT"
+	if grep -q -E "verify: bad|bad magic|crc32c: verify failed" "$G_OUT"; then
+		g_fail "fio verification errors"
+	fi
+
+	g_run mkfs.ext4 -F -q -E nodiscard "$sd" || g_fail "mkfs.ext4"
+	mkdir -p /mnt/t
+	g_run mount -t ext4 "$sd" /mnt/t || { g_fail "mount"; g_done; }
+	dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null
+	cp /tmp/big /mnt/t/big || g_fail "write 8 MiB file"
+	mkdir -p /mnt/t/dir
+	i=0
+	while [ $i -lt 100 ]; do
+		echo "file $i $(head -c 64 /dev/urandom | sha256sum)" >/mnt/t/dir/f$i || g_fail "write f$i"
+		i=$((i + 1))
+	done
+	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums
+	g_run umount /mnt/t || g_fail "umount"
+	g_run e2fsck -fn "$sd" || g_fail "e2fsck -fn after writing (exit $?)"
+	echo 3 >/proc/sys/vm/drop_caches
+	g_run mount -t ext4 -o ro "$sd" /mnt/t || { g_fail "remount"; g_done; }
+	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums2
+	g_check "file contents survive remount" cmp -s /tmp/sums /tmp/sums2
+	umount /mnt/t
+	g_done
+fi
+
+. "$(dirname "$0")/lib.sh"
+vus_setup packed
+vus_require_daemon
+truncate -s 64M "$VUS_TMP/file1.img"
+VUS_DEV_PROPS=packed=on vus_start_backend --threads $THREADS --queues $QUEUES \
+	"type=ram,size=32M,lun=0" "type=file,path=$VUS_TMP/file1.img,lun=$FILE_LUN" &&
+	vus_run_guest test-packed
+vus_stop_backend
+if e2fsck -fn "$VUS_TMP/file1.img" >"$VUS_TMP/fsck.out" 2>&1; then
+	vus_log "host e2fsck -fn of the backing file: clean"
+else
+	vus_fail "host e2fsck -fn of the backing file reports problems"
+	cat "$VUS_TMP/fsck.out" >&2
+fi
+vus_finish
