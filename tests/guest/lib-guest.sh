@@ -167,3 +167,29 @@ g_bind_vfio() {
 	G_BDF=$bdf
 	echo "$bdf: was ${olddrv:-unbound}, now vfio-pci, IOMMU group $grp"
 }
+
+# g_ext4_roundtrip DEV NFILES: mkfs.ext4, an 8 MiB file and NFILES small
+# ones, unmount, e2fsck -fn clean, remount read-only and compare every file.
+# 1 when DEV could not be mounted (the rest is moot).
+g_ext4_roundtrip() {
+	g_run mkfs.ext4 -F -q -E nodiscard "$1" || g_fail "mkfs.ext4"
+	mkdir -p /mnt/t
+	g_run mount -t ext4 "$1" /mnt/t || { g_fail "mount"; return 1; }
+	dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null
+	cp /tmp/big /mnt/t/big || g_fail "write 8 MiB file"
+	mkdir -p /mnt/t/dir
+	i=0
+	while [ $i -lt "$2" ]; do
+		echo "file $i $(head -c 64 /dev/urandom | sha256sum)" >/mnt/t/dir/f$i || g_fail "write f$i"
+		i=$((i + 1))
+	done
+	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums
+	g_run umount /mnt/t || g_fail "umount"
+	g_run e2fsck -fn "$1" || g_fail "e2fsck -fn after writing (exit $?)"
+	echo 3 >/proc/sys/vm/drop_caches
+	g_run mount -t ext4 -o ro "$1" /mnt/t || { g_fail "remount"; return 1; }
+	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums2
+	g_check "file contents survive remount" cmp -s /tmp/sums /tmp/sums2
+	g_expect_eq "number of files" "$(wc -l </tmp/sums2)" $(($2 + 1))
+	umount /mnt/t
+}

@@ -7,26 +7,7 @@ if [ "$1" = guest ]; then
 	. /tests/lib-guest.sh
 	g_wait_disks 2 || g_done
 	sd=$(g_disk_of_lun $FILE_LUN) || { g_fail "no disk for LUN $FILE_LUN"; g_done; }
-	g_run mkfs.ext4 -F -q -E nodiscard "$sd" || g_fail "mkfs.ext4"
-	mkdir -p /mnt/t
-	g_run mount -t ext4 "$sd" /mnt/t || { g_fail "mount"; g_done; }
-	dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null
-	cp /tmp/big /mnt/t/big || g_fail "write 8 MiB file"
-	mkdir -p /mnt/t/dir
-	i=0
-	while [ $i -lt 200 ]; do
-		echo "file $i $(head -c 64 /dev/urandom | sha256sum)" >/mnt/t/dir/f$i || g_fail "write f$i"
-		i=$((i + 1))
-	done
-	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums
-	g_run umount /mnt/t || g_fail "umount"
-	g_run e2fsck -fn "$sd" || g_fail "e2fsck -fn after writing (exit $?)"
-	echo 3 >/proc/sys/vm/drop_caches
-	g_run mount -t ext4 -o ro "$sd" /mnt/t || { g_fail "remount"; g_done; }
-	(cd /mnt/t && find . -type f | sort | xargs sha256sum) >/tmp/sums2
-	g_check "file contents survive remount" cmp -s /tmp/sums /tmp/sums2
-	g_expect_eq "number of files" "$(wc -l </tmp/sums2)" 201
-	umount /mnt/t
+	g_ext4_roundtrip "$sd" 200
 	g_done
 fi
 
