@@ -613,18 +613,14 @@ static bool blkdev_can_discard(const struct stat *st)
  * can see, but fails with EOPNOTSUPP exactly when the filesystem cannot
  * punch.  Other failures leave us guessing from the filesystem type.
  */
-/*
- * A write smaller than a filesystem block, or than a page through the page
- * cache, reads the rest of it first: the smaller of the two.
- */
+/* A write smaller than a file system block, or a page in the page cache, reads the rest first. */
 static uint32_t file_phys_block_size(const struct stat *st)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t b = st->st_blksize > 0 ? (uint64_t)st->st_blksize : 0;
+    uint64_t b = st->st_blksize > 0 ? (uint64_t)st->st_blksize : 0, page = 4096;
 
-    if (page > 0 && b > (uint64_t)page)
-        b = (uint64_t)page;
-    return (uint32_t)b;
+    if (sysconf(_SC_PAGESIZE) > 0)
+        page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return (uint32_t)(b < page ? b : page);
 }
 
 static bool file_can_punch(int fd, const struct stat *st, uint32_t block_size)

@@ -85,9 +85,10 @@ static void cli_bdev_name(const struct options *o, const struct opt_lun *l, char
 
 /*
  * The --socket-path/--fd controller and its --lun LUNs.  Not part of the
- * configuration.  Every block device is opened (a remote one logs in and
- * probes, which takes a while) before the controller listens: a frontend
- * that connects at once must find its LUNs there, not appear in a moment.
+ * configuration.  Every block device is opened first (a remote one logs in
+ * and probes, which takes a while): a bad --lun fails before anything
+ * listens.  The controller takes its first frontend only once every LUN is
+ * attached (mgmt.hold_frontends).
  */
 static int start_cli_controller(const struct options *o)
 {
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
     mgmt_init(&mgmt, pool, npool);
     mgmt.config_path = opts.config;
     mgmt.state_dir = opts.state_dir;
+    mgmt.hold_frontends = true;
     methods = rpc_methods_table(&nmethods);
     d = (struct rpc_dispatcher){ .methods = methods, .nmethods = nmethods, .opaque = &mgmt };
 
@@ -291,6 +293,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (opts.config && restore_config(opts.config, &d) < 0) {
+        mgmt_shutdown(&mgmt, pool_stop);
+        return 1;
+    }
+    if (mgmt_serve_held(&mgmt, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vhost-user-scsi: %s\n", err);
         mgmt_shutdown(&mgmt, pool_stop);
         return 1;
     }

@@ -259,7 +259,16 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
         close(listen_fd);
         goto out_unlink;
     }
-    rc = server_start(&c->srv, &c->c, listen_fd, socket_path ? socket_path : name, &c->lock);
+    if (m->hold_frontends) {
+        /* server_start later; until then server_stop only closes the socket. */
+        c->srv.listen_fd = listen_fd;
+        c->srv.wake_fd = -1;
+        snprintf(c->srv.name, sizeof(c->srv.name), "%s", socket_path ? socket_path : name);
+        c->held = true;
+        rc = 0;
+    } else {
+        rc = server_start(&c->srv, &c->c, listen_fd, socket_path ? socket_path : name, &c->lock);
+    }
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", name, strerror(-rc));
         close(listen_fd);
@@ -279,6 +288,29 @@ out_unlink:
 out_free:
     pthread_mutex_destroy(&c->lock);
     free(c);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int mgmt_serve_held(struct mgmt *m, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&m->lock);
+    m->hold_frontends = false;
+    for (struct mgmt_ctl *c = m->ctls; c && rc == 0; c = c->next) {
+        if (!c->held)
+            continue;
+        char label[sizeof(c->srv.name)];
+
+        snprintf(label, sizeof(label), "%s", c->srv.name); /* server_start writes srv.name */
+        rc = server_start(&c->srv, &c->c, c->srv.listen_fd, label, &c->lock);
+        if (rc < 0)
+            fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", c->name,
+                 strerror(-rc));
+        else
+            c->held = false;
+    }
     pthread_mutex_unlock(&m->lock);
     return rc;
 }

@@ -44,6 +44,7 @@ struct mgmt_ctl {
     struct server srv;
     struct mgmt_lun *luns;    /* which named bdev each LUN is (the LUN map itself is c.targets) */
     struct mgmt_lun *zombies; /* detached, still in use by requests that never ended */
+    bool held;                /* listening, not yet serving: see mgmt.hold_frontends */
     struct mgmt_ctl *next;
 };
 
@@ -65,6 +66,13 @@ struct mgmt {
     const char *config_path; /* NULL: nothing persisted */
     const char *state_dir;   /* APTPL reservation state, a file per bdev; NULL: APTPL refused */
     bool restoring;          /* applying the configuration: do not rewrite it */
+    /*
+     * Set at start: controllers created now listen but take no frontend
+     * until mgmt_serve_held(), so a frontend that connects at once (QEMU
+     * reconnecting to a restarted daemon) finds every LUN of the command
+     * line and configuration there, none appearing a moment later.
+     */
+    bool hold_frontends;
 };
 
 /* Errors: -EEXIST, -ENOENT, -EBUSY, -EINVAL or another -errno, always with a reason in err. */
@@ -86,6 +94,8 @@ struct mgmt_bdev *mgmt_bdev_find(struct mgmt *m, const char *name);
  */
 int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, int listen_fd,
                     bool persist, char *err, size_t errlen);
+/* Start serving the controllers created while m->hold_frontends was set, and clear it. */
+int mgmt_serve_held(struct mgmt *m, char *err, size_t errlen);
 int mgmt_ctl_delete(struct mgmt *m, const char *name, char *err, size_t errlen);
 struct mgmt_ctl *mgmt_ctl_find(struct mgmt *m, const char *name);
 

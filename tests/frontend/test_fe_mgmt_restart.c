@@ -15,7 +15,9 @@
  *   sockets is taken by another process comes up with everything else, and
  *   the log names exactly the items that failed (config FILE: ITEM: reason);
  *   once the image is back and the socket free, the next start restores
- *   everything (a failed item is not dropped from the file by a start).
+ *   everything (a failed item is not dropped from the file by a start);
+ * - a frontend connecting the moment the daemon's socket appears finds
+ *   every LUN of the configuration there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -407,11 +409,84 @@ static void test_missing_image_and_taken_socket(void **state)
     assert_int_equal(mgmt_stop(&dmn), 0);
 }
 
+/*
+ * A frontend that connects the moment the socket appears (QEMU reconnecting
+ * to a restarted daemon) finds every LUN of the configuration: the first
+ * REPORT LUNS lists all of them, and none carries REPORTED LUNS DATA HAS
+ * CHANGED (it would, had any been attached after the frontend came).
+ */
+static void test_frontend_at_start_finds_every_lun(void **state)
+{
+    enum { NLUNS = 256 };
+    char sock[160];
+
+    (void)state;
+    mgmt_path(&dmn, sock, sizeof(sock), "vm1.sock");
+    start_and_connect();
+    rpc_do(&cl, "bdev_create", "{\"name\":\"r0\",\"type\":\"ram\",\"size\":\"1M\"}");
+    rpc_dof(&cl, "controller_create", "{s:s, s:s}", "name", "vm1", "socket_path", sock);
+    /* Target 0's LUNs come last in the configuration: the others make the restore take time. */
+    for (int t = 3; t >= 0; t--)
+        for (int i = 0; i < NLUNS; i++)
+            rpc_dof(&cl, "lun_attach", "{s:s, s:s, s:i, s:i}", "controller", "vm1", "bdev", "r0",
+                    "target", t, "lun", i);
+    rpc_cl_close(&cl);
+    assert_int_equal(mgmt_stop(&dmn), 0);
+    unlink(sock);
+
+    /* Not mgmt_start: it waits for the RPC socket, which comes after the restore. */
+    const char *argv[] = {
+        mgmt_daemon_bin(), "--rpc-socket", dmn.rpc, "--config", dmn.config, NULL
+    };
+    snprintf(dmn.log, sizeof(dmn.log), "%s/daemon.%u.log", dmn.dir, dmn.starts++);
+    dmn.pid = fe_spawn(argv[0], argv, dmn.log);
+    assert_true(dmn.pid > 0);
+    /* Connect at once: mgmt_fe_open's retries sleep 10 ms, long enough for a whole restore. */
+    struct timespec t0;
+    struct stat st;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (stat(sock, &st) < 0 && rpc_ms_since(&t0) < 10000)
+        ;
+    struct vus_fe *fe;
+    assert_int_equal(mgmt_fe_open(sock, 1, MiB, &fe), 0);
+    struct vus_fe_vq *vq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
+    uint8_t *buf = vus_fe_alloc(fe, 8 + 8 * NLUNS, 4096);
+    struct iovec iov = { buf, 8 + 8 * NLUNS };
+    struct vus_fe_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.cdb[0] = 0xa0; /* REPORT LUNS */
+    put_be32(c.cdb + 6, (uint32_t)iov.iov_len);
+    c.in = &iov;
+    c.in_cnt = 1;
+    assert_int_equal(vus_fe_cmd_exec(vq, &c, T_TIMEOUT), 0);
+    assert_int_equal(c.response, VIRTIO_SCSI_S_OK);
+    assert_int_equal(c.status, 0);
+    if (get_be32(buf) != 8 * NLUNS)
+        fail_msg("the first REPORT LUNS lists %u LUNs of %u", get_be32(buf) / 8, NLUNS);
+    for (unsigned lun = 0; lun < NLUNS; lun += NLUNS - 1) {
+        uint8_t key, asc;
+
+        memset(&c, 0, sizeof(c));
+        c.lun = lun; /* TEST UNIT READY */
+        assert_int_equal(vus_fe_cmd_exec(vq, &c, T_TIMEOUT), 0);
+        assert_int_equal(c.response, VIRTIO_SCSI_S_OK);
+        sense_key_asc(&c, &key, &asc);
+        if (c.status != 0 && asc == 0x3f)
+            fail_msg("LUN %u reports its neighbours' arrival (sense %x/%02x/%02x)", lun, key, asc,
+                     c.sense[13]);
+    }
+    vus_fe_close(fe);
+    assert_int_equal(mgmt_stop(&dmn), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_after_kill9, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_missing_image_and_taken_socket, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_frontend_at_start_finds_every_lun, test_setup,
                                         test_teardown),
     };
     fe_apply_test_filter();

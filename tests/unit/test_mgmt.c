@@ -2,7 +2,8 @@
 /*
  * The management plane (mgmt.c) on real threads, its registry: block
  * devices added, found and deleted (also while attached), controllers
- * created with their control threads listening in a temp dir, refused,
+ * created with their control threads listening in a temp dir, held until
+ * served (at start), refused,
  * deleted with a frontend connected, and one on an inherited socket.
  * LUNs and resizes: test_mgmt_lun.c; the configuration and the shutdown:
  * test_mgmt_config.c; the fixture: mgmt_fixture.h.
@@ -146,6 +147,51 @@ static void test_ctl_create_connect_delete(void **state)
     close(fd);
 }
 
+/*
+ * With hold_frontends, a controller listens (a frontend's connect succeeds
+ * and waits in the backlog) but is taken only by mgmt_serve_held; one
+ * deleted while held closes its socket without ever having a thread.
+ */
+static void test_ctl_held_until_served(void **state)
+{
+    struct fx *f = *state;
+    char path[128], gone[128], err[256] = "";
+    struct mgmt_ctl *c;
+    int fd;
+
+    path_in(f, "c0.sock", path, sizeof(path));
+    path_in(f, "gone.sock", gone, sizeof(gone));
+    f->m.hold_frontends = true;
+    assert_int_equal(mgmt_ctl_create(&f->m, "c0", path, -1, false, err, sizeof(err)), 0);
+    assert_int_equal(mgmt_ctl_create(&f->m, "gone", gone, -1, false, err, sizeof(err)), 0);
+    c = mgmt_ctl_find(&f->m, "c0");
+    assert_true(c->held);
+    fd = connect_to(path);
+    assert_true(fd >= 0);
+    sleep_ms(50);
+    assert_false(atomic_load(&c->srv.connected));
+
+    assert_int_equal(mgmt_ctl_delete(&f->m, "gone", err, sizeof(err)), 0);
+    assert_false(exists(gone));
+
+    assert_int_equal(mgmt_serve_held(&f->m, err, sizeof(err)), 0);
+    assert_false(f->m.hold_frontends);
+    assert_false(c->held);
+    wait_connected(c, true);
+    assert_string_equal(c->srv.name, path);
+    close(fd);
+    wait_connected(c, false);
+
+    /* Created from now on: served at once. */
+    path_in(f, "c1.sock", path, sizeof(path));
+    assert_int_equal(mgmt_ctl_create(&f->m, "c1", path, -1, false, err, sizeof(err)), 0);
+    assert_false(mgmt_ctl_find(&f->m, "c1")->held);
+    fd = connect_to(path);
+    assert_true(fd >= 0);
+    wait_connected(mgmt_ctl_find(&f->m, "c1"), true);
+    close(fd);
+}
+
 static void test_ctl_create_refused(void **state)
 {
     struct fx *f = *state;
@@ -241,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bdev_add_find_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bdev_delete_attached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctl_create_connect_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ctl_held_until_served, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctl_create_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctl_inherited_fd, setup, teardown),
     };
