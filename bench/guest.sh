@@ -2,6 +2,7 @@
 # The in-guest part of the benchmark: a TCG guest runs fio 4k randread at
 # each QD against three backends serving the same RAM-backed disk:
 #   ours      build/vhost-user-scsi, ram LUN, through vhost-user-scsi-pci
+#   ours-irq  the same in interrupt mode (--poll-us 0)
 #   qemu-scsi QEMU's built-in virtio-scsi-pci + scsi-hd, raw file in
 #             /dev/shm, aio=io_uring, in an iothread
 #   qsd-blk   qemu-storage-daemon's vhost-user-blk export of that file
@@ -10,7 +11,8 @@
 #   bench/guest.sh OUTDIR          (called by bench/run.sh; writes OUTDIR/guest.csv)
 #
 # Environment: BENCH_GUEST_QDS [1 16], BENCH_GUEST_RUNTIME [20] seconds of
-# fio per point, BENCH_RUNS [2], BENCH_GUEST_DISK [256M].
+# fio per point, BENCH_RUNS [2], BENCH_GUEST_DISK [256M], BENCH_GUEST_BACKENDS
+# [ours ours-irq qemu-scsi qsd-blk]; DAEMON [build/vhost-user-scsi].
 #
 # The guest (1 vCPU, TCG) reuses the test guest of scripts/guest/ plus the
 # guest half (bench/guest-fio.sh); the machinery is in bench/guest-lib.sh,
@@ -23,9 +25,10 @@ QDS=${BENCH_GUEST_QDS:-1 16}
 SECS=${BENCH_GUEST_RUNTIME:-20}
 RUNS=${BENCH_RUNS:-2}
 DISK=${BENCH_GUEST_DISK:-256M}
+BACKENDS=${BENCH_GUEST_BACKENDS:-ours ours-irq qemu-scsi qsd-blk}
 QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 QSD=${QSD:-/usr/bin/qemu-storage-daemon}
-DAEMON=$ROOT/build/vhost-user-scsi
+DAEMON=${DAEMON:-$ROOT/build/vhost-user-scsi}
 ENGINE=$ROOT/build/fio-vhost-user-scsi.so
 GDIR=$ROOT/build/guest
 HZ=$(getconf CLK_TCK)
@@ -83,10 +86,12 @@ point() { # $1 backend $2 qd $3 run
 	local res ticks
 	rm -f "$sock"
 	case $be in
-	ours)
-		printf '%q ' "$DAEMON" --socket-path "$sock" --lun "type=ram,size=$DISK" --threads 1 >>"$CMDS"
+	ours | ours-irq)
+		local dargs=(--socket-path "$sock" --lun "type=ram,size=$DISK" --threads 1)
+		[ "$be" = ours-irq ] && dargs+=(--poll-us 0)
+		printf '%q ' "$DAEMON" "${dargs[@]}" >>"$CMDS"
 		echo >>"$CMDS"
-		"$DAEMON" --socket-path "$sock" --lun "type=ram,size=$DISK" --threads 1 >"$WORK/be.log" 2>&1 &
+		"$DAEMON" "${dargs[@]}" >"$WORK/be.log" 2>&1 &
 		BPID=$!
 		for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
 		# Written once so the guest reads real pages, as from the tmpfs file.
@@ -137,7 +142,7 @@ point() { # $1 backend $2 qd $3 run
 
 for run in $(seq "$RUNS"); do
 	for qd in $QDS; do
-		for be in ours qemu-scsi qsd-blk; do
+		for be in $BACKENDS; do
 			point "$be" "$qd" "$run"
 		done
 	done

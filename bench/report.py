@@ -362,6 +362,7 @@ def main():
             for r in csv.DictReader(f):
                 g[(r["backend"], int(r["qd"]))].append(r)
         names = {"ours": "ours, ram LUN (vhost-user-scsi-pci)",
+                 "ours-irq": "ours, the same with --poll-us 0",
                  "qemu-scsi": "QEMU virtio-scsi-pci + scsi-hd, iothread",
                  "qsd-blk": "qemu-storage-daemon vhost-user-blk"}
         w(f"`bench/guest.sh`: the test guest of `scripts/guest/` (Debian 6.1 kernel, 1 vCPU, TCG, 512 MiB memfd "
@@ -379,23 +380,25 @@ def main():
         w("|---|---:|---:|---:|---:|")
         gqds = sorted({k[1] for k in g})
         for qd in gqds:
-            for be in ("ours", "qemu-scsi", "qsd-blk"):
+            for be in ("ours", "ours-irq", "qemu-scsi", "qsd-blk"):
                 rs = g.get((be, qd))
                 if rs:
                     w(f"| {names[be]} | {qd} | {fmt_iops(mean(rs, 'iops'))} | {mean(rs, 'lat_mean_us'):.0f} | "
                       f"{mean(rs, 'cpu_us_per_io'):.1f} |")
         w("")
+        label = {"ours-irq": "itself in interrupt mode (--poll-us 0)"}
         for qd in gqds:
             o = g.get(("ours", qd))
             if not o:
                 continue
             parts = []
-            for be in ("qemu-scsi", "qsd-blk"):
+            for be in ("ours-irq", "qemu-scsi", "qsd-blk"):
                 rs = g.get((be, qd))
                 if rs:
                     parts.append(f"{mean(o, 'iops') / mean(rs, 'iops'):.2f}x the IOPS and "
                                  f"{mean(o, 'cpu_us_per_io') / mean(rs, 'cpu_us_per_io'):.2f}x the CPU per I/O "
-                                 f"of {be}" if mean(rs, 'cpu_us_per_io') else f"{be}: no CPU figure")
+                                 f"of {label.get(be, be)}" if mean(rs, 'cpu_us_per_io')
+                                 else f"{be}: no CPU figure")
             w(f"- QD{qd}: ours has " + "; ".join(parts) + ".")
         w("")
     else:

@@ -81,6 +81,7 @@ struct worker {
     atomic_bool group_requests;  /* a group changed state: look at the groups */
     _Atomic uint64_t epoch;      /* loop turns: see worker_pool_grace */
     struct poll_window poll;     /* worker thread only */
+    uint64_t sleeps;             /* worker thread only: sleeps so far */
     struct worker_group *groups; /* worker thread only: the attached groups */
     unsigned nparking;           /* worker thread only: groups draining for a pause */
     pthread_mutex_t lock;

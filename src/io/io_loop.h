@@ -85,6 +85,14 @@ struct io_loop {
     bool post_armed;           /* a read on post_fd is in the ring */
     pthread_mutex_t post_lock; /* guards the list below, the only state shared across threads */
     struct io_loop_op *post_head, *post_tail;
+    /*
+     * Set by the owner: the next io_loop_run_once() that waits measures the
+     * CPU time the wait itself took (the syscall, going to sleep, waking
+     * up) into wait_cpu_ns and clears the flag.  The adaptive poll window
+     * weighs polling against this cost.
+     */
+    bool measure_wait;
+    uint64_t wait_cpu_ns;
 };
 
 /* entries: SQ size (power of two, >= 8).  Returns 0 or -errno. */

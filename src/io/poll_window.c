@@ -1,29 +1,102 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "io/poll_window.h"
 
+/* The running averages weigh the newest gap 1/8: they follow about the last 8. */
+#define AVG_DIV 8
+
 void poll_window_init(struct poll_window *p, uint64_t max_ns)
 {
-    p->max_ns = max_ns;
-    /* Start asleep: a device that never gets busy never burns a cycle. */
-    p->cur_ns = 0;
+    *p = (struct poll_window){ .max_ns = max_ns,
+                               .sleeps_to_probe = POLL_PROBE_EVERY,
+                               .sleep_ns = POLL_SLEEP_COST_NS,
+                               .cpu_ns = POLL_SLEEP_COST_NS / 4,
+                               .wake_ns = POLL_SLEEP_COST_NS / 2 };
+    /* cur_ns 0: start asleep; a device that never gets busy never burns a cycle. */
+}
+
+/* The window, S capped at the maximum, if it pays for itself (see the header). */
+static uint64_t paying_window(const struct poll_window *p)
+{
+    uint64_t a = p->caught_ns;
+    uint64_t w = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+
+    if (a == 0 || a >= p->sleep_ns)
+        return 0; /* nothing caught yet, or a caught gap spins longer than a sleep costs */
+    /* sleep_ns and max_ns are far below 2^51: 4096 times either fits. */
+    uint64_t gain = (uint64_t)p->caught_frac * (p->sleep_ns - a);
+    uint64_t loss = (uint64_t)(POLL_FRAC_ONE - p->caught_frac) * w;
+
+    return gain > loss ? w : 0;
+}
+
+void poll_window_caught(struct poll_window *p, uint64_t polled_ns)
+{
+    if (p->max_ns == 0)
+        return;
+    if (polled_ns > p->cur_ns) {
+        /* Past the window: the worker lost its CPU meanwhile.  No catch to learn from. */
+        poll_window_after_sleep(p, polled_ns, 0);
+        return;
+    }
+    p->caught_frac += (POLL_FRAC_ONE - p->caught_frac) / AVG_DIV;
+    if (p->caught_ns == 0)
+        p->caught_ns = polled_ns ? polled_ns : 1;
+    else
+        p->caught_ns = (uint64_t)((int64_t)p->caught_ns +
+                                  ((int64_t)polled_ns - (int64_t)p->caught_ns) / AVG_DIV);
+    p->cur_ns = paying_window(p);
+    /* Not paying yet, but probes catch: keep probing until it pays or one misses. */
+    p->probing = p->cur_ns == 0;
+    if (p->probing)
+        p->cur_ns = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+}
+
+/* Measurements are kept between these: one odd sample must not turn polling off or on. */
+#define COST_MIN_NS 500u
+#define COST_MAX_NS 500000u
+
+static uint64_t clamp_cost(uint64_t ns)
+{
+    return ns < COST_MIN_NS ? COST_MIN_NS : ns > COST_MAX_NS ? COST_MAX_NS : ns;
+}
+
+static void update_sleep_cost(struct poll_window *p)
+{
+    /* The guest's kick costs about what our wakeup does: count the CPU twice. */
+    p->sleep_ns = 2 * p->cpu_ns + p->wake_ns;
+}
+
+void poll_window_sleep_cost(struct poll_window *p, uint64_t wait_cpu_ns)
+{
+    int64_t ns = (int64_t)clamp_cost(wait_cpu_ns);
+
+    p->cpu_ns = (uint64_t)((int64_t)p->cpu_ns + (ns - (int64_t)p->cpu_ns) / AVG_DIV);
+    update_sleep_cost(p);
+}
+
+void poll_window_wake_latency(struct poll_window *p, uint64_t late_ns)
+{
+    p->wake_ns = clamp_cost(late_ns);
+    update_sleep_cost(p);
 }
 
 void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t slept_ns)
 {
-    uint64_t idle = polled_ns + slept_ns;
-
     if (p->max_ns == 0)
         return;
-    if (idle <= p->max_ns) {
-        /* A window this long would have caught the work without a sleep. */
-        uint64_t next = p->cur_ns ? p->cur_ns * 2 : POLL_WINDOW_MIN_NS;
-        while (next < idle && next < p->max_ns)
-            next *= 2;
-        p->cur_ns = next < p->max_ns ? next : p->max_ns;
+    if (polled_ns > 0) {
+        /* A gap the window (or a probe) missed. */
+        p->caught_frac -= p->caught_frac / AVG_DIV;
+        p->cur_ns = paying_window(p);
+        p->probing = false;
         return;
     }
-    /* The gaps are longer than we are willing to spin: back off. */
-    p->cur_ns /= 2;
-    if (p->cur_ns < POLL_WINDOW_MIN_NS)
-        p->cur_ns = 0;
+    /* Interrupt mode.  A long sleep is an idle guest: nothing to probe for. */
+    if (slept_ns > p->max_ns + POLL_WAKE_SLACK_NS)
+        return;
+    if (--p->sleeps_to_probe == 0) {
+        p->sleeps_to_probe = POLL_PROBE_EVERY;
+        p->cur_ns = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+        p->probing = true;
+    }
 }

@@ -3,35 +3,80 @@
  * Adaptive polling: how long a worker keeps looking at its rings and its
  * io_uring after the last work it found before it goes to sleep.
  *
- * Sleeping costs a kick from the guest (an exit to the frontend's eventfd
- * write) and a wakeup here, several microseconds each way; polling costs the
- * CPU it spins on.  Polling pays when the next request comes within a short
- * time, which is the case while a guest keeps a queue busy and not while it
- * is idle.  The window therefore follows what the sleeps showed: a sleep
- * that a longer window (up to the maximum) would have covered grows it, a
- * sleep longer than the maximum shrinks it, so an idle device drops to pure
- * interrupt mode and a busy one stops taking interrupts.
+ * A sleep costs a wakeup here and a kick from the guest (an eventfd write,
+ * in a VM an exit): S for both together.  Polling costs the CPU it spins on.
+ * A window of W pays for itself when the idle gaps it catches (a share f of
+ * the gaps, a long on average) save more sleeps than the gaps it misses
+ * waste spinning:
+ *
+ *     f * (S - a)  >  (1 - f) * W
+ *
+ * S is measured: the worker times the CPU its own waits take now and then
+ * (poll_window_sleep_cost) and counts the guest's kick as costing as much,
+ * and adds how late it wakes from a short sleep (poll_window_wake_latency,
+ * measured when it starts): the latency a sleep adds to the request that
+ * ends it, valued like CPU time.  S differs a lot between machines: a few
+ * microseconds on bare metal; on the nested-virtualisation machines this
+ * was tuned on a wait takes 17-20 us of CPU and wakes ~50 us late.
+ *
+ * f and a are running averages over the gaps the worker polled: each one it
+ * caught (with its length) and each one it missed.  While the inequality
+ * holds the window is S, capped at the maximum: spinning at most as long as
+ * a sleep costs never spends more than twice what the best choice for that
+ * gap would have (the ski-rental bound), and a window as short as the
+ * typical gap would miss every slightly longer one and pay for a sleep on
+ * top.  Once the inequality fails the window is 0 (interrupt mode).  A sleep says little about the
+ * gap before it (the wakeup's own latency is in what the worker measures), so in interrupt mode the
+ * worker probes: every POLL_PROBE_EVERY sleeps no longer than the maximum, it polls one gap with
+ * that window, and keeps probing while probes catch.  Sleeps longer than the maximum plus
+ * POLL_WAKE_SLACK_NS (an idle guest, a slow TCG guest at queue depth 1) are
+ * never probed for.
  *
  * Pure arithmetic, no clock: the worker measures and reports.
  */
 #ifndef VUS_IO_POLL_WINDOW_H
 #define VUS_IO_POLL_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* The first window after an idle period, and the smallest kept. */
-#define POLL_WINDOW_MIN_NS 1000u
+/* What a sleep costs (both sides' CPU, wakeup latency) until measured. */
+#define POLL_SLEEP_COST_NS 8000u
+/* In interrupt mode, probe one gap in this many short sleeps. */
+#define POLL_PROBE_EVERY 16u
+/* A sleep is short when no longer than the maximum plus this (a slow wakeup). */
+#define POLL_WAKE_SLACK_NS 64000u
+/* f is kept in units of 1/POLL_FRAC_ONE. */
+#define POLL_FRAC_ONE 4096u
 
 struct poll_window {
-    uint64_t max_ns; /* 0: never poll */
-    uint64_t cur_ns; /* poll this long before sleeping; 0 = sleep at once */
+    uint64_t max_ns;      /* 0: never poll */
+    uint64_t cur_ns;      /* poll this long before sleeping; 0 = sleep at once */
+    uint32_t caught_frac; /* f: running share of polled gaps caught */
+    uint64_t caught_ns;   /* a: running mean length of caught gaps; 0 = none yet */
+    unsigned sleeps_to_probe;
+    bool probing;      /* cur_ns is a probe, not a window that pays */
+    uint64_t sleep_ns; /* S: the cost of a sleep, both sides' CPU plus wakeup latency */
+    uint64_t cpu_ns;   /* running mean CPU of the worker's waits */
+    uint64_t wake_ns;  /* wakeup latency */
 };
 
 void poll_window_init(struct poll_window *p, uint64_t max_ns);
 
 /*
- * The worker polled for polled_ns without finding work, then slept for
- * slept_ns until work (a kick or an I/O completion) woke it.
+ * Polling found work polled_ns after its first look came up empty.  Past the
+ * window (the thread was descheduled) it counts as a miss.
+ */
+void poll_window_caught(struct poll_window *p, uint64_t polled_ns);
+
+/* A wait of the worker took wait_cpu_ns of its CPU (see io_loop.measure_wait). */
+void poll_window_sleep_cost(struct poll_window *p, uint64_t wait_cpu_ns);
+/* The worker wakes this late from a sleep. */
+void poll_window_wake_latency(struct poll_window *p, uint64_t late_ns);
+
+/*
+ * The worker polled for polled_ns without finding work (0 when it did not
+ * poll), then slept for slept_ns until work (a kick or a completion) woke it.
  */
 void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t slept_ns);
 

@@ -94,16 +94,32 @@ rbd create --size 128M "rbd/$img" || vus_fail "rbd create"
 ) 8>&- &
 fault=$!
 
-vus_start_backend "type=rbd,pool=rbd,image=$img,conf=$CEPH_CONF,lun=0" &&
+# The daemon's librados requests, logged so that a request that never
+# completes can be told apart: one the OSD never answered, or one answered
+# and then lost on our side (tests/remote/rados-ops.sh reads the log).
+client_log=$VUS_TMP/rbd-client.log
+CEPH_ARGS="--debug-objecter 10 --debug-rbd 5 --log-file $client_log" \
+	vus_start_backend "type=rbd,pool=rbd,image=$img,conf=$CEPH_CONF,lun=0" &&
 	vus_run_guest test-rbd
+if [ "$VUS_FAILS" != 0 ] && [ -n "$VUS_DPID" ] && kill -0 "$VUS_DPID" 2>/dev/null; then
+	# Where it hangs: the rings' indexes (SIGUSR1) and every thread's stack.
+	kill -USR1 "$VUS_DPID"
+	command -v gdb >/dev/null &&
+		timeout 60 gdb -p "$VUS_DPID" -batch -ex "thread apply all bt 12" >"$VUS_LOGDIR/rbd.gdb.log" 2>&1 &&
+		vus_log "daemon threads: $VUS_LOGDIR/rbd.gdb.log"
+	sleep 0.5
+fi
 # A guest that never got as far as the fault leaves the injector waiting.
 tr -d '\r' <"$VUS_SERIAL" 2>/dev/null | grep -q '^VUS-FAULT: go' || kill "$fault" 2>/dev/null
 wait "$fault"
 vus_stop_backend
 vus_log "fault timeline: $(tr '\n' ' ' <"$VUS_TMP/fault" 2>/dev/null)"
 if [ "$VUS_FAILS" != 0 ]; then
-	# The daemon's view of the outage, and the guest's.
-	grep -a -i -E 'rbd|error|abort|reset' "$VUS_DLOG" | tail -8 >&2
+	# The daemon's view of the outage, librados', and the guest's.
+	grep -a -i -E 'rbd|error|abort|reset|vring|queue' "$VUS_DLOG" | tail -12 >&2
+	"$VUS_ROOT/tests/remote/rados-ops.sh" "$client_log" >&2
+	timeout 20 ceph health detail 2>&1 | head -4 >&2
+	cp "$client_log" "$VUS_LOGDIR/rbd.client.log" 2>/dev/null
 	tr -d '\r' <"$VUS_SERIAL" | grep -a -E 'timing out|abort|reset|I/O error|err=' | head -8 >&2
 fi
 if [ ! -s "$VUS_TMP/fault" ]; then

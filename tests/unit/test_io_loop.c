@@ -102,6 +102,50 @@ static void test_poll_eventfd(void **state)
     close(efd);
 }
 
+/*
+ * measure_wait: the next wait that really waits records its CPU time (a
+ * small, nonzero figure) and clears the flag; a run that does not wait
+ * leaves both alone.
+ */
+static void *write_later(void *arg)
+{
+    const uint64_t one = 1;
+    const struct timespec ms = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+
+    nanosleep(&ms, NULL);
+    if (write(*(int *)arg, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        return arg;
+    return NULL;
+}
+
+static void test_measure_wait(void **state)
+{
+    struct io_loop loop;
+    struct counted_op c = { .op.cb = counted_cb };
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_t th;
+    void *ret;
+
+    assert_true(efd >= 0);
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    io_uring_prep_poll_add(io_loop_get_sqe(&loop, &c.op), efd, POLLIN);
+    loop.measure_wait = true;
+    loop.wait_cpu_ns = 12345;
+    assert_int_equal(io_loop_run_once(&loop, false), 0);
+    assert_true(loop.measure_wait);
+    assert_int_equal(loop.wait_cpu_ns, 12345);
+
+    assert_int_equal(pthread_create(&th, NULL, write_later, &efd), 0);
+    assert_int_equal(io_loop_run_once(&loop, true), 1);
+    assert_int_equal(pthread_join(th, &ret), 0);
+    assert_null(ret);
+    assert_false(loop.measure_wait);
+    /* Asleep for 20 ms, yet only the syscall's own CPU counts: well under 20 ms. */
+    assert_true(loop.wait_cpu_ns < 10 * 1000 * 1000);
+    io_loop_fini(&loop);
+    close(efd);
+}
+
 #define MANY 100
 
 static void test_sq_full(void **state)
@@ -455,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_source_wakes_waiting_loop),
         cmocka_unit_test(test_source_polled_without_signal),
         cmocka_unit_test(test_poll_eventfd),
+        cmocka_unit_test(test_measure_wait),
         cmocka_unit_test(test_sq_full),
         cmocka_unit_test(test_requeue_from_callback),
         cmocka_unit_test(test_error_result_passed_through),

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The adaptive poll window (io/poll_window.c): it polls only while polling
+ * pays for itself, covers the gaps it catches, probes for short gaps in
+ * interrupt mode, backs off when the gaps grow, and never probes for gaps
+ * longer than the maximum.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,49 +14,171 @@
 
 #include "io/poll_window.h"
 
-static void test_starts_asleep_and_grows_to_cover_gaps(void **state)
+/* The worker's part: what it reports for n idle gaps of ns with the window it has. */
+static unsigned gaps(struct poll_window *p, unsigned n, uint64_t ns, uint64_t wake_ns)
+{
+    unsigned polled = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        polled += p->cur_ns > 0;
+        if (p->cur_ns >= ns)
+            poll_window_caught(p, ns);
+        else
+            poll_window_after_sleep(p, p->cur_ns, ns - p->cur_ns + wake_ns);
+    }
+    return polled;
+}
+
+static void test_starts_asleep_and_probes_short_gaps(void **state)
 {
     struct poll_window p;
 
     poll_window_init(&p, 32000);
     assert_int_equal(p.cur_ns, 0);
-    /* Requests 3 us apart: one sleep is enough to cover them. */
-    poll_window_after_sleep(&p, 0, 3000);
-    assert_true(p.cur_ns >= 3000);
-    assert_true(p.cur_ns <= 32000);
-    /* A short gap after a window that did not cover it grows it again. */
-    uint64_t before = p.cur_ns;
-    poll_window_after_sleep(&p, before, 5000);
-    assert_true(p.cur_ns >= before + 5000);
-    assert_true(p.cur_ns <= 32000);
+    /* Requests 1 us apart, each sleep 10 us long with the wakeup: a probe comes soon. */
+    gaps(&p, POLL_PROBE_EVERY - 1, 1000, 9000);
+    assert_int_equal(p.cur_ns, 0);
+    gaps(&p, 1, 1000, 9000);
+    assert_true(p.probing);
+    assert_int_equal(p.cur_ns, POLL_SLEEP_COST_NS);
+    /* Probes that catch go on until polling pays; then every gap is caught. */
+    gaps(&p, 10, 1000, 9000);
+    assert_false(p.probing);
+    assert_int_equal(p.cur_ns, POLL_SLEEP_COST_NS);
+    assert_int_equal(gaps(&p, 100, 1000, 9000), 100);
+}
+
+/*
+ * The window is what a sleep costs (spinning longer would cost more than
+ * the sleep it saves), capped at the maximum; bursts of gaps a little longer
+ * than the usual one are caught too.
+ */
+static void test_window_is_the_sleep_cost(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 32000);
+    for (int i = 0; i < 100; i++) {
+        gaps(&p, 3, 300, 9000);
+        gaps(&p, 1, 5000, 9000);
+    }
+    assert_int_equal(p.cur_ns, POLL_SLEEP_COST_NS);
+    assert_int_equal(gaps(&p, 4, 5000, 9000), 4);
 }
 
 static void test_never_past_the_maximum(void **state)
 {
     struct poll_window p;
 
-    poll_window_init(&p, 10000);
-    for (int i = 0; i < 20; i++)
-        poll_window_after_sleep(&p, p.cur_ns, 10000 - p.cur_ns);
-    assert_int_equal(p.cur_ns, 10000);
+    poll_window_init(&p, 2000);
+    gaps(&p, 100, 1900, 9000);
+    assert_int_equal(p.cur_ns, 2000);
 }
 
-static void test_long_gaps_back_off_to_interrupt_mode(void **state)
+/*
+ * Gaps of 20 us, within the maximum: catching one would spin longer than
+ * the sleep it saves.  Probes miss them; the window stays shut but for one
+ * probe in POLL_PROBE_EVERY gaps.
+ */
+static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 1000000);
+    unsigned polled = gaps(&p, 1600, 20000, 9000);
+    assert_int_equal(p.cur_ns, 0);
+    assert_true(polled <= 1600 / POLL_PROBE_EVERY + 1);
+}
+
+/*
+ * A slow guest at QD 1 (a TCG guest: 140 us between requests, seen as
+ * sleeps of 149 us) costs no polling.
+ */
+static void test_long_gaps_back_off_and_are_not_probed(void **state)
 {
     struct poll_window p;
 
     poll_window_init(&p, 32000);
-    poll_window_after_sleep(&p, 0, 20000);
-    assert_int_equal(p.cur_ns, 32000);
-    /* An idle guest: every sleep is far longer than we would spin. */
-    poll_window_after_sleep(&p, p.cur_ns, 1000000);
-    assert_int_equal(p.cur_ns, 16000);
-    for (int i = 0; i < 10; i++)
-        poll_window_after_sleep(&p, p.cur_ns, 1000000);
+    gaps(&p, 100, 1000, 9000);
+    assert_true(p.cur_ns > 0);
+    unsigned polled = gaps(&p, 1000, 140000, 9000);
     assert_int_equal(p.cur_ns, 0);
-    /* And one quick request brings polling back. */
-    poll_window_after_sleep(&p, 0, 500);
-    assert_int_equal(p.cur_ns, POLL_WINDOW_MIN_NS);
+    /* It stopped within a few gaps and never probed again. */
+    assert_true(polled <= 10);
+    /* Quick requests bring polling back, through a probe. */
+    gaps(&p, 2 * POLL_PROBE_EVERY + 10, 1000, 9000);
+    assert_true(p.cur_ns > 0);
+}
+
+/*
+ * Three short gaps for one long one (bursts): each miss wastes a window,
+ * each catch saves a sleep.  With 500 ns gaps the saving wins.  One 6 us gap
+ * for each long one does not pay.
+ */
+static void test_mixed_gaps_poll_only_when_it_pays(void **state)
+{
+    struct poll_window p;
+    unsigned polled = 0;
+
+    poll_window_init(&p, 32000);
+    for (int i = 0; i < 100; i++) {
+        gaps(&p, 3, 500, 9000);
+        gaps(&p, 1, 20000, 9000);
+    }
+    assert_true(p.cur_ns > 0);
+
+    poll_window_init(&p, 32000);
+    for (int i = 0; i < 200; i++) {
+        polled += gaps(&p, 1, 6000, 9000);
+        polled += gaps(&p, 1, 20000, 9000);
+    }
+    /* Probes only, and the ones that caught: a small share of 400 gaps. */
+    assert_true(polled <= 400 / 4);
+}
+
+/*
+ * What a sleep costs decides what is worth polling for: 15 us gaps are, on
+ * a machine where a wait takes 20 us of CPU and wakes 50 us late (nested
+ * virtualisation), and are not where it takes 1 us and wakes 2 us late.
+ */
+static void test_measured_sleep_cost_decides(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 32000);
+    poll_window_wake_latency(&p, 50000);
+    for (int i = 0; i < 50; i++)
+        poll_window_sleep_cost(&p, 20000);
+    assert_true(p.sleep_ns > 80000);
+    gaps(&p, 200, 15000, 9000);
+    assert_int_equal(p.cur_ns, 32000);
+
+    poll_window_init(&p, 32000);
+    poll_window_wake_latency(&p, 2000);
+    for (int i = 0; i < 50; i++)
+        poll_window_sleep_cost(&p, 1000);
+    assert_true(p.sleep_ns < 5000);
+    assert_true(gaps(&p, 200, 15000, 9000) <= 200 / POLL_PROBE_EVERY + 1);
+    assert_int_equal(p.cur_ns, 0);
+    /* Absurd samples are clamped: one of them does not switch polling off. */
+    poll_window_sleep_cost(&p, 0);
+    poll_window_wake_latency(&p, 0);
+    assert_true(p.sleep_ns >= 1000);
+}
+
+/* A catch long past the window is a worker that lost its CPU: no reason to poll on. */
+static void test_catch_past_the_window_is_a_miss(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 32000);
+    gaps(&p, POLL_PROBE_EVERY, 1000, 9000);
+    assert_true(p.probing);
+    for (int i = 0; i < 50; i++)
+        poll_window_caught(&p, 2000000);
+    assert_int_equal(p.cur_ns, 0);
+    assert_false(p.probing);
+    assert_int_equal(p.caught_ns, 0);
 }
 
 static void test_zero_maximum_never_polls(void **state)
@@ -58,17 +186,23 @@ static void test_zero_maximum_never_polls(void **state)
     struct poll_window p;
 
     poll_window_init(&p, 0);
-    poll_window_after_sleep(&p, 0, 100);
+    assert_int_equal(gaps(&p, 100, 0, 100), 0);
     poll_window_after_sleep(&p, 0, 0);
+    poll_window_caught(&p, 10);
     assert_int_equal(p.cur_ns, 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_starts_asleep_and_grows_to_cover_gaps),
+        cmocka_unit_test(test_starts_asleep_and_probes_short_gaps),
+        cmocka_unit_test(test_window_is_the_sleep_cost),
         cmocka_unit_test(test_never_past_the_maximum),
-        cmocka_unit_test(test_long_gaps_back_off_to_interrupt_mode),
+        cmocka_unit_test(test_gaps_dearer_than_a_sleep_are_not_polled),
+        cmocka_unit_test(test_long_gaps_back_off_and_are_not_probed),
+        cmocka_unit_test(test_mixed_gaps_poll_only_when_it_pays),
+        cmocka_unit_test(test_measured_sleep_cost_decides),
+        cmocka_unit_test(test_catch_past_the_window_is_a_miss),
         cmocka_unit_test(test_zero_maximum_never_polls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
