@@ -10,6 +10,8 @@
 #   bench/ab.sh A_BINARY B_BINARY            e.g. a daemon built from an older commit
 #   AB_RUNTIME [10] seconds per point   AB_RUNS [3]   AB_QDS ["1 32"]
 #   AB_DAEMON_ARGS [""]: extra daemon options, e.g. "--poll-us 0"
+#   AB_FIO_ARGS_A, AB_FIO_ARGS_B [""]: extra fio options for one side, e.g.
+#   AB_FIO_ARGS_B="--packed=1" with the same binary twice: split vs packed rings
 #   AB_PIN [1]: the daemon on CPU 0 and fio on CPU 1 (on 2 CPUs, where the
 #   scheduler puts the two otherwise changes the result by up to 2x)
 set -euo pipefail
@@ -31,7 +33,7 @@ HZ=$(getconf CLK_TCK)
 WORK=$(mktemp -d /tmp/vus-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-point() { # $1 binary, $2 qd: prints IOPS
+point() { # $1 binary, $2 qd, $3 extra fio options: prints IOPS
 	local sock=$WORK/vus.sock pid iops
 	rm -f "$sock"
 	# shellcheck disable=SC2086
@@ -39,9 +41,10 @@ point() { # $1 binary, $2 qd: prints IOPS
 		>"$WORK/daemon.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
+	# shellcheck disable=SC2086 # $3: fio options, split into words
 	iops=$(timeout $((RUNTIME + 60)) "${PIN_F[@]}" fio --name=ab --thread --ioengine=external:"$ENGINE" --lun=0 \
 		--socket="$sock" --bs=4k --size=1G --norandommap --randrepeat=0 --rw=randread \
-		--iodepth="$2" --time_based --runtime="$RUNTIME" --output-format=json 2>/dev/null |
+		--iodepth="$2" --time_based --runtime="$RUNTIME" $3 --output-format=json 2>/dev/null |
 		python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):]); print(int(j["jobs"][0]["read"]["iops"]))')
 	# utime + stime of the whole daemon, in clock ticks (fields 14 and 15 of stat).
 	ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
@@ -54,9 +57,9 @@ point() { # $1 binary, $2 qd: prints IOPS
 for run in $(seq "$RUNS"); do
 	for qd in $QDS; do
 		for side in A B; do
-			bin=$A
-			[ "$side" = B ] && bin=$B
-			echo "$side qd$qd run$run $(point "$bin" "$qd")"
+			bin=$A fio_args=${AB_FIO_ARGS_A:-}
+			[ "$side" = B ] && bin=$B fio_args=${AB_FIO_ARGS_B:-}
+			echo "$side qd$qd run$run $(point "$bin" "$qd" "$fio_args")"
 		done
 	done
 done | tee "$WORK/points"
