@@ -436,8 +436,8 @@ static bool look_for_work(struct worker *w)
  * to do; false when the window ran out (or is 0), with *polled_ns the time
  * spent.  Every POLL_YIELD_EVERY_NS the CPU goes to any thread that wants it
  * (the guest's vCPU, a frontend on the same CPU, say): polling must not
- * delay the very work it waits for.  Not at every look: a syscall per look
- * (tens of nanoseconds) would be most of the spinning.
+ * delay the very work it waits for.  Not at every turn of the spin (tens of
+ * nanoseconds): a syscall each time would be most of the spinning.
  */
 static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
 {
