@@ -97,7 +97,6 @@ static int start_cli_controller(const struct options *o)
         [BDEV_TYPE_NVME] = "nvme", [BDEV_TYPE_ISCSI] = "iscsi", [BDEV_TYPE_RBD] = "rbd"
     };
     char err[1024], label[32], bname[MGMT_NAME_MAX + 1], record[PATH_MAX];
-    struct bdev *opened[OPT_MAX_LUNS] = { NULL };
     int ret;
 
     for (unsigned i = 0; i < o->nluns; i++) {
@@ -118,8 +117,6 @@ static int start_cli_controller(const struct options *o)
             if (ret < 0)
                 bdev_close(bdev);
         }
-        if (ret == 0)
-            opened[i] = bdev;
         if (ret < 0) {
             fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
             return ret;
@@ -142,6 +139,7 @@ static int start_cli_controller(const struct options *o)
                                       .removable = l->scsi.removable,
                                       .physical_block_size = l->scsi.physical_block_size,
                                       .discard_granularity = l->scsi.discard_granularity };
+        const struct bdev *bdev;
         unsigned t, n;
 
         cli_bdev_name(o, l, bname, sizeof(bname));
@@ -150,9 +148,10 @@ static int start_cli_controller(const struct options *o)
             fprintf(stderr, "vhost-user-scsi: --lun %u:%u: %s\n", l->scsi.target, l->scsi.lun, err);
             return ret;
         }
-        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", t, n, opened[i]->desc,
-                 (unsigned long long)(opened[i]->size / opened[i]->block_size),
-                 opened[i]->block_size, opened[i]->readonly ? ", read-only" : "");
+        bdev = mgmt_bdev_find(&mgmt, bname)->bdev;
+        LOG_INFO("LUN %u:%u: %s, %llu blocks of %u bytes%s", t, n, bdev->desc,
+                 (unsigned long long)(bdev->size / bdev->block_size), bdev->block_size,
+                 bdev->readonly ? ", read-only" : "");
     }
     return 0;
 }

@@ -259,19 +259,12 @@ int mgmt_ctl_create(struct mgmt *m, const char *name, const char *socket_path, i
         close(listen_fd);
         goto out_unlink;
     }
-    if (m->hold_frontends) {
-        /* server_start later; until then server_stop only closes the socket. */
-        c->srv.listen_fd = listen_fd;
-        c->srv.wake_fd = -1;
-        snprintf(c->srv.name, sizeof(c->srv.name), "%s", socket_path ? socket_path : name);
-        c->held = true;
-        rc = 0;
-    } else {
-        rc = server_start(&c->srv, &c->c, listen_fd, socket_path ? socket_path : name, &c->lock);
-    }
+    server_init(&c->srv, listen_fd, socket_path ? socket_path : name);
+    /* Held: mgmt_serve_held starts it; until then server_stop only closes the socket. */
+    rc = m->hold_frontends ? 0 : server_start(&c->srv, &c->c, &c->lock);
     if (rc < 0) {
         fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", name, strerror(-rc));
-        close(listen_fd);
+        server_stop(&c->srv);
         controller_stop(&c->c);
         goto out_unlink;
     }
@@ -299,17 +292,12 @@ int mgmt_serve_held(struct mgmt *m, char *err, size_t errlen)
     pthread_mutex_lock(&m->lock);
     m->hold_frontends = false;
     for (struct mgmt_ctl *c = m->ctls; c && rc == 0; c = c->next) {
-        if (!c->held)
+        if (c->srv.running)
             continue;
-        char label[sizeof(c->srv.name)];
-
-        snprintf(label, sizeof(label), "%s", c->srv.name); /* server_start writes srv.name */
-        rc = server_start(&c->srv, &c->c, c->srv.listen_fd, label, &c->lock);
+        rc = server_start(&c->srv, &c->c, &c->lock);
         if (rc < 0)
             fail(err, errlen, rc, "controller '%s': cannot start its thread: %s", c->name,
                  strerror(-rc));
-        else
-            c->held = false;
     }
     pthread_mutex_unlock(&m->lock);
     return rc;

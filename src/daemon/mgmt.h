@@ -44,7 +44,6 @@ struct mgmt_ctl {
     struct server srv;
     struct mgmt_lun *luns;    /* which named bdev each LUN is (the LUN map itself is c.targets) */
     struct mgmt_lun *zombies; /* detached, still in use by requests that never ended */
-    bool held;                /* listening, not yet serving: see mgmt.hold_frontends */
     struct mgmt_ctl *next;
 };
 

@@ -249,15 +249,20 @@ static void *server_main(void *arg)
     return NULL;
 }
 
-int server_start(struct server *s, struct controller *c, int listen_fd, const char *name,
-                 pthread_mutex_t *lock)
+void server_init(struct server *s, int listen_fd, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    s->listen_fd = listen_fd;
+    s->wake_fd = -1;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+}
+
+int server_start(struct server *s, struct controller *c, pthread_mutex_t *lock)
 {
     sigset_t all, old;
     int ret;
 
     s->c = c;
-    s->listen_fd = listen_fd;
-    snprintf(s->name, sizeof(s->name), "%s", name);
     s->lock = lock;
     atomic_init(&s->stop, false);
     atomic_init(&s->requests, 0);

@@ -39,11 +39,16 @@ struct server {
 int server_listen(const char *path, char *err, size_t errlen);
 
 /*
- * Start the control thread for c on listen_fd (taken over: closed by
- * server_stop).  lock is held by the thread while it works.  0 or -errno.
+ * Take over listen_fd (closed by server_stop) under name (the socket path or
+ * a label, for log lines), with no thread yet: frontends that connect wait
+ * in the backlog until server_start.
  */
-int server_start(struct server *s, struct controller *c, int listen_fd, const char *name,
-                 pthread_mutex_t *lock);
+void server_init(struct server *s, int listen_fd, const char *name);
+/*
+ * Start the control thread for c on the socket server_init gave.  lock is
+ * held by the thread while it works.  0 or -errno.
+ */
+int server_start(struct server *s, struct controller *c, pthread_mutex_t *lock);
 /* Any thread: ask for SERVER_REQ_* work, done soon on the control thread. */
 void server_request(struct server *s, unsigned req);
 /* Stop the thread (dropping a connected frontend) and close the socket.  Not with s->lock held. */

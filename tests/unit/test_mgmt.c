@@ -165,7 +165,7 @@ static void test_ctl_held_until_served(void **state)
     assert_int_equal(mgmt_ctl_create(&f->m, "c0", path, -1, false, err, sizeof(err)), 0);
     assert_int_equal(mgmt_ctl_create(&f->m, "gone", gone, -1, false, err, sizeof(err)), 0);
     c = mgmt_ctl_find(&f->m, "c0");
-    assert_true(c->held);
+    assert_false(c->srv.running);
     fd = connect_to(path);
     assert_true(fd >= 0);
     sleep_ms(50);
@@ -176,7 +176,7 @@ static void test_ctl_held_until_served(void **state)
 
     assert_int_equal(mgmt_serve_held(&f->m, err, sizeof(err)), 0);
     assert_false(f->m.hold_frontends);
-    assert_false(c->held);
+    assert_true(c->srv.running);
     wait_connected(c, true);
     assert_string_equal(c->srv.name, path);
     close(fd);
@@ -185,7 +185,7 @@ static void test_ctl_held_until_served(void **state)
     /* Created from now on: served at once. */
     path_in(f, "c1.sock", path, sizeof(path));
     assert_int_equal(mgmt_ctl_create(&f->m, "c1", path, -1, false, err, sizeof(err)), 0);
-    assert_false(mgmt_ctl_find(&f->m, "c1")->held);
+    assert_true(mgmt_ctl_find(&f->m, "c1")->srv.running);
     fd = connect_to(path);
     assert_true(fd >= 0);
     wait_connected(mgmt_ctl_find(&f->m, "c1"), true);
