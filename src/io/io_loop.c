@@ -2,10 +2,10 @@
 #include "io/io_loop.h"
 
 #include <errno.h>
-#include <time.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -241,17 +241,18 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
     /* Without the read, a post could not wake us: only a CQE may end the wait. */
     if (!loop->post_armed && loop->pending == loop->expected)
         wait = false;
-    if (wait && loop->pending > 0 && loop->measure_wait) {
+    if (wait && loop->pending > 0) {
         struct timespec t0, t1;
 
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        if (loop->measure_wait)
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
         ret = io_uring_submit_and_wait(&loop->ring, 1);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-        loop->wait_cpu_ns =
-            (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
-        loop->measure_wait = false;
-    } else if (wait && loop->pending > 0) {
-        ret = io_uring_submit_and_wait(&loop->ring, 1);
+        if (loop->measure_wait) {
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+            loop->wait_cpu_ns = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
+                                           (t1.tv_nsec - t0.tv_nsec));
+            loop->measure_wait = false;
+        }
     } else {
         ret = io_uring_submit(&loop->ring);
     }

@@ -8,22 +8,28 @@ void poll_window_init(struct poll_window *p, uint64_t max_ns)
 {
     *p = (struct poll_window){ .max_ns = max_ns,
                                .sleeps_to_probe = POLL_PROBE_EVERY,
-                               .sleep_ns = POLL_SLEEP_COST_NS,
                                .cpu_ns = POLL_SLEEP_COST_NS / 4,
                                .wake_ns = POLL_SLEEP_COST_NS / 2 };
     /* cur_ns 0: start asleep; a device that never gets busy never burns a cycle. */
 }
 
-/* The window, S capped at the maximum, if it pays for itself (see the header). */
+/* The window polling uses, and probes: S capped at the maximum (the header says why). */
+static uint64_t full_window(const struct poll_window *p)
+{
+    uint64_t s = poll_window_sleep_ns(p);
+
+    return s < p->max_ns ? s : p->max_ns;
+}
+
+/* The full window if it pays for itself, else 0. */
 static uint64_t paying_window(const struct poll_window *p)
 {
-    uint64_t a = p->caught_ns;
-    uint64_t w = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+    uint64_t a = p->caught_ns, s = poll_window_sleep_ns(p), w = full_window(p);
 
-    if (a == 0 || a >= p->sleep_ns)
+    if (a == 0 || a >= s)
         return 0; /* nothing caught yet, or a caught gap spins longer than a sleep costs */
-    /* sleep_ns and max_ns are far below 2^51: 4096 times either fits. */
-    uint64_t gain = (uint64_t)p->caught_frac * (p->sleep_ns - a);
+    /* S and max_ns are far below 2^51: 4096 times either fits. */
+    uint64_t gain = (uint64_t)p->caught_frac * (s - a);
     uint64_t loss = (uint64_t)(POLL_FRAC_ONE - p->caught_frac) * w;
 
     return gain > loss ? w : 0;
@@ -48,7 +54,7 @@ void poll_window_caught(struct poll_window *p, uint64_t polled_ns)
     /* Not paying yet, but probes catch: keep probing until it pays or one misses. */
     p->probing = p->cur_ns == 0;
     if (p->probing)
-        p->cur_ns = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+        p->cur_ns = full_window(p);
 }
 
 /* Measurements are kept between these: one odd sample must not turn polling off or on. */
@@ -60,24 +66,16 @@ static uint64_t clamp_cost(uint64_t ns)
     return ns < COST_MIN_NS ? COST_MIN_NS : ns > COST_MAX_NS ? COST_MAX_NS : ns;
 }
 
-static void update_sleep_cost(struct poll_window *p)
-{
-    /* The guest's kick costs about what our wakeup does: count the CPU twice. */
-    p->sleep_ns = 2 * p->cpu_ns + p->wake_ns;
-}
-
 void poll_window_sleep_cost(struct poll_window *p, uint64_t wait_cpu_ns)
 {
     int64_t ns = (int64_t)clamp_cost(wait_cpu_ns);
 
     p->cpu_ns = (uint64_t)((int64_t)p->cpu_ns + (ns - (int64_t)p->cpu_ns) / AVG_DIV);
-    update_sleep_cost(p);
 }
 
 void poll_window_wake_latency(struct poll_window *p, uint64_t late_ns)
 {
     p->wake_ns = clamp_cost(late_ns);
-    update_sleep_cost(p);
 }
 
 void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t slept_ns)
@@ -96,7 +94,7 @@ void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t
         return;
     if (--p->sleeps_to_probe == 0) {
         p->sleeps_to_probe = POLL_PROBE_EVERY;
-        p->cur_ns = p->sleep_ns < p->max_ns ? p->sleep_ns : p->max_ns;
+        p->cur_ns = full_window(p);
         p->probing = true;
     }
 }

@@ -55,11 +55,16 @@ struct poll_window {
     uint32_t caught_frac; /* f: running share of polled gaps caught */
     uint64_t caught_ns;   /* a: running mean length of caught gaps; 0 = none yet */
     unsigned sleeps_to_probe;
-    bool probing;      /* cur_ns is a probe, not a window that pays */
-    uint64_t sleep_ns; /* S: the cost of a sleep, both sides' CPU plus wakeup latency */
-    uint64_t cpu_ns;   /* running mean CPU of the worker's waits */
-    uint64_t wake_ns;  /* wakeup latency */
+    bool probing;     /* cur_ns is a probe, not a window that pays */
+    uint64_t cpu_ns;  /* running mean CPU of the worker's waits */
+    uint64_t wake_ns; /* wakeup latency */
 };
+
+/* S, the cost of a sleep: both sides' CPU (the guest's kick costs about our wakeup) and latency. */
+static inline uint64_t poll_window_sleep_ns(const struct poll_window *p)
+{
+    return 2 * p->cpu_ns + p->wake_ns;
+}
 
 void poll_window_init(struct poll_window *p, uint64_t max_ns);
 
