@@ -608,21 +608,20 @@ static bool blkdev_can_discard(const struct stat *st)
     return max > 0;
 }
 
+/* A write smaller than a file system block, or a page in the page cache, reads the rest first. */
+static uint32_t file_phys_block_size(const struct stat *st)
+{
+    uint64_t b = st->st_blksize > 0 ? (uint64_t)st->st_blksize : 0;
+    long page = sysconf(_SC_PAGESIZE);
+
+    return (uint32_t)(page > 0 && b > (uint64_t)page ? (uint64_t)page : b);
+}
+
 /*
  * Punch a hole past the end of the file: it deallocates nothing the guest
  * can see, but fails with EOPNOTSUPP exactly when the filesystem cannot
  * punch.  Other failures leave us guessing from the filesystem type.
  */
-/* A write smaller than a file system block, or a page in the page cache, reads the rest first. */
-static uint32_t file_phys_block_size(const struct stat *st)
-{
-    uint64_t b = st->st_blksize > 0 ? (uint64_t)st->st_blksize : 0, page = 4096;
-
-    if (sysconf(_SC_PAGESIZE) > 0)
-        page = (uint64_t)sysconf(_SC_PAGESIZE);
-    return (uint32_t)(b < page ? b : page);
-}
-
 static bool file_can_punch(int fd, const struct stat *st, uint32_t block_size)
 {
     uint64_t end = ((uint64_t)st->st_size + block_size - 1) / block_size * block_size;

@@ -20,9 +20,8 @@ _Static_assert(offsetof(struct scsi_iovec, iov_len) == offsetof(struct iovec, io
                "scsi_iovec layout");
 
 #define PROBE_TIMEOUT_S 10 /* the control thread must not wait forever for a dead portal */
-#define PROBE_LOGINS                                                                               \
-    5 /* logins tried at open (backing off from 0.2 s) before the LUN is refused                   \
-       */
+/* Logins tried at open (backing off from 0.2 s) before the LUN is refused. */
+#define PROBE_LOGINS 5
 
 static void copy_str(char *dst, const char *src)
 {
@@ -150,7 +149,6 @@ static void *vpd(struct iscsi_context *ctx, int lun, int page, struct scsi_task 
     return scsi_datain_unmarshall(*task);
 }
 
-/* Size, block size and what the target supports, over a session of the control thread's own. */
 /*
  * A logged-in session for probing, or NULL with the reason in err.  A login
  * is tried again on a fresh context: a target may drop a connection during
@@ -181,6 +179,7 @@ static struct iscsi_context *probe_login(const struct bdev_iscsi *b, char *err, 
     }
 }
 
+/* Size, block size and what the target supports, over a session of the control thread's own. */
 static int probe(struct bdev_iscsi *b, char *err, size_t errlen)
 {
     struct iscsi_context *ctx = probe_login(b, err, errlen);

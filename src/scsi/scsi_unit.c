@@ -43,7 +43,6 @@ int scsi_unit_attach(struct scsi_lun *lun, const char *state_file, char *err, si
         u->next = registry;
         registry = u;
     }
-    u->refs++;
     lun->unit = u;
     lun->rl = &u->rlock;
     pthread_mutex_lock(&u->mu);
@@ -75,7 +74,7 @@ void scsi_unit_detach(struct scsi_lun *lun)
     pthread_mutex_unlock(&u->mu);
     lun->unit = NULL;
     lun->rl = NULL;
-    if (--u->refs == 0) {
+    if (u->members == NULL) { /* the last one: the unit goes */
         for (pp = &registry; *pp != u; pp = &(*pp)->next)
             ;
         *pp = u->next;

@@ -28,14 +28,14 @@ struct scsi_sanitize;
 struct scsi_unit {
     struct scsi_unit *next; /* registry */
     const struct bdev *bdev;
-    unsigned refs; /* scsi_luns attached, under the registry's lock */
     /*
      * Guards the members and the reservation state: both change rarely
      * (attach, detach, PR commands), and what walks the members (unit
      * attentions for other nexuses, removal prevention) is as rare.
      */
     pthread_mutex_t mu;
-    struct scsi_lun *members; /* every scsi_lun attached, through lun->unit_next */
+    /* Every scsi_lun attached, through lun->unit_next; changes under the registry's lock too. */
+    struct scsi_lun *members;
     struct scsi_range_lock rlock;
     struct scsi_pr pr;
     /*

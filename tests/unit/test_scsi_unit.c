@@ -10,6 +10,16 @@
 
 static unsigned started;
 
+/* How many scsi_luns are attached to u. */
+static unsigned members(const struct scsi_unit *u)
+{
+    unsigned n = 0;
+
+    for (const struct scsi_lun *m = u->members; m != NULL; m = m->unit_next)
+        n++;
+    return n;
+}
+
 static void start_cb(struct scsi_task *task)
 {
     (void)task;
@@ -26,9 +36,9 @@ static void test_one_unit_per_bdev(void **state)
     assert_ptr_equal(p->a->rl, p->b->rl);
     assert_ptr_equal(p->a->rl, &p->a->unit->rlock);
     assert_ptr_equal(p->a->pr, &p->a->unit->pr);
-    assert_int_equal(p->a->unit->refs, 2);
+    assert_int_equal(members(p->a->unit), 2);
     assert_ptr_not_equal(other->lun->unit, p->a->unit);
-    assert_int_equal(other->lun->unit->refs, 1);
+    assert_int_equal(members(other->lun->unit), 1);
     /* The LUN 0 stand-in answers without a medium: no unit. */
     assert_null(scsi_lookup(&other->set, 0, 0)->target->lun0_standin.unit);
     env_free(other);
@@ -152,12 +162,12 @@ static void test_last_detach_frees(void **state)
     assert_good(pr_out(p, p->a, SCSI_PR_REGISTER, 0, 0, 0xa, 0));
     assert_int_equal(p->a->pr->st.nregs, 1);
     scsi_target_set_destroy(p->set_b);
-    assert_int_equal(p->a->unit->refs, 1);
+    assert_int_equal(members(p->a->unit), 1);
     assert_int_equal(p->a->pr->st.nregs, 1);
     assert_int_equal(scsi_lun_remove(&p->e->set, 0, 0), 0);
     /* No LUN on the bdev: its registrations went with its unit (no APTPL). */
     assert_int_equal(scsi_lun_create(set, &cfg, &fb->bdev, err, sizeof(err)), 0);
-    assert_int_equal(scsi_lookup(set, 0, 0)->unit->refs, 1);
+    assert_int_equal(members(scsi_lookup(set, 0, 0)->unit), 1);
     assert_int_equal(scsi_lookup(set, 0, 0)->pr->st.nregs, 0);
     scsi_target_set_destroy(set);
     free(set);
@@ -189,7 +199,7 @@ static void test_attach_failure(void **state)
     assert_null(scsi_lookup(set, 0, 0));
     cfg.pr_state_file = NULL;
     assert_int_equal(scsi_lun_create(set, &cfg, &fb->bdev, err, sizeof(err)), 0);
-    assert_int_equal(scsi_lookup(set, 0, 0)->unit->refs, 1);
+    assert_int_equal(members(scsi_lookup(set, 0, 0)->unit), 1);
     scsi_target_set_destroy(set);
     free(set);
     fake_free(fb);
