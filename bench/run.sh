@@ -15,6 +15,10 @@
 #   BENCH_SCALING [1]  0 skips bench/scaling.sh (thread scaling, daemon-bound)
 #   BENCH_GUEST [1]  0 skips the TCG guest part (bench/guest.sh, which has its
 #                    own BENCH_GUEST_* settings)
+#   BENCH_LARGE [1]  0 skips bench/large.sh (64 KiB-1 MiB sequential against
+#                    the copy floor)
+#   BENCH_PIN [1]  the backend on CPU 0, fio on CPU 1 (taskset): on 2 CPUs
+#                  where the scheduler puts them changes a result by up to 2x
 #
 # The passes are alternated (pass 1 of every point, then pass 2) so a slow
 # drift of the machine hits every configuration alike instead of one of them.
@@ -38,6 +42,12 @@ ENGINE=$ROOT/build/fio-vhost-user-scsi.so
 CONTRIB=$ROOT/build/bench/contrib/vhost-user-scsi
 MCOUNT=$ROOT/build/bench/malloc_count.so
 HZ=$(getconf CLK_TCK)
+PIN_BACKEND=()
+PIN_FIO=()
+if [ "${BENCH_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ]; then
+	PIN_BACKEND=(taskset -c 0)
+	PIN_FIO=(taskset -c 1)
+fi
 # A private tgt instance: its own control socket number and portal port, so a
 # system tgt (or another engineer's) is neither used nor disturbed.
 TGT_CTL=${BENCH_TGT_CONTROL_PORT:-7}
@@ -166,7 +176,7 @@ point() {
 	for p in ${pids//,/ }; do
 		before=$((before + $(cpu_ticks "$p")))
 	done
-	spawn "$json" timeout $((RUNTIME + 60)) fio --name="$tag" "${fio_common[@]}" --socket="$sock" \
+	spawn "$json" timeout $((RUNTIME + 60)) "${PIN_FIO[@]}" fio --name="$tag" "${fio_common[@]}" --socket="$sock" \
 		--rw="$rw" --iodepth="$qd" --numjobs="$q" --time_based --runtime="$RUNTIME"
 	fpid=$SPAWNED
 	# RSS in the middle of the run, when every queue is busy.
@@ -203,7 +213,7 @@ start_ours() { # $1 lun type, $2 threads, $3 socket, $4 --poll-us, [extra env vi
 	local lun=$1 t=$2 sock=$3 poll=$4
 	shift 4
 	rm -f "$sock"
-	spawn "$WORK/daemon.log" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t" \
+	spawn "$WORK/daemon.log" "${PIN_BACKEND[@]}" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t" \
 		--poll-us "$poll"
 	DPID=$SPAWNED
 	bg_pids+=("$DPID")
@@ -229,14 +239,14 @@ stop_pid() {
 # The RAM disk and tgt's image are written once before reads, so reads touch
 # real pages rather than the kernel's shared zero page.
 prefill() {
-	timeout 300 fio --name=prefill --thread --ioengine=external:"$ENGINE" --lun=0 --socket="$1" \
+	timeout 300 "${PIN_FIO[@]}" fio --name=prefill --thread --ioengine=external:"$ENGINE" --lun=0 --socket="$1" \
 		--rw=write --bs=1M --iodepth=8 --size="$LUN_SIZE" --output-format=terse >"$WORK/prefill.out" 2>&1 ||
 		die "prefill failed: $(tail -3 "$WORK/prefill.out")"
 }
 
 start_tgt() {
 	dd if=/dev/zero of="$TGT_IMG" bs=1M count=$((LUN_BYTES >> 20)) status=none
-	spawn "$OUT/tgtd.log" tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT"
+	spawn "$OUT/tgtd.log" "${PIN_BACKEND[@]}" tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT"
 	TGTD_PID=$SPAWNED
 	local T=(tgtadm -C "$TGT_CTL" --lld iscsi)
 	for _ in $(seq 100); do
@@ -270,6 +280,7 @@ start_tgt() {
 	echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo none)"
 	echo "dirty_files=$(git status --porcelain 2>/dev/null | wc -l)"
 	echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "pinned=$([ ${#PIN_FIO[@]} -gt 0 ] && echo 1 || echo 0)"
 } >"$OUT/meta.env"
 
 if [ "$WITH_CONTRIB" != 0 ]; then
@@ -281,8 +292,10 @@ fi
 cat "$OUT/copy_floor.txt" >&2
 
 # lun queues threads --poll-us (32 is the daemon's default; 0 is pure
-# interrupt mode, reported as its own configuration "ours-irq")
-CONFIGS=("ram 1 1 32" "ram 2 2 32" "ram 2 1 32" "null 1 1 32" "null 2 2 32" "ram 1 1 0")
+# interrupt mode, reported as its own configuration "ours-irq"). One worker
+# thread each: the backend has one CPU here; what a second thread does with a
+# CPU of its own is bench/scaling.sh's.
+CONFIGS=("ram 1 1 32" "ram 2 1 32" "null 1 1 32" "ram 1 1 0")
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
 	for cfg in "${CONFIGS[@]}"; do
@@ -304,7 +317,7 @@ for run in $(seq "$RUNS"); do
 				# The sample serves one connection and exits when it closes.
 				rm -f "$sock"
 				rm -f "$WORK/contrib.cpu"
-				spawn "$WORK/contrib.log" "$ROOT/bench/cpuwrap.py" "$WORK/contrib.cpu" "$CONTRIB" \
+				spawn "$WORK/contrib.log" "${PIN_BACKEND[@]}" "$ROOT/bench/cpuwrap.py" "$WORK/contrib.cpu" "$CONTRIB" \
 					-s "$sock" -i "iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
 				wpid=$SPAWNED
 				bg_pids+=("$wpid")
@@ -355,6 +368,10 @@ cat "$OUT/malloc.txt" >&2
 
 if [ "${BENCH_SCALING:-1}" != 0 ]; then
 	BENCH_RUNTIME=$RUNTIME BENCH_RUNS=$RUNS BENCH_LUN_SIZE=$LUN_SIZE "$ROOT/bench/scaling.sh" "$OUT"
+fi
+
+if [ "${BENCH_LARGE:-1}" != 0 ]; then
+	BENCH_RUNTIME=$RUNTIME BENCH_RUNS=$RUNS BENCH_LUN_SIZE=$LUN_SIZE "$ROOT/bench/large.sh" "$OUT"
 fi
 
 if [ "${BENCH_GUEST:-1}" != 0 ]; then
