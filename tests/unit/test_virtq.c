@@ -180,6 +180,30 @@ static void test_set_addr_checks(void **state)
     assert_int_equal(le16toh(f->used->idx), 5);
 }
 
+/*
+ * Dropping the rings leaves no pointer of either layout, so a ring that
+ * changes layout keeps none of the old one; mem stays for the dirty log.
+ */
+static void test_forget_rings(void **state)
+{
+    struct fx *f = *state;
+    int dummy;
+
+    f->vq.pdesc = (void *)&dummy;
+    f->vq.driver_event = (void *)&dummy;
+    f->vq.device_event = (void *)&dummy;
+    virtq_forget_rings(&f->vq);
+    assert_null(f->vq.desc);
+    assert_null(f->vq.avail);
+    assert_null(f->vq.used);
+    assert_null(f->vq.pdesc);
+    assert_null(f->vq.driver_event);
+    assert_null(f->vq.device_event);
+    assert_ptr_equal(f->vq.mem, &f->mem);
+    assert_int_equal(virtq_pop(&f->vq, &f->elem), 0);
+    assert_false(virtq_avail_pending(&f->vq));
+}
+
 static void test_empty_and_simple_chain(void **state)
 {
     struct fx *f = *state;
@@ -665,6 +689,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_set_addr_checks),
+        T(test_forget_rings),
         T(test_empty_and_simple_chain),
         T(test_index_wraparound),
         T(test_full_ring_is_not_broken),
