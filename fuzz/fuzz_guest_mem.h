@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the two virtqueue targets (fuzz_virtq.c, fuzz_virtq_packed.c) share,
+ * so that both fuzz the same guest: one memfd seen as two regions of a
+ * vu_mem_table, A at gpa 0 and B either right after it or far away (a hole
+ * in between), as in tests/unit/test_virtq.c; the input split into header,
+ * operation script and initial guest memory; and the oracle on what a pop
+ * returns.
+ */
+#ifndef VUS_FUZZ_GUEST_MEM_H
+#define VUS_FUZZ_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vhost/vu_mem.h"
+#include "virtq/virtq.h"
+
+#define FZ_REG_SIZE 0x2000ull
+#define FZ_MEM_SIZE (2 * FZ_REG_SIZE)
+#define FZ_UVA_A    0x7f0000000000ull
+#define FZ_UVA_B    0x7f1000000000ull
+#define FZ_HOLE_GPA 0x100000ull
+#define FZ_HDR_SIZE 16
+
+struct fz_guest {
+    struct vu_mem_table tables[2]; /* [0]: A and B adjacent, [1]: a hole between them */
+    uint8_t *image;                /* host view of all guest memory */
+    int call_fd;
+};
+
+/* The operations that follow the header: missing bytes read as zero. */
+struct fz_script {
+    const uint8_t *p;
+    size_t left;
+};
+
+/* Report a broken invariant as a crash, which is what libFuzzer keeps. */
+_Noreturn void fz_bug(const char *what);
+
+/* Once per process; name is the target's, for fz_bug's messages and the memfd. */
+void fz_guest_init(struct fz_guest *g, const char *name);
+
+/*
+ * Split an input: FZ_HDR_SIZE header bytes into hdr (zero-filled), then a
+ * script of at most hdr[script_len_at] bytes, then the initial contents of
+ * guest memory (the rest zeroed).
+ */
+void fz_guest_load(struct fz_guest *g, const uint8_t *data, size_t size, uint8_t hdr[FZ_HDR_SIZE],
+                   unsigned script_len_at, struct fz_script *s);
+
+/* Offset into guest memory as the frontend's address of that byte; past B's end: unmapped. */
+uint64_t fz_off_to_uva(uint16_t off);
+
+/* [p, p + len) lies inside one region of t. */
+bool fz_host_range_ok(const struct vu_mem_table *t, const void *p, size_t len);
+
+/*
+ * What a pop or virtq_map_head returned (ret 1 or -EBADMSG): the head in
+ * range, no buffers for a failed chain, and otherwise no more iovecs than
+ * the capacity, each non-empty and inside one region.
+ */
+void fz_check_elem(const struct virtq *vq, const struct virtq_elem *e, int ret);
+
+unsigned fz_take8(struct fz_script *s);
+unsigned fz_take16(struct fz_script *s);
+
+#endif
