@@ -23,18 +23,11 @@
 #include "vhost/vu_inflight.h"
 #include "virtq/virtio_ring.h"
 #include "virtq/virtq.h"
+#include "virtq_fixture.h"
 
-#define NUM       8
-#define A_SIZE    0x40000ull
-#define B_SIZE    0x10000ull
-#define HOLE_GPA  (A_SIZE + B_SIZE)
-#define UVA_A     0x7f0000000000ull
-#define UVA_B     0x7f1000000000ull
-#define DESC_GPA  0x0
-#define DRV_GPA   0x1000 /* driver event suppression */
-#define DEV_GPA   0x1010 /* device event suppression */
-#define TABLE_GPA 0x3000
-#define DATA_GPA  0x10000
+#define NUM     8
+#define DRV_GPA 0x1000 /* driver event suppression */
+#define DEV_GPA 0x1010 /* device event suppression */
 
 #define F_AVAIL VRING_PACKED_DESC_F_AVAIL
 #define F_USED  VRING_PACKED_DESC_F_USED
@@ -60,9 +53,7 @@ struct fx {
 
 static void *g(struct fx *f, uint64_t gpa)
 {
-    void *p = vu_mem_gpa_to_host(&f->mem, gpa, 1);
-    assert_non_null(p);
-    return p;
+    return vqfx_host(&f->mem, gpa);
 }
 
 /* (Re)start the ring of size num with the given features, both wrap counters at 1. */
@@ -92,11 +83,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    int fd = memfd_create("virtq_packed_test", MFD_CLOEXEC);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, A_SIZE + B_SIZE), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, 0, A_SIZE, UVA_A, 0, dup(fd)), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, A_SIZE, B_SIZE, UVA_B, A_SIZE, fd), 0);
+    vqfx_mem_init(&f->mem, "virtq_packed_test");
     f->desc = g(f, DESC_GPA);
     f->drv = g(f, DRV_GPA);
     f->dev = g(f, DEV_GPA);
@@ -111,11 +98,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->vq.call_fd >= 0)
-        close(f->vq.call_fd);
-    free(f->vq.inflight);
-    virtq_release(&f->vq);
-    vu_mem_table_clear(&f->mem);
+    vqfx_release(&f->vq, &f->mem);
     free(f);
     return 0;
 }
