@@ -145,6 +145,16 @@ static void test_vring_out_of_range(void **state)
     assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 0);
 }
 
+/* What QEMU negotiates: PROTO, then features with VHOST_USER_F_PROTOCOL_FEATURES. */
+static void negotiate(uint64_t features)
+{
+    uint64_t f = PROTO;
+
+    assert_int_equal(handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1), 0);
+    f = features | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+}
+
 /*
  * 1 MiB of guest memory at gpa 0 and frontend address 0x7f0000000000.  mt is
  * left as sent and the memfd returned, for tests that send them again.
@@ -170,16 +180,13 @@ static void test_ring_lifecycle(void **state)
 {
     int memfd;
     int kick = eventfd(0, 0);
-    uint64_t f = PROTO;
     struct vu_mem_table_msg mt;
     struct vu_vring_state st;
     struct vu_vring_addr addr;
     struct vu_msg r;
 
     (void)state;
-    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
-    f = FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-    handle(VU_SET_FEATURES, 0, &f, 8, -1);
+    negotiate(FEATURES);
 
     memfd = set_guest_memory(&mt);
 
@@ -400,7 +407,7 @@ static int setup_packed(void **state)
 static void test_packed_layout(void **state)
 {
     int memfd;
-    uint64_t f = PROTO;
+    uint64_t f;
     struct vu_inflight_msg in = { .num_queues = 4, .queue_size = 48 };
     struct vu_mem_table_msg mt;
     struct vu_vring_state st;
@@ -408,9 +415,7 @@ static void test_packed_layout(void **state)
     struct vu_msg r;
 
     (void)state;
-    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
-    f = FEATURES | (1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+    negotiate(FEATURES | (1ULL << VIRTIO_F_RING_PACKED));
     assert_true(dev.vrings[2].vq.packed);
 
     assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
