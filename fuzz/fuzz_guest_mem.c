@@ -2,6 +2,7 @@
 /* The virtqueue targets' guest memory, input split and pop oracle (see fuzz_guest_mem.h). */
 #include "fuzz_guest_mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -91,6 +92,71 @@ void fz_check_elem(const struct virtq *vq, const struct virtq_elem *e, int ret)
             fz_bug("empty iovec");
         if (!fz_host_range_ok(vq->mem, e->iov[i].iov_base, e->iov[i].iov_len))
             fz_bug("iovec outside guest memory");
+    }
+}
+
+int fz_pop(struct virtq *vq, struct virtq_elem *elem)
+{
+    int ret = virtq_pop(vq, elem);
+
+    if (ret == -EIO && !vq->broken)
+        fz_bug("-EIO without a broken queue");
+    if (ret == 0 || ret == -EIO)
+        return ret;
+    if (ret != 1 && ret != -EBADMSG)
+        fz_bug("unexpected virtq_pop result");
+    fz_check_elem(vq, elem, ret);
+    return ret;
+}
+
+void fz_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem)
+{
+    int ret = virtq_map_head(vq, head, elem);
+
+    if (ret == 1 || ret == -EBADMSG)
+        fz_check_elem(vq, elem, ret);
+    else if (ret != -EIO)
+        fz_bug("unexpected virtq_map_head result");
+}
+
+bool fz_push_held(struct virtq *vq, uint16_t *held, unsigned *nheld, struct fz_script *s)
+{
+    if (!*nheld)
+        return false;
+    unsigned i = fz_take8(s) % *nheld;
+    virtq_push(vq, held[i], fz_take16(s));
+    held[i] = held[--*nheld];
+    return true;
+}
+
+void fz_common_op(struct fz_guest *g, struct virtq *vq, unsigned op, struct fz_script *s)
+{
+    switch (op) {
+    case 3: {
+        unsigned off = fz_take16(s) % (unsigned)FZ_MEM_SIZE;
+        g->image[off] = (uint8_t)fz_take8(s);
+        if (off + 1 < FZ_MEM_SIZE)
+            g->image[off + 1] = (uint8_t)fz_take8(s);
+        break;
+    }
+    case 4:
+        virtq_notify(vq);
+        break;
+    case 5:
+        virtq_enable_notify(vq);
+        break;
+    case 6:
+        virtq_disable_notify(vq);
+        break;
+    }
+}
+
+void fz_guest_clear_calls(struct fz_guest *g)
+{
+    uint64_t sink;
+
+    if (read(g->call_fd, &sink, sizeof(sink)) < 0) {
+        /* EAGAIN: nothing was signalled. */
     }
 }
 

@@ -63,6 +63,28 @@ bool fz_host_range_ok(const struct vu_mem_table *t, const void *p, size_t len);
  */
 void fz_check_elem(const struct virtq *vq, const struct virtq_elem *e, int ret);
 
+/*
+ * One pop, held to the oracle: 1 or -EBADMSG with elem checked, 0 for an
+ * empty ring, -EIO only from a broken one.
+ */
+int fz_pop(struct virtq *vq, struct virtq_elem *elem);
+
+/* virtq_map_head held to the same oracle; -EIO is the answer for a head not in flight. */
+void fz_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *elem);
+
+/* Complete one of the nheld heads the script holds, as it says; false if none is held. */
+bool fz_push_held(struct virtq *vq, uint16_t *held, unsigned *nheld, struct fz_script *s);
+
+/*
+ * The script's operations that mean the same on both layouts: 3 a guest
+ * store while we run (two bytes anywhere in its memory), 4 notify, 5 and 6
+ * enable and disable notifications.  Others are left to the target.
+ */
+void fz_common_op(struct fz_guest *g, struct virtq *vq, unsigned op, struct fz_script *s);
+
+/* Consume the interrupts of an input, so that the next one starts with none. */
+void fz_guest_clear_calls(struct fz_guest *g);
+
 unsigned fz_take8(struct fz_script *s);
 unsigned fz_take16(struct fz_script *s);
 

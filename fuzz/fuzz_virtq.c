@@ -57,7 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned nheld = 0, steps = 0;
     bool used_private;
     struct fz_script s;
-    uint64_t sink;
 
     if (!inited) {
         fz_guest_init(&guest, "fuzz_virtq");
@@ -106,53 +105,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op) {
         case 0:
         case 1:
-            ret = virtq_pop(&vq, &elem);
-            if (ret == -EIO && !vq.broken)
-                fz_bug("-EIO without a broken queue");
+            ret = fz_pop(&vq, &elem);
             if (ret == 0 || ret == -EIO) {
                 if (!hdr[12])
                     goto drain;
                 break;
             }
-            if (ret != 1 && ret != -EBADMSG)
-                fz_bug("unexpected virtq_pop result");
-            fz_check_elem(&vq, &elem, ret);
             if (op == 1 && nheld < MAX_HELD)
                 held[nheld++] = elem.head;
             else
                 virtq_push(&vq, elem.head, ret == 1 ? 1 : 0);
             break;
         case 2:
-            if (nheld) {
-                unsigned i = fz_take8(&s) % nheld;
-                virtq_push(&vq, held[i], fz_take16(&s));
-                held[i] = held[--nheld];
-            }
+            fz_push_held(&vq, held, &nheld, &s);
             break;
-        case 3: {
-            /* A guest store while we run: two bytes anywhere in its memory. */
-            unsigned off = fz_take16(&s) % (unsigned)FZ_MEM_SIZE;
+        case 3:
+            /* The guest may store over used->idx from now on. */
             used_private = false;
-            guest.image[off] = (uint8_t)fz_take8(&s);
-            if (off + 1 < FZ_MEM_SIZE)
-                guest.image[off + 1] = (uint8_t)fz_take8(&s);
-            break;
-        }
-        case 4:
-            virtq_notify(&vq);
-            break;
-        case 5:
-            virtq_enable_notify(&vq);
-            break;
-        case 6:
-            virtq_disable_notify(&vq);
+            fz_common_op(&guest, &vq, op, &s);
             break;
         case 7:
-            ret = virtq_map_head(&vq, (uint16_t)fz_take16(&s), &elem);
-            if (ret == 1 || ret == -EBADMSG)
-                fz_check_elem(&vq, &elem, ret);
-            else if (ret != -EIO)
-                fz_bug("unexpected virtq_map_head result");
+            fz_map_head(&vq, (uint16_t)fz_take16(&s), &elem);
+            break;
+        default:
+            fz_common_op(&guest, &vq, op, &s);
             break;
         }
         if (used_private &&
@@ -169,8 +145,6 @@ drain:
         if (n != 0)
             fz_bug("inflight region reports requests that were completed");
     }
-    if (read(guest.call_fd, &sink, sizeof(sink)) < 0) {
-        /* EAGAIN: nothing was signalled. */
-    }
+    fz_guest_clear_calls(&guest);
     return 0;
 }

@@ -64,7 +64,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned nheld = 0, steps = 0;
     bool last_pop_held = false;
     struct fz_script s;
-    uint64_t sink;
 
     if (!inited) {
         fz_guest_init(&guest, "fuzz_virtq_packed");
@@ -104,18 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op) {
         case 0:
         case 1:
-            ret = virtq_pop(&vq, &elem);
+            ret = fz_pop(&vq, &elem);
             last_pop_held = false;
-            if (ret == -EIO && !vq.broken)
-                fz_bug("-EIO without a broken queue");
             if (ret == 0 || ret == -EIO) {
                 if (!hdr[15])
                     goto drain;
                 break;
             }
-            if (ret != 1 && ret != -EBADMSG)
-                fz_bug("unexpected virtq_pop result");
-            fz_check_elem(&vq, &elem, ret);
             if (op == 1 && nheld < MAX_HELD) {
                 held[nheld++] = elem.head;
                 last_pop_held = true;
@@ -124,39 +118,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         case 2:
-            if (nheld) {
-                unsigned i = fz_take8(&s) % nheld;
-                virtq_push(&vq, held[i], fz_take16(&s));
-                held[i] = held[--nheld];
+            /* The held array reorders: the last pop is no longer last. */
+            if (fz_push_held(&vq, held, &nheld, &s))
                 last_pop_held = false;
-            }
-            break;
-        case 3: {
-            /* A guest store while we run: two bytes anywhere in its memory. */
-            unsigned off = fz_take16(&s) % (unsigned)FZ_MEM_SIZE;
-            guest.image[off] = (uint8_t)fz_take8(&s);
-            if (off + 1 < FZ_MEM_SIZE)
-                guest.image[off + 1] = (uint8_t)fz_take8(&s);
-            break;
-        }
-        case 4:
-            virtq_notify(&vq);
-            break;
-        case 5:
-            virtq_enable_notify(&vq);
-            break;
-        case 6:
-            virtq_disable_notify(&vq);
             break;
         case 7:
-            ret = virtq_map_head(&vq,
-                                 nheld && (fz_take8(&s) & 1) ? held[fz_take8(&s) % nheld]
-                                                             : (uint16_t)fz_take16(&s),
-                                 &elem);
-            if (ret == 1 || ret == -EBADMSG)
-                fz_check_elem(&vq, &elem, ret);
-            else if (ret != -EIO)
-                fz_bug("unexpected virtq_map_head result");
+            fz_map_head(&vq,
+                        nheld && (fz_take8(&s) & 1) ? held[fz_take8(&s) % nheld]
+                                                    : (uint16_t)fz_take16(&s),
+                        &elem);
             break;
         case 8:
             /* Hand back the most recent pop, as the event queue does when its ring stops. */
@@ -166,6 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 last_pop_held = false;
             }
             break;
+        default:
+            fz_common_op(&guest, &vq, op, &s);
+            break;
         }
         check_state(&vq, held, nheld);
     }
@@ -174,8 +147,6 @@ drain:
         virtq_push(&vq, held[--nheld], 0);
     check_state(&vq, held, 0);
     virtq_release(&vq);
-    if (read(guest.call_fd, &sink, sizeof(sink)) < 0) {
-        /* EAGAIN: nothing was signalled. */
-    }
+    fz_guest_clear_calls(&guest);
     return 0;
 }
