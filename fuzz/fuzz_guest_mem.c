@@ -17,7 +17,7 @@ void fz_bug(const char *what)
     __builtin_trap();
 }
 
-void fz_guest_init(struct fz_guest *g, const char *name)
+static void fz_guest_init(struct fz_guest *g, const char *name)
 {
     int fd = memfd_create(name, MFD_CLOEXEC);
 
@@ -40,10 +40,13 @@ void fz_guest_init(struct fz_guest *g, const char *name)
         fz_bug("eventfd");
 }
 
-void fz_guest_load(struct fz_guest *g, const uint8_t *data, size_t size, uint8_t hdr[FZ_HDR_SIZE],
-                   unsigned script_len_at, struct fz_script *s)
+void fz_guest_load(struct fz_guest *g, const char *name, const uint8_t *data, size_t size,
+                   uint8_t hdr[FZ_HDR_SIZE], unsigned script_len_at, struct fz_script *s)
 {
     size_t hdr_len = size < FZ_HDR_SIZE ? size : FZ_HDR_SIZE;
+
+    if (!g->image)
+        fz_guest_init(g, name);
 
     memset(hdr, 0, FZ_HDR_SIZE);
     memcpy(hdr, data, hdr_len);
@@ -55,6 +58,23 @@ void fz_guest_load(struct fz_guest *g, const uint8_t *data, size_t size, uint8_t
     size_t img_off = FZ_HDR_SIZE + s->left, n = size > img_off ? size - img_off : 0;
     memset(g->image, 0, FZ_MEM_SIZE);
     memcpy(g->image, data + img_off, n < FZ_MEM_SIZE ? n : FZ_MEM_SIZE);
+}
+
+void fz_vq_init(struct virtq *vq, const struct fz_guest *g, bool packed, uint8_t hdr0)
+{
+    memset(vq, 0, sizeof(*vq));
+    vq->packed = packed;
+    vq->event_idx = hdr0 & 2;
+    vq->indirect = hdr0 & 4;
+    vq->call_fd = g->call_fd;
+}
+
+int fz_vq_map(struct virtq *vq, const struct fz_guest *g, uint8_t hdr0, const uint8_t *offs)
+{
+    return virtq_set_addr(vq, &g->tables[hdr0 & 1],
+                          fz_off_to_uva((uint16_t)(offs[0] | offs[1] << 8)),
+                          fz_off_to_uva((uint16_t)(offs[2] | offs[3] << 8)),
+                          fz_off_to_uva((uint16_t)(offs[4] | offs[5] << 8)));
 }
 
 uint64_t fz_off_to_uva(uint16_t off)

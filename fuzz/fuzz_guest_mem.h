@@ -39,16 +39,27 @@ struct fz_script {
 /* Report a broken invariant as a crash, which is what libFuzzer keeps. */
 _Noreturn void fz_bug(const char *what);
 
-/* Once per process; name is the target's, for fz_bug's messages and the memfd. */
-void fz_guest_init(struct fz_guest *g, const char *name);
-
 /*
  * Split an input: FZ_HDR_SIZE header bytes into hdr (zero-filled), then a
  * script of at most hdr[script_len_at] bytes, then the initial contents of
- * guest memory (the rest zeroed).
+ * guest memory (the rest zeroed).  The first call sets the guest up; name
+ * is the target's, for fz_bug's messages and the memfd.
  */
-void fz_guest_load(struct fz_guest *g, const uint8_t *data, size_t size, uint8_t hdr[FZ_HDR_SIZE],
-                   unsigned script_len_at, struct fz_script *s);
+void fz_guest_load(struct fz_guest *g, const char *name, const uint8_t *data, size_t size,
+                   uint8_t hdr[FZ_HDR_SIZE], unsigned script_len_at, struct fz_script *s);
+
+/*
+ * A fresh queue of the given layout on g, its features from header byte 0:
+ * bit 1 EVENT_IDX, bit 2 INDIRECT_DESC.  The target then sets num and the
+ * base, and maps it with fz_vq_map.
+ */
+void fz_vq_init(struct virtq *vq, const struct fz_guest *g, bool packed, uint8_t hdr0);
+
+/*
+ * virtq_set_addr on the table header byte 0's bit 0 picks (a hole between A
+ * and B or not), the three ring parts at the le16 offsets in offs[0..5].
+ */
+int fz_vq_map(struct virtq *vq, const struct fz_guest *g, uint8_t hdr0, const uint8_t *offs);
 
 /* Offset into guest memory as the frontend's address of that byte; past B's end: unmapped. */
 uint64_t fz_off_to_uva(uint16_t off);

@@ -49,7 +49,6 @@ static bool ranges_meet(const void *a, uint64_t alen, const void *b, uint64_t bl
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool inited;
     uint8_t hdr[FZ_HDR_SIZE];
     struct virtq vq;
     struct virtq_elem elem;
@@ -58,22 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool used_private;
     struct fz_script s;
 
-    if (!inited) {
-        fz_guest_init(&guest, "fuzz_virtq");
-        inited = true;
-    }
-    fz_guest_load(&guest, data, size, hdr, 12, &s);
+    fz_guest_load(&guest, "fuzz_virtq", data, size, hdr, 12, &s);
 
-    memset(&vq, 0, sizeof(vq));
+    fz_vq_init(&vq, &guest, false, hdr[0]);
     vq.num = (uint16_t)(1u << (hdr[1] % 16));
-    vq.event_idx = hdr[0] & 2;
-    vq.indirect = hdr[0] & 4;
-    vq.call_fd = guest.call_fd;
     virtq_set_base(&vq, (uint16_t)(hdr[8] | hdr[9] << 8));
-    if (virtq_set_addr(&vq, &guest.tables[hdr[0] & 1],
-                       fz_off_to_uva((uint16_t)(hdr[2] | hdr[3] << 8)),
-                       fz_off_to_uva((uint16_t)(hdr[4] | hdr[5] << 8)),
-                       fz_off_to_uva((uint16_t)(hdr[6] | hdr[7] << 8))) < 0)
+    if (fz_vq_map(&vq, &guest, hdr[0], &hdr[2]) < 0)
         return 0;
     if (!fz_host_range_ok(vq.mem, vq.desc, vring_desc_size(vq.num)) ||
         !fz_host_range_ok(vq.mem, vq.avail, vring_avail_size(vq.num)) ||

@@ -56,7 +56,6 @@ static void check_state(const struct virtq *vq, const uint16_t *held, unsigned n
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool inited;
     uint8_t hdr[FZ_HDR_SIZE];
     struct virtq vq;
     struct virtq_elem elem;
@@ -65,24 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool last_pop_held = false;
     struct fz_script s;
 
-    if (!inited) {
-        fz_guest_init(&guest, "fuzz_virtq_packed");
-        inited = true;
-    }
-    fz_guest_load(&guest, data, size, hdr, 15, &s);
+    fz_guest_load(&guest, "fuzz_virtq_packed", data, size, hdr, 15, &s);
 
-    memset(&vq, 0, sizeof(vq));
-    vq.packed = true;
+    fz_vq_init(&vq, &guest, true, hdr[0]);
     vq.num = (uint16_t)((hdr[1] | hdr[2] << 8) % 1024 + 1);
-    vq.event_idx = hdr[0] & 2;
-    vq.indirect = hdr[0] & 4;
-    vq.call_fd = guest.call_fd;
     virtq_set_base(&vq, (uint32_t)hdr[9] | (uint32_t)hdr[10] << 8 | (uint32_t)hdr[11] << 16 |
                             (uint32_t)hdr[12] << 24);
-    if (virtq_set_addr(&vq, &guest.tables[hdr[0] & 1],
-                       fz_off_to_uva((uint16_t)(hdr[3] | hdr[4] << 8)),
-                       fz_off_to_uva((uint16_t)(hdr[5] | hdr[6] << 8)),
-                       fz_off_to_uva((uint16_t)(hdr[7] | hdr[8] << 8))) < 0) {
+    if (fz_vq_map(&vq, &guest, hdr[0], &hdr[3]) < 0) {
         virtq_release(&vq);
         return 0;
     }
