@@ -24,7 +24,7 @@ FUZZ_SRCS_vu_msg := src/vhost/vu_msg.c src/vhost/vu_dev.c src/vhost/vu_mem.c src
                     src/vhost/vu_eventfd.c src/vhost/vu_inflight.c src/vhost/vu_log.c src/virtq/virtq.c \
                     src/virtq/virtq_recover.c src/util/log.c src/util/dma_registry.c src/virtq/virtq_packed.c
 FUZZ_SRCS_inflight := fuzz/inflight_fz.c $(FUZZ_SRCS_vu_msg)
-FUZZ_SRCS_virtq  := src/virtq/virtq.c src/virtq/virtq_recover.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
+FUZZ_SRCS_virtq  := fuzz/fuzz_guest_mem.c src/virtq/virtq.c src/virtq/virtq_recover.c src/vhost/vu_mem.c src/vhost/vu_fault.c \
                     src/vhost/vu_inflight.c src/vhost/vu_log.c src/vhost/vu_eventfd.c src/util/log.c \
                     src/util/dma_registry.c src/virtq/virtq_packed.c
 FUZZ_SRCS_virtq_packed := $(FUZZ_SRCS_virtq)

@@ -67,13 +67,7 @@ static void vring_translate(struct vu_dev *dev, unsigned idx)
 
     vr->addr_ok = false;
     if (!vr->addr_set || !vr->vq.num || !dev->mem.nregions) {
-        /* No stale pointers into a table that may be unmapped next. */
-        vr->vq.desc = NULL;
-        vr->vq.avail = NULL;
-        vr->vq.used = NULL;
-        vr->vq.pdesc = NULL;
-        vr->vq.driver_event = NULL;
-        vr->vq.device_event = NULL;
+        virtq_forget_rings(&vr->vq);
         return;
     }
     int ret = virtq_set_addr(&vr->vq, &dev->mem, vr->desc_uva, vr->avail_uva, vr->used_uva);
@@ -385,12 +379,7 @@ static void set_layout(struct vu_dev *dev, unsigned idx)
     stop_vring(dev, idx);
     vr->vq.packed = packed;
     /* Translation fills in only the new layout's pointers: none of the old may stay. */
-    vr->vq.desc = NULL;
-    vr->vq.avail = NULL;
-    vr->vq.used = NULL;
-    vr->vq.pdesc = NULL;
-    vr->vq.driver_event = NULL;
-    vr->vq.device_event = NULL;
+    virtq_forget_rings(&vr->vq);
     virtq_set_base(&vr->vq, packed ? VIRTQ_PACKED_BASE_FRESH : 0);
     /* Split rings are powers of two: a packed size that is not must be set again. */
     if (!packed && (vr->vq.num & (vr->vq.num - 1)))

@@ -69,9 +69,7 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
     if (!used) {
         /* Never leave pointers into a mapping that may be about to go away. */
         vq->mem = NULL;
-        vq->desc = NULL;
-        vq->avail = NULL;
-        vq->used = NULL;
+        virtq_forget_rings(vq);
         return err;
     }
 
@@ -88,6 +86,16 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
     vq->used_idx = le16toh(GUEST_LOAD(&vq->used->idx));
     vq->signalled_used_valid = false;
     return 0;
+}
+
+void virtq_forget_rings(struct virtq *vq)
+{
+    vq->desc = NULL;
+    vq->avail = NULL;
+    vq->used = NULL;
+    vq->pdesc = NULL;
+    vq->driver_event = NULL;
+    vq->device_event = NULL;
 }
 
 void virtq_set_base(struct virtq *vq, uint32_t base)
@@ -151,12 +159,9 @@ static int walk_chain(const struct virtq *vq, uint16_t head, struct virtq_elem *
     uint32_t idx = head;
     uint32_t walked = 0;
     bool in_indirect = false;
-    bool seen_write = false;
-    unsigned iov_max = elem->iov_max < VIRTQ_MAX_IOV ? elem->iov_max : VIRTQ_MAX_IOV;
-    unsigned n = 0;
+    struct virtq_walk w;
 
-    elem->out_num = 0;
-    elem->in_num = 0;
+    virtq_walk_start(&w, elem);
     for (;;) {
         struct vring_desc_le d;
 
@@ -167,12 +172,9 @@ static int walk_chain(const struct virtq *vq, uint16_t head, struct virtq_elem *
 
         if (d.flags & VRING_DESC_F_INDIRECT) {
             /* Its WRITE flag means nothing (spec): only the table's entries count. */
-            if (!vq->indirect || in_indirect || (d.flags & VRING_DESC_F_NEXT))
+            if (in_indirect || (d.flags & VRING_DESC_F_NEXT))
                 return -EBADMSG;
-            if (d.len == 0 || d.len % sizeof(struct vring_desc_le) != 0 ||
-                d.len / sizeof(struct vring_desc_le) > VIRTQ_MAX_INDIRECT)
-                return -EBADMSG;
-            table = vu_mem_gpa_to_host(vq->mem, d.addr, d.len);
+            table = virtq_indirect_table(vq, d.addr, d.len);
             if (!table)
                 return -EBADMSG;
             table_size = d.len / sizeof(struct vring_desc_le);
@@ -182,21 +184,9 @@ static int walk_chain(const struct virtq *vq, uint16_t head, struct virtq_elem *
             continue;
         }
 
-        bool is_write = d.flags & VRING_DESC_F_WRITE;
-        if (is_write)
-            seen_write = true;
-        else if (seen_write)
-            return -EBADMSG;
-
-        if (d.len > 0) {
-            unsigned before = n;
-            if (vu_mem_gpa_to_iov(vq->mem, d.addr, d.len, elem->iov, &n, iov_max) < 0)
-                return -EBADMSG;
-            if (is_write)
-                elem->in_num += n - before;
-            else
-                elem->out_num += n - before;
-        }
+        int ret = virtq_walk_add(vq, &w, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
+        if (ret < 0)
+            return ret;
 
         if (!(d.flags & VRING_DESC_F_NEXT))
             return 0;
@@ -216,11 +206,8 @@ static int pop_resubmitted(struct virtq *vq, struct virtq_elem *elem)
     uint16_t head = vq->resubmit[vq->resubmit_next++];
 
     elem->head = head;
-    if (!vq->desc || walk_chain(vq, head, elem) < 0) {
-        elem->out_num = 0;
-        elem->in_num = 0;
-        return -EBADMSG;
-    }
+    if (!vq->desc || walk_chain(vq, head, elem) < 0)
+        return virtq_elem_bad(elem);
     return 1;
 }
 
@@ -258,11 +245,8 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
     if (vq->inflight)
         vu_inflight_mark_popped(vq->inflight, head, ++vq->inflight_counter);
 
-    if (walk_chain(vq, head, elem) < 0) {
-        elem->out_num = 0;
-        elem->in_num = 0;
-        return -EBADMSG;
-    }
+    if (walk_chain(vq, head, elem) < 0)
+        return virtq_elem_bad(elem);
     return 1;
 }
 
@@ -273,11 +257,8 @@ int virtq_map_head(const struct virtq *vq, uint16_t head, struct virtq_elem *ele
     if (vq->broken || !vq->desc || head >= vq->num)
         return -EIO;
     elem->head = head;
-    if (walk_chain(vq, head, elem) < 0) {
-        elem->out_num = 0;
-        elem->in_num = 0;
-        return -EBADMSG;
-    }
+    if (walk_chain(vq, head, elem) < 0)
+        return virtq_elem_bad(elem);
     return 1;
 }
 

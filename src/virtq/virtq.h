@@ -108,6 +108,13 @@ int virtq_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint64_t de
                    uint64_t avail_uva, uint64_t used_uva);
 
 /*
+ * Drop the pointers into the rings of both layouts, so that none is left
+ * into a memory table that may be unmapped next (mem stays: see
+ * virtq_log_written).
+ */
+void virtq_forget_rings(struct virtq *vq);
+
+/*
  * Reset ring state to a start index (SET_VRING_BASE).  Split: the avail
  * index (low 16 bits).  Packed: bits 0-14 the next descriptor to take, 15
  * its wrap counter, 16-30 the next used position, 31 its wrap counter (what

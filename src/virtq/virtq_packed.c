@@ -88,9 +88,7 @@ int virtq_packed_set_addr(struct virtq *vq, const struct vu_mem_table *mem, uint
     }
     if (!dev) {
         vq->mem = NULL;
-        vq->pdesc = NULL;
-        vq->driver_event = NULL;
-        vq->device_event = NULL;
+        virtq_forget_rings(vq);
         return err;
     }
     /* Called again on a memory table change: the ring state and the IDs in flight stand. */
@@ -131,62 +129,20 @@ static void read_desc(const struct vring_packed_desc_le *src, struct vring_packe
     dst->flags = le16toh(dst->flags);
 }
 
-/* Mapping a chain into elem, one descriptor at a time. */
-struct walk {
-    struct virtq_elem *elem;
-    unsigned iov_max;
-    unsigned n;
-    bool seen_write;
-};
-
-static void walk_start(struct walk *w, struct virtq_elem *elem)
-{
-    w->elem = elem;
-    w->iov_max = elem->iov_max < VIRTQ_MAX_IOV ? elem->iov_max : VIRTQ_MAX_IOV;
-    w->n = 0;
-    w->seen_write = false;
-    elem->out_num = 0;
-    elem->in_num = 0;
-}
-
-/* One buffer element: device-readable ones must all come first. */
-static int add_buffer(const struct virtq *vq, struct walk *w, uint64_t addr, uint32_t len,
-                      bool is_write)
-{
-    if (is_write)
-        w->seen_write = true;
-    else if (w->seen_write)
-        return -EBADMSG;
-    if (len == 0)
-        return 0;
-    unsigned before = w->n;
-    if (vu_mem_gpa_to_iov(vq->mem, addr, len, w->elem->iov, &w->n, w->iov_max) < 0)
-        return -EBADMSG;
-    if (is_write)
-        w->elem->in_num += w->n - before;
-    else
-        w->elem->out_num += w->n - before;
-    return 0;
-}
-
 /*
  * An indirect table: consecutive descriptors, as many as its length says;
  * only their WRITE flag means anything (the spec reserves the others).
  */
-static int walk_indirect(const struct virtq *vq, struct walk *w, uint64_t addr, uint32_t len)
+static int walk_indirect(const struct virtq *vq, struct virtq_walk *w, uint64_t addr, uint32_t len)
 {
-    const struct vring_packed_desc_le *table;
+    const struct vring_packed_desc_le *table = virtq_indirect_table(vq, addr, len);
 
-    if (!vq->indirect || len == 0 || len % sizeof(*table) != 0 ||
-        len / sizeof(*table) > VIRTQ_MAX_INDIRECT)
-        return -EBADMSG;
-    table = vu_mem_gpa_to_host(vq->mem, addr, len);
     if (!table)
         return -EBADMSG;
     for (uint32_t i = 0; i < len / sizeof(*table); i++) {
         struct vring_packed_desc_le d;
         read_desc(&table[i], &d);
-        int ret = add_buffer(vq, w, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
+        int ret = virtq_walk_add(vq, w, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
         if (ret < 0)
             return ret;
     }
@@ -194,8 +150,8 @@ static int walk_indirect(const struct virtq *vq, struct walk *w, uint64_t addr, 
 }
 
 /* Descriptor number idx of a chain; an indirect one must be the chain's only one. */
-static int add_desc(const struct virtq *vq, struct walk *w, const struct vring_packed_desc_le *d,
-                    unsigned idx)
+static int add_desc(const struct virtq *vq, struct virtq_walk *w,
+                    const struct vring_packed_desc_le *d, unsigned idx)
 {
     if (d->flags & VRING_DESC_F_INDIRECT) {
         /* Its own WRITE flag means nothing: only the table's entries count. */
@@ -203,7 +159,7 @@ static int add_desc(const struct virtq *vq, struct walk *w, const struct vring_p
             return -EBADMSG;
         return walk_indirect(vq, w, d->addr, d->len);
     }
-    return add_buffer(vq, w, d->addr, d->len, d->flags & VRING_DESC_F_WRITE);
+    return virtq_walk_add(vq, w, d->addr, d->len, d->flags & VRING_DESC_F_WRITE);
 }
 
 static int break_ring(struct virtq *vq)
@@ -216,7 +172,7 @@ int virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
 {
     struct vring_packed_desc_le keep[VIRTQ_PACKED_KEEP];
     struct vring_packed_desc_le d;
-    struct walk w;
+    struct virtq_walk w;
     uint16_t pos = vq->last_avail_idx;
     bool wrap = vq->avail_wrap;
     unsigned count = 0;
@@ -230,7 +186,7 @@ int virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
     if (!is_avail(le16toh(__atomic_load_n(&vq->pdesc[pos].flags, __ATOMIC_ACQUIRE)), wrap))
         return 0;
 
-    walk_start(&w, elem);
+    virtq_walk_start(&w, elem);
     for (;;) {
         read_desc(&vq->pdesc[pos], &d);
         /*
@@ -270,31 +226,25 @@ int virtq_packed_pop(struct virtq *vq, struct virtq_elem *elem)
     vq->last_avail_idx = pos;
     vq->avail_wrap = wrap;
     elem->head = id;
-    if (bad < 0) {
-        elem->out_num = 0;
-        elem->in_num = 0;
-        return -EBADMSG;
-    }
+    if (bad < 0)
+        return virtq_elem_bad(elem);
     return 1;
 }
 
 int virtq_packed_map_head(const struct virtq *vq, uint16_t id, struct virtq_elem *elem)
 {
-    struct walk w;
+    struct virtq_walk w;
 
     if (vq->broken || !vq->pdesc || id >= vq->num || !vq->bufs[id].busy)
         return -EIO;
     const struct virtq_packed_buf *b = &vq->bufs[id];
     elem->head = id;
-    walk_start(&w, elem);
+    virtq_walk_start(&w, elem);
     int ret = b->nkeep == 0 ? -EBADMSG : 0;
     for (unsigned i = 0; ret == 0 && i < b->nkeep; i++)
         ret = add_desc(vq, &w, &b->keep[i], i);
-    if (ret < 0) {
-        elem->out_num = 0;
-        elem->in_num = 0;
-        return -EBADMSG;
-    }
+    if (ret < 0)
+        return virtq_elem_bad(elem);
     return 1;
 }
 

@@ -171,6 +171,60 @@ static inline int fe_open(struct daemon *d, unsigned nreq, struct vus_fe **fe)
     return vus_fe_connect(&cfg, fe);
 }
 
+/*
+ * A file LUN for tests that resize it (capacity changes, events): an 8 MiB
+ * file /dev/shm/vusfe-TAG.XXXXXX named in path, and the daemon's --lun
+ * argument for it in arg.  0, or -1 when the file cannot be made.
+ */
+static inline int fe_file_lun(char *path, size_t path_size, const char *tag, char *arg,
+                              size_t arg_size)
+{
+    int fd;
+
+    snprintf(path, path_size, "/dev/shm/vusfe-%s.XXXXXX", tag);
+    fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, 8 << 20) < 0) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    snprintf(arg, arg_size, "type=file,path=%s", path);
+    return 0;
+}
+
+/* A test's end with a file LUN: 0 when the daemon exited cleanly, else -1 (cmocka's teardown). */
+static inline int fe_stop_file_lun(struct vus_fe *fe, struct daemon *d, const char *path)
+{
+    int ret;
+
+    vus_fe_close(fe);
+    ret = daemon_stop(d);
+    unlink(path);
+    return ret == 0 ? 0 : -1;
+}
+
+/* Kick vq and reap n commands submitted on it, each of which must complete GOOD. */
+static inline void fe_reap_good(struct vus_fe_vq *vq, unsigned n)
+{
+    unsigned done = 0;
+
+    vus_fe_vq_kick(vq);
+    while (done < n) {
+        struct vus_fe_cmd *c = vus_fe_cmd_reap(vq);
+
+        if (!c) {
+            assert_int_equal(vus_fe_vq_wait(vq, T_TIMEOUT), 1);
+            continue;
+        }
+        assert_int_equal(c->response, VIRTIO_SCSI_S_OK);
+        assert_int_equal(c->status, 0);
+        done++;
+    }
+}
+
 /* CDB builders; cdb holds at least 16 bytes. */
 static inline void put_be16(uint8_t *p, uint16_t v)
 {

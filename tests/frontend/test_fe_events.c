@@ -34,15 +34,10 @@ static int setup(void **state)
         .num_req_queues = 1, .mem_regions = 2, .timeout_ms = T_TIMEOUT, .connect_retry_ms = 2000
     };
     char lun[128];
-    int fd;
 
     memset(&cx, 0, sizeof(cx));
-    snprintf(cx.path, sizeof(cx.path), "/dev/shm/vusfe-events.XXXXXX");
-    fd = mkstemp(cx.path);
-    if (fd < 0 || ftruncate(fd, 8 * MiB) < 0)
+    if (fe_file_lun(cx.path, sizeof(cx.path), "events", lun, sizeof(lun)) < 0)
         return -1;
-    close(fd);
-    snprintf(lun, sizeof(lun), "type=file,path=%s", cx.path);
     const char *const args[] = { "--lun", lun, NULL };
     if (daemon_start(&cx.d, args) < 0)
         return -1;
@@ -57,12 +52,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct ctx *cx = *state;
-    int ret;
 
-    vus_fe_close(cx->fe);
-    ret = daemon_stop(&cx->d);
-    unlink(cx->path);
-    return ret == 0 ? 0 : -1;
+    return fe_stop_file_lun(cx->fe, &cx->d, cx->path);
 }
 
 /* Wait up to timeout_ms for one event. */

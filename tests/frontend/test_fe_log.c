@@ -56,17 +56,12 @@ static int setup(void **state)
 {
     static struct ctx cx;
     char lun[128];
-    int fd;
 
     memset(&cx, 0, sizeof(cx));
     cx.logfd = -1;
     /* A file LUN: its I/O completes asynchronously, and a resize makes an event. */
-    snprintf(cx.path, sizeof(cx.path), "/dev/shm/vusfe-log.XXXXXX");
-    fd = mkstemp(cx.path);
-    if (fd < 0 || ftruncate(fd, 8 * MiB) < 0)
+    if (fe_file_lun(cx.path, sizeof(cx.path), "log", lun, sizeof(lun)) < 0)
         return -1;
-    close(fd);
-    snprintf(lun, sizeof(lun), "type=file,path=%s", cx.path);
     const char *const args[] = { "--lun", lun, NULL };
     if (daemon_start(&cx.d, args) < 0 || connect_fe(&cx, false) < 0)
         return -1;

@@ -73,7 +73,6 @@ static void qd_batch(struct minimal *m, struct vus_fe_vq *vq, bool write, uint64
                      uint8_t *buf)
 {
     bool indirect = vus_fe_features(m->fe) & F_INDIRECT;
-    unsigned done = 0;
 
     for (unsigned i = 0; i < QD; i++) {
         struct vus_fe_cmd *c = &m->cmds[i];
@@ -91,18 +90,7 @@ static void qd_batch(struct minimal *m, struct vus_fe_vq *vq, bool write, uint64
         c->flags = indirect && (i & 1) ? VUS_FE_CMD_INDIRECT : 0;
         assert_int_equal(vus_fe_cmd_submit(vq, c), 0);
     }
-    vus_fe_vq_kick(vq);
-    while (done < QD) {
-        struct vus_fe_cmd *c = vus_fe_cmd_reap(vq);
-
-        if (!c) {
-            assert_int_equal(vus_fe_vq_wait(vq, T_TIMEOUT), 1);
-            continue;
-        }
-        assert_int_equal(c->response, VIRTIO_SCSI_S_OK);
-        assert_int_equal(c->status, 0);
-        done++;
-    }
+    fe_reap_good(vq, QD);
 }
 
 /* Write patterns through every request queue at QD, read them back, compare. */

@@ -54,14 +54,9 @@ static int start(struct ctx *cx, const char *mask, bool no_event_idx)
                                  .timeout_ms = T_TIMEOUT,
                                  .connect_retry_ms = 2000 };
     char lun[128];
-    int fd;
 
-    snprintf(cx->path, sizeof(cx->path), "/dev/shm/vusfe-packed.XXXXXX");
-    fd = mkstemp(cx->path);
-    if (fd < 0 || ftruncate(fd, 8 * MiB) < 0)
+    if (fe_file_lun(cx->path, sizeof(cx->path), "packed", lun, sizeof(lun)) < 0)
         return -1;
-    close(fd);
-    snprintf(lun, sizeof(lun), "type=file,path=%s", cx->path);
     const char *const args[] = {
         "--lun", "type=ram,size=16M", "--lun", lun, mask ? "--mask-features" : NULL, mask, NULL
     };
@@ -107,12 +102,8 @@ static int setup_withheld(void **state)
 static int teardown(void **state)
 {
     struct ctx *cx = *state;
-    int ret;
 
-    vus_fe_close(cx->fe);
-    ret = daemon_stop(&cx->d);
-    unlink(cx->path);
-    return ret == 0 ? 0 : -1;
+    return fe_stop_file_lun(cx->fe, &cx->d, cx->path);
 }
 
 /* Block i of queue q's share of the RAM LUN, and its own buffer. */
@@ -132,7 +123,6 @@ static void batch(struct vus_fe_vq *vq, uint8_t *bufs, unsigned q, unsigned dept
 {
     static __thread struct vus_fe_cmd cmds[QSIZE];
     static __thread struct iovec iov[QSIZE];
-    unsigned done = 0;
 
     for (unsigned i = 0; i < depth; i++) {
         uint8_t *b = bufs + (size_t)i * BLK;
@@ -155,17 +145,7 @@ static void batch(struct vus_fe_vq *vq, uint8_t *bufs, unsigned q, unsigned dept
         }
         assert_int_equal(vus_fe_cmd_submit(vq, c), 0);
     }
-    vus_fe_vq_kick(vq);
-    while (done < depth) {
-        struct vus_fe_cmd *c = vus_fe_cmd_reap(vq);
-        if (!c) {
-            assert_int_equal(vus_fe_vq_wait(vq, T_TIMEOUT), 1);
-            continue;
-        }
-        assert_int_equal(c->response, VIRTIO_SCSI_S_OK);
-        assert_int_equal(c->status, 0);
-        done++;
-    }
+    fe_reap_good(vq, depth);
     assert_int_equal(vus_fe_vq_inflight(vq), 0);
     if (write)
         return;

@@ -168,6 +168,37 @@ g_bind_vfio() {
 	echo "$bdf: was ${olddrv:-unbound}, now vfio-pci, IOMMU group $grp"
 }
 
+# g_fio_verify IODEPTH BSRANGE DISK...: fio random writes with crc32c
+# verification, libaio O_DIRECT, two jobs per disk.  Each job owns a 12 MiB
+# slice so verification never sees a block written by a sibling job.
+g_fio_verify() {
+	local depth="$1" bs="$2" d
+	shift 2
+	cat >/tmp/verify.fio <<-JOB
+		[global]
+		ioengine=libaio
+		direct=1
+		iodepth=$depth
+		rw=randwrite
+		bsrange=$bs
+		size=12M
+		numjobs=2
+		offset_increment=12M
+		verify=crc32c
+		verify_fatal=1
+		verify_dump=0
+		group_reporting=1
+	JOB
+	for d in "$@"; do
+		printf '[%s]\nfilename=%s\n' "${d#/dev/}" "$d" >>/tmp/verify.fio
+	done
+	g_run fio --output-format=normal /tmp/verify.fio || g_fail "fio exit status"
+	g_grep "fio reported no errors" "err= *0" "$G_OUT"
+	if grep -q -E "verify: bad|bad magic|crc32c: verify failed" "$G_OUT"; then
+		g_fail "fio verification errors"
+	fi
+}
+
 # g_ext4_roundtrip DEV NFILES: mkfs.ext4, an 8 MiB file and NFILES small
 # ones, unmount, e2fsck -fn clean, remount read-only and compare every file.
 # 1 when DEV could not be mounted (the rest is moot).

@@ -271,6 +271,17 @@ vus_finish() {
 	exit 1
 }
 
+# vus_host_fsck IMAGE: e2fsck -fn of a backing file once the daemon is
+# stopped, so that the guest's view of the filesystem is checked from outside.
+vus_host_fsck() {
+	if e2fsck -fn "$1" >"$VUS_TMP/fsck.out" 2>&1; then
+		vus_log "host e2fsck -fn of the backing file: clean"
+	else
+		vus_fail "host e2fsck -fn of the backing file reports problems"
+		cat "$VUS_TMP/fsck.out" >&2
+	fi
+}
+
 # Skip a test that needs the real daemon when running on the QEMU backend.
 vus_require_daemon() {
 	[ "$VUS_BACKEND" = daemon ] || vus_skip "needs the vhost-user-scsi daemon (backend is $VUS_BACKEND)"

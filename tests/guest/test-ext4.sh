@@ -17,10 +17,5 @@ truncate -s 64M "$VUS_TMP/file1.img"
 vus_start_backend "type=ram,size=16M,lun=0" "type=file,path=$VUS_TMP/file1.img,lun=$FILE_LUN" &&
 	vus_run_guest test-ext4
 vus_stop_backend
-if e2fsck -fn "$VUS_TMP/file1.img" >"$VUS_TMP/fsck.out" 2>&1; then
-	vus_log "host e2fsck -fn of the backing file: clean"
-else
-	vus_fail "host e2fsck -fn of the backing file reports problems"
-	cat "$VUS_TMP/fsck.out" >&2
-fi
+vus_host_fsck "$VUS_TMP/file1.img"
 vus_finish

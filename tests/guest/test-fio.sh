@@ -13,32 +13,7 @@ if [ "$1" = guest ]; then
 	# means num_queues=2 reached the guest driver.
 	g_expect_eq "hardware queues of $ram" "$(ls /sys/block/${ram#/dev/}/mq | wc -l)" $QUEUES
 	# Two jobs per disk on two vCPUs: both virtqueues carry requests.
-	# Each job owns a 12 MiB slice so verification never sees a block
-	# written by a sibling job.
-	cat >/tmp/verify.fio <<-JOB
-		[global]
-		ioengine=libaio
-		direct=1
-		iodepth=32
-		rw=randwrite
-		bsrange=4k-64k
-		size=12M
-		numjobs=2
-		offset_increment=12M
-		verify=crc32c
-		verify_fatal=1
-		verify_dump=0
-		group_reporting=1
-		[ram]
-		filename=$ram
-		[file]
-		filename=$file
-	JOB
-	g_run fio --output-format=normal /tmp/verify.fio || g_fail "fio exit status"
-	g_grep "fio reported no errors" "err= *0" "$G_OUT"
-	if grep -q -E "verify: bad|bad magic|crc32c: verify failed" "$G_OUT"; then
-		g_fail "fio verification errors"
-	fi
+	g_fio_verify 32 4k-64k "$ram" "$file"
 	g_done
 fi
 

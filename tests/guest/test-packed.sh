@@ -21,28 +21,7 @@ if [ "$1" = guest ]; then
 	ram=$(g_disk_of_lun 0) || g_fail "no disk for LUN 0"
 	sd=$(g_disk_of_lun $FILE_LUN) || { g_fail "no disk for LUN $FILE_LUN"; g_done; }
 	g_expect_eq "hardware queues of $ram" "$(ls /sys/block/${ram#/dev/}/mq | wc -l)" $QUEUES
-	cat >/tmp/verify.fio <<-JOB
-		[global]
-		ioengine=libaio
-		direct=1
-		iodepth=64
-		rw=randwrite
-		bsrange=4k-128k
-		size=12M
-		numjobs=2
-		offset_increment=12M
-		verify=crc32c
-		verify_fatal=1
-		verify_dump=0
-		group_reporting=1
-		[ram]
-		filename=$ram
-	JOB
-	g_run fio --output-format=normal /tmp/verify.fio || g_fail "fio exit status"
-	g_grep "fio reported no errors" "err= *0" "$G_OUT"
-	if grep -q -E "verify: bad|bad magic|crc32c: verify failed" "$G_OUT"; then
-		g_fail "fio verification errors"
-	fi
+	g_fio_verify 64 4k-128k "$ram"
 
 	g_ext4_roundtrip "$sd" 100
 	g_done
@@ -56,10 +35,5 @@ VUS_DEV_PROPS=packed=on vus_start_backend --threads $THREADS --queues $QUEUES \
 	"type=ram,size=32M,lun=0" "type=file,path=$VUS_TMP/file1.img,lun=$FILE_LUN" &&
 	vus_run_guest test-packed
 vus_stop_backend
-if e2fsck -fn "$VUS_TMP/file1.img" >"$VUS_TMP/fsck.out" 2>&1; then
-	vus_log "host e2fsck -fn of the backing file: clean"
-else
-	vus_fail "host e2fsck -fn of the backing file reports problems"
-	cat "$VUS_TMP/fsck.out" >&2
-fi
+vus_host_fsck "$VUS_TMP/file1.img"
 vus_finish

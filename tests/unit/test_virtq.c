@@ -20,18 +20,11 @@
 #include "vhost/vu_inflight.h"
 #include "virtq/virtio_ring.h"
 #include "virtq/virtq.h"
+#include "virtq_fixture.h"
 
 #define NUM       8
-#define A_SIZE    0x40000ull /* region A: gpa [0, A_SIZE) */
-#define B_SIZE    0x10000ull /* region B: right after A; then unmapped */
-#define HOLE_GPA  (A_SIZE + B_SIZE)
-#define UVA_A     0x7f0000000000ull
-#define UVA_B     0x7f1000000000ull
-#define DESC_GPA  0x0
 #define AVAIL_GPA 0x1000
 #define USED_GPA  0x2000
-#define TABLE_GPA 0x3000 /* an indirect table */
-#define DATA_GPA  0x10000
 
 struct fx {
     struct vu_mem_table mem;
@@ -46,9 +39,7 @@ struct fx {
 
 static void *g(struct fx *f, uint64_t gpa)
 {
-    void *p = vu_mem_gpa_to_host(&f->mem, gpa, 1);
-    assert_non_null(p);
-    return p;
+    return vqfx_host(&f->mem, gpa);
 }
 
 static void set_desc(struct vring_desc_le *table, unsigned i, uint64_t addr, uint32_t len,
@@ -71,11 +62,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    int fd = memfd_create("virtq_test", MFD_CLOEXEC);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, A_SIZE + B_SIZE), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, 0, A_SIZE, UVA_A, 0, dup(fd)), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, A_SIZE, B_SIZE, UVA_B, A_SIZE, fd), 0);
+    vqfx_mem_init(&f->mem, "virtq_test");
 
     f->desc = g(f, DESC_GPA);
     f->avail = g(f, AVAIL_GPA);
@@ -95,10 +82,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->vq.call_fd >= 0)
-        close(f->vq.call_fd);
-    free(f->vq.inflight);
-    vu_mem_table_clear(&f->mem);
+    vqfx_release(&f->vq, &f->mem);
     free(f);
     return 0;
 }
@@ -178,6 +162,30 @@ static void test_set_addr_checks(void **state)
     assert_false(virtq_enable_notify(&vq));
     virtq_disable_notify(&vq);
     assert_int_equal(le16toh(f->used->idx), 5);
+}
+
+/*
+ * Dropping the rings leaves no pointer of either layout, so a ring that
+ * changes layout keeps none of the old one; mem stays for the dirty log.
+ */
+static void test_forget_rings(void **state)
+{
+    struct fx *f = *state;
+    int dummy;
+
+    f->vq.pdesc = (void *)&dummy;
+    f->vq.driver_event = (void *)&dummy;
+    f->vq.device_event = (void *)&dummy;
+    virtq_forget_rings(&f->vq);
+    assert_null(f->vq.desc);
+    assert_null(f->vq.avail);
+    assert_null(f->vq.used);
+    assert_null(f->vq.pdesc);
+    assert_null(f->vq.driver_event);
+    assert_null(f->vq.device_event);
+    assert_ptr_equal(f->vq.mem, &f->mem);
+    assert_int_equal(virtq_pop(&f->vq, &f->elem), 0);
+    assert_false(virtq_avail_pending(&f->vq));
 }
 
 static void test_empty_and_simple_chain(void **state)
@@ -665,6 +673,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_set_addr_checks),
+        T(test_forget_rings),
         T(test_empty_and_simple_chain),
         T(test_index_wraparound),
         T(test_full_ring_is_not_broken),

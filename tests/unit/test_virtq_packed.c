@@ -23,18 +23,11 @@
 #include "vhost/vu_inflight.h"
 #include "virtq/virtio_ring.h"
 #include "virtq/virtq.h"
+#include "virtq_fixture.h"
 
-#define NUM       8
-#define A_SIZE    0x40000ull
-#define B_SIZE    0x10000ull
-#define HOLE_GPA  (A_SIZE + B_SIZE)
-#define UVA_A     0x7f0000000000ull
-#define UVA_B     0x7f1000000000ull
-#define DESC_GPA  0x0
-#define DRV_GPA   0x1000 /* driver event suppression */
-#define DEV_GPA   0x1010 /* device event suppression */
-#define TABLE_GPA 0x3000
-#define DATA_GPA  0x10000
+#define NUM     8
+#define DRV_GPA 0x1000 /* driver event suppression */
+#define DEV_GPA 0x1010 /* device event suppression */
 
 #define F_AVAIL VRING_PACKED_DESC_F_AVAIL
 #define F_USED  VRING_PACKED_DESC_F_USED
@@ -60,9 +53,7 @@ struct fx {
 
 static void *g(struct fx *f, uint64_t gpa)
 {
-    void *p = vu_mem_gpa_to_host(&f->mem, gpa, 1);
-    assert_non_null(p);
-    return p;
+    return vqfx_host(&f->mem, gpa);
 }
 
 /* (Re)start the ring of size num with the given features, both wrap counters at 1. */
@@ -92,11 +83,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    int fd = memfd_create("virtq_packed_test", MFD_CLOEXEC);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, A_SIZE + B_SIZE), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, 0, A_SIZE, UVA_A, 0, dup(fd)), 0);
-    assert_int_equal(vu_mem_add_region(&f->mem, A_SIZE, B_SIZE, UVA_B, A_SIZE, fd), 0);
+    vqfx_mem_init(&f->mem, "virtq_packed_test");
     f->desc = g(f, DESC_GPA);
     f->drv = g(f, DRV_GPA);
     f->dev = g(f, DEV_GPA);
@@ -111,11 +98,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->vq.call_fd >= 0)
-        close(f->vq.call_fd);
-    free(f->vq.inflight);
-    virtq_release(&f->vq);
-    vu_mem_table_clear(&f->mem);
+    vqfx_release(&f->vq, &f->mem);
     free(f);
     return 0;
 }
@@ -192,6 +175,19 @@ static void expect_used(struct fx *f, uint16_t want_id, uint32_t want_len)
     assert_int_equal(id, want_id);
     assert_int_equal(len, want_len);
     assert_int_equal(!!(flags & VRING_DESC_F_WRITE), want_len > 0);
+}
+
+/* segs as buffer id fail that request only: no buffers, and it is completed empty. */
+static void expect_bad(struct fx *f, const struct seg *segs, unsigned n, uint16_t id)
+{
+    post(f, segs, n, id);
+    f->elem.out_num = 99;
+    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
+    assert_int_equal(f->elem.head, id);
+    assert_int_equal(f->elem.out_num + f->elem.in_num, 0);
+    assert_false(f->vq.broken);
+    virtq_push(&f->vq, id, 0);
+    expect_used(f, id, 0);
 }
 
 static uint64_t calls(struct fx *f)
@@ -377,47 +373,25 @@ static void test_indirect(void **state)
         { A_SIZE + B_SIZE - 16, 32, VRING_DESC_F_INDIRECT }, /* runs off the end */
         { TABLE_GPA, 16u * (VIRTQ_MAX_SIZE + 1), VRING_DESC_F_INDIRECT }, /* too long */
     };
-    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        post(f, &bad[i], 1, 1);
-        assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-        assert_int_equal(f->elem.head, 1);
-        assert_int_equal(f->elem.out_num + f->elem.in_num, 0);
-        virtq_push(&f->vq, 1, 0);
-        expect_used(f, 1, 0);
-    }
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_bad(f, &bad[i], 1, 1);
     /* A table entry outside memory, or a readable one after a writable one. */
     t[0].addr = htole64(HOLE_GPA);
-    post(f, &ind, 1, 2);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-    virtq_push(&f->vq, 2, 0);
-    expect_used(f, 2, 0);
+    expect_bad(f, &ind, 1, 2);
     t[0].addr = htole64(DATA_GPA);
     t[0].flags = htole16(VRING_DESC_F_WRITE);
-    post(f, &ind, 1, 2);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-    virtq_push(&f->vq, 2, 0);
-    expect_used(f, 2, 0);
+    expect_bad(f, &ind, 1, 2);
     t[0].flags = 0;
 
     /* An indirect descriptor in a chain: the chain is still delimited and skipped whole. */
     const struct seg chained[] = { { DATA_GPA, 8, 0 }, { TABLE_GPA, 48, VRING_DESC_F_INDIRECT } };
-    post(f, chained, 2, 4);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-    assert_int_equal(f->elem.head, 4);
-    virtq_push(&f->vq, 4, 0);
-    expect_used(f, 4, 0);
+    expect_bad(f, chained, 2, 4);
     const struct seg first[] = { { TABLE_GPA, 48, VRING_DESC_F_INDIRECT }, { DATA_GPA, 8, 0 } };
-    post(f, first, 2, 4);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-    virtq_push(&f->vq, 4, 0);
-    expect_used(f, 4, 0);
+    expect_bad(f, first, 2, 4);
 
     /* Without the feature an indirect descriptor is a bad request. */
     start_ring(f, NUM, false, false);
-    post(f, &ind, 1, 0);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-    virtq_push(&f->vq, 0, 0);
-    expect_used(f, 0, 0);
+    expect_bad(f, &ind, 1, 0);
     const struct seg ok = { DATA_GPA, 8, VRING_DESC_F_WRITE };
     post(f, &ok, 1, 0);
     assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
@@ -436,15 +410,7 @@ static void test_bad_requests(void **state)
     const struct seg ok[] = { { DATA_GPA, 8, 0 }, { DATA_GPA + 8, 8, VRING_DESC_F_WRITE } };
 
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        post(f, bad[i], 2, 6);
-        f->elem.out_num = 99;
-        assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
-        assert_int_equal(f->elem.head, 6);
-        assert_int_equal(f->elem.out_num, 0);
-        assert_int_equal(f->elem.in_num, 0);
-        assert_false(f->vq.broken);
-        virtq_push(&f->vq, 6, 0);
-        expect_used(f, 6, 0);
+        expect_bad(f, bad[i], 2, 6);
         post(f, ok, 2, 7);
         assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
         virtq_push(&f->vq, 7, 8);
@@ -456,11 +422,8 @@ static void test_bad_requests(void **state)
     for (unsigned i = 0; i < 8; i++)
         many[i] = (struct seg){ DATA_GPA + 16 * i, 8, 0 };
     f->elem.iov_max = 7;
-    post(f, many, 8, 2);
-    assert_int_equal(virtq_pop(&f->vq, &f->elem), -EBADMSG);
+    expect_bad(f, many, 8, 2);
     f->elem.iov_max = 64;
-    virtq_push(&f->vq, 2, 0);
-    expect_used(f, 2, 0);
 }
 
 /* A structural violation: the ring stops, nothing is taken, and it stays stopped. */
@@ -575,22 +538,24 @@ static void cycle(struct fx *f)
     assert_true(get_used(f, &id, &len, &fl));
 }
 
+/* One cycle, then the notification: want_calls interrupts, 0 or 1. */
+static void cycle_notify(struct fx *f, uint64_t want_calls)
+{
+    cycle(f);
+    virtq_notify(&f->vq);
+    assert_int_equal(calls(f), want_calls);
+}
+
 static void test_driver_event_suppression(void **state)
 {
     struct fx *f = *state;
 
     /* Without EVENT_IDX: ENABLE and DISABLE; DESC is not the driver's to use, so signal. */
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    cycle_notify(f, 1);
     set_driver_event(f, VRING_PACKED_EVENT_DISABLE, 0, true);
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
+    cycle_notify(f, 0);
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 7, false);
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    cycle_notify(f, 1);
 
     /*
      * EVENT_IDX: signal when a used descriptor is written at (or skips over)
@@ -598,40 +563,25 @@ static void test_driver_event_suppression(void **state)
      */
     start_ring(f, NUM, true, true);
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 2, true);
-    cycle(f); /* position 0 */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
-    cycle(f); /* 1 */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
-    cycle(f); /* 2: the event */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    cycle_notify(f, 0); /* position 0 */
+    cycle_notify(f, 0); /* 1 */
+    cycle_notify(f, 1); /* 2: the event */
     /* Nothing new pushed: no signal, even with the event still at 2. */
     virtq_notify(&f->vq);
     assert_int_equal(calls(f), 0);
 
     /* An event in the next lap (wrap 0) at position 1: crossed only after wrapping. */
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 1, false);
-    for (unsigned i = 3; i < NUM; i++) {
-        cycle(f);
-        virtq_notify(&f->vq);
-        assert_int_equal(calls(f), 0);
-    }
-    cycle(f); /* position 0 of lap 2 */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
-    cycle(f); /* position 1 of lap 2 */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    for (unsigned i = 3; i < NUM; i++)
+        cycle_notify(f, 0);
+    cycle_notify(f, 0); /* position 0 of lap 2 */
+    cycle_notify(f, 1); /* position 1 of lap 2 */
 
     /* Several pushes in one batch: the event inside the window signals once. */
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 3, false);
-    cycle(f); /* 2 */
-    cycle(f); /* 3 */
-    cycle(f); /* 4 */
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    cycle(f);           /* 2 */
+    cycle(f);           /* 3 */
+    cycle_notify(f, 1); /* 4 */
     /* A chain that skips over the event position signals too. */
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 6, false);
     const struct seg three[] = { { DATA_GPA, 8, 0 }, { DATA_GPA, 8, 0 }, { DATA_GPA, 8, 0 } };
@@ -642,21 +592,15 @@ static void test_driver_event_suppression(void **state)
     assert_int_equal(calls(f), 1);
     /* An event already passed (previous lap) does not signal; an offset past the ring does. */
     set_driver_event(f, VRING_PACKED_EVENT_DESC, 4, false);
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
+    cycle_notify(f, 0);
     set_driver_event(f, VRING_PACKED_EVENT_DESC, NUM, true);
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 1);
+    cycle_notify(f, 1);
     /* ENABLE and DISABLE still mean what they say with EVENT_IDX. */
     set_driver_event(f, VRING_PACKED_EVENT_ENABLE, 0, true);
     virtq_notify(&f->vq);
     assert_int_equal(calls(f), 1);
     set_driver_event(f, VRING_PACKED_EVENT_DISABLE, 0, true);
-    cycle(f);
-    virtq_notify(&f->vq);
-    assert_int_equal(calls(f), 0);
+    cycle_notify(f, 0);
 }
 
 static void test_device_event_suppression(void **state)

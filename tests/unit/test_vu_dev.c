@@ -145,30 +145,50 @@ static void test_vring_out_of_range(void **state)
     assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 0);
 }
 
-/* A full ring set-up: memory, addresses, base, kick, enable; then stop. */
-static void test_ring_lifecycle(void **state)
+/* What QEMU negotiates: PROTO, then features with VHOST_USER_F_PROTOCOL_FEATURES. */
+static void negotiate(uint64_t features)
+{
+    uint64_t f = PROTO;
+
+    assert_int_equal(handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1), 0);
+    f = features | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+}
+
+/*
+ * 1 MiB of guest memory at gpa 0 and frontend address 0x7f0000000000.  mt is
+ * left as sent and the memfd returned, for tests that send them again.
+ */
+static int set_guest_memory(struct vu_mem_table_msg *mt)
 {
     const size_t memsz = 1 << 20;
     int memfd = memfd_create("guest", 0);
+
+    assert_true(memfd >= 0);
+    assert_int_equal(ftruncate(memfd, memsz), 0);
+    memset(mt, 0, sizeof(*mt));
+    mt->nregions = 1;
+    mt->regions[0] =
+        (struct vu_mem_region_desc){ .gpa = 0, .size = memsz, .uva = 0x7f0000000000ULL };
+    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, mt, sizeof(*mt), memfd), 0);
+    assert_int_equal(dev.mem.nregions, 1);
+    return memfd;
+}
+
+/* A full ring set-up: memory, addresses, base, kick, enable; then stop. */
+static void test_ring_lifecycle(void **state)
+{
+    int memfd;
     int kick = eventfd(0, 0);
-    uint64_t f = PROTO;
     struct vu_mem_table_msg mt;
     struct vu_vring_state st;
     struct vu_vring_addr addr;
     struct vu_msg r;
 
     (void)state;
-    assert_int_equal(ftruncate(memfd, memsz), 0);
-    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
-    f = FEATURES | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-    handle(VU_SET_FEATURES, 0, &f, 8, -1);
+    negotiate(FEATURES);
 
-    memset(&mt, 0, sizeof(mt));
-    mt.nregions = 1;
-    mt.regions[0] =
-        (struct vu_mem_region_desc){ .gpa = 0, .size = memsz, .uva = 0x7f0000000000ULL };
-    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
-    assert_int_equal(dev.mem.nregions, 1);
+    memfd = set_guest_memory(&mt);
 
     st = (struct vu_vring_state){ .index = 2, .num = 64 };
     handle(VU_SET_VRING_NUM, 0, &st, sizeof(st), -1);
@@ -386,9 +406,8 @@ static int setup_packed(void **state)
  */
 static void test_packed_layout(void **state)
 {
-    const size_t memsz = 1 << 20;
-    int memfd = memfd_create("guest", 0);
-    uint64_t f = PROTO;
+    int memfd;
+    uint64_t f;
     struct vu_inflight_msg in = { .num_queues = 4, .queue_size = 48 };
     struct vu_mem_table_msg mt;
     struct vu_vring_state st;
@@ -396,10 +415,7 @@ static void test_packed_layout(void **state)
     struct vu_msg r;
 
     (void)state;
-    assert_int_equal(ftruncate(memfd, memsz), 0);
-    handle(VU_SET_PROTOCOL_FEATURES, 0, &f, 8, -1);
-    f = FEATURES | (1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-    assert_int_equal(handle(VU_SET_FEATURES, 0, &f, 8, -1), 0);
+    negotiate(FEATURES | (1ULL << VIRTIO_F_RING_PACKED));
     assert_true(dev.vrings[2].vq.packed);
 
     assert_int_equal(handle(VU_GET_INFLIGHT_FD, 0, &in, sizeof(in), -1), 0);
@@ -407,11 +423,7 @@ static void test_packed_layout(void **state)
     assert_int_equal(r.nfds, 0);
     assert_int_equal(r.payload.inflight.mmap_size, 0);
 
-    memset(&mt, 0, sizeof(mt));
-    mt.nregions = 1;
-    mt.regions[0] =
-        (struct vu_mem_region_desc){ .gpa = 0, .size = memsz, .uva = 0x7f0000000000ULL };
-    assert_int_equal(handle(VU_SET_MEM_TABLE, 0, &mt, sizeof(mt), memfd), 0);
+    memfd = set_guest_memory(&mt);
     st = (struct vu_vring_state){ .index = 2, .num = 48 };
     assert_int_equal(handle(VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY, &st, sizeof(st), -1), 0);
     assert_int_equal(read_reply_u64(VU_SET_VRING_NUM), 0);
