@@ -34,37 +34,13 @@ HZ=$(getconf CLK_TCK)
 LUN_MIB=$(($(numfmt --from=iec "$LUN_SIZE") >> 20))
 
 mkdir -p "$OUT/fio"
-WORK=$(mktemp -d /tmp/vus-large.XXXXXX)
-DPID=""
-cleanup() {
-	local p
-	for p in $DPID; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-logged() {
-	printf '%q ' "$@" >>"$CMDS"
-	echo >>"$CMDS"
-}
-
-ticks() {
-	local f
-	read -r -a f <"/proc/$1/stat"
-	echo $((f[13] + f[14]))
-}
+PART=large
+# shellcheck source=bench/point-lib.sh
+. "$ROOT/bench/point-lib.sh"
 
 {
-	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "runtime=$RUNTIME"
-	echo "runs=$RUNS"
+	part_env
 	echo "qd=$QD"
-	echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-	echo "dirty_files=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
 } >"$OUT/large.env"
 
 echo "rw,bs,qd,run,mib_s,cpu_s,mib,cpu_us_per_mib" >"$CSV"

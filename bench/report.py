@@ -464,7 +464,7 @@ def main():
                     w(f"| {names[be]} | {qd} | {fmt_iops(mean(rs, 'iops'))} | {mean(rs, 'lat_mean_us'):.0f} | "
                       f"{mean(rs, 'cpu_us_per_io'):.1f} |")
         w("")
-        label = {"ours-irq": "itself in interrupt mode (--poll-us 0)"}
+        against = {"ours-irq": "itself in interrupt mode (--poll-us 0)"}
         for qd in gqds:
             o = g.get(("ours", qd))
             if not o:
@@ -475,7 +475,7 @@ def main():
                 if rs:
                     parts.append(f"{mean(o, 'iops') / mean(rs, 'iops'):.2f}x the IOPS and "
                                  f"{mean(o, 'cpu_us_per_io') / mean(rs, 'cpu_us_per_io'):.2f}x the CPU per I/O "
-                                 f"of {label.get(be, be)}" if mean(rs, 'cpu_us_per_io')
+                                 f"of {against.get(be, be)}" if mean(rs, 'cpu_us_per_io')
                                  else f"{be}: no CPU figure")
             w(f"- QD{qd}: ours has " + "; ".join(parts) + ".")
         w("")

@@ -25,36 +25,11 @@ CMDS=$OUT/commands.log
 HZ=$(getconf CLK_TCK)
 
 mkdir -p "$OUT/fio"
-WORK=$(mktemp -d /tmp/vus-scaling.XXXXXX)
-DPID=""
-cleanup() {
-	if [ -n "$DPID" ]; then
-		kill "$DPID" 2>/dev/null || true
-		wait "$DPID" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+PART=scaling
+# shellcheck source=bench/point-lib.sh
+. "$ROOT/bench/point-lib.sh"
 
-logged() {
-	printf '%q ' "$@" >>"$CMDS"
-	echo >>"$CMDS"
-}
-
-ticks() {
-	local f
-	read -r -a f <"/proc/$1/stat"
-	echo $((f[13] + f[14]))
-}
-
-{
-	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "runtime=$RUNTIME"
-	echo "runs=$RUNS"
-	echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-	echo "dirty_files=$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
-} >"$OUT/scaling.env"
+part_env >"$OUT/scaling.env"
 echo "threads,rw,bs,qd,queues,run,iops,mib_s,cpu_s,ios,cpu_us_per_io" >"$CSV"
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
