@@ -33,14 +33,6 @@ struct vscsi_queue;
 #define VSCSI_SIGNAL_BATCH 16
 
 /*
- * ... or sooner, once the requests completed since the last signal moved this
- * many bytes: a batch of large inline copies (64 KiB takes ~4 us) would keep
- * the guest waiting, then resubmitting while we sleep; signalled early, it
- * refills the ring while we still copy.
- */
-#define VSCSI_SIGNAL_BYTES (128u * 1024)
-
-/*
  * Requests a queue takes per call before it lets its worker look at other
  * queues and at pause requests.  A guest that refills its ring as fast as
  * inline-completing LUNs (ram, null) empty it would otherwise keep the
@@ -75,7 +67,6 @@ struct vscsi_queue {
     unsigned inflight;
     struct vscsi_tmf_set *tmfs; /* where aborted tasks report (the control queue's) */
     bool need_notify;           /* pushed since the last virtq_notify */
-    uint32_t unsignalled_bytes; /* data moved by what was pushed since then */
     bool starved;               /* stopped taking requests for lack of free slots */
     bool more;                  /* stopped taking requests at the budget: come back */
     bool accepting;             /* false while the worker drains for a pause */

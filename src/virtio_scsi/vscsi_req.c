@@ -37,7 +37,6 @@ int vscsi_queue_alloc(struct vscsi_queue *q, unsigned nreqs)
     q->inflight = 0;
     atomic_init(&q->suspending, false);
     q->need_notify = false;
-    q->unsignalled_bytes = 0;
     q->starved = false;
     q->more = false;
     q->accepting = true;
@@ -83,7 +82,6 @@ static void signal_pushed(struct vscsi_queue *q)
 {
     if (q->need_notify) {
         q->need_notify = false;
-        q->unsignalled_bytes = 0;
         virtq_notify(q->vq);
     }
 }
@@ -178,8 +176,6 @@ static void req_done(struct scsi_task *task)
                           : len);
     virtq_push(q->vq, r->elem.head, len);
     q->need_notify = true;
-    q->unsignalled_bytes +=
-        (uint32_t)(task->iov_len < VSCSI_SIGNAL_BYTES ? task->iov_len : VSCSI_SIGNAL_BYTES);
     /* Only now that the guest can see the response may the TMFs that wait for it answer. */
     if (aborted)
         vscsi_tmf_victims_done(q->tmfs, aborted);
@@ -292,7 +288,7 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
          * meanwhile: tell it every so often.  Not after each one: a signal
          * costs a syscall here and a wakeup there.
          */
-        if (++taken % VSCSI_SIGNAL_BATCH == 0 || q->unsignalled_bytes >= VSCSI_SIGNAL_BYTES)
+        if (++taken % VSCSI_SIGNAL_BATCH == 0)
             signal_pushed(q);
     }
     /* Completions free slots; vscsi_queue_flush comes back here. */

@@ -440,41 +440,6 @@ static void test_long_batch_signalled_as_it_goes(void **state)
 }
 
 /*
- * Large inline reads are signalled by the bytes they moved, long before
- * VSCSI_SIGNAL_BATCH of them: each takes microseconds to copy, and the guest
- * should refill the ring meanwhile rather than wait for the whole batch.
- */
-static void test_large_batch_signalled_by_bytes(void **state)
-{
-    enum { N = 6, LEN = VSCSI_SIGNAL_BYTES / 2 };
-    struct fx *f = *state;
-    uint8_t cdb[10];
-    static struct preq p[N];
-
-    regrow(f, 128, false);
-    cdb_rw10(cdb, 0x28, 0, LEN / BS);
-    for (unsigned i = 0; i < N; i++) {
-        preq_cmd(f, &p[i], LUN_0_0, i, cdb, 10, NULL, 0, LEN);
-        preq_post(f, &p[i], false);
-    }
-    vscsi_queue_process(&f->q);
-    assert_int_equal(rh_used_pending(&f->r), N);
-    /* One signal per two requests, none left for the end of the batch. */
-    assert_int_equal(rh_calls(&f->r), N / 2);
-    vscsi_queue_flush(&f->q);
-    assert_int_equal(rh_calls(&f->r), 0);
-
-    /* A small request after them starts a new count: no signal of its own. */
-    cdb_rw10(cdb, 0x28, 0, 1);
-    preq_cmd(f, &p[0], LUN_0_0, N, cdb, 10, NULL, 0, BS);
-    preq_post(f, &p[0], false);
-    vscsi_queue_process(&f->q);
-    assert_int_equal(rh_calls(&f->r), 0);
-    vscsi_queue_flush(&f->q);
-    assert_int_equal(rh_calls(&f->r), 1);
-}
-
-/*
  * Polling takes requests with kicks left off (both notification styles);
  * vscsi_queue_process, before the worker sleeps, turns them back on.
  */
@@ -526,7 +491,6 @@ int main(void)
         T(test_starvation_and_flush),
         T(test_one_call_per_batch),
         T(test_long_batch_signalled_as_it_goes),
-        T(test_large_batch_signalled_by_bytes),
         T(test_poll_keeps_kicks_off),
     };
 #undef T
