@@ -390,8 +390,9 @@ def main():
                     f"daemon CPU per I/O against {mean(b, 'cpu_us_per_io'):.2f} for null (the 4 KiB copy "
                     f"between guest memory and a {meta.get('lun_size')} RAM disk at random offsets: the data "
                     f"comes from DRAM, far bigger than any cache); the daemon used {mean(a, 'cpu_s') / rt:.2f} "
-                    f"CPUs during the ram run and {mean(b, 'cpu_s') / rt:.2f} during the null run, with fio's "
-                    f"{q} thread(s) on the same {meta.get('cpus')} CPUs.{fl}")
+                    f"CPUs during the ram run and {mean(b, 'cpu_s') / rt:.2f} during the null run, "
+                    + ("with fio on a CPU of its own." if meta.get("pinned") == "1" else
+                       f"with fio's {q} thread(s) on the same {meta.get('cpus')} CPUs.") + fl)
     for (rw, bs), by_t in sorted(scaling.items()):
         if 1 in by_t and 2 in by_t and mean(by_t[2], "iops") / mean(by_t[1], "iops") < 1.8:
             c1, c2 = mean(by_t[1], "cpu_s") / rt, mean(by_t[2], "cpu_s") / rt
