@@ -15,8 +15,9 @@
 #                      -> docs/benchmarks-remote.md (bench/remote.sh, ~20 min;
 #                      BENCH_REMOTE_* variables pass through)
 #
-# Needs a quiet machine for numbers that mean anything: fio, the daemon and
-# tgt share the CPUs. Variables of bench/run.sh (BENCH_*) pass through.
+# Needs a quiet machine for numbers that mean anything: the backend runs on
+# CPU 0 and fio on CPU 1 (BENCH_PIN), nothing else should. Variables of
+# bench/run.sh (BENCH_*) pass through.
 
 BENCH_MCOUNT := build/bench/malloc_count.so
 
