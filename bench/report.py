@@ -71,13 +71,18 @@ def cfg_name(impl, lun, q, t):
     return f"ours {lun} {q}q/{t}t"
 
 
+def copy_floor_fields(line):
+    """One bench/copy_floor line as {field: value}."""
+    return dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
+
+
 def read_copy_floor(path):
     """bench/copy_floor's lines: {'4k': ns, 'thp': ns} per 4 KiB copy."""
     floor = {}
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
-                kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
+                kv = copy_floor_fields(line)
                 if "pages" in kv and "ns_per_copy" in kv:
                     floor[kv["pages"]] = float(kv["ns_per_copy"])
     return floor
@@ -104,7 +109,7 @@ def load_large(results):
             rows[(r["rw"], r["bs"])].append(r)
     with open(os.path.join(results, "large_floor.txt")) as f:
         for line in f:
-            kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
+            kv = copy_floor_fields(line)
             bs = kv["bs"]
             # fio's spelling of the block size, as large.csv has it.
             name = f"{int(bs) >> 20}m" if int(bs) >= 1 << 20 else f"{int(bs) >> 10}k"
@@ -234,7 +239,7 @@ def main():
                   f"{(ca / cb if cb else 0):.2f} |")
         w("")
 
-    ours1 = ("ours", "ram", 1, 1)
+    ours1, null1 = ("ours", "ram", 1, 1), ("ours", "null", 1, 1)
     compare("Ours vs QEMU's contrib/vhost-user-scsi",
             "Same engine, same run, one queue each; ours is the ram LUN with 1 queue/1 thread, contrib forwards "
             "every command synchronously over iSCSI to tgt on 127.0.0.1 (RAM-backed file in /dev/shm). "
@@ -337,7 +342,7 @@ def main():
     w("| target | measured | verdict |")
     w("|---|---|---|")
     for rw in rws:
-        a, b = get(ours1, rw, 32), get(("ours", "null", 1, 1), rw, 32)
+        a, b = get(ours1, rw, 32), get(null1, rw, 32)
         if a and b:
             r = mean(a, "iops") / mean(b, "iops")
             w(f"| ram >= 0.8x null, {rw} QD32, 1q/1t | {r:.2f}x | {verdict(r, 0.8)} |")
@@ -374,25 +379,24 @@ def main():
     notes = []
     rt = float(meta.get("runtime", "1") or 1)
     for rw in rws:
-        for q, t in ((1, 1),):
-            a, b = get(("ours", "ram", q, t), rw, 32), get(("ours", "null", q, t), rw, 32)
-            if a and b and mean(a, "iops") / mean(b, "iops") < 0.8:
-                fl = ""
-                if floor:
-                    fl = (f" `bench/copy_floor` measures that copy alone, outside the daemon, on this machine: "
-                          f"{floor.get('thp', 0):.0f} ns with transparent huge pages (as the ram backend maps "
-                          f"its disk), {floor.get('4k', 0):.0f} ns with 4 KiB pages, i.e. "
-                          f"{100 * floor.get('thp', 0) / 1000 / mean(b, 'cpu_us_per_io'):.0f}% of the null "
-                          f"LUN's whole per-I/O cost. A ram LUN at 0.8x the null LUN's IOPS would need the copy "
-                          f"to cost at most a quarter of that per-I/O cost.")
-                notes.append(
-                    f"ram vs null, {rw} QD32 {q}q/{t}t: the ram LUN costs {mean(a, 'cpu_us_per_io'):.2f} us of "
-                    f"daemon CPU per I/O against {mean(b, 'cpu_us_per_io'):.2f} for null (the 4 KiB copy "
-                    f"between guest memory and a {meta.get('lun_size')} RAM disk at random offsets: the data "
-                    f"comes from DRAM, far bigger than any cache); the daemon used {mean(a, 'cpu_s') / rt:.2f} "
-                    f"CPUs during the ram run and {mean(b, 'cpu_s') / rt:.2f} during the null run, "
-                    + ("with fio on a CPU of its own." if meta.get("pinned") == "1" else
-                       f"with fio's {q} thread(s) on the same {meta.get('cpus')} CPUs.") + fl)
+        a, b = get(ours1, rw, 32), get(null1, rw, 32)
+        if a and b and mean(a, "iops") / mean(b, "iops") < 0.8:
+            fl = ""
+            if floor:
+                fl = (f" `bench/copy_floor` measures that copy alone, outside the daemon, on this machine: "
+                      f"{floor.get('thp', 0):.0f} ns with transparent huge pages (as the ram backend maps "
+                      f"its disk), {floor.get('4k', 0):.0f} ns with 4 KiB pages, i.e. "
+                      f"{100 * floor.get('thp', 0) / 1000 / mean(b, 'cpu_us_per_io'):.0f}% of the null "
+                      f"LUN's whole per-I/O cost. A ram LUN at 0.8x the null LUN's IOPS would need the copy "
+                      f"to cost at most a quarter of that per-I/O cost.")
+            notes.append(
+                f"ram vs null, {rw} QD32 1q/1t: the ram LUN costs {mean(a, 'cpu_us_per_io'):.2f} us of "
+                f"daemon CPU per I/O against {mean(b, 'cpu_us_per_io'):.2f} for null (the 4 KiB copy "
+                f"between guest memory and a {meta.get('lun_size')} RAM disk at random offsets: the data "
+                f"comes from DRAM, far bigger than any cache); the daemon used {mean(a, 'cpu_s') / rt:.2f} "
+                f"CPUs during the ram run and {mean(b, 'cpu_s') / rt:.2f} during the null run, "
+                + ("with fio on a CPU of its own." if meta.get("pinned") == "1" else
+                   f"with fio on the same {meta.get('cpus')} CPUs.") + fl)
     for (rw, bs), by_t in sorted(scaling.items()):
         if 1 in by_t and 2 in by_t and mean(by_t[2], "iops") / mean(by_t[1], "iops") < 1.8:
             c1, c2 = mean(by_t[1], "cpu_s") / rt, mean(by_t[2], "cpu_s") / rt
