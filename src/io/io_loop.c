@@ -83,9 +83,21 @@ void io_loop_add_source(struct io_loop *loop, struct io_loop_source *src)
     arm_source(loop, src);
 }
 
+void io_loop_clock_refresh(struct io_loop *loop)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    loop->clock_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 unsigned io_loop_poll_sources(struct io_loop *loop)
 {
     unsigned n = 0;
+
+    /* Sources complete requests from their own rings here, with no CQE that would read the clock.
+     */
+    io_loop_clock_refresh(loop);
 
     for (struct io_loop_source *src = loop->sources; src; src = src->next)
         n += src->poll(src);
@@ -144,6 +156,7 @@ int io_loop_init(struct io_loop *loop, unsigned entries)
     }
     pthread_mutex_init(&loop->post_lock, NULL);
     arm_post(loop);
+    io_loop_clock_refresh(loop);
     return 0;
 }
 
@@ -267,6 +280,9 @@ int io_loop_run_once(struct io_loop *loop, bool wait)
      * one it can, even while the kernel refuses submissions.
      */
     int err = ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN ? ret : 0;
+
+    if (io_uring_cq_ready(&loop->ring))
+        io_loop_clock_refresh(loop);
 
     /*
      * Bounded so that callbacks which keep producing instantly completing

@@ -215,8 +215,9 @@ json_t *lun_stats_to_json(const struct lun_stats_totals *t);
 
 /*
  * The clock for latencies: CLOCK_MONOTONIC in ns.  Through the vDSO this is
- * about 20 ns (docs/testing.md has the measured cost); take it once at
- * submission and once at completion.  Any thread.
+ * about 20 ns (docs/testing.md has the measured cost), ~40 ns here.  The
+ * daemon's workers read it once per batch (io_loop_clock), not per
+ * request; this is for callers without a loop.  Any thread.
  */
 static inline uint64_t lun_stats_now_ns(void)
 {

@@ -110,15 +110,27 @@ static enum lun_op op_of(const struct scsi_task *task)
     return by_kind[scsi_cdb_io_kind(task->cdb)];
 }
 
+/*
+ * The time latencies are measured with: the loop's, read once per batch
+ * (io_loop_clock_refresh); a queue without a loop (unit tests) reads the
+ * clock itself.
+ */
+static uint64_t stats_clock(const struct vscsi_queue *q)
+{
+    return q->loop ? io_loop_clock(q->loop) : lun_stats_now_ns();
+}
+
 static void count(const struct vscsi_queue *q, const struct scsi_task *task, bool aborted,
                   uint64_t moved)
 {
     struct lun_stats *st = task->lun->stats;
     uint8_t status = aborted ? LUN_STATUS_TASK_ABORTED : task->status;
     uint8_t key = scsi_sense_key(task->sense, task->sense_len);
+    uint64_t end = stats_clock(q);
 
+    /* A request started by another thread (start-up, resubmission) may carry a later time. */
     lun_stats_complete(st, q->loop ? q->loop->index : 0, op_of(task), moved,
-                       lun_stats_now_ns() - task->start_ns, status, key);
+                       end > task->start_ns ? end - task->start_ns : 0, status, key);
 }
 
 static void req_done(struct scsi_task *task)
@@ -244,7 +256,7 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     task->done = req_done;
     task->priv = r;
     if (lun->stats)
-        task->start_ns = lun_stats_now_ns();
+        task->start_ns = stats_clock(q);
 
     r->cancel_sent = false;
     atomic_store_explicit(&r->active_tag, task->tag, memory_order_relaxed);
@@ -272,6 +284,9 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
             LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped", q->index);
             return false;
         }
+        /* Once per batch, and only when there is a request: see io_loop_clock_refresh. */
+        if (taken++ == 0 && q->loop)
+            io_loop_clock_refresh(q->loop);
         (*budget)--;
         q->free_list = r->next_free;
         q->inflight++;
@@ -288,7 +303,7 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
          * meanwhile: tell it every so often.  Not after each one: a signal
          * costs a syscall here and a wakeup there.
          */
-        if (++taken % VSCSI_SIGNAL_BATCH == 0)
+        if (taken % VSCSI_SIGNAL_BATCH == 0)
             signal_pushed(q);
     }
     /* Completions free slots; vscsi_queue_flush comes back here. */

@@ -491,9 +491,58 @@ static void test_source_polled_without_signal(void **state)
     close(t.src.fd);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The loop's clock moves only where a batch starts: when completions are
+ * there to run, and when sources are polled; a turn that finds nothing
+ * leaves it, so an idle loop costs no clock reads.
+ */
+static void test_clock_per_batch(void **state)
+{
+    const struct timespec nap = { .tv_sec = 0, .tv_nsec = 2000000 };
+    struct io_loop loop;
+    struct counted_op c = { .op.cb = counted_cb };
+    struct test_source t = { .src.poll = test_source_poll, .loop = &loop };
+    uint64_t before = mono_ns(), seen;
+
+    assert_int_equal(io_loop_init(&loop, 8), 0);
+    assert_true(io_loop_clock(&loop) >= before);
+    assert_true(io_loop_clock(&loop) <= mono_ns());
+
+    seen = io_loop_clock(&loop);
+    nanosleep(&nap, NULL);
+    assert_int_equal(io_loop_run_once(&loop, false), 0);
+    assert_true(io_loop_clock(&loop) == seen);
+
+    before = mono_ns();
+    io_uring_prep_nop(io_loop_get_sqe(&loop, &c.op));
+    assert_int_equal(io_loop_run_once(&loop, true), 1);
+    assert_true(io_loop_clock(&loop) >= before);
+
+    seen = io_loop_clock(&loop);
+    nanosleep(&nap, NULL);
+    t.src.fd = eventfd(0, EFD_CLOEXEC);
+    assert_true(t.src.fd >= 0);
+    io_loop_add_source(&loop, &t.src);
+    before = mono_ns();
+    io_loop_poll_sources(&loop);
+    assert_true(io_loop_clock(&loop) >= before);
+    assert_true(io_loop_clock(&loop) >= seen + 2000000);
+    io_loop_fini(&loop);
+    close(t.src.fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock_per_batch),
         cmocka_unit_test(test_init_rejects_bad_sizes),
         cmocka_unit_test(test_nop),
         cmocka_unit_test(test_source_wakes_waiting_loop),
