@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util/copy_nt.h"
 #include "util/iov.h"
 
 struct bdev_ram {
@@ -29,7 +30,16 @@ struct bdev_ram {
      */
     uint64_t *map;
     size_t map_bytes;
+    /* Writes bypass the cache (util/copy_nt.h): the disk is far bigger than it. */
+    bool nt_writes;
 };
+
+/*
+ * From this size on a RAM disk is taken to outgrow the CPU's caches, so
+ * that a block written is not read back from them: a smaller disk keeps
+ * plain stores, which leave the block cached for the next read.
+ */
+#define RAM_NT_WRITES_MIN (64ull << 20)
 
 static size_t map_bytes_for(uint64_t blocks)
 {
@@ -102,7 +112,13 @@ static int ram_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
         iov_from_buf(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
         break;
     case BDEV_IO_WRITE:
-        iov_to_buf(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
+        if (r->nt_writes) {
+            iov_to_buf_nt(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
+            /* Another queue's worker may read the block once the guest hears it is written. */
+            copy_nt_fence();
+        } else {
+            iov_to_buf(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
+        }
         break;
     case BDEV_IO_FLUSH:
         /* Nothing is cached between the guest and this memory. */
@@ -249,6 +265,7 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
      * Only a hint: without THP the disk works the same.
      */
     madvise(mem, (size_t)cfg->size, MADV_HUGEPAGE);
+    r->nt_writes = cfg->size >= RAM_NT_WRITES_MIN;
     r->map_bytes = map_bytes_for(cfg->size / cfg->block_size);
     r->map = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

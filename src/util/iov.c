@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util/copy_nt.h"
+
 size_t iov_size(const struct iovec *iov, unsigned cnt)
 {
     size_t total = 0;
@@ -40,6 +42,11 @@ static void op_to_buf(void *base, size_t done, size_t n, void *arg)
     memcpy((char *)arg + done, base, n);
 }
 
+static void op_to_buf_nt(void *base, size_t done, size_t n, void *arg)
+{
+    copy_nt((char *)arg + done, base, n);
+}
+
 static void op_from_buf(void *base, size_t done, size_t n, void *arg)
 {
     memcpy(base, (const char *)arg + done, n);
@@ -54,6 +61,11 @@ static void op_memset(void *base, size_t done, size_t n, void *arg)
 size_t iov_to_buf(const struct iovec *iov, unsigned cnt, size_t offset, void *buf, size_t len)
 {
     return iov_walk(iov, cnt, offset, len, op_to_buf, buf);
+}
+
+size_t iov_to_buf_nt(const struct iovec *iov, unsigned cnt, size_t offset, void *buf, size_t len)
+{
+    return iov_walk(iov, cnt, offset, len, op_to_buf_nt, buf);
 }
 
 size_t iov_from_buf(const struct iovec *iov, unsigned cnt, size_t offset, const void *buf,

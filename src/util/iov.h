@@ -17,6 +17,12 @@ size_t iov_size(const struct iovec *iov, unsigned cnt);
 /* Copy up to len bytes from iov (starting offset bytes in) into buf.  Returns bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned cnt, size_t offset, void *buf, size_t len);
 
+/*
+ * iov_to_buf into memory that will not be read soon (util/copy_nt.h): call
+ * copy_nt_fence() before the data is announced to another thread.
+ */
+size_t iov_to_buf_nt(const struct iovec *iov, unsigned cnt, size_t offset, void *buf, size_t len);
+
 /* Copy up to len bytes from buf into iov (starting offset bytes in).  Returns bytes copied. */
 size_t iov_from_buf(const struct iovec *iov, unsigned cnt, size_t offset, const void *buf,
                     size_t len);

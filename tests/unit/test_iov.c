@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "util/copy_nt.h"
 #include "util/iov.h"
 
 static char a[3], b[1], c[5];
@@ -46,6 +47,33 @@ static void test_from_to_buf(void **state)
     assert_int_equal(c[4], 'q');
 }
 
+/*
+ * The non-temporal variant gathers the same bytes as iov_to_buf from
+ * elements of odd sizes into a destination whose pieces start unaligned.
+ */
+static void test_to_buf_nt(void **state)
+{
+    static uint8_t e0[300], e1[1], e2[4097], e3[700];
+    struct iovec ev[] = {
+        { e0, sizeof(e0) }, { e1, sizeof(e1) }, { e2, sizeof(e2) }, { e3, sizeof(e3) }
+    };
+    static uint8_t got[6000], want[6000];
+    size_t total = sizeof(e0) + sizeof(e1) + sizeof(e2) + sizeof(e3);
+
+    (void)state;
+    for (unsigned i = 0; i < 4; i++)
+        for (size_t j = 0; j < ev[i].iov_len; j++)
+            ((uint8_t *)ev[i].iov_base)[j] = (uint8_t)(j * 13 + i);
+    for (size_t off = 0; off < 320; off += 7) {
+        memset(got, 0, sizeof(got));
+        memset(want, 0, sizeof(want));
+        assert_int_equal(iov_to_buf(ev, 4, off, want + 3, total), total - off);
+        assert_int_equal(iov_to_buf_nt(ev, 4, off, got + 3, total), total - off);
+        copy_nt_fence();
+        assert_memory_equal(got, want, sizeof(got));
+    }
+}
+
 static void test_slice(void **state)
 {
     struct iovec d[3];
@@ -68,6 +96,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_from_to_buf),
+        cmocka_unit_test(test_to_buf_nt),
         cmocka_unit_test(test_slice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
