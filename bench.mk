@@ -30,9 +30,9 @@ $(BENCH_MCOUNT): bench/malloc_count.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -shared -fPIC -o $@ $<
 
-$(BENCH_COPY_FLOOR): bench/copy_floor.c
+$(BENCH_COPY_FLOOR): bench/copy_floor.c src/util/copy_nt.c src/util/copy_nt.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -o $@ $<
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -D_GNU_SOURCE -Isrc -o $@ bench/copy_floor.c src/util/copy_nt.c
 
 $(BENCH_TEST): bench/test_malloc_count.c
 	@mkdir -p $(dir $@)

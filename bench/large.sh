@@ -41,10 +41,11 @@ PART=large
 {
 	part_env
 	echo "qd=$QD"
+	echo "lun_size=$LUN_SIZE"
 } >"$OUT/large.env"
 
 echo "rw,bs,qd,run,mib_s,cpu_s,mib,cpu_us_per_mib" >"$CSV"
-# The floor: "copy_floor ... bs=B order=seq dir=read|write ... us_per_mib=N run=R" lines.
+# The floor: "copy_floor ... bs=B order=seq dir=read|write copy=memcpy|nt ... us_per_mib=N run=R" lines.
 : >"$OUT/large_floor.txt"
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
@@ -53,7 +54,7 @@ for run in $(seq "$RUNS"); do
 		logged taskset -c 0 "$FLOOR" --seq "$b" "$QD" "$LUN_MIB"
 		taskset -c 0 "$FLOOR" --seq "$b" "$QD" "$LUN_MIB" | sed "s/\$/ run=$run/" >>"$OUT/large_floor.txt"
 	done
-	tail -$((2 * $(wc -w <<<"$BSS"))) "$OUT/large_floor.txt" >&2
+	tail -$((3 * $(wc -w <<<"$BSS"))) "$OUT/large_floor.txt" >&2
 	rm -f "$sock"
 	logged taskset -c 0 "$DAEMON" --socket-path "$sock" --lun type=ram,size="$LUN_SIZE"
 	taskset -c 0 "$DAEMON" --socket-path "$sock" --lun type=ram,size="$LUN_SIZE" >"$WORK/daemon.log" 2>&1 &
