@@ -33,9 +33,9 @@ endif
 
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SANFLAGS) -MMD -MP
-# librbd/librados (Debian's librbd-dev) ship no pkg-config file.
-RBD_LIBS := -lrbd -lrados
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(RBD_LIBS) -lpthread
+# librbd/librados are not linked: the RBD backend dlopen()s them on first
+# use (src/bdev/rbd_lib.h); only their headers (librbd-dev) are needed here.
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRCS := $(filter-out src/daemon/main.c,$(wildcard src/*/*.c))

@@ -10,7 +10,9 @@ busybox-static libiscsi-bin cpio util-linux kmod xz-utils zstd file strace
 python3 clang libclang-rt-14-dev
 tgt libiscsi-dev libglib2.0-dev gnuplot-nox qemu-system-common
 libfuse3-dev"
-# RBD LUNs (librbd) and the single-node Ceph cluster their tests start.
+# RBD LUNs and the single-node Ceph cluster their tests start.  The build
+# needs only librbd-dev's headers (the daemon dlopen()s librbd at run time);
+# librbd-dev pulls in librbd1 and librados2, which the RBD tests load.
 PKGS="$PKGS librbd-dev ceph-mon ceph-osd ceph-common"
 # make bench-remote: QEMU's iscsi and rbd block drivers, which
 # qemu-storage-daemon loads as modules.

@@ -3,13 +3,12 @@
  * Ceph RBD backend: one image through librbd's asynchronous C API.
  *
  * Each LUN has its own rados cluster handle, I/O context and image handle,
- * opened on the control thread.  Workers start requests with rbd_aio_*()
- * straight from guest memory (readv/writev take the iovec as it is) and
- * never wait: librbd finishes every request on one of its own threads,
- * whose callback only posts the result to the submitting worker's loop
- * (io_loop_post, an eventfd that loop's io_uring watches).  Everything else
- * (FUA's follow-up flush, error mapping, the bdev_io callback) runs on the
- * worker.
+ * opened on the control thread.  The libraries themselves are loaded by the
+ * first open (rbd_lib.h), so a daemon without RBD LUNs never maps them.  Workers start requests
+ * with rbd_aio_*() straight from guest memory (readv/writev take the iovec as it is) and never
+ * wait: librbd finishes every request on one of its own threads, whose callback only posts the
+ * result to the submitting worker's loop (io_loop_post, an eventfd that loop's io_uring watches).
+ * Everything else (FUA's follow-up flush, error mapping, the bdev_io callback) runs on the worker.
  *
  * An OSD that stops answering holds that LUN's requests inside librbd, which
  * resends them when the OSD map changes; workers keep serving other LUNs.
@@ -30,11 +29,10 @@
  */
 #include "bdev/bdev_rbd.h"
 #include "bdev/bdev_rbd_owner.h"
+#include "bdev/rbd_lib.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <rados/librados.h>
-#include <rbd/librbd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +47,7 @@
 
 struct bdev_rbd {
     struct bdev bdev;
+    const struct rbd_lib *lib;
     rados_t cluster;
     rados_ioctx_t ioctx;
     rbd_image_t image;
@@ -107,9 +106,10 @@ unsigned bdev_rbd_connect_timeout(unsigned timeout)
 static void rbd_aio_cb(rbd_completion_t c, void *arg)
 {
     struct bdev_io *io = arg;
-    int r = (int)rbd_aio_get_return_value(c);
+    const struct rbd_lib *lib = to_rbd(io->bdev)->lib;
+    int r = (int)lib->rbd_aio_get_return_value(c);
 
-    rbd_aio_release(c);
+    lib->rbd_aio_release(c);
     io_loop_post(io->loop, &io->op, r);
 }
 
@@ -125,29 +125,29 @@ static void rbd_start(struct bdev_rbd *r, struct bdev_io *io, bool flush)
 
     /* Before librbd can run the callback on its thread. */
     io_loop_expect_post(io->loop);
-    ret = rbd_aio_create_completion(io, rbd_aio_cb, &c);
+    ret = r->lib->rbd_aio_create_completion(io, rbd_aio_cb, &c);
     if (ret < 0) {
         io_loop_post(io->loop, &io->op, ret);
         return;
     }
     if (flush) {
-        ret = rbd_aio_flush(r->image, c);
+        ret = r->lib->rbd_aio_flush(r->image, c);
     } else {
         switch (io->type) {
         case BDEV_IO_READ:
-            ret = rbd_aio_readv(r->image, io->iov, (int)io->iovcnt, io->offset, c);
+            ret = r->lib->rbd_aio_readv(r->image, io->iov, (int)io->iovcnt, io->offset, c);
             break;
         case BDEV_IO_WRITE:
-            ret = rbd_aio_writev(r->image, io->iov, (int)io->iovcnt, io->offset, c);
+            ret = r->lib->rbd_aio_writev(r->image, io->iov, (int)io->iovcnt, io->offset, c);
             break;
         case BDEV_IO_DISCARD:
-            ret = rbd_aio_discard(r->image, io->offset, io->len, c);
+            ret = r->lib->rbd_aio_discard(r->image, io->offset, io->len, c);
             break;
         case BDEV_IO_WRITE_ZEROES:
-            ret = rbd_aio_write_zeroes(r->image, io->offset, io->len, c, 0, 0);
+            ret = r->lib->rbd_aio_write_zeroes(r->image, io->offset, io->len, c, 0, 0);
             break;
         case BDEV_IO_FLUSH:
-            ret = rbd_aio_flush(r->image, c);
+            ret = r->lib->rbd_aio_flush(r->image, c);
             break;
         default:
             ret = -EINVAL;
@@ -156,7 +156,7 @@ static void rbd_start(struct bdev_rbd *r, struct bdev_io *io, bool flush)
     }
     if (ret < 0) {
         /* Refused before it started: librbd will not call back. */
-        rbd_aio_release(c);
+        r->lib->rbd_aio_release(c);
         io_loop_post(io->loop, &io->op, ret);
     }
 }
@@ -220,8 +220,9 @@ static int rbd_cancel(struct bdev *bdev, struct bdev_io *io)
 
 static int rbd_current_size(struct bdev *bdev, uint64_t *bytes)
 {
+    struct bdev_rbd *r = to_rbd(bdev);
     uint64_t size;
-    int ret = rbd_get_size(to_rbd(bdev)->image, &size);
+    int ret = r->lib->rbd_get_size(r->image, &size);
 
     if (ret < 0)
         return ret;
@@ -231,7 +232,9 @@ static int rbd_current_size(struct bdev *bdev, uint64_t *bytes)
 
 static int rbd_do_resize(struct bdev *bdev, uint64_t bytes)
 {
-    return rbd_resize(to_rbd(bdev)->image, bytes);
+    struct bdev_rbd *r = to_rbd(bdev);
+
+    return r->lib->rbd_resize(r->image, bytes);
 }
 
 static void rbd_teardown(struct bdev_rbd *r)
@@ -239,10 +242,10 @@ static void rbd_teardown(struct bdev_rbd *r)
     bool released = false;
 
     if (r->watching)
-        rbd_update_unwatch(r->image, r->watch);
+        r->lib->rbd_update_unwatch(r->image, r->watch);
     if (r->image) {
         /* Flushes librbd's cache and releases the exclusive lock. */
-        int ret = rbd_close(r->image);
+        int ret = r->lib->rbd_close(r->image);
 
         if (ret < 0)
             LOG_WARN("%s: closing the image: %s", r->bdev.desc, strerror(-ret));
@@ -254,9 +257,9 @@ static void rbd_teardown(struct bdev_rbd *r)
      */
     rbd_owner_release(&r->owner, !released);
     if (r->ioctx)
-        rados_ioctx_destroy(r->ioctx);
+        r->lib->rados_ioctx_destroy(r->ioctx);
     if (r->cluster)
-        rados_shutdown(r->cluster);
+        r->lib->rados_shutdown(r->cluster);
     free(r);
 }
 
@@ -292,7 +295,7 @@ static int rbd_conf(struct bdev_rbd *r, const char *key, unsigned val, char *err
     int ret;
 
     snprintf(buf, sizeof(buf), "%u", val);
-    ret = rados_conf_set(r->cluster, key, buf);
+    ret = r->lib->rados_conf_set(r->cluster, key, buf);
     if (ret < 0)
         snprintf(err, errlen, "rbd: setting %s: %s", key, strerror(-ret));
     return ret;
@@ -303,31 +306,31 @@ static int rbd_connect(struct bdev_rbd *r, const struct bdev_config *cfg, char *
     unsigned connect_to = bdev_rbd_connect_timeout(cfg->timeout_s);
     int ret;
 
-    ret = rados_create(&r->cluster, cfg->client_id);
+    ret = r->lib->rados_create(&r->cluster, cfg->client_id);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: creating a cluster handle for client %s: %s",
                  cfg->client_id ? cfg->client_id : "admin", strerror(-ret));
         return ret;
     }
     /* An explicit conf= must exist; without one, librados' default search path. */
-    ret = rados_conf_read_file(r->cluster, cfg->conf);
+    ret = r->lib->rados_conf_read_file(r->cluster, cfg->conf);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: reading %s: %s", cfg->conf ? cfg->conf : "the ceph.conf",
                  strerror(-ret));
         return ret;
     }
     /* CEPH_ARGS, as the ceph tools honour it. */
-    rados_conf_parse_env(r->cluster, NULL);
+    r->lib->rados_conf_parse_env(r->cluster, NULL);
     if (rbd_conf(r, "rados_osd_op_timeout", cfg->timeout_s, err, errlen) < 0 ||
         rbd_conf(r, "rados_mon_op_timeout", connect_to, err, errlen) < 0 ||
         rbd_conf(r, "client_mount_timeout", connect_to, err, errlen) < 0)
         return -EINVAL;
-    ret = rados_connect(r->cluster);
+    ret = r->lib->rados_connect(r->cluster);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: connecting to the cluster: %s", strerror(-ret));
         return ret;
     }
-    ret = rados_ioctx_create(r->cluster, cfg->pool, &r->ioctx);
+    ret = r->lib->rados_ioctx_create(r->cluster, cfg->pool, &r->ioctx);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: pool %s: %s", cfg->pool, strerror(-ret));
         return ret;
@@ -341,7 +344,7 @@ static int rbd_owner_now(struct bdev_rbd *r, char *owner, size_t len)
     char *owners[4];
     size_t n = 4;
     rbd_lock_mode_t mode;
-    int ret = rbd_lock_get_owners(r->image, &mode, owners, &n);
+    int ret = r->lib->rbd_lock_get_owners(r->image, &mode, owners, &n);
 
     if (ret == -ENOENT)
         return 0;
@@ -350,7 +353,7 @@ static int rbd_owner_now(struct bdev_rbd *r, char *owner, size_t len)
     ret = n == 1 && mode == RBD_LOCK_MODE_EXCLUSIVE && strlen(owners[0]) < len ? 1 : -EBUSY;
     if (ret == 1)
         snprintf(owner, len, "%s", owners[0]);
-    rbd_lock_get_owners_cleanup(owners, n);
+    r->lib->rbd_lock_get_owners_cleanup(owners, n);
     return ret;
 }
 
@@ -392,7 +395,7 @@ static void rbd_take_over(struct bdev_rbd *r, const struct bdev_config *cfg,
     LOG_WARN("%s: the exclusive lock is still held by %s, the client of this daemon's dead "
              "predecessor: blocklisting it and breaking the lock",
              r->bdev.desc, recorded);
-    ret = rbd_lock_break(r->image, RBD_LOCK_MODE_EXCLUSIVE, recorded);
+    ret = r->lib->rbd_lock_break(r->image, RBD_LOCK_MODE_EXCLUSIVE, recorded);
     /* -ENOENT: it expired meanwhile; -EBUSY: someone else took it since, leave it. */
     if (ret < 0 && ret != -ENOENT)
         LOG_WARN("%s: breaking the lock of %s: %s", r->bdev.desc, recorded, strerror(-ret));
@@ -423,7 +426,7 @@ static int rbd_lock(struct bdev_rbd *r, const struct bdev_config *cfg, char *err
     char fsid[64] = "";
     struct rbd_owner_image img = { .fsid = fsid, .pool = cfg->pool, .image = cfg->image };
     uint64_t features = 0;
-    int ret = rbd_get_features(r->image, &features);
+    int ret = r->lib->rbd_get_features(r->image, &features);
 
     if (ret < 0) {
         snprintf(err, errlen, "rbd: %s/%s: reading features: %s", cfg->pool, cfg->image,
@@ -436,9 +439,9 @@ static int rbd_lock(struct bdev_rbd *r, const struct bdev_config *cfg, char *err
                  cfg->pool, cfg->image);
         return 0;
     }
-    if (cfg->lock_record && rados_cluster_fsid(r->cluster, fsid, sizeof(fsid)) >= 0)
+    if (cfg->lock_record && r->lib->rados_cluster_fsid(r->cluster, fsid, sizeof(fsid)) >= 0)
         rbd_take_over(r, cfg, &img);
-    ret = rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
+    ret = r->lib->rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
     if (ret < 0) {
         snprintf(err, errlen, "rbd: %s/%s: taking the exclusive lock: %s%s", cfg->pool, cfg->image,
                  strerror(-ret),
@@ -454,7 +457,7 @@ static int rbd_probe(struct bdev_rbd *r, const struct bdev_config *cfg, char *er
 {
     rbd_image_info_t info;
     sigset_t mask;
-    int ret = rbd_stat(r->image, &info, sizeof(info));
+    int ret = r->lib->rbd_stat(r->image, &info, sizeof(info));
 
     if (ret < 0) {
         snprintf(err, errlen, "rbd: %s/%s: %s", cfg->pool, cfg->image, strerror(-ret));
@@ -475,7 +478,7 @@ static int rbd_probe(struct bdev_rbd *r, const struct bdev_config *cfg, char *er
      * sizes are picked up by bdev_resize/SIGHUP alone.
      */
     if (pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 && sigismember(&mask, SIGHUP) == 1 &&
-        rbd_update_watch(r->image, &r->watch, rbd_header_changed, r) == 0)
+        r->lib->rbd_update_watch(r->image, &r->watch, rbd_header_changed, r) == 0)
         r->watching = true;
     return 0;
 }
@@ -483,15 +486,19 @@ static int rbd_probe(struct bdev_rbd *r, const struct bdev_config *cfg, char *er
 int bdev_rbd_open(const struct bdev_config *cfg, struct bdev **out, char *err, size_t errlen)
 {
     bool ro = cfg->readonly || cfg->snap;
+    const struct rbd_lib *lib = rbd_lib_get(err, errlen);
     struct bdev_rbd *r;
     int ret;
 
+    if (!lib)
+        return -ELIBACC;
     r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "rbd: %s", strerror(ENOMEM));
         return -ENOMEM;
     }
     r->owner.lock_fd = -1;
+    r->lib = lib;
     r->bdev.ops = &rbd_ops;
     r->bdev.block_size = cfg->block_size;
     r->bdev.readonly = ro;
@@ -501,9 +508,9 @@ int bdev_rbd_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
     if (ret < 0)
         goto fail;
     if (ro)
-        ret = rbd_open_read_only(r->ioctx, cfg->image, &r->image, cfg->snap);
+        ret = r->lib->rbd_open_read_only(r->ioctx, cfg->image, &r->image, cfg->snap);
     else
-        ret = rbd_open(r->ioctx, cfg->image, &r->image, NULL);
+        ret = r->lib->rbd_open(r->ioctx, cfg->image, &r->image, NULL);
     if (ret < 0) {
         r->image = NULL;
         snprintf(err, errlen, "rbd: opening %s/%s%s%s: %s", cfg->pool, cfg->image,
