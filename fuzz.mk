@@ -29,7 +29,8 @@ FUZZ_SRCS_virtq  := fuzz/fuzz_guest_mem.c src/virtq/virtq.c src/virtq/virtq_reco
                     src/util/dma_registry.c src/virtq/virtq_packed.c
 FUZZ_SRCS_virtq_packed := $(FUZZ_SRCS_virtq)
 FUZZ_SRCS_scsi   := $(wildcard src/scsi/*.c) $(wildcard src/bdev/*.c) src/io/io_loop.c \
-                    src/util/iov.c src/util/log.c $(wildcard src/nvme/*.c) $(wildcard src/vfio/*.c) \
+                    src/util/iov.c src/util/copy_nt.c src/util/log.c $(wildcard src/nvme/*.c) \
+                    $(wildcard src/vfio/*.c) \
                     src/util/dma_registry.c src/util/atomic_file.c src/stats/lun_stats.c
 FUZZ_LIBS_scsi   := -luring -ljansson -liscsi
 FUZZ_SRCS_nvme_prp := src/nvme/nvme_prp.c
