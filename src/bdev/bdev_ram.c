@@ -30,8 +30,6 @@ struct bdev_ram {
      */
     uint64_t *map;
     size_t map_bytes;
-    /* Writes bypass the cache (util/copy_nt.h): the disk is far bigger than it. */
-    bool nt_writes;
 };
 
 /*
@@ -112,7 +110,8 @@ static int ram_submit(struct bdev *bdev, struct io_loop *loop, struct bdev_io *i
         iov_from_buf(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
         break;
     case BDEV_IO_WRITE:
-        if (r->nt_writes) {
+        /* Read from the size each time: a resize may carry the disk across the line. */
+        if (bdev->size >= RAM_NT_WRITES_MIN) {
             iov_to_buf_nt(io->iov, io->iovcnt, 0, r->mem + io->offset, io->len);
             /* Another queue's worker may read the block once the guest hears it is written. */
             copy_nt_fence();
@@ -265,7 +264,6 @@ int bdev_ram_open(const struct bdev_config *cfg, struct bdev **out, char *err, s
      * Only a hint: without THP the disk works the same.
      */
     madvise(mem, (size_t)cfg->size, MADV_HUGEPAGE);
-    r->nt_writes = cfg->size >= RAM_NT_WRITES_MIN;
     r->map_bytes = map_bytes_for(cfg->size / cfg->block_size);
     r->map = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -95,8 +95,7 @@ unsigned io_loop_poll_sources(struct io_loop *loop)
 {
     unsigned n = 0;
 
-    /* Sources complete requests from their own rings here, with no CQE that would read the clock.
-     */
+    /* Sources complete requests here, from their own rings: no CQE reads the clock for them. */
     io_loop_clock_refresh(loop);
 
     for (struct io_loop_source *src = loop->sources; src; src = src->next)
