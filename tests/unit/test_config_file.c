@@ -644,8 +644,15 @@ static void kill_campaign(int kills)
 
     srandom(12345);
     t0 = now_us();
-    for (int k = 0; k < kills; k++) {
-        if (k >= KILLS_MIN && now_us() - t0 > KILLS_BUDGET_US) {
+    for (int k = 0;; k++) {
+        bool enough = k >= kills && seen_b > 0 && tmp_left > 0;
+
+        /*
+         * Past the planned kills, go on while none has landed past a save
+         * or in the middle of one: a disk busy with other writers makes the
+         * child's saves slower than the ones timed above.
+         */
+        if (enough || k >= 10 * kills || (k >= KILLS_MIN && now_us() - t0 > KILLS_BUDGET_US)) {
             kills = k;
             break;
         }
@@ -659,8 +666,11 @@ static void kill_campaign(int kills)
         assert_true(pid >= 0);
         if (pid == 0)
             _exit(child_rewrite_forever());
-        /* Anywhere in the first two saves: mid-write, at the fsync, around the rename. */
-        delay = (uint64_t)random() % (2 * save_us + 1);
+        /*
+         * Anywhere in the first two saves: mid-write, at the fsync, around
+         * the rename; after each round of planned kills, a save longer.
+         */
+        delay = (uint64_t)random() % ((2 + (uint64_t)(k / kills)) * save_us + 1);
         d.tv_sec = (time_t)(delay / 1000000);
         d.tv_nsec = (long)(delay % 1000000) * 1000;
         nanosleep(&d, NULL);
