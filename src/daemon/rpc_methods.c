@@ -523,6 +523,29 @@ static void m_stats(struct rpc_ctx *ctx, json_t *params, void *opaque)
     rpc_result(ctx, json_pack("{s:o}", "controllers", ctls));
 }
 
+static void m_worker_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
+{
+    struct mgmt *m = opaque;
+    json_t *list;
+
+    if (!rpc_params_parse(ctx, params, NULL, 0, NULL))
+        return;
+    list = json_array();
+    /* The pool lives as long as the daemon; its counters are atomics: no lock. */
+    for (unsigned i = 0; i < m->npool; i++) {
+        struct worker_poll_stats st;
+
+        worker_poll_stats(&m->pool[i], &st);
+        json_array_append_new(
+            list, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "id", (int)m->pool[i].id,
+                            "poll_max_ns", (json_int_t)st.max_ns, "poll_window_ns",
+                            (json_int_t)st.window_ns, "sleep_cost_ns", (json_int_t)st.sleep_cost_ns,
+                            "sleeps", (json_int_t)st.sleeps, "polls_caught", (json_int_t)st.caught,
+                            "polls_missed", (json_int_t)st.missed));
+    }
+    rpc_result(ctx, list);
+}
+
 static const struct rpc_method methods[] = {
     { "version", m_version, "the daemon's version", false },
     { "controller_create", m_controller_create,
@@ -546,6 +569,10 @@ static const struct rpc_method methods[] = {
     { "lun_detach", m_lun_detach, "detach a LUN {controller, target, lun}", true },
     { "lun_list", m_lun_list, "a controller's LUNs {controller}", false },
     { "stats", m_stats, "I/O statistics per LUN {controller, target, lun}", false },
+    { "worker_list", m_worker_list,
+      "the worker threads and their adaptive polling: window, what a sleep costs, sleeps, gaps "
+      "caught and missed",
+      false },
 };
 
 const struct rpc_method *rpc_methods_table(size_t *n)

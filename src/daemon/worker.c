@@ -439,6 +439,20 @@ static bool look_for_work(struct worker *w)
  * delay the very work it waits for.  Not at every turn of the spin (tens of
  * nanoseconds): a syscall each time would be most of the spinning.
  */
+/* A counter only this thread writes: no locked instruction needed. */
+static void view_add(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static void publish_poll(struct worker *w)
+{
+    atomic_store_explicit(&w->poll_view.window_ns, w->poll.cur_ns, memory_order_relaxed);
+    atomic_store_explicit(&w->poll_view.sleep_cost_ns, poll_window_sleep_ns(&w->poll),
+                          memory_order_relaxed);
+}
+
 static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
 {
     uint64_t start, now, yielded, looked;
@@ -462,6 +476,8 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
         now = now_ns();
         if (found) {
             poll_window_caught(&w->poll, now - start);
+            view_add(&w->poll_view.caught);
+            publish_poll(w);
             return true;
         }
         if (now - start >= w->poll.cur_ns) {
@@ -521,6 +537,7 @@ static void *worker_main(void *arg)
 
     if (w->poll.max_ns)
         poll_window_wake_latency(&w->poll, wake_latency_ns());
+    publish_poll(w);
     for (;;) {
         uint64_t polled_ns = 0, slept_from = 0;
         bool work;
@@ -560,8 +577,13 @@ static void *worker_main(void *arg)
                 nanosleep(&backoff, NULL);
             }
         }
-        if (slept_from)
+        if (slept_from) {
             poll_window_after_sleep(&w->poll, polled_ns, now_ns() - slept_from);
+            view_add(&w->poll_view.sleeps);
+            if (polled_ns)
+                view_add(&w->poll_view.missed);
+            publish_poll(w);
+        }
         flush_queues(w);
         /*
          * Group requests are looked at after the ring's completions ran: a
@@ -629,4 +651,18 @@ void worker_stop(struct worker *w)
     close(w->wake_fd);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+}
+
+void worker_poll_stats(const struct worker *w, struct worker_poll_stats *out)
+{
+    const struct worker_poll_view *v = &w->poll_view;
+
+    *out = (struct worker_poll_stats){
+        .max_ns = w->poll.max_ns, /* set before the thread started, never changed */
+        .window_ns = atomic_load_explicit(&v->window_ns, memory_order_relaxed),
+        .sleep_cost_ns = atomic_load_explicit(&v->sleep_cost_ns, memory_order_relaxed),
+        .sleeps = atomic_load_explicit(&v->sleeps, memory_order_relaxed),
+        .caught = atomic_load_explicit(&v->caught, memory_order_relaxed),
+        .missed = atomic_load_explicit(&v->missed, memory_order_relaxed),
+    };
 }

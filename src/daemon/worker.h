@@ -69,6 +69,20 @@ struct worker_group {
     struct worker_queue queues[VU_MAX_QUEUES];
 };
 
+/*
+ * What the worker's adaptive polling is doing, for the worker_list RPC:
+ * written by the worker (relaxed stores, at most once per loop turn), read
+ * by any thread.  Each field is exact; together they are a snapshot only up
+ * to a loop turn.
+ */
+struct worker_poll_view {
+    _Atomic uint64_t window_ns;     /* polls this long before sleeping now; 0 = interrupt mode */
+    _Atomic uint64_t sleep_cost_ns; /* S of poll_window.h: what it values a sleep at */
+    _Atomic uint64_t sleeps;        /* times it slept waiting for work */
+    _Atomic uint64_t caught; /* idle gaps polling caught (work found before the window end) */
+    _Atomic uint64_t missed; /* gaps it polled through and then slept */
+};
+
 struct worker {
     unsigned id;
     pthread_t thread;
@@ -77,10 +91,11 @@ struct worker {
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
-    atomic_bool abort_check;     /* a TMF marked tasks: look for them on the next wakeup */
-    atomic_bool group_requests;  /* a group changed state: look at the groups */
-    _Atomic uint64_t epoch;      /* loop turns: see worker_pool_grace */
-    struct poll_window poll;     /* worker thread only */
+    atomic_bool abort_check;    /* a TMF marked tasks: look for them on the next wakeup */
+    atomic_bool group_requests; /* a group changed state: look at the groups */
+    _Atomic uint64_t epoch;     /* loop turns: see worker_pool_grace */
+    struct poll_window poll;    /* worker thread only */
+    struct worker_poll_view poll_view;
     uint64_t sleeps;             /* worker thread only: sleeps so far */
     struct worker_group *groups; /* worker thread only: the attached groups */
     unsigned nparking;           /* worker thread only: groups draining for a pause */
@@ -119,5 +134,11 @@ bool worker_pool_grace(struct worker *pool, unsigned n, unsigned timeout_ms);
  * (vscsi_queue_abort_marked), soon and on its own thread.  Does not wait.
  */
 void worker_request_aborts(struct worker *w);
+
+/* The worker's polling as worker_poll_view says it, read now.  Any thread. */
+struct worker_poll_stats {
+    uint64_t max_ns, window_ns, sleep_cost_ns, sleeps, caught, missed;
+};
+void worker_poll_stats(const struct worker *w, struct worker_poll_stats *out);
 
 #endif

@@ -289,6 +289,7 @@ static void test_bad_params_luns_and_stats(void **state)
         { "stats", "{\"target\":300}", P, "target" },
         { "stats", "{\"bogus\":1}", P, "bogus" },
         { "stats", "{\"controller\":\"nope\"}", RPC_E_NOT_FOUND, "nope" },
+        { "worker_list", "{\"bogus\":1}", P, "bogus" },
     };
 
     (void)state;

@@ -346,6 +346,31 @@ static void test_stats_exact(void **state)
     if (!j)
         fail_msg("vhost-user-scsi-ctl --json stats: not JSON: %s", out);
     json_decref(j);
+
+    /* The workers that served it: they slept between the requests; the CLI has a row for each. */
+    json_t *wl = rpc_ok(&cl, "worker_list", NULL);
+    json_int_t sleeps = 0;
+    size_t wi;
+    json_t *w;
+    assert_true(json_array_size(wl) >= 1);
+    json_array_foreach(wl, wi, w)
+    {
+        assert_int_equal(mgmt_int(w, "id"), (json_int_t)wi);
+        assert_true(mgmt_int(w, "poll_max_ns") >= mgmt_int(w, "poll_window_ns"));
+        assert_true(mgmt_int(w, "sleep_cost_ns") > 0);
+        assert_true(mgmt_int(w, "polls_caught") >= 0 && mgmt_int(w, "polls_missed") >= 0);
+        sleeps += mgmt_int(w, "sleeps");
+    }
+    assert_true(sleeps > 0);
+    mgmt_ctl_ok(&dmn, out, "worker", "list");
+    unsigned lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    if (strncmp(out, "ID", 2) != 0 || !strstr(out, "SLEEP-COST-US") ||
+        lines != json_array_size(wl) + 1)
+        fail_msg("vhost-user-scsi-ctl worker list: expected a header and %zu rows, got:\n%s",
+                 json_array_size(wl), out);
+    json_decref(wl);
     int rc = mgmt_ctl(&dmn, out, sizeof(out), "stats", "controller=nope", NULL);
     if (rc != 1 || !strstr(out, "nope") || strchr(out, '\n') != out + strlen(out) - 1)
         fail_msg("vhost-user-scsi-ctl stats controller=nope: exit %d, output '%s'", rc, out);

@@ -217,6 +217,38 @@ void print_bdev_list(json_t *result)
     table_print(&t, "");
 }
 
+/* Nanoseconds as microseconds with one decimal: windows and sleep costs are a few to hundreds. */
+static void micros(char *buf, size_t n, json_t *ns)
+{
+    json_int_t v = json_integer_value(ns);
+
+    snprintf(buf, n, "%lld.%lld", (long long)(v / 1000), (long long)(v % 1000 / 100));
+}
+
+void print_worker_list(json_t *result)
+{
+    struct table t;
+    size_t i;
+    json_t *w;
+
+    table_init(&t, 7);
+    table_row(&t, (const char *const[]){ "ID", "POLL-MAX-US", "WINDOW-US", "SLEEP-COST-US",
+                                         "SLEEPS", "CAUGHT", "MISSED" });
+    json_array_foreach(result, i, w)
+    {
+        char id[32], max[32], win[32], cost[32], sleeps[32], caught[32], missed[32];
+        micros(max, sizeof(max), json_object_get(w, "poll_max_ns"));
+        micros(win, sizeof(win), json_object_get(w, "poll_window_ns"));
+        micros(cost, sizeof(cost), json_object_get(w, "sleep_cost_ns"));
+        field(id, sizeof(id), w, "id");
+        field(sleeps, sizeof(sleeps), w, "sleeps");
+        field(caught, sizeof(caught), w, "polls_caught");
+        field(missed, sizeof(missed), w, "polls_missed");
+        table_row(&t, (const char *const[]){ id, max, win, cost, sleeps, caught, missed });
+    }
+    table_print(&t, "");
+}
+
 void print_lun_attach(json_t *result)
 {
     char tg[32], ln[32];

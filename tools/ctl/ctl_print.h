@@ -20,6 +20,7 @@ void print_bdev_list(json_t *result);
 void print_lun_attach(json_t *result);
 void print_lun_list(json_t *result);
 void print_stats(json_t *result);
+void print_worker_list(json_t *result);
 
 /*
  * The latency below which fraction q of the samples fall, from histogram

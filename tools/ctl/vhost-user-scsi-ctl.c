@@ -144,6 +144,7 @@ static const struct command commands[] = {
       "lun detach controller=NAME target=T lun=L" },
     { "lun", "list", "lun_list", k_controller, print_lun_list, "lun list controller=NAME" },
     { NULL, "stats", "stats", k_stats, print_stats, "stats [controller=NAME] [target=T lun=L]" },
+    { "worker", "list", "worker_list", k_none, print_worker_list, "worker list" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
