@@ -8,6 +8,7 @@ void poll_window_init(struct poll_window *p, uint64_t max_ns)
 {
     *p = (struct poll_window){ .max_ns = max_ns,
                                .sleeps_to_probe = POLL_PROBE_EVERY,
+                               .probe_every = POLL_PROBE_EVERY,
                                .cpu_ns = POLL_SLEEP_COST_NS / 4,
                                .wake_ns = POLL_SLEEP_COST_NS / 2 };
     /* cur_ns 0: start asleep; a device that never gets busy never burns a cycle. */
@@ -44,6 +45,7 @@ void poll_window_caught(struct poll_window *p, uint64_t polled_ns)
         poll_window_after_sleep(p, polled_ns, 0);
         return;
     }
+    p->probe_every = POLL_PROBE_EVERY;
     p->caught_frac += (POLL_FRAC_ONE - p->caught_frac) / AVG_DIV;
     if (p->caught_ns == 0)
         p->caught_ns = polled_ns ? polled_ns : 1;
@@ -84,16 +86,19 @@ void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t
         return;
     if (polled_ns > 0) {
         /* A gap the window (or a probe) missed. */
+        if (p->probing && p->probe_every < POLL_PROBE_EVERY_MAX)
+            p->probe_every *= 2;
         p->caught_frac -= p->caught_frac / AVG_DIV;
         p->cur_ns = paying_window(p);
         p->probing = false;
+        p->sleeps_to_probe = p->probe_every;
         return;
     }
     /* Interrupt mode.  A long sleep is an idle guest: nothing to probe for. */
     if (slept_ns > p->max_ns + POLL_WAKE_SLACK_NS)
         return;
     if (--p->sleeps_to_probe == 0) {
-        p->sleeps_to_probe = POLL_PROBE_EVERY;
+        p->sleeps_to_probe = p->probe_every;
         p->cur_ns = full_window(p);
         p->probing = true;
     }

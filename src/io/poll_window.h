@@ -28,7 +28,11 @@
  * top.  Once the inequality fails the window is 0 (interrupt mode).  A sleep says little about the
  * gap before it (the wakeup's own latency is in what the worker measures), so in interrupt mode the
  * worker probes: every POLL_PROBE_EVERY sleeps no longer than the maximum, it polls one gap with
- * that window, and keeps probing while probes catch.  Sleeps longer than the maximum plus
+ * that window, and keeps probing while probes catch.  A probe that misses doubles the sleeps to
+ * the next one, up to POLL_PROBE_EVERY_MAX: a steady stream of gaps a little dearer than a sleep
+ * would otherwise pay a wasted window every POLL_PROBE_EVERY requests, a CPU cost interrupt mode
+ * does not have.  Any catch brings the probes back to POLL_PROBE_EVERY.  Sleeps longer than the
+ * maximum plus
  * POLL_WAKE_SLACK_NS (an idle guest, a slow TCG guest at queue depth 1) are
  * never probed for.
  *
@@ -42,8 +46,10 @@
 
 /* What a sleep costs (both sides' CPU, wakeup latency) until measured. */
 #define POLL_SLEEP_COST_NS 8000u
-/* In interrupt mode, probe one gap in this many short sleeps. */
+/* In interrupt mode, probe one gap in this many short sleeps... */
 #define POLL_PROBE_EVERY 16u
+/* ...doubled by each probe that misses, up to this many. */
+#define POLL_PROBE_EVERY_MAX 1024u
 /* A sleep is short when no longer than the maximum plus this (a slow wakeup). */
 #define POLL_WAKE_SLACK_NS 64000u
 /* f is kept in units of 1/POLL_FRAC_ONE. */
@@ -55,9 +61,10 @@ struct poll_window {
     uint32_t caught_frac; /* f: running share of polled gaps caught */
     uint64_t caught_ns;   /* a: running mean length of caught gaps; 0 = none yet */
     unsigned sleeps_to_probe;
-    bool probing;     /* cur_ns is a probe, not a window that pays */
-    uint64_t cpu_ns;  /* running mean CPU of the worker's waits */
-    uint64_t wake_ns; /* wakeup latency */
+    unsigned probe_every; /* sleeps between probes now */
+    bool probing;         /* cur_ns is a probe, not a window that pays */
+    uint64_t cpu_ns;      /* running mean CPU of the worker's waits */
+    uint64_t wake_ns;     /* wakeup latency */
 };
 
 /* S, the cost of a sleep: both sides' CPU (the guest's kick costs about our wakeup) and latency. */

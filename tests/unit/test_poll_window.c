@@ -77,8 +77,8 @@ static void test_never_past_the_maximum(void **state)
 
 /*
  * Gaps of 20 us, within the maximum: catching one would spin longer than
- * the sleep it saves.  Probes miss them; the window stays shut but for one
- * probe in POLL_PROBE_EVERY gaps.
+ * the sleep it saves.  Probes miss them, each one waiting twice as long as
+ * the last: after 16, 32, ... 512 sleeps, one probe in POLL_PROBE_EVERY_MAX.
  */
 static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
 {
@@ -87,7 +87,27 @@ static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
     poll_window_init(&p, 1000000);
     unsigned polled = gaps(&p, 1600, 20000, 9000);
     assert_int_equal(p.cur_ns, 0);
-    assert_true(polled <= 1600 / POLL_PROBE_EVERY + 1);
+    assert_int_equal(polled, 6); /* after 16, 48, 112, 240, 496 and 1008 gaps */
+    assert_int_equal(p.probe_every, 64 * POLL_PROBE_EVERY);
+    polled = gaps(&p, 10 * POLL_PROBE_EVERY_MAX, 20000, 9000);
+    assert_true(polled >= 9 && polled <= 10);
+    assert_int_equal(p.probe_every, POLL_PROBE_EVERY_MAX);
+}
+
+/* A probe that catches brings probing back to its pace, and polling soon after. */
+static void test_caught_probe_resets_the_backoff(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 1000000);
+    gaps(&p, 5000, 20000, 9000);
+    assert_int_equal(p.probe_every, POLL_PROBE_EVERY_MAX);
+    /* Short gaps now: the next probe catches, within the backed-off count. */
+    unsigned polled = gaps(&p, POLL_PROBE_EVERY_MAX, 1000, 9000);
+    assert_true(polled > 0);
+    assert_int_equal(p.probe_every, POLL_PROBE_EVERY);
+    assert_true(p.cur_ns > 0);
+    assert_int_equal(gaps(&p, 100, 1000, 9000), 100);
 }
 
 /*
@@ -199,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_window_is_the_sleep_cost),
         cmocka_unit_test(test_never_past_the_maximum),
         cmocka_unit_test(test_gaps_dearer_than_a_sleep_are_not_polled),
+        cmocka_unit_test(test_caught_probe_resets_the_backoff),
         cmocka_unit_test(test_long_gaps_back_off_and_are_not_probed),
         cmocka_unit_test(test_mixed_gaps_poll_only_when_it_pays),
         cmocka_unit_test(test_measured_sleep_cost_decides),
