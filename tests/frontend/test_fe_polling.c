@@ -6,11 +6,14 @@
  * (--poll-us 0) the worker sleeps after every request and wants a kick for
  * each; with polling the window covers those gaps and the worker finds the
  * next request itself, so almost no kicks are needed.  A stream whose
- * requests come 300 us apart is not worth polling for (each caught gap
- * would spin longer than the sleep it saves, which costs well under 300 us
- * even under nested virtualisation: io/poll_window.h), even with a maximum
- * of 1000 us: the worker sleeps and wants a kick for almost every request.
- * Data must come back right either way.
+ * requests come further apart than a sleep costs is not worth polling for
+ * (each caught gap would spin longer than the sleep it saves), even with a
+ * maximum of 1000 us: the worker sleeps and wants a kick for almost every
+ * request.  What a sleep costs is the worker's own measurement (its CPU, the
+ * guest's kick, its wakeup latency: io/poll_window.h), tens of microseconds
+ * here, but hundreds on a loaded machine or under ASan: the test reads it
+ * from the worker_list RPC while the stream runs and spaces requests well
+ * beyond it.  Data must come back right either way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +22,19 @@
 #include <cmocka.h>
 
 #include "tests/frontend/fe_harness.h"
+#include "tests/frontend/fe_rpc.h"
 
-enum { WARMUP = 300, MEASURED = 3000 };
+enum { WARMUP = 300, MEASURED = 3000, SAMPLE_EVERY = 100 };
+/* qd1_stream's gap: three times what the worker values a sleep at after the warm-up. */
+#define GAP_3X_SLEEP UINT64_MAX
+/* ...whose warm-up spaces requests this far. */
+#define WARMUP_GAP_NS 300000u
 
 struct run {
+    uint64_t gap_ns;
     uint64_t kicks;
+    uint64_t max_sleep_cost_ns; /* the most the worker valued a sleep at during the stream */
+    uint64_t caught, missed;    /* the worker's polled gaps over the whole stream */
 };
 
 /* Submit, kick, and spin until the completion is on the used ring. */
@@ -59,19 +70,41 @@ static void think(unsigned ns)
     while ((now.tv_sec - t0.tv_sec) * 1000000000l + (now.tv_nsec - t0.tv_nsec) < (long)ns);
 }
 
+/* The (only) worker's polling, as the worker_list RPC reports it. */
+static void worker_poll(struct rpc_cl *cl, uint64_t *sleep_cost_ns, uint64_t *caught,
+                        uint64_t *missed)
+{
+    json_t *list = rpc_ok(cl, "worker_list", NULL);
+    json_t *w = json_array_get(list, 0);
+
+    assert_int_equal(json_array_size(list), 1);
+    *sleep_cost_ns = (uint64_t)json_integer_value(json_object_get(w, "sleep_cost_ns"));
+    *caught = (uint64_t)json_integer_value(json_object_get(w, "polls_caught"));
+    *missed = (uint64_t)json_integer_value(json_object_get(w, "polls_missed"));
+    assert_true(*sleep_cost_ns > 0);
+    json_decref(list);
+}
+
 /*
  * Write a pattern, then read it back MEASURED times at QD1, checking each
- * read, gap_ns after each completion.
+ * read, gap_ns after each completion (or GAP_3X_SLEEP).  Every SAMPLE_EVERY requests the gap is
+ * partly spent asking the worker what it values a sleep at.
  */
-static void qd1_stream(const char *poll_us, unsigned gap_ns, struct run *out)
+static void qd1_stream(const char *poll_us, uint64_t gap_ns, struct run *out)
 {
-    const char *const args[] = { "--lun", "type=ram,size=4M", "--poll-us", poll_us, NULL };
+    char rpc_path[64];
+    const char *const args[] = { "--lun",        "type=ram,size=4M", "--poll-us", poll_us,
+                                 "--rpc-socket", rpc_path,           NULL };
+    struct rpc_cl cl;
+    uint64_t cost, caught0 = 0, missed0 = 0;
     struct daemon d;
     struct vus_fe *fe;
     struct vus_fe_cmd c;
     uint8_t cdb[16];
 
+    snprintf(rpc_path, sizeof(rpc_path), "/tmp/vusfe-poll.%d.rpc", (int)getpid());
     assert_int_equal(daemon_start(&d, args), 0);
+    assert_int_equal(rpc_cl_connect(&cl, rpc_path, T_TIMEOUT), 0);
     assert_int_equal(fe_open(&d, 1, &fe), 0);
     struct vus_fe_vq *rq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
     uint8_t *pattern = vus_fe_alloc(fe, 8 * 4096, 4096);
@@ -88,13 +121,33 @@ static void qd1_stream(const char *poll_us, unsigned gap_ns, struct run *out)
         assert_int_equal(c.status, 0);
     }
     uint64_t kicks0 = 0;
+    bool adapt = gap_ns == GAP_3X_SLEEP;
+    if (adapt)
+        gap_ns = WARMUP_GAP_NS;
+    memset(out, 0, sizeof(*out));
     for (unsigned n = 0; n < WARMUP + MEASURED; n++) {
         unsigned blk = n % 8;
+        struct timespec t0, t1;
+        uint64_t spent = 0;
+
         if (n == WARMUP) {
             kicks0 = vus_fe_vq_kicks(rq);
+            worker_poll(&cl, &cost, &caught0, &missed0);
+            if (adapt)
+                gap_ns = 3 * cost;
+        }
+        if (n >= WARMUP && n % SAMPLE_EVERY == 0) {
+            uint64_t caught, missed;
+
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            worker_poll(&cl, &cost, &caught, &missed);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            spent = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000l + (t1.tv_nsec - t0.tv_nsec));
+            if (cost > out->max_sleep_cost_ns)
+                out->max_sleep_cost_ns = cost;
         }
         buf[0] ^= 0xff; /* a read that moved no data cannot pass */
-        think(gap_ns);
+        think(spent < gap_ns ? (unsigned)(gap_ns - spent) : 0);
         cdb_rw16(c.cdb, false, blk * 8, 8);
         exec_spinning(rq, &c, buf);
         assert_int_equal(c.status, 0);
@@ -102,8 +155,16 @@ static void qd1_stream(const char *poll_us, unsigned gap_ns, struct run *out)
             fail_msg("read %u of block %u returned other data", n, blk);
     }
     out->kicks = vus_fe_vq_kicks(rq) - kicks0;
+    out->gap_ns = gap_ns;
+    worker_poll(&cl, &cost, &out->caught, &out->missed);
+    out->caught -= caught0;
+    out->missed -= missed0;
+    if (cost > out->max_sleep_cost_ns)
+        out->max_sleep_cost_ns = cost;
+    rpc_cl_close(&cl);
     vus_fe_close(fe);
     assert_int_equal(daemon_stop(&d), 0);
+    unlink(rpc_path);
 }
 
 static void test_interrupt_mode_kicks_every_request(void **state)
@@ -121,19 +182,42 @@ static void test_polling_needs_almost_no_kicks(void **state)
     struct run r;
 
     qd1_stream("1000", 0, &r);
-    print_message("--poll-us 1000: %llu kicks for %u requests\n", (unsigned long long)r.kicks,
-                  MEASURED);
+    print_message("--poll-us 1000: %llu kicks for %u requests; %llu gaps polled and caught, %llu "
+                  "missed\n",
+                  (unsigned long long)r.kicks, MEASURED, (unsigned long long)r.caught,
+                  (unsigned long long)r.missed);
     assert_true(r.kicks <= MEASURED / 10);
+    assert_true(r.caught >= MEASURED * 8 / 10); /* what worker_list says agrees */
 }
 
+/*
+ * Gaps three times what the worker valued a sleep at after the warm-up.  The
+ * verdict needs them to have stayed well above that value all along (below
+ * 2/3 of the gap at every sample): when the valuation rose close to the gap
+ * during the stream (the machine got busy), polling those gaps may have
+ * been the right call and the run says nothing.  It is repeated; after RUNS
+ * such runs the test is skipped as unmeasurable here, not passed.
+ */
 static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
 {
+    enum { RUNS = 3 };
     struct run r;
 
-    qd1_stream("1000", 300000, &r);
-    print_message("--poll-us 1000, 300 us apart: %llu kicks for %u requests\n",
-                  (unsigned long long)r.kicks, MEASURED);
-    assert_true(r.kicks >= MEASURED * 9 / 10);
+    for (unsigned i = 0; i < RUNS; i++) {
+        qd1_stream("1000", GAP_3X_SLEEP, &r);
+        print_message("--poll-us 1000, %llu us apart: %llu kicks for %u requests; a sleep valued "
+                      "at up to %llu us; %llu gaps polled and caught, %llu missed\n",
+                      (unsigned long long)r.gap_ns / 1000, (unsigned long long)r.kicks, MEASURED,
+                      (unsigned long long)r.max_sleep_cost_ns / 1000, (unsigned long long)r.caught,
+                      (unsigned long long)r.missed);
+        if (r.max_sleep_cost_ns * 3 > r.gap_ns * 2)
+            continue;
+        assert_true(r.kicks >= MEASURED * 9 / 10);
+        /* Probes that keep missing back off: a handful in the whole stream. */
+        assert_true(r.caught + r.missed <= MEASURED / 100);
+        return;
+    }
+    skip();
 }
 
 int main(void)
