@@ -605,6 +605,7 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
     atomic_init(&w->abort_check, false);
     atomic_init(&w->group_requests, false);
     poll_window_init(&w->poll, poll_max_ns);
+    publish_poll(w); /* worker_list shows the start values until the thread measures */
     w->wake_op.cb = on_wake;
     w->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (w->wake_fd < 0)

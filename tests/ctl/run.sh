@@ -124,6 +124,11 @@ run stats 0 -- stats && out_is stats \
   errors on 0:0: medium_error=2"
 run "stats filtered" 0 -- stats controller=vm0 target=0 lun=0 && ok
 
+run "worker list" 0 -- worker list && out_is "worker list" \
+"ID  POLL-MAX-US  WINDOW-US  SLEEP-COST-US  SLEEPS  CAUGHT  MISSED
+0   32.0         32.0       102.7          12      3456    7
+1   32.0         0.0        98.4           5000    0       40"
+
 run methods 0 -- methods && if grep -q '^rpc_methods ' "$tmp/out" && grep -q '^lun_attach ' "$tmp/out"; then ok; else bad "methods: $(cat "$tmp/out")"; fi
 
 # ---- --json: the raw result ----

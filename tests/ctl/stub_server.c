@@ -288,6 +288,20 @@ static void m_stats(struct rpc_ctx *ctx, json_t *params, void *opaque)
                               lun_json(0, 0, "disk0", true), lun_json(0, 1, "scratch", false)));
 }
 
+static void m_worker_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
+{
+    (void)opaque;
+    if (!rpc_params_parse(ctx, params, NULL, 0, NULL))
+        return;
+    rpc_result(ctx,
+               json_pack("[{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, {s:i, s:i, s:i, s:i, s:i, "
+                         "s:i, s:i}]",
+                         "id", 0, "poll_max_ns", 32000, "poll_window_ns", 32000, "sleep_cost_ns",
+                         102750, "sleeps", 12, "polls_caught", 3456, "polls_missed", 7, "id", 1,
+                         "poll_max_ns", 32000, "poll_window_ns", 0, "sleep_cost_ns", 98400,
+                         "sleeps", 5000, "polls_caught", 0, "polls_missed", 40));
+}
+
 static const struct rpc_method methods[] = {
     { "version", m_version, "the daemon's version", false },
     { "controller_create", m_controller_create, "create a controller", true },
@@ -301,6 +315,7 @@ static const struct rpc_method methods[] = {
     { "lun_detach", m_lun_detach, "detach a LUN", true },
     { "lun_list", m_lun_list, "list a controller's LUNs", false },
     { "stats", m_stats, "I/O statistics", false },
+    { "worker_list", m_worker_list, "the workers", false },
 };
 
 int main(int argc, char **argv)

@@ -53,6 +53,31 @@ static void test_version(void **state)
     assert_false(exists(f->cfgpath));
 }
 
+/* ---- workers ---- */
+
+/* The fixture's pool runs in interrupt mode: never a window, the sleep cost not yet measured. */
+static void test_worker_list(void **state)
+{
+    struct fx *f = *state;
+    json_t *r = ok(f, "worker_list", NULL), *w;
+    size_t i;
+
+    assert_int_equal(json_array_size(r), NPOOL);
+    json_array_foreach(r, i, w)
+    {
+        char want[256];
+
+        snprintf(want, sizeof(want),
+                 "{'id': %zu, 'poll_max_ns': 0, 'poll_window_ns': 0, 'sleep_cost_ns': %u, "
+                 "'sleeps': 0, 'polls_caught': 0, 'polls_missed': 0}",
+                 i, POLL_SLEEP_COST_NS);
+        assert_json_text(w, "%s", want);
+    }
+    json_decref(r);
+    fails(f, -32602, "unknown parameter 'id'", "worker_list", "{'id': 0}");
+    assert_int_equal(f->saves, 0);
+}
+
 /* ---- controllers ---- */
 
 static void test_controllers(void **state)
@@ -331,6 +356,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_controllers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bdev_create_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bdev_create_params, setup, teardown),
