@@ -36,6 +36,16 @@ static uint64_t paying_window(const struct poll_window *p)
     return gain > loss ? w : 0;
 }
 
+void poll_window_set_max(struct poll_window *p, uint64_t max_ns)
+{
+    p->max_ns = max_ns;
+    if (p->cur_ns > full_window(p))
+        p->cur_ns = full_window(p);
+    if (p->cur_ns == 0)
+        p->probing = false;
+    p->sleeps_to_probe = p->probe_every = POLL_PROBE_EVERY;
+}
+
 void poll_window_caught(struct poll_window *p, uint64_t polled_ns)
 {
     if (p->max_ns == 0)
@@ -97,6 +107,16 @@ void poll_window_after_sleep(struct poll_window *p, uint64_t polled_ns, uint64_t
     /* Interrupt mode.  A long sleep is an idle guest: nothing to probe for. */
     if (slept_ns > p->max_ns + POLL_WAKE_SLACK_NS)
         return;
+    /*
+     * Woken sooner than a probe would have polled: a probe would have
+     * caught that gap.  Whatever made the last probes miss (the guest's
+     * vCPU preempted a while, say) is over: probe at the usual pace again.
+     */
+    if (slept_ns < full_window(p)) {
+        p->probe_every = POLL_PROBE_EVERY;
+        if (p->sleeps_to_probe > POLL_PROBE_EVERY)
+            p->sleeps_to_probe = POLL_PROBE_EVERY;
+    }
     if (--p->sleeps_to_probe == 0) {
         p->sleeps_to_probe = p->probe_every;
         p->cur_ns = full_window(p);

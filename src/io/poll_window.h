@@ -31,7 +31,9 @@
  * that window, and keeps probing while probes catch.  A probe that misses doubles the sleeps to
  * the next one, up to POLL_PROBE_EVERY_MAX: a steady stream of gaps a little dearer than a sleep
  * would otherwise pay a wasted window every POLL_PROBE_EVERY requests, a CPU cost interrupt mode
- * does not have.  Any catch brings the probes back to POLL_PROBE_EVERY.  Sleeps longer than the
+ * does not have.  Any catch brings the probes back to POLL_PROBE_EVERY, and so does a sleep shorter
+ * than the window a probe would poll (that gap a probe would have caught: the misses were a passing
+ * disturbance, a guest vCPU preempted for a while, not the gaps growing).  Sleeps longer than the
  * maximum plus
  * POLL_WAKE_SLACK_NS (an idle guest, a slow TCG guest at queue depth 1) are
  * never probed for.
@@ -74,6 +76,13 @@ static inline uint64_t poll_window_sleep_ns(const struct poll_window *p)
 }
 
 void poll_window_init(struct poll_window *p, uint64_t max_ns);
+
+/*
+ * A new maximum (0: interrupt mode from now on), keeping what was measured
+ * and learnt.  A window in use is cut to it; a worker that did not poll
+ * starts polling through probes, as at start.
+ */
+void poll_window_set_max(struct poll_window *p, uint64_t max_ns);
 
 /*
  * Polling found work polled_ns after its first look came up empty.  Past the

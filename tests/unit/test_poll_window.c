@@ -94,6 +94,29 @@ static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
     assert_int_equal(p.probe_every, POLL_PROBE_EVERY_MAX);
 }
 
+/*
+ * Probes that missed during a disturbance (the guest stalled) back off;
+ * once gaps are short again, sleeps end sooner than a probe's window would
+ * and probing is back at its pace at once, not after hundreds of sleeps.
+ */
+static void test_short_sleeps_reset_the_backoff(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 1000000);
+    poll_window_wake_latency(&p, 9000); /* S = 2 x 2 us + 9 us */
+    gaps(&p, 3000, 1000, 9000);
+    assert_true(p.cur_ns > 0);
+    /* A stall: gaps of 50 us for a while; polling stops, probes miss and back off. */
+    gaps(&p, 500, 50000, 9000);
+    assert_int_equal(p.cur_ns, 0);
+    assert_true(p.probe_every > 4 * POLL_PROBE_EVERY);
+    /* Short gaps again: each sleep lasts 10 us, less than S: polling within a probe's pace. */
+    unsigned polled = gaps(&p, 2 * POLL_PROBE_EVERY, 1000, 9000);
+    assert_true(polled > POLL_PROBE_EVERY);
+    assert_true(p.cur_ns > 0);
+}
+
 /* A probe that catches brings probing back to its pace, and polling soon after. */
 static void test_caught_probe_resets_the_backoff(void **state)
 {
@@ -201,6 +224,28 @@ static void test_catch_past_the_window_is_a_miss(void **state)
     assert_int_equal(p.caught_ns, 0);
 }
 
+/* A new maximum keeps what was learnt: 0 stops polling at once, a smaller one cuts the window. */
+static void test_set_max_at_run_time(void **state)
+{
+    struct poll_window p;
+
+    poll_window_init(&p, 32000);
+    gaps(&p, 100, 1000, 9000);
+    assert_int_equal(p.cur_ns, POLL_SLEEP_COST_NS);
+    poll_window_set_max(&p, 2000);
+    assert_int_equal(p.cur_ns, 2000);
+    assert_int_equal(gaps(&p, 10, 1000, 9000), 10);
+    poll_window_set_max(&p, 0);
+    assert_int_equal(p.cur_ns, 0);
+    assert_false(p.probing);
+    assert_int_equal(gaps(&p, 100, 1000, 9000), 0);
+    /* Back on: asleep until a probe catches, as at start; then polling again. */
+    poll_window_set_max(&p, 32000);
+    assert_int_equal(p.cur_ns, 0);
+    gaps(&p, POLL_PROBE_EVERY + 10, 1000, 9000);
+    assert_int_equal(p.cur_ns, POLL_SLEEP_COST_NS);
+}
+
 static void test_zero_maximum_never_polls(void **state)
 {
     struct poll_window p;
@@ -220,10 +265,12 @@ int main(void)
         cmocka_unit_test(test_never_past_the_maximum),
         cmocka_unit_test(test_gaps_dearer_than_a_sleep_are_not_polled),
         cmocka_unit_test(test_caught_probe_resets_the_backoff),
+        cmocka_unit_test(test_short_sleeps_reset_the_backoff),
         cmocka_unit_test(test_long_gaps_back_off_and_are_not_probed),
         cmocka_unit_test(test_mixed_gaps_poll_only_when_it_pays),
         cmocka_unit_test(test_measured_sleep_cost_decides),
         cmocka_unit_test(test_catch_past_the_window_is_a_miss),
+        cmocka_unit_test(test_set_max_at_run_time),
         cmocka_unit_test(test_zero_maximum_never_polls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
