@@ -546,6 +546,26 @@ static void m_worker_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
     rpc_result(ctx, list);
 }
 
+struct poll_args {
+    uint64_t poll_us;
+};
+
+static const struct rpc_param set_poll_p[] = {
+    RPC_PARAM_UINT(struct poll_args, poll_us, true, 0, OPT_MAX_POLL_US),
+};
+
+static void m_worker_set_poll(struct rpc_ctx *ctx, json_t *params, void *opaque)
+{
+    struct poll_args a = { 0 };
+    struct mgmt *m = opaque;
+
+    if (!rpc_params_parse(ctx, params, set_poll_p, RPC_NPARAMS(set_poll_p), &a))
+        return;
+    for (unsigned i = 0; i < m->npool; i++)
+        worker_set_poll_max(&m->pool[i], a.poll_us * 1000);
+    rpc_result(ctx, json_object());
+}
+
 static const struct rpc_method methods[] = {
     { "version", m_version, "the daemon's version", false },
     { "controller_create", m_controller_create,
@@ -572,6 +592,10 @@ static const struct rpc_method methods[] = {
     { "worker_list", m_worker_list,
       "the worker threads and their adaptive polling: window, what a sleep costs, sleeps, gaps "
       "caught and missed",
+      false },
+    { "worker_set_poll", m_worker_set_poll,
+      "set every worker's longest poll window, as --poll-us does at start (0: interrupt mode); "
+      "not saved: a restart uses --poll-us again {poll_us}",
       false },
 };
 

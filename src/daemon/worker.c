@@ -204,6 +204,96 @@ static void start_serving(struct worker *w, struct worker_group *g)
         vscsi_queue_flush(g->queues[i].q);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A counter only this thread writes: no locked instruction needed. */
+static void view_add(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static void publish_poll(struct worker *w)
+{
+    atomic_store_explicit(&w->poll_view.max_ns, w->poll.max_ns, memory_order_relaxed);
+    atomic_store_explicit(&w->poll_view.window_ns, w->poll.cur_ns, memory_order_relaxed);
+    atomic_store_explicit(&w->poll_view.sleep_cost_ns, poll_window_sleep_ns(&w->poll),
+                          memory_order_relaxed);
+}
+
+/*
+ * How late this thread wakes from a short sleep (median of a few): the
+ * latency a sleeping worker adds to the request that wakes it, which the
+ * poll window counts in the cost of a sleep.  About 5 us on bare metal,
+ * tens of microseconds under nested virtualisation.
+ */
+static uint64_t wake_latency_ns(void)
+{
+    enum { SAMPLES = 5, NAP_NS = 20000 };
+    const struct timespec nap = { .tv_sec = 0, .tv_nsec = NAP_NS };
+    uint64_t late[SAMPLES];
+
+    for (unsigned i = 0; i < SAMPLES; i++) {
+        uint64_t t0 = now_ns(), t;
+
+        nanosleep(&nap, NULL);
+        t = now_ns() - t0;
+        late[i] = t > NAP_NS ? t - NAP_NS : 0;
+        /* Insertion sort: five numbers. */
+        for (unsigned j = i; j > 0 && late[j - 1] > late[j]; j--) {
+            uint64_t x = late[j];
+
+            late[j] = late[j - 1];
+            late[j - 1] = x;
+        }
+    }
+    return late[SAMPLES / 2];
+}
+
+/* Before sleeping: ask the guest to kick again, taking what came meanwhile. */
+static void enable_kicks(struct worker *w)
+{
+    for (struct worker_group *g = w->groups; g; g = g->next) {
+        if (!g->serving)
+            continue;
+        for (unsigned i = 0; i < g->nqueues; i++)
+            vscsi_queue_process(g->queues[i].q);
+    }
+}
+
+#define POLL_MAX_NONE UINT64_MAX
+
+/* A maximum asked for by worker_set_poll_max (it raises group_requests to get here). */
+static void apply_poll_max(struct worker *w)
+{
+    uint64_t max = atomic_exchange_explicit(&w->poll_max_req, POLL_MAX_NONE, memory_order_relaxed);
+
+    if (max == POLL_MAX_NONE)
+        return;
+    /* Started in interrupt mode: what a sleep costs here was never measured. */
+    if (max && !w->wake_measured) {
+        poll_window_wake_latency(&w->poll, wake_latency_ns());
+        w->wake_measured = true;
+    }
+    /*
+     * A polling worker leaves kicks off while it finds work: in interrupt
+     * mode nothing would turn them back on, and the next request would
+     * wait for a kick the guest was told not to send.
+     */
+    if (max == 0 && w->poll.max_ns) {
+        enable_kicks(w);
+        flush_queues(w);
+    }
+    poll_window_set_max(&w->poll, max);
+    publish_poll(w);
+}
+
 /*
  * Apply what the control threads asked of our groups, and finish the pauses
  * whose drain is over.  Returns false when the worker must exit.
@@ -212,6 +302,9 @@ static bool handle_groups(struct worker *w)
 {
     bool asked = atomic_exchange_explicit(&w->group_requests, false, memory_order_acq_rel);
     bool changed = false, exiting;
+
+    if (asked)
+        apply_poll_max(w);
 
     if (w->nparking) {
         for (struct worker_group *g = w->groups; g; g = g->next)
@@ -373,14 +466,6 @@ static bool any_leftovers(struct worker *w)
     return false;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool serving_any(const struct worker *w)
 {
     for (const struct worker_group *g = w->groups; g; g = g->next)
@@ -439,20 +524,6 @@ static bool look_for_work(struct worker *w)
  * delay the very work it waits for.  Not at every turn of the spin (tens of
  * nanoseconds): a syscall each time would be most of the spinning.
  */
-/* A counter only this thread writes: no locked instruction needed. */
-static void view_add(_Atomic uint64_t *counter)
-{
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
-static void publish_poll(struct worker *w)
-{
-    atomic_store_explicit(&w->poll_view.window_ns, w->poll.cur_ns, memory_order_relaxed);
-    atomic_store_explicit(&w->poll_view.sleep_cost_ns, poll_window_sleep_ns(&w->poll),
-                          memory_order_relaxed);
-}
-
 static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
 {
     uint64_t start, now, yielded, looked;
@@ -491,52 +562,14 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
     }
 }
 
-/* Before sleeping: ask the guest to kick again, taking what came meanwhile. */
-static void enable_kicks(struct worker *w)
-{
-    for (struct worker_group *g = w->groups; g; g = g->next) {
-        if (!g->serving)
-            continue;
-        for (unsigned i = 0; i < g->nqueues; i++)
-            vscsi_queue_process(g->queues[i].q);
-    }
-}
-
-/*
- * How late this thread wakes from a short sleep (median of a few): the
- * latency a sleeping worker adds to the request that wakes it, which the
- * poll window counts in the cost of a sleep.  About 5 us on bare metal,
- * tens of microseconds under nested virtualisation.
- */
-static uint64_t wake_latency_ns(void)
-{
-    enum { SAMPLES = 5, NAP_NS = 20000 };
-    const struct timespec nap = { .tv_sec = 0, .tv_nsec = NAP_NS };
-    uint64_t late[SAMPLES];
-
-    for (unsigned i = 0; i < SAMPLES; i++) {
-        uint64_t t0 = now_ns(), t;
-
-        nanosleep(&nap, NULL);
-        t = now_ns() - t0;
-        late[i] = t > NAP_NS ? t - NAP_NS : 0;
-        /* Insertion sort: five numbers. */
-        for (unsigned j = i; j > 0 && late[j - 1] > late[j]; j--) {
-            uint64_t x = late[j];
-
-            late[j] = late[j - 1];
-            late[j - 1] = x;
-        }
-    }
-    return late[SAMPLES / 2];
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
-    if (w->poll.max_ns)
+    if (w->poll.max_ns) {
         poll_window_wake_latency(&w->poll, wake_latency_ns());
+        w->wake_measured = true;
+    }
     publish_poll(w);
     for (;;) {
         uint64_t polled_ns = 0, slept_from = 0;
@@ -604,6 +637,7 @@ int worker_start(struct worker *w, unsigned id, uint64_t poll_max_ns)
     w->id = id;
     atomic_init(&w->abort_check, false);
     atomic_init(&w->group_requests, false);
+    atomic_init(&w->poll_max_req, POLL_MAX_NONE);
     poll_window_init(&w->poll, poll_max_ns);
     publish_poll(w); /* worker_list shows the start values until the thread measures */
     w->wake_op.cb = on_wake;
@@ -654,12 +688,20 @@ void worker_stop(struct worker *w)
     pthread_cond_destroy(&w->cond);
 }
 
+void worker_set_poll_max(struct worker *w, uint64_t max_ns)
+{
+    atomic_store_explicit(&w->poll_max_req, max_ns, memory_order_relaxed);
+    /* The release orders the store above before the flag the worker exchanges with acquire. */
+    atomic_store_explicit(&w->group_requests, true, memory_order_release);
+    wake(w);
+}
+
 void worker_poll_stats(const struct worker *w, struct worker_poll_stats *out)
 {
     const struct worker_poll_view *v = &w->poll_view;
 
     *out = (struct worker_poll_stats){
-        .max_ns = w->poll.max_ns, /* set before the thread started, never changed */
+        .max_ns = atomic_load_explicit(&v->max_ns, memory_order_relaxed),
         .window_ns = atomic_load_explicit(&v->window_ns, memory_order_relaxed),
         .sleep_cost_ns = atomic_load_explicit(&v->sleep_cost_ns, memory_order_relaxed),
         .sleeps = atomic_load_explicit(&v->sleeps, memory_order_relaxed),

@@ -76,6 +76,7 @@ struct worker_group {
  * to a loop turn.
  */
 struct worker_poll_view {
+    _Atomic uint64_t max_ns;        /* --poll-us, or what worker_set_poll_max set */
     _Atomic uint64_t window_ns;     /* polls this long before sleeping now; 0 = interrupt mode */
     _Atomic uint64_t sleep_cost_ns; /* S of poll_window.h: what it values a sleep at */
     _Atomic uint64_t sleeps;        /* times it slept waiting for work */
@@ -91,10 +92,12 @@ struct worker {
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
-    atomic_bool abort_check;    /* a TMF marked tasks: look for them on the next wakeup */
-    atomic_bool group_requests; /* a group changed state: look at the groups */
-    _Atomic uint64_t epoch;     /* loop turns: see worker_pool_grace */
-    struct poll_window poll;    /* worker thread only */
+    atomic_bool abort_check;       /* a TMF marked tasks: look for them on the next wakeup */
+    atomic_bool group_requests;    /* a group changed state: look at the groups */
+    _Atomic uint64_t epoch;        /* loop turns: see worker_pool_grace */
+    struct poll_window poll;       /* worker thread only */
+    bool wake_measured;            /* worker thread only: poll.wake_ns is this thread's own */
+    _Atomic uint64_t poll_max_req; /* a new maximum asked for (POLL_MAX_NONE: none) */
     struct worker_poll_view poll_view;
     uint64_t sleeps;             /* worker thread only: sleeps so far */
     struct worker_group *groups; /* worker thread only: the attached groups */
@@ -134,6 +137,13 @@ bool worker_pool_grace(struct worker *pool, unsigned n, unsigned timeout_ms);
  * (vscsi_queue_abort_marked), soon and on its own thread.  Does not wait.
  */
 void worker_request_aborts(struct worker *w);
+
+/*
+ * Change the worker's maximum poll window (0: interrupt mode), as --poll-us
+ * does at start; the worker applies it at its next loop turn, woken for it.
+ * Does not wait.  Any thread.
+ */
+void worker_set_poll_max(struct worker *w, uint64_t max_ns);
 
 /* The worker's polling as worker_poll_view says it, read now.  Any thread. */
 struct worker_poll_stats {

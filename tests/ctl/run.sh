@@ -129,6 +129,8 @@ run "worker list" 0 -- worker list && out_is "worker list" \
 0   32.0         32.0       102.7          12      3456    7
 1   32.0         0.0        98.4           5000    0       40"
 
+run "worker set-poll" 0 -- worker set-poll poll-us=0 && out_empty "worker set-poll"
+
 run methods 0 -- methods && if grep -q '^rpc_methods ' "$tmp/out" && grep -q '^lun_attach ' "$tmp/out"; then ok; else bad "methods: $(cat "$tmp/out")"; fi
 
 # ---- --json: the raw result ----

@@ -302,6 +302,23 @@ static void m_worker_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
                          "sleeps", 5000, "polls_caught", 0, "polls_missed", 40));
 }
 
+struct poll_args {
+    uint64_t poll_us;
+};
+
+static const struct rpc_param set_poll_p[] = {
+    RPC_PARAM_UINT(struct poll_args, poll_us, true, 0, 1000),
+};
+
+static void m_worker_set_poll(struct rpc_ctx *ctx, json_t *params, void *opaque)
+{
+    struct poll_args a = { 0 };
+
+    (void)opaque;
+    if (rpc_params_parse(ctx, params, set_poll_p, RPC_NPARAMS(set_poll_p), &a))
+        rpc_result(ctx, json_object());
+}
+
 static const struct rpc_method methods[] = {
     { "version", m_version, "the daemon's version", false },
     { "controller_create", m_controller_create, "create a controller", true },
@@ -316,6 +333,7 @@ static const struct rpc_method methods[] = {
     { "lun_list", m_lun_list, "list a controller's LUNs", false },
     { "stats", m_stats, "I/O statistics", false },
     { "worker_list", m_worker_list, "the workers", false },
+    { "worker_set_poll", m_worker_set_poll, "set the poll window", false },
 };
 
 int main(int argc, char **argv)

@@ -85,43 +85,65 @@ static void worker_poll(struct rpc_cl *cl, uint64_t *sleep_cost_ns, uint64_t *ca
     json_decref(list);
 }
 
-/*
- * Write a pattern, then read it back MEASURED times at QD1, checking each
- * read, gap_ns after each completion (or GAP_3X_SLEEP).  Every SAMPLE_EVERY requests the gap is
- * partly spent asking the worker what it values a sleep at.
- */
-static void qd1_stream(const char *poll_us, uint64_t gap_ns, struct run *out)
-{
+/* A daemon with one ram LUN, its RPC socket, and a frontend on it. */
+struct env {
     char rpc_path[64];
-    const char *const args[] = { "--lun",        "type=ram,size=4M", "--poll-us", poll_us,
-                                 "--rpc-socket", rpc_path,           NULL };
-    struct rpc_cl cl;
-    uint64_t cost, caught0 = 0, missed0 = 0;
     struct daemon d;
+    struct rpc_cl cl;
     struct vus_fe *fe;
+    struct vus_fe_vq *rq;
+    uint8_t *pattern, *buf;
+    int switch_to; /* >= 0: worker_set_poll this many us in the middle of the next stream */
+};
+
+/* Start it, and write a pattern the streams read back. */
+static void env_open(struct env *e, const char *poll_us)
+{
+    const char *const args[] = { "--lun",        "type=ram,size=4M", "--poll-us", poll_us,
+                                 "--rpc-socket", e->rpc_path,        NULL };
     struct vus_fe_cmd c;
     uint8_t cdb[16];
 
-    snprintf(rpc_path, sizeof(rpc_path), "/tmp/vusfe-poll.%d.rpc", (int)getpid());
-    assert_int_equal(daemon_start(&d, args), 0);
-    assert_int_equal(rpc_cl_connect(&cl, rpc_path, T_TIMEOUT), 0);
-    assert_int_equal(fe_open(&d, 1, &fe), 0);
-    struct vus_fe_vq *rq = vus_fe_vq(fe, VIRTIO_SCSI_VQ_REQUEST);
-    uint8_t *pattern = vus_fe_alloc(fe, 8 * 4096, 4096);
-    uint8_t *buf = vus_fe_alloc(fe, 4096, 4096);
-    assert_non_null(pattern);
-    assert_non_null(buf);
-    clear_ua(rq, 0, 0);
-
+    e->switch_to = -1;
+    snprintf(e->rpc_path, sizeof(e->rpc_path), "/tmp/vusfe-poll.%d.rpc", (int)getpid());
+    assert_int_equal(daemon_start(&e->d, args), 0);
+    assert_int_equal(rpc_cl_connect(&e->cl, e->rpc_path, T_TIMEOUT), 0);
+    assert_int_equal(fe_open(&e->d, 1, &e->fe), 0);
+    e->rq = vus_fe_vq(e->fe, VIRTIO_SCSI_VQ_REQUEST);
+    e->pattern = vus_fe_alloc(e->fe, 8 * 4096, 4096);
+    e->buf = vus_fe_alloc(e->fe, 4096, 4096);
+    assert_non_null(e->pattern);
+    assert_non_null(e->buf);
+    clear_ua(e->rq, 0, 0);
     /* Made once: between requests the frontend only compares (well under a microsecond). */
     for (unsigned i = 0; i < 8; i++) {
-        fill(pattern + i * 4096, 4096, i);
+        fill(e->pattern + i * 4096, 4096, i);
         cdb_rw16(cdb, true, i * 8, 8);
-        assert_int_equal(scsi_exec(rq, &c, 0, cdb, 16, pattern + i * 4096, 4096, 1), 0);
+        assert_int_equal(scsi_exec(e->rq, &c, 0, cdb, 16, e->pattern + i * 4096, 4096, 1), 0);
         assert_int_equal(c.status, 0);
     }
-    uint64_t kicks0 = 0;
+}
+
+static void env_close(struct env *e)
+{
+    rpc_cl_close(&e->cl);
+    vus_fe_close(e->fe);
+    assert_int_equal(daemon_stop(&e->d), 0);
+    unlink(e->rpc_path);
+}
+
+/*
+ * Read the pattern back MEASURED times at QD1 (after WARMUP reads), checking
+ * each read, gap_ns after each completion (or GAP_3X_SLEEP).  Every
+ * SAMPLE_EVERY requests the gap is partly spent asking the worker what it
+ * values a sleep at.
+ */
+static void stream(struct env *e, uint64_t gap_ns, struct run *out)
+{
+    uint64_t cost, caught0 = 0, missed0 = 0, kicks0 = 0;
     bool adapt = gap_ns == GAP_3X_SLEEP;
+    struct vus_fe_cmd c;
+
     if (adapt)
         gap_ns = WARMUP_GAP_NS;
     memset(out, 0, sizeof(*out));
@@ -131,8 +153,8 @@ static void qd1_stream(const char *poll_us, uint64_t gap_ns, struct run *out)
         uint64_t spent = 0;
 
         if (n == WARMUP) {
-            kicks0 = vus_fe_vq_kicks(rq);
-            worker_poll(&cl, &cost, &caught0, &missed0);
+            kicks0 = vus_fe_vq_kicks(e->rq);
+            worker_poll(&e->cl, &cost, &caught0, &missed0);
             if (adapt)
                 gap_ns = 3 * cost;
         }
@@ -140,31 +162,43 @@ static void qd1_stream(const char *poll_us, uint64_t gap_ns, struct run *out)
             uint64_t caught, missed;
 
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            worker_poll(&cl, &cost, &caught, &missed);
+            worker_poll(&e->cl, &cost, &caught, &missed);
             clock_gettime(CLOCK_MONOTONIC, &t1);
             spent = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000l + (t1.tv_nsec - t0.tv_nsec));
             if (cost > out->max_sleep_cost_ns)
                 out->max_sleep_cost_ns = cost;
         }
-        buf[0] ^= 0xff; /* a read that moved no data cannot pass */
+        if (e->switch_to >= 0 && n == WARMUP + MEASURED / 2) {
+            /* No waiting for it: the next request goes out while the worker applies it. */
+            json_decref(rpc_okf(&e->cl, "worker_set_poll", "{s:i}", "poll_us", e->switch_to));
+            e->switch_to = -1;
+        }
+        e->buf[0] ^= 0xff; /* a read that moved no data cannot pass */
         think(spent < gap_ns ? (unsigned)(gap_ns - spent) : 0);
+        memset(&c, 0, sizeof(c));
         cdb_rw16(c.cdb, false, blk * 8, 8);
-        exec_spinning(rq, &c, buf);
+        exec_spinning(e->rq, &c, e->buf);
         assert_int_equal(c.status, 0);
-        if (memcmp(buf, pattern + blk * 4096, 4096) != 0)
+        if (memcmp(e->buf, e->pattern + blk * 4096, 4096) != 0)
             fail_msg("read %u of block %u returned other data", n, blk);
     }
-    out->kicks = vus_fe_vq_kicks(rq) - kicks0;
+    out->kicks = vus_fe_vq_kicks(e->rq) - kicks0;
     out->gap_ns = gap_ns;
-    worker_poll(&cl, &cost, &out->caught, &out->missed);
+    worker_poll(&e->cl, &cost, &out->caught, &out->missed);
     out->caught -= caught0;
     out->missed -= missed0;
     if (cost > out->max_sleep_cost_ns)
         out->max_sleep_cost_ns = cost;
-    rpc_cl_close(&cl);
-    vus_fe_close(fe);
-    assert_int_equal(daemon_stop(&d), 0);
-    unlink(rpc_path);
+}
+
+/* One daemon, one stream. */
+static void qd1_stream(const char *poll_us, uint64_t gap_ns, struct run *out)
+{
+    struct env e;
+
+    env_open(&e, poll_us);
+    stream(&e, gap_ns, out);
+    env_close(&e);
 }
 
 static void test_interrupt_mode_kicks_every_request(void **state)
@@ -220,12 +254,66 @@ static void test_gaps_dearer_than_a_sleep_are_not_polled(void **state)
     skip();
 }
 
+/* worker_set_poll, then wait until the worker says it applied it. */
+static void set_poll(struct env *e, unsigned poll_us)
+{
+    json_decref(rpc_okf(&e->cl, "worker_set_poll", "{s:i}", "poll_us", (int)poll_us));
+    for (unsigned i = 0;; i++) {
+        json_t *l = rpc_ok(&e->cl, "worker_list", NULL);
+        json_int_t max = json_integer_value(json_object_get(json_array_get(l, 0), "poll_max_ns"));
+
+        json_decref(l);
+        if (max == (json_int_t)poll_us * 1000)
+            return;
+        if (i >= T_TIMEOUT)
+            fail_msg("worker_set_poll %u: the worker still says %lld ns", poll_us, (long long)max);
+        usleep(1000);
+    }
+}
+
+/*
+ * worker_set_poll switches a running daemon between interrupt mode and
+ * polling, both ways, as --poll-us would at start; started in interrupt
+ * mode, the worker first measures what a sleep costs.
+ */
+static void test_polling_switched_at_run_time(void **state)
+{
+    struct env e;
+    struct run r;
+
+    env_open(&e, "0");
+    stream(&e, 0, &r);
+    print_message("--poll-us 0: %llu kicks for %u requests\n", (unsigned long long)r.kicks,
+                  MEASURED);
+    assert_true(r.kicks >= MEASURED * 95 / 100);
+    set_poll(&e, 1000);
+    stream(&e, 0, &r);
+    print_message("then worker_set_poll 1000: %llu kicks\n", (unsigned long long)r.kicks);
+    assert_true(r.kicks <= MEASURED / 10);
+    set_poll(&e, 0);
+    stream(&e, 0, &r);
+    print_message("then worker_set_poll 0: %llu kicks\n", (unsigned long long)r.kicks);
+    assert_true(r.kicks >= MEASURED * 95 / 100);
+    assert_int_equal(r.caught + r.missed, 0);
+    /*
+     * Switched while requests keep coming, both ways, ten times: the worker
+     * turns kicks back on as it stops polling, or a request would wait for
+     * a kick the guest was told not to send.
+     */
+    for (unsigned i = 0; i < 10; i++) {
+        e.switch_to = i % 2 ? 0 : 1000;
+        stream(&e, 0, &r);
+    }
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interrupt_mode_kicks_every_request),
         cmocka_unit_test(test_polling_needs_almost_no_kicks),
         cmocka_unit_test(test_gaps_dearer_than_a_sleep_are_not_polled),
+        cmocka_unit_test(test_polling_switched_at_run_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,30 @@ static void test_worker_list(void **state)
     assert_int_equal(f->saves, 0);
 }
 
+/* worker_set_poll reaches every worker, which applies it on its own thread; never saved. */
+static void test_worker_set_poll(void **state)
+{
+    struct fx *f = *state;
+    json_t *r = ok(f, "worker_set_poll", "{'poll_us': 50}");
+
+    assert_json_text(r, "{}");
+    json_decref(r);
+    for (unsigned i = 0; i < NPOOL; i++) {
+        struct worker_poll_stats st;
+        unsigned tries = 0;
+
+        do {
+            worker_poll_stats(&f->pool[i], &st);
+        } while (st.max_ns != 50000 && ++tries < 5000 && (sleep_ms(1), true));
+        assert_int_equal(st.max_ns, 50000);
+    }
+    fails(f, -32602, "poll_us", "worker_set_poll", "{'poll_us': 1001}");
+    fails(f, -32602, "poll_us", "worker_set_poll", "{'poll_us': -1}");
+    fails(f, -32602, "poll_us", "worker_set_poll", "{}");
+    fails(f, -32602, "poll_us", "worker_set_poll", "{'poll_us': '5'}");
+    assert_int_equal(f->saves, 0);
+}
+
 /* ---- controllers ---- */
 
 static void test_controllers(void **state)
@@ -357,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_set_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_controllers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bdev_create_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bdev_create_params, setup, teardown),

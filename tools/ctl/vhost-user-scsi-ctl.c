@@ -117,6 +117,8 @@ static const struct key k_stats[] = {
     { NULL },
 };
 
+static const struct key k_set_poll[] = { { "poll-us", "poll_us", K_UINT, true }, { NULL } };
+
 static const struct command commands[] = {
     { NULL, "version", "version", k_none, print_version, "version" },
     { NULL, "methods", "rpc_methods", k_none, print_methods, "methods" },
@@ -145,6 +147,8 @@ static const struct command commands[] = {
     { "lun", "list", "lun_list", k_controller, print_lun_list, "lun list controller=NAME" },
     { NULL, "stats", "stats", k_stats, print_stats, "stats [controller=NAME] [target=T lun=L]" },
     { "worker", "list", "worker_list", k_none, print_worker_list, "worker list" },
+    { "worker", "set-poll", "worker_set_poll", k_set_poll, print_nothing,
+      "worker set-poll poll-us=N" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
