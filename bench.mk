@@ -47,7 +47,7 @@ bench-contrib:
 
 # Plain prerequisites, no recursive make: works whether or not the Makefile
 # includes this file yet (make -f Makefile -f bench.mk bench-quick).
-bench-deps: deps build/vhost-user-scsi fio-engine bench-test bench-contrib $(BENCH_COPY_FLOOR)
+bench-deps: deps build/vhost-user-scsi build/vhost-user-scsi-ctl fio-engine bench-test bench-contrib $(BENCH_COPY_FLOOR)
 
 bench: bench-deps
 	bench/run.sh

@@ -38,6 +38,7 @@ WITH_CONTRIB=${BENCH_CONTRIB:-1}
 MALLOC_IOS=${BENCH_MALLOC_IOS:-200000}
 
 DAEMON=$ROOT/build/vhost-user-scsi
+CTL=$ROOT/build/vhost-user-scsi-ctl
 ENGINE=$ROOT/build/fio-vhost-user-scsi.so
 CONTRIB=$ROOT/build/bench/contrib/vhost-user-scsi
 MCOUNT=$ROOT/build/bench/malloc_count.so
@@ -61,7 +62,7 @@ die() {
 	exit 1
 }
 
-for f in "$DAEMON" "$ENGINE" "$MCOUNT"; do
+for f in "$DAEMON" "$CTL" "$ENGINE" "$MCOUNT"; do
 	[ -e "$f" ] || die "$f missing (make bench builds it)"
 done
 [ "$WITH_CONTRIB" = 0 ] || [ -x "$CONTRIB" ] || die "$CONTRIB missing (bench/contrib.sh)"
@@ -213,8 +214,8 @@ start_ours() { # $1 lun type, $2 threads, $3 socket, $4 --poll-us, [extra env vi
 	local lun=$1 t=$2 sock=$3 poll=$4
 	shift 4
 	rm -f "$sock"
-	spawn "$WORK/daemon.log" "${PIN_BACKEND[@]}" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t" \
-		--poll-us "$poll"
+	spawn "$WORK/$(basename "$sock" .sock).log" "${PIN_BACKEND[@]}" "$@" "$DAEMON" --socket-path "$sock" --lun type="$lun",size="$LUN_SIZE" --threads "$t" \
+		--poll-us "$poll" ${DAEMON_RPC:+--rpc-socket "$DAEMON_RPC"}
 	DPID=$SPAWNED
 	bg_pids+=("$DPID")
 	wait_socket "$sock"
@@ -291,25 +292,59 @@ fi
 "$ROOT/build/bench/copy_floor" "$(($(size_bytes "$LUN_SIZE") >> 20))" >"$OUT/copy_floor.txt"
 cat "$OUT/copy_floor.txt" >&2
 
-# lun queues threads --poll-us (32 is the daemon's default; 0 is pure
-# interrupt mode, reported as its own configuration "ours-irq"). One worker
+# lun queues threads, at the daemon's default --poll-us 32. One worker
 # thread each: the backend has one CPU here; what a second thread does with a
 # CPU of its own is bench/scaling.sh's.
-CONFIGS=("ram 1 1 32" "ram 2 1 32" "null 1 1 32" "ram 1 1 0")
+#
+# Every configuration has its own daemon, all started at once (one not being
+# measured sleeps: a worker finding no work stops polling within its window),
+# and each point is taken for all of them back to back, in reverse order
+# every other pass: this machine's throughput drifts by a quarter over
+# minutes, and ram against null must be compared within seconds, not between
+# points minutes apart. Interrupt mode ("ours-irq") is the first daemon
+# switched to --poll-us 0 at run time (worker_set_poll) and back, so polling
+# and interrupt mode also share the disk's memory: two RAM disks of the same
+# size can differ by a quarter in copy speed here (where the host put them).
+CONFIGS=("ram 1 1" "ram 2 1" "null 1 1")
+declare -a CFG_PID CFG_SOCK
+for i in "${!CONFIGS[@]}"; do
+	read -r lun q t <<<"${CONFIGS[$i]}"
+	CFG_SOCK[i]=$WORK/vus$i.sock
+	DAEMON_RPC=""
+	[ "$i" != 0 ] || DAEMON_RPC=$WORK/rpc0.sock
+	start_ours "$lun" "$t" "${CFG_SOCK[i]}" 32
+	CFG_PID[i]=$DPID
+	[ "$lun" != ram ] || prefill "${CFG_SOCK[i]}"
+done
+DAEMON_RPC=""
+set_poll() { # $1 --poll-us for the first configuration's daemon
+	printf '%q ' "$CTL" -s "$WORK/rpc0.sock" worker set-poll poll-us="$1" >>"$CMDS"
+	echo >>"$CMDS"
+	"$CTL" -s "$WORK/rpc0.sock" worker set-poll poll-us="$1" || die "worker set-poll $1 failed"
+}
+# The measured configurations of one point: "i" or "i irq", in order.
+SLOTS=("0 poll" "0 irq" "1 poll" "2 poll")
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
-	for cfg in "${CONFIGS[@]}"; do
-		read -r lun q t poll <<<"$cfg"
-		impl=ours
-		[ "$poll" != 0 ] || impl=ours-irq
-		start_ours "$lun" "$t" "$sock" "$poll"
-		[ "$lun" != ram ] || prefill "$sock"
-		for rw in $RWS; do
-			for qd in $QDS; do
-				point "$impl" "$lun" "$q" "$t" "$rw" "$qd" "$run" "$sock" "$DPID" "$DPID"
+	order=("${!SLOTS[@]}")
+	if [ $((run % 2)) = 0 ]; then
+		order=()
+		for ((i = ${#SLOTS[@]} - 1; i >= 0; i--)); do order+=("$i"); done
+	fi
+	for rw in $RWS; do
+		for qd in $QDS; do
+			for k in "${order[@]}"; do
+				read -r i mode <<<"${SLOTS[$k]}"
+				read -r lun q t <<<"${CONFIGS[$i]}"
+				impl=ours
+				if [ "$mode" = irq ]; then
+					impl=ours-irq
+					set_poll 0
+				fi
+				point "$impl" "$lun" "$q" "$t" "$rw" "$qd" "$run" "${CFG_SOCK[i]}" "${CFG_PID[i]}" "${CFG_PID[i]}"
+				[ "$mode" != irq ] || set_poll 32
 			done
 		done
-		stop_pid "$DPID"
 	done
 	if [ "$WITH_CONTRIB" != 0 ]; then
 		for rw in $RWS; do
@@ -329,6 +364,10 @@ for run in $(seq "$RUNS"); do
 			done
 		done
 	fi
+done
+
+for i in "${!CONFIGS[@]}"; do
+	stop_pid "${CFG_PID[i]}"
 done
 
 # RSS target: one controller, 4 queues (null LUN, so the figure is the
