@@ -593,7 +593,13 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&w->group_requests, memory_order_acquire))
             work = true;
         /* Now and then, what the wait costs this CPU: the poll window weighs polling by it. */
-        bool measure = slept_from && ++w->sleeps % POLL_MEASURE_EVERY == 0;
+        bool measure = false;
+        if (slept_from) {
+            view_add(&w->poll_view.sleeps);
+            measure = atomic_load_explicit(&w->poll_view.sleeps, memory_order_relaxed) %
+                          POLL_MEASURE_EVERY ==
+                      0;
+        }
         w->loop.measure_wait = measure;
         /* io_loop_run_once reports errors as its return value, not in errno. */
         int ret = io_loop_run_once(&w->loop, !work);
@@ -612,7 +618,6 @@ static void *worker_main(void *arg)
         }
         if (slept_from) {
             poll_window_after_sleep(&w->poll, polled_ns, now_ns() - slept_from);
-            view_add(&w->poll_view.sleeps);
             if (polled_ns)
                 view_add(&w->poll_view.missed);
             publish_poll(w);

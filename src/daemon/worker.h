@@ -99,7 +99,6 @@ struct worker {
     bool wake_measured;            /* worker thread only: poll.wake_ns is this thread's own */
     _Atomic uint64_t poll_max_req; /* a new maximum asked for (POLL_MAX_NONE: none) */
     struct worker_poll_view poll_view;
-    uint64_t sleeps;             /* worker thread only: sleeps so far */
     struct worker_group *groups; /* worker thread only: the attached groups */
     unsigned nparking;           /* worker thread only: groups draining for a pause */
     pthread_mutex_t lock;
