@@ -72,6 +72,8 @@ def spread_txt(rs):
 def cfg_name(impl, lun, q, t):
     if impl == "contrib":
         return "contrib+tgt (ram)"
+    if impl == "spdk":
+        return "SPDK vhost-scsi (Malloc bdev)"
     if impl == "ours-irq":
         return f"ours {lun} {q}q/{t}t, --poll-us 0"
     return f"ours {lun} {q}q/{t}t"
@@ -158,14 +160,15 @@ def main():
     rows = load(results)
     label = meta.get("label", "?")
     floor = read_copy_floor(os.path.join(results, "copy_floor.txt"))
-    qds = sorted({k[5] for k in rows if k[0] in ("ours", "ours-irq", "contrib")})
+    impls = ("ours", "ours-irq", "contrib", "spdk")
+    qds = sorted({k[5] for k in rows if k[0] in impls})
     rws = [rw for rw in ("randread", "randwrite") if any(k[4] == rw for k in rows)]
     configs = []
     for k in rows:
         c = k[:4]
-        if k[0] in ("ours", "ours-irq", "contrib") and c not in configs:
+        if k[0] in impls and c not in configs:
             configs.append(c)
-    order = {"ours": 0, "ours-irq": 1, "contrib": 2}
+    order = {"ours": 0, "ours-irq": 1, "contrib": 2, "spdk": 3}
     configs.sort(key=lambda c: (order[c[0]], c[1], c[2], c[3]))
 
     def get(c, rw, qd):
@@ -298,35 +301,66 @@ def main():
         w("")
 
     spdk_rows = []
-    if any(get(ours1, rw, qd) for (rw, qd) in SPDK_BAR):
+    spdk_cfg = ("spdk", "ram", 1, 1)
+    spdk_here = any(k[:4] == spdk_cfg for k in rows)
+    if spdk_here or any(get(ours1, rw, qd) for (rw, qd) in SPDK_BAR):
         w("## Against SPDK vhost-scsi")
         w("")
-        w("SPDK is not packaged for Debian; its figures are those SPDK v26.05 vhost-scsi (1 GiB Malloc bdev, "
-          "busy-polling one core) gave on a machine of this kind on 2026-12-01 with the same engine, pinning "
-          "and block size (20 s x 2 rounds; how it was built and run is in the team's notes and issue 14), "
-          "when our ram LUN did what the column \"ours that day\" says in the same run. Ours is the ram LUN, "
-          "1 queue, 1 thread, default polling, from this run. Machines of this kind differ, and one machine "
-          "drifts: the last column is this run's machine against that day's, for our own daemon. SPDK's copy is "
-          "as memory-bound as ours, so where that column is well below 1 the ratio to SPDK likely understates "
-          "ours (SPDK was not run on this machine); "
-          "the verdicts below are taken as measured all the same.")
-        w("")
-        w("| rw | QD | ours IOPS | SPDK IOPS | ratio | ours CPU us/IO | SPDK CPU us/IO | CPU ratio | "
-          "ours that day | this run / that day |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for (rw, qd), (siops, scpu) in SPDK_BAR.items():
-            rs = get(ours1, rw, qd)
-            if not rs:
-                continue
-            io, cpu = mean(rs, "iops"), mean(rs, "cpu_us_per_io")
-            day = SPDK_DAY_OURS[(rw, qd)]
-            w(f"| {rw} | {qd} | {fmt_iops(io)} | {fmt_iops(siops)} | {io / siops:.2f}x | {cpu:.2f} | "
-              f"{scpu:.2f} | {cpu / scpu:.2f} | {fmt_iops(day)} | {io / day:.2f}x |")
-            spdk_rows.append(f"| IOPS >= {SPDK_IOPS_TARGET}x SPDK's, ram 1q/1t, {rw} QD{qd} | "
-                             f"{io / siops:.2f}x ({fmt_iops(io)}) | {verdict(io / siops, SPDK_IOPS_TARGET)} |")
-            spdk_rows.append(f"| CPU per I/O below SPDK's, ram 1q/1t, {rw} QD{qd} | {cpu / scpu:.2f}x "
-                             f"({cpu:.2f} us) | {verdict(cpu / scpu, 1.0, higher_is_better=False)} |")
-        w("")
+        if spdk_here:
+            w(f"SPDK {meta.get('spdk', '?')} vhost-scsi (built outside this project against Debian's DPDK "
+              f"{meta.get('dpdk', '?')}, local build changes: {meta.get('spdk_local_changes') or 'none'}), "
+              f"a Malloc bdev of {meta.get('lun_size')} (512-byte blocks) as target 0, its reactor on CPU 0 "
+              "(`-m 0x1`, busy-polling), measured in this run at every point right beside our configurations "
+              "(`BENCH_SPDK`, see bench/run.sh), with the same engine and pinning; it is kept stopped (SIGSTOP) "
+              "outside its own points so that its polling does not take our daemon's CPU. Its CPU per I/O is "
+              "its whole process's utime+stime, like ours. Ours is the ram LUN, 1 queue, 1 thread, default "
+              "polling.")
+            w("")
+            w("| rw | QD | ours IOPS | SPDK IOPS | ratio | runs | ours CPU us/IO | SPDK CPU us/IO | CPU ratio |")
+            w("|---|---:|---:|---:|---:|---|---:|---:|---:|")
+            for rw in rws:
+                for qd in qds:
+                    rs, ss = get(ours1, rw, qd), get(spdk_cfg, rw, qd)
+                    if not rs or not ss:
+                        continue
+                    io, siops = mean(rs, "iops"), mean(ss, "iops")
+                    cpu, scpu = mean(rs, "cpu_us_per_io"), mean(ss, "cpu_us_per_io")
+                    by_run = {x["run"]: float(x["iops"]) for x in ss}
+                    runs = ", ".join(f"{float(x['iops']) / by_run[x['run']]:.2f}" for x in rs
+                                     if by_run.get(x["run"]))
+                    w(f"| {rw} | {qd} | {fmt_iops(io)} | {fmt_iops(siops)} | {io / siops:.2f}x | {runs} | "
+                      f"{cpu:.2f} | {scpu:.2f} | {cpu / scpu:.2f} |")
+                    spdk_rows.append(f"| IOPS >= {SPDK_IOPS_TARGET}x SPDK's, ram 1q/1t, {rw} QD{qd} | "
+                                     f"{io / siops:.2f}x ({fmt_iops(io)}) | {verdict(io / siops, SPDK_IOPS_TARGET)} |")
+                    spdk_rows.append(f"| CPU per I/O below SPDK's, ram 1q/1t, {rw} QD{qd} | {cpu / scpu:.2f}x "
+                                     f"({cpu:.2f} us) | {verdict(cpu / scpu, 1.0, higher_is_better=False)} |")
+            w("")
+        else:
+            w("SPDK is not packaged for Debian and was not run this time (`BENCH_SPDK` unset); its figures are "
+              "those SPDK v26.05 vhost-scsi (1 GiB Malloc bdev, busy-polling one core) gave on a machine of this "
+              "kind on 2026-12-01 with the same engine, pinning and block size (20 s x 2 rounds; issue 14), "
+              "when our ram LUN did what the column \"ours that day\" says in the same run. Ours is the ram LUN, "
+              "1 queue, 1 thread, default polling, from this run. Machines of this kind differ, and one machine "
+              "drifts: the last column is this run's machine against that day's, for our own daemon. SPDK's copy "
+              "is as memory-bound as ours, so where that column is well below 1 the ratio to SPDK likely "
+              "understates ours; the verdicts below are taken as measured all the same.")
+            w("")
+            w("| rw | QD | ours IOPS | SPDK IOPS | ratio | ours CPU us/IO | SPDK CPU us/IO | CPU ratio | "
+              "ours that day | this run / that day |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for (rw, qd), (siops, scpu) in SPDK_BAR.items():
+                rs = get(ours1, rw, qd)
+                if not rs:
+                    continue
+                io, cpu = mean(rs, "iops"), mean(rs, "cpu_us_per_io")
+                day = SPDK_DAY_OURS[(rw, qd)]
+                w(f"| {rw} | {qd} | {fmt_iops(io)} | {fmt_iops(siops)} | {io / siops:.2f}x | {cpu:.2f} | "
+                  f"{scpu:.2f} | {cpu / scpu:.2f} | {fmt_iops(day)} | {io / day:.2f}x |")
+                spdk_rows.append(f"| IOPS >= {SPDK_IOPS_TARGET}x SPDK's, ram 1q/1t, {rw} QD{qd} | "
+                                 f"{io / siops:.2f}x ({fmt_iops(io)}) | {verdict(io / siops, SPDK_IOPS_TARGET)} |")
+                spdk_rows.append(f"| CPU per I/O below SPDK's, ram 1q/1t, {rw} QD{qd} | {cpu / scpu:.2f}x "
+                                 f"({cpu:.2f} us) | {verdict(cpu / scpu, 1.0, higher_is_better=False)} |")
+            w("")
 
     polling_rows = []
     for rw in rws:
@@ -556,6 +590,17 @@ def main():
       "`BENCH_LARGE=0`), `bench/guest.sh` (unless `BENCH_GUEST=0`) and `bench/report.py`. Every daemon, tgtadm and "
       "fio command of this run is in `build/bench/results/commands.log`; one of each kind:")
     w("")
+    if meta.get("spdk"):
+        w("SPDK took part because `BENCH_SPDK` named a tree with its `vhost` application built (SPDK is neither "
+          "packaged by Debian nor part of this project: its public repository at the tag above, configured "
+          "`--with-dpdk` against Debian's `dpdk-dev`, the components a vhost-scsi target does not need turned off "
+          "(`--disable-tests --disable-unit-tests --disable-examples --without-crypto --without-fio "
+          "--without-vfio-user --without-fsdev --without-nvme-cuse --without-uring --without-idxd --without-rdma "
+          "--without-xnvme --without-ocf --without-virtio --without-golang`); the local changes counted above only "
+          "let it build without its git submodules against DPDK 22.11: no ISA-L, no bundled intel-ipsec-mb, no "
+          "rte_log/rte_argparse libraries, DPDK 22.11.11 accepted). bench/run.sh reserves the 2 MiB huge pages it "
+          "needs and gives them back.")
+        w("")
     w("```")
     seen = set()
     with open(os.path.join(results, "commands.log")) as f:
@@ -580,6 +625,8 @@ def main():
                 kind = "qemu " + (devs[-1].split(",")[0] if devs else "")
             elif kind == "tgtadm":
                 kind = "tgtadm " + " ".join(words[5:9])
+            elif kind.startswith("python3") and len(words) > 4 and words[1].endswith("rpc.py"):
+                kind = "spdk rpc " + words[4]
             if kind in seen:
                 continue
             seen.add(kind)

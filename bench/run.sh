@@ -19,6 +19,11 @@
 #                    the copy floor)
 #   BENCH_PIN [1]  the backend on CPU 0, fio on CPU 1 (taskset): on 2 CPUs
 #                  where the scheduler puts them changes a result by up to 2x
+#   BENCH_SPDK []  an SPDK source tree with build/bin/vhost built in it (not
+#                  part of this project; docs/benchmarks.md says how): its
+#                  vhost-scsi with a Malloc bdev of BENCH_LUN_SIZE is then
+#                  measured at every point beside our ram LUN, on CPU 0. It
+#                  needs 2 MiB huge pages (reserved here, given back after).
 #
 # The passes are alternated (pass 1 of every point, then pass 2) so a slow
 # drift of the machine hits every configuration alike instead of one of them.
@@ -36,6 +41,7 @@ LABEL=${BENCH_LABEL:-full}
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 WITH_CONTRIB=${BENCH_CONTRIB:-1}
 MALLOC_IOS=${BENCH_MALLOC_IOS:-200000}
+SPDK=${BENCH_SPDK:-}
 
 DAEMON=$ROOT/build/vhost-user-scsi
 CTL=$ROOT/build/vhost-user-scsi-ctl
@@ -66,6 +72,10 @@ for f in "$DAEMON" "$CTL" "$ENGINE" "$MCOUNT"; do
 	[ -e "$f" ] || die "$f missing (make bench builds it)"
 done
 [ "$WITH_CONTRIB" = 0 ] || [ -x "$CONTRIB" ] || die "$CONTRIB missing (bench/contrib.sh)"
+if [ -n "$SPDK" ]; then
+	[ -x "$SPDK/build/bin/vhost" ] || die "BENCH_SPDK=$SPDK: no build/bin/vhost in it"
+	[ -e "$SPDK/scripts/rpc.py" ] || die "BENCH_SPDK=$SPDK: no scripts/rpc.py in it"
+fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT/fio"
@@ -77,8 +87,15 @@ echo "impl,lun,queues,threads,rw,qd,run,iops,lat_mean_us,lat_p99_us,cpu_s,ios,cp
 
 bg_pids=()
 TGTD_PID=""
+SPDK_PID=""
+HUGEPAGES=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+HUGEPAGES_BEFORE=""
 cleanup() {
 	local p live
+	if [ -n "$SPDK_PID" ]; then
+		# A stopped process does not act on SIGTERM until it runs again.
+		kill -CONT "$SPDK_PID" 2>/dev/null || true
+	fi
 	# Only children the shell still knows: an exited one's pid may be reused.
 	live=" $(jobs -p | tr '\n' ' ') "
 	for p in "${bg_pids[@]}"; do
@@ -95,6 +112,7 @@ cleanup() {
 		wait "$TGTD_PID" 2>/dev/null || true
 	fi
 	rm -f "$TGT_IMG"
+	[ -z "$HUGEPAGES_BEFORE" ] || echo "$HUGEPAGES_BEFORE" >"$HUGEPAGES" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -263,6 +281,37 @@ start_tgt() {
 		"${T[*]} --op bind --mode target --tid 1 -I 127.0.0.1" >>"$CMDS"
 }
 
+# SPDK's vhost-scsi: one controller, target 0 a Malloc bdev of the LUN's size.
+# Its reactor busy-polls CPU 0 (-m 0x1) whenever it runs, so it is kept
+# stopped (SIGSTOP) except for its own points: it would otherwise take the CPU
+# our daemon is measured on.
+spdk_rpc() {
+	printf '%q ' /usr/bin/python3 "$SPDK/scripts/rpc.py" -s "$WORK/spdk.rpc" "$@" >>"$CMDS"
+	echo >>"$CMDS"
+	/usr/bin/python3 "$SPDK/scripts/rpc.py" -s "$WORK/spdk.rpc" "$@" >/dev/null ||
+		die "SPDK rpc $1 failed (see $OUT/spdk.log)"
+}
+start_spdk() {
+	local mib=$((LUN_BYTES >> 20)) pages
+	# The bdev's memory plus what SPDK's own pools take (768 MiB, as measured).
+	pages=$(((mib + 768) / 2))
+	HUGEPAGES_BEFORE=$(cat "$HUGEPAGES")
+	[ "$HUGEPAGES_BEFORE" -ge "$pages" ] || echo "$pages" >"$HUGEPAGES"
+	[ "$(cat "$HUGEPAGES")" -ge "$pages" ] || die "could not reserve $pages huge pages of 2 MiB for SPDK"
+	mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
+	mkdir -p "$WORK/spdk"
+	spawn "$OUT/spdk.log" "$SPDK/build/bin/vhost" -u -m 0x1 -s $((mib + 768)) -S "$WORK/spdk" -r "$WORK/spdk.rpc"
+	SPDK_PID=$SPAWNED
+	bg_pids+=("$SPDK_PID")
+	wait_socket "$WORK/spdk.rpc"
+	spdk_rpc bdev_malloc_create -b Malloc0 "$mib" 512
+	spdk_rpc vhost_create_scsi_controller vhost.0
+	spdk_rpc vhost_scsi_controller_add_target vhost.0 0 Malloc0
+	wait_socket "$WORK/spdk/vhost.0"
+	prefill "$WORK/spdk/vhost.0"
+	kill -STOP "$SPDK_PID"
+}
+
 # ---------------------------------------------------------------------------
 {
 	echo "label=$LABEL"
@@ -282,6 +331,11 @@ start_tgt() {
 	echo "dirty_files=$(git status --porcelain 2>/dev/null | wc -l)"
 	echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "pinned=$([ ${#PIN_FIO[@]} -gt 0 ] && echo 1 || echo 0)"
+	if [ -n "$SPDK" ]; then
+		echo "spdk=$(git -C "$SPDK" describe --tags 2>/dev/null || echo unknown)"
+		echo "spdk_local_changes=$(git -C "$SPDK" diff --stat 2>/dev/null | tail -1 | sed 's/^ *//')"
+		echo "dpdk=$(pkg-config --modversion libdpdk 2>/dev/null || echo unknown)"
+	fi
 } >"$OUT/meta.env"
 
 if [ "$WITH_CONTRIB" != 0 ]; then
@@ -317,6 +371,7 @@ for i in "${!CONFIGS[@]}"; do
 	[ "$lun" != ram ] || prefill "${CFG_SOCK[i]}"
 done
 DAEMON_RPC=""
+[ -z "$SPDK" ] || start_spdk
 set_poll() { # $1 --poll-us for the first configuration's daemon
 	printf '%q ' "$CTL" -s "$WORK/rpc0.sock" worker set-poll poll-us="$1" >>"$CMDS"
 	echo >>"$CMDS"
@@ -324,6 +379,7 @@ set_poll() { # $1 --poll-us for the first configuration's daemon
 }
 # The measured configurations of one point: "i" or "i irq", in order.
 SLOTS=("0 poll" "0 irq" "1 poll" "2 poll")
+[ -z "$SPDK" ] || SLOTS+=("spdk")
 sock=$WORK/vus.sock
 for run in $(seq "$RUNS"); do
 	order=("${!SLOTS[@]}")
@@ -335,6 +391,12 @@ for run in $(seq "$RUNS"); do
 		for qd in $QDS; do
 			for k in "${order[@]}"; do
 				read -r i mode <<<"${SLOTS[$k]}"
+				if [ "$i" = spdk ]; then
+					kill -CONT "$SPDK_PID"
+					point spdk ram 1 1 "$rw" "$qd" "$run" "$WORK/spdk/vhost.0" "$SPDK_PID" "$SPDK_PID"
+					kill -STOP "$SPDK_PID"
+					continue
+				fi
 				read -r lun q t <<<"${CONFIGS[$i]}"
 				impl=ours
 				if [ "$mode" = irq ]; then
@@ -369,6 +431,11 @@ done
 for i in "${!CONFIGS[@]}"; do
 	stop_pid "${CFG_PID[i]}"
 done
+if [ -n "$SPDK_PID" ]; then
+	kill -CONT "$SPDK_PID"
+	stop_pid "$SPDK_PID"
+	SPDK_PID=""
+fi
 
 # RSS target: one controller, 4 queues (null LUN, so the figure is the
 # daemon's own footprint and not the disk's contents).
