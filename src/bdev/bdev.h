@@ -116,6 +116,13 @@ struct bdev_ops {
      * syscalls.  0 or -errno.  NULL: everything is mapped.
      */
     int (*lba_status)(struct bdev *bdev, uint64_t offset, uint64_t *len, bool *mapped);
+    /*
+     * Optional: a read of these bytes (checked against the size) is coming
+     * soon, a request or so from now.  A hint only: it must not block, fail
+     * or change anything visible.  Worker.  NULL: nothing to gain (the
+     * backend does not copy from memory of its own).
+     */
+    void (*prefetch)(struct bdev *bdev, uint64_t offset, uint64_t len);
 };
 
 struct bdev {
@@ -219,6 +226,13 @@ static inline int bdev_submit(struct bdev *bdev, struct io_loop *loop, struct bd
     io->cancelled = false;
     io->sense = 0;
     return bdev->ops->submit(bdev, loop, io);
+}
+
+/* bdev_ops.prefetch, when the backend has one. */
+static inline void bdev_prefetch(struct bdev *bdev, uint64_t offset, uint64_t len)
+{
+    if (bdev->ops->prefetch)
+        bdev->ops->prefetch(bdev, offset, len);
 }
 
 /* The backend's lba_status, or "mapped" for the whole of *len when it has none or fails. */

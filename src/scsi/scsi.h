@@ -378,6 +378,14 @@ enum scsi_io_kind scsi_cdb_io_kind(const uint8_t *cdb);
 void scsi_task_execute(struct scsi_task *task);
 
 /*
+ * A hint, before scsi_task_execute(task) with the next request in between:
+ * a read tells its backend which bytes it will want (bdev_prefetch).  Reads
+ * the CDB and the LUN's size only, checks nothing for the initiator and
+ * changes nothing: a bad CDB is still failed by scsi_task_execute.  Worker.
+ */
+void scsi_task_hint(const struct scsi_task *task);
+
+/*
  * The transport wants task to end as soon as it can (task management): the
  * backend is asked to cancel the I/O in flight, and no further step of a
  * multi-step command is started.  done() still runs exactly once, later, on

@@ -251,6 +251,23 @@ void scsi_sbc_read_write(struct scsi_task *task)
     rw_start(task);
 }
 
+void scsi_task_hint(const struct scsi_task *task)
+{
+    const uint8_t *cdb = task->cdb;
+    struct bdev *bdev = task->lun->bdev;
+    struct scsi_lba_range r;
+
+    if (cdb[0] != SCSI_OP_READ_6 && cdb[0] != SCSI_OP_READ_10 && cdb[0] != SCSI_OP_READ_12 &&
+        cdb[0] != SCSI_OP_READ_16)
+        return;
+    if (bdev == NULL)
+        return;
+    r = scsi_cdb_range(cdb);
+    if (!scsi_lba_range_ok(task->lun, r.lba, r.n))
+        return;
+    bdev_prefetch(bdev, r.lba * bdev->block_size, (uint64_t)r.n * bdev->block_size);
+}
+
 void scsi_sbc_write_verify(struct scsi_task *task)
 {
     const uint8_t *cdb = task->cdb;

@@ -194,8 +194,12 @@ static void req_done(struct scsi_task *task)
     req_release(r);
 }
 
-/* Start one request whose chain was taken off the ring into r. */
-static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
+/*
+ * Make a task of the request whose chain was taken off the ring into r.
+ * True when it is ready for scsi_task_execute; false when it was answered
+ * here already (a malformed request, an unknown LUN).
+ */
+static bool req_prepare(struct vscsi_queue *q, struct vscsi_req *r)
 {
     const size_t req_len = sizeof(struct virtio_scsi_cmd_req);
     const size_t resp_len = sizeof(struct virtio_scsi_cmd_resp);
@@ -212,24 +216,24 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
         /* Nowhere to put a response: hand the chain back untouched. */
         LOG_RATELIMITED(LOG_LEVEL_WARN, "queue %u: request without room for a response", q->index);
         req_finish(r, 0);
-        return;
+        return false;
     }
     if (out_len < req_len) {
         req_fail(r, VIRTIO_SCSI_S_FAILURE);
-        return;
+        return false;
     }
     iov_to_buf(r->elem.iov, out_num, 0, &hdr, req_len);
     if (vscsi_parse_lun(hdr.lun, &target, &lun_id) < 0 ||
         !(lun = scsi_lookup(q->targets, target, lun_id))) {
         req_fail(r, VIRTIO_SCSI_S_BAD_TARGET);
-        return;
+        return false;
     }
 
     memset(task, 0, offsetof(struct scsi_task, bio));
     if (out_len > req_len && in_len > resp_len) {
         /* Bidirectional commands need VIRTIO_SCSI_F_INOUT, which we do not offer. */
         req_fail(r, VIRTIO_SCSI_S_FAILURE);
-        return;
+        return false;
     } else if (out_len > req_len) {
         task->dir = SCSI_DIR_TO_DEV;
         n = iov_slice(r->elem.iov, out_num, req_len, out_len - req_len, r->data_iov, VIRTQ_MAX_IOV);
@@ -244,7 +248,7 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     }
     if (n < 0) {
         req_fail(r, VIRTIO_SCSI_S_FAILURE);
-        return;
+        return false;
     }
     task->lun = lun;
     memcpy(task->cdb, hdr.cdb, sizeof(hdr.cdb));
@@ -262,7 +266,7 @@ static void req_start(struct vscsi_queue *q, struct vscsi_req *r)
     atomic_store_explicit(&r->active_tag, task->tag, memory_order_relaxed);
     atomic_store_explicit(&r->active_lun, lun, memory_order_relaxed);
     vscsi_slot_activate(&r->state);
-    scsi_task_execute(task);
+    return true;
 }
 
 /*
@@ -273,6 +277,13 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
 {
     struct virtq *vq = q->vq;
     unsigned taken = 0;
+    /*
+     * Each request runs once the next one is taken and its data asked for
+     * (scsi_task_hint): a RAM LUN's copy then overlaps the next copy's
+     * cache misses.  Still in ring order.
+     */
+    struct vscsi_req *ready = NULL;
+    bool corrupt = false;
 
     while (q->free_list && *budget > 0) {
         struct vscsi_req *r = q->free_list;
@@ -282,7 +293,8 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
             break;
         if (ret == -EIO) {
             LOG_RATELIMITED(LOG_LEVEL_ERROR, "queue %u: ring is corrupt; queue stopped", q->index);
-            return false;
+            corrupt = true;
+            break;
         }
         /* Once per batch, and only when there is a request: see io_loop_clock_refresh. */
         if (taken++ == 0 && q->loop)
@@ -296,7 +308,12 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
             req_finish(r, 0);
             continue;
         }
-        req_start(q, r);
+        if (req_prepare(q, r)) {
+            scsi_task_hint(&r->task);
+            if (ready)
+                scsi_task_execute(&ready->task);
+            ready = r;
+        }
         /*
          * Requests that completed inline (RAM LUNs) would otherwise wait for
          * the whole batch before the guest hears of them, with the guest idle
@@ -306,6 +323,11 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
         if (taken % VSCSI_SIGNAL_BATCH == 0)
             signal_pushed(q);
     }
+    /* What came before a corrupt entry was well formed: it runs. */
+    if (ready)
+        scsi_task_execute(&ready->task);
+    if (corrupt)
+        return false;
     /* Completions free slots; vscsi_queue_flush comes back here. */
     q->starved = !q->free_list;
     /* Out of budget with slots left: there may be more, and nobody will kick for it. */

@@ -326,7 +326,9 @@ static inline void rh_kick(struct rh_ring *r)
  */
 enum fb_mode { FB_INLINE, FB_HOLD, FB_GATE };
 
-#define FB_MAX_HELD 64
+#define FB_MAX_HELD   64
+#define FB_MAX_EVENTS 64
+#define FB_HINT       (1ull << 63) /* in events: a bdev_prefetch, not a submission */
 
 struct fake_bdev {
     struct bdev b;
@@ -344,7 +346,22 @@ struct fake_bdev {
     void *on_complete_arg;
     int gate_fd;
     uint64_t gate_sink; /* read target of gate reads; the value is never used */
+    /* Hints and submissions, in order: the offset, with FB_HINT for a hint. */
+    uint64_t events[FB_MAX_EVENTS];
+    unsigned nevents;
 };
+
+static inline void fb_event(struct fake_bdev *f, uint64_t ev)
+{
+    if (f->nevents < FB_MAX_EVENTS)
+        f->events[f->nevents++] = ev;
+}
+
+static inline void fb_prefetch(struct bdev *bdev, uint64_t offset, uint64_t len)
+{
+    (void)len;
+    fb_event((struct fake_bdev *)bdev, offset | FB_HINT);
+}
 
 static inline int fb_transfer(struct fake_bdev *f, struct bdev_io *io)
 {
@@ -399,6 +416,7 @@ static inline int fb_submit(struct bdev *bdev, struct io_loop *loop, struct bdev
     if (ret < 0)
         return ret;
     atomic_fetch_add(&f->submitted, 1);
+    fb_event(f, io->offset);
     switch (f->mode) {
     case FB_INLINE:
         fb_finish(f, io);
@@ -468,6 +486,7 @@ static const struct bdev_ops fb_ops = {
     .submit = fb_submit,
     .cancel = fb_cancel,
     .close = fb_close,
+    .prefetch = fb_prefetch,
 };
 
 /* size bytes of zeroes in blocks of block_size.  NULL on allocation failure. */

@@ -42,6 +42,8 @@ struct fake_bdev {
     int pending_res[FAKE_MAX_PENDING];
     unsigned npending;
     int closed;
+    unsigned hints;                 /* bdev_prefetch calls... */
+    uint64_t hint_offset, hint_len; /* ...and the last one's range */
 };
 
 static int fake_submit(struct bdev *b, struct io_loop *loop, struct bdev_io *io)
@@ -114,9 +116,20 @@ static void fake_close(struct bdev *b)
     f->closed++;
 }
 
-static const struct bdev_ops fake_ops = { .name = "fake",
-                                          .submit = fake_submit,
-                                          .close = fake_close };
+static void fake_prefetch(struct bdev *b, uint64_t offset, uint64_t len)
+{
+    struct fake_bdev *f = (struct fake_bdev *)b;
+
+    /* Only ranges inside the disk may be hinted. */
+    assert_true(offset <= b->size && len <= b->size - offset);
+    f->hints++;
+    f->hint_offset = offset;
+    f->hint_len = len;
+}
+
+static const struct bdev_ops fake_ops = {
+    .name = "fake", .submit = fake_submit, .close = fake_close, .prefetch = fake_prefetch
+};
 
 /* The SCSI layer closes the bdevs it owns through this; the real one is not linked. */
 void bdev_close(struct bdev *bdev)

@@ -608,26 +608,63 @@ static void test_read_defect_data(void **state)
     env_free(e);
 }
 
+/* scsi_task_hint: the bytes a READ will copy, asked for before it runs; nothing else. */
+static void hint(struct env *e, const uint8_t *cdb, unsigned len)
+{
+    struct scsi_task *t = e->task;
+
+    memset(t->cdb, 0, sizeof(t->cdb));
+    memcpy(t->cdb, cdb, len);
+    t->cdb_len = len;
+    t->lun = e->lun;
+    t->status = 0xff;
+    scsi_task_hint(t);
+    /* A hint is not a request: no I/O, no status, no count. */
+    assert_int_equal(e->fb->calls, 0);
+    assert_int_equal(t->status, 0xff);
+    assert_int_equal(atomic_load(&e->lun->inflight), 0);
+}
+
+static void test_read_hint(void **state)
+{
+    struct env *e = env_new(1000, 512);
+    uint8_t cdb[16];
+
+    hint(e, cdb, rw_cdb(cdb, false, 10, 10, 4, 0));
+    assert_int_equal(e->fb->hints, 1);
+    assert_true(e->fb->hint_offset == 10 * 512 && e->fb->hint_len == 4 * 512);
+    hint(e, cdb, rw_cdb(cdb, false, 16, 996, 4, 0));
+    assert_int_equal(e->fb->hints, 2);
+    assert_true(e->fb->hint_offset == 996 * 512 && e->fb->hint_len == 4 * 512);
+    hint(e, cdb, rw_cdb(cdb, false, 12, 1, 2, 0));
+    assert_int_equal(e->fb->hints, 3);
+    hint(e, cdb, rw_cdb(cdb, false, 6, 0, 0, 0)); /* 0 blocks in READ(6): 256 */
+    assert_int_equal(e->fb->hints, 4);
+    assert_true(e->fb->hint_offset == 0 && e->fb->hint_len == 256 * 512);
+
+    /* Past the end, wrapping, writes and other commands: no hint, and no failure either. */
+    hint(e, cdb, rw_cdb(cdb, false, 16, 997, 4, 0));
+    hint(e, cdb, rw_cdb(cdb, false, 16, ~0ull, 2, 0));
+    hint(e, cdb, rw_cdb(cdb, true, 10, 10, 4, 0));
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x25; /* READ CAPACITY(10) */
+    hint(e, cdb, 10);
+    assert_int_equal(e->fb->hints, 4);
+    env_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_capacity10),
-        cmocka_unit_test(test_read_capacity16),
-        cmocka_unit_test(test_get_lba_status),
-        cmocka_unit_test(test_write_then_read),
-        cmocka_unit_test(test_read6_zero_means_256),
-        cmocka_unit_test(test_range_checks),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_max_transfer),
-        cmocka_unit_test(test_readonly),
-        cmocka_unit_test(test_backend_errors),
-        cmocka_unit_test(test_verify),
-        cmocka_unit_test(test_verify_offloaded),
-        cmocka_unit_test(test_sync_cache),
-        cmocka_unit_test(test_write_verify),
-        cmocka_unit_test(test_write_verify_max_transfer),
-        cmocka_unit_test(test_prefetch),
-        cmocka_unit_test(test_read_defect_data),
+        cmocka_unit_test(test_read_capacity10),  cmocka_unit_test(test_read_hint),
+        cmocka_unit_test(test_read_capacity16),  cmocka_unit_test(test_get_lba_status),
+        cmocka_unit_test(test_write_then_read),  cmocka_unit_test(test_read6_zero_means_256),
+        cmocka_unit_test(test_range_checks),     cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_max_transfer),     cmocka_unit_test(test_readonly),
+        cmocka_unit_test(test_backend_errors),   cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_verify_offloaded), cmocka_unit_test(test_sync_cache),
+        cmocka_unit_test(test_write_verify),     cmocka_unit_test(test_write_verify_max_transfer),
+        cmocka_unit_test(test_prefetch),         cmocka_unit_test(test_read_defect_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

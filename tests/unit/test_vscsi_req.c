@@ -472,6 +472,52 @@ static void test_poll_keeps_kicks_off(void **state)
     }
 }
 
+/*
+ * A batch of reads: each one's data is asked for (bdev_prefetch) before the
+ * request ahead of it runs, and they still run in ring order.  A write asks
+ * for nothing.
+ */
+static void test_reads_hinted_one_ahead(void **state)
+{
+    struct fx *f = *state;
+    struct preq p[4];
+    uint8_t cdb[10], out[BS];
+
+    for (unsigned i = 0; i < 3; i++)
+        post_read(f, &p[i], 10 + i, i + 1);
+    fill_pattern(out, sizeof(out), 1);
+    cdb_rw10(cdb, 0x2a, 20, 1);
+    preq_cmd(f, &p[3], LUN_0_0, 4, cdb, 10, out, sizeof(out), 0);
+    preq_post(f, &p[3], false);
+    run(f);
+    for (unsigned i = 0; i < 4; i++)
+        take_used(f, p[i].head);
+
+    const uint64_t want[] = { FB_HINT | 10 * BS, FB_HINT | 11 * BS, 10 * BS, FB_HINT | 12 * BS,
+                              11 * BS,           12 * BS,           20 * BS };
+    assert_int_equal(f->disk->nevents, 7);
+    for (unsigned i = 0; i < 7; i++)
+        assert_true(f->disk->events[i] == want[i]);
+}
+
+/* A read taken just before a corrupt ring entry still runs and is answered. */
+static void test_read_before_corrupt_entry_runs(void **state)
+{
+    struct fx *f = *state;
+    struct preq p;
+    struct virtio_scsi_cmd_resp resp;
+
+    post_read(f, &p, 5, 1);
+    rh_publish(&f->r, NUM); /* a head past the ring */
+    run(f);
+    assert_true(f->r.vq.broken);
+    assert_int_equal(take_used(f, p.head), RESP_LEN + BS);
+    read_resp(f, &p, &resp);
+    assert_int_equal(resp.response, VIRTIO_SCSI_S_OK);
+    assert_int_equal(resp.status, SCSI_STATUS_GOOD);
+    assert_int_equal(f->q.inflight, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -488,6 +534,8 @@ int main(void)
         T(test_no_room_for_response),
         T(test_overrun),
         T(test_malformed_chain),
+        T(test_reads_hinted_one_ahead),
+        T(test_read_before_corrupt_entry_runs),
         T(test_starvation_and_flush),
         T(test_one_call_per_batch),
         T(test_long_batch_signalled_as_it_goes),
