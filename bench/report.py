@@ -65,6 +65,12 @@ def spread(rs, field):
     return 100.0 * (max(vals) - min(vals)) / m if m else 0.0
 
 
+def run_ratios(a, b):
+    """IOPS of a over b, run by run: the two were measured back to back in each run."""
+    by_run = {x["run"]: float(x["iops"]) for x in b}
+    return [float(x["iops"]) / by_run[x["run"]] for x in a if by_run.get(x["run"])]
+
+
 def spread_txt(rs):
     return f"{spread(rs, 'iops'):.0f}%" if len(rs) > 1 else "-"
 
@@ -325,9 +331,7 @@ def main():
                         continue
                     io, siops = mean(rs, "iops"), mean(ss, "iops")
                     cpu, scpu = mean(rs, "cpu_us_per_io"), mean(ss, "cpu_us_per_io")
-                    by_run = {x["run"]: float(x["iops"]) for x in ss}
-                    runs = ", ".join(f"{float(x['iops']) / by_run[x['run']]:.2f}" for x in rs
-                                     if by_run.get(x["run"]))
+                    runs = ", ".join(f"{p:.2f}" for p in run_ratios(rs, ss))
                     w(f"| {rw} | {qd} | {fmt_iops(io)} | {fmt_iops(siops)} | {io / siops:.2f}x | {runs} | "
                       f"{cpu:.2f} | {scpu:.2f} | {cpu / scpu:.2f} |")
                     spdk_rows.append(f"| IOPS >= {SPDK_IOPS_TARGET}x SPDK's, ram 1q/1t, {rw} QD{qd} | "
@@ -369,8 +373,7 @@ def main():
             if a and b:
                 r = mean(a, "iops") / mean(b, "iops")
                 # The two were measured back to back in each run (bench/run.sh): each run's own ratio.
-                by_run = {x["run"]: float(x["iops"]) for x in b}
-                pairs = [float(x["iops"]) / by_run[x["run"]] for x in a if by_run.get(x["run"])]
+                pairs = run_ratios(a, b)
                 runs = ", ".join(f"{p:.2f}" for p in pairs)
                 polling_rows.append(f"| polling never slower than interrupt mode, ram 1q/1t, {rw} QD{qd} | "
                                     f"{r:.2f}x (runs: {runs}) | {verdict(r, 1.0)} |")
