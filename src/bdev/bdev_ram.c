@@ -98,10 +98,13 @@ static void ram_zero(struct bdev_ram *r, uint64_t offset, uint64_t len)
  * A 4 KiB read of a large disk is a copy from memory no cache holds: the
  * first lines' misses are most of its time, and the hardware prefetcher only
  * starts after them.  Asking for the lines while the previous request is
- * being copied overlaps the two.  Bounded: a hint for a large read would
- * evict what the requests before it are about to use.
+ * being copied overlaps the two.  Only the first lines: once a read has
+ * started, the hardware prefetcher streams the rest, and every further hint
+ * competes with the copy in progress for the core's outstanding misses (64k
+ * and 256k sequential reads went 10 % faster with 4 KiB than with 16 KiB,
+ * and 4 % faster again with 2 KiB; docs/benchmarks-ab.md).
  */
-#define RAM_PREFETCH_MAX (16u << 10)
+#define RAM_PREFETCH_MAX (2u << 10)
 
 static void ram_prefetch(struct bdev *bdev, uint64_t offset, uint64_t len)
 {
