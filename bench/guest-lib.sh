@@ -49,7 +49,8 @@ wait_marker() {
 	tr -d '\r' <"$1" | grep -aq "^$2"
 }
 
-# Starts the guest in the background (QPID: the timeout(1) around QEMU).
+# Starts the guest in the background (QPID: the timeout(1) around QEMU), on
+# CPU $GB_QEMU_CPU when the caller sets it.
 boot() { # $1 kind (scsi|blk), $2 qd, $3 rw, $4 log, qemu device args...
 	local kind=$1 qd=$2 rw=$3 logf=$4 mem=512M
 	shift 4
@@ -61,9 +62,10 @@ boot() { # $1 kind (scsi|blk), $2 qd, $3 rw, $4 log, qemu device args...
 		-kernel "$GDIR/vmlinux" -initrd "$INITRD" -append "$cmdline"
 		-nodefaults -no-user-config -display none -serial "file:$logf" -no-reboot
 		-name bench,debug-threads=on "$@")
-	printf '%q ' "$QEMU" "${args[@]}" >>"$CMDS"
+	printf '%q ' ${GB_QEMU_CPU:+taskset -c "$GB_QEMU_CPU"} "$QEMU" "${args[@]}" >>"$CMDS"
 	echo >>"$CMDS"
-	timeout --kill-after=5 $((SECS + 150)) "$QEMU" "${args[@]}" </dev/null >"$logf.qemu" 2>&1 &
+	timeout --kill-after=5 $((SECS + 150)) ${GB_QEMU_CPU:+taskset -c "$GB_QEMU_CPU"} "$QEMU" "${args[@]}" \
+		</dev/null >"$logf.qemu" 2>&1 &
 	QPID=$!
 }
 

@@ -12,7 +12,14 @@
 #
 # Environment: BENCH_GUEST_QDS [1 16], BENCH_GUEST_RUNTIME [20] seconds of
 # fio per point, BENCH_RUNS [2], BENCH_GUEST_DISK [256M], BENCH_GUEST_BACKENDS
-# [ours ours-irq qemu-scsi qsd-blk]; DAEMON [build/vhost-user-scsi].
+# [ours ours-irq qemu-scsi qsd-blk], BENCH_GUEST_PIN [1]; DAEMON
+# [build/vhost-user-scsi].
+#
+# One CPU each, as in the VM-free points (BENCH_GUEST_PIN=1): the backend on
+# CPU 0, QEMU (the guest's vCPU and QEMU's main loop) on CPU 1; for QEMU's
+# own device the backend is its iothread, moved to CPU 0 once it exists.
+# Unpinned, backend and QEMU share both CPUs and the figure depends on where
+# the scheduler put them.
 #
 # The guest (1 vCPU, TCG) reuses the test guest of scripts/guest/ plus the
 # guest half (bench/guest-fio.sh); the machinery is in bench/guest-lib.sh,
@@ -54,6 +61,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+PIN_BE=()
+GB_QEMU_CPU=""
+if [ "${BENCH_GUEST_PIN:-1}" = 1 ]; then
+	PIN_BE=(taskset -c 0)
+	GB_QEMU_CPU=1
+fi
+echo "pin=${BENCH_GUEST_PIN:-1}" >"$OUT/guest.env"
+
 gb_make_initrd
 dd if=/dev/zero of="$IMG" bs=1M count=$(($(numfmt --from=iec "$DISK") >> 20)) status=none
 
@@ -76,6 +91,23 @@ qemu_block_ticks() {
 	echo "$sum"
 }
 
+# QEMU's iothread ("IO io0") to the backend's CPU, once QEMU has started it.
+pin_iothread() {
+	local qpid t
+	for _ in $(seq 200); do
+		if qpid=$(pgrep -P "$QPID" | head -1); then
+			for t in /proc/"$qpid"/task/*; do
+				[ "$(cat "$t/comm" 2>/dev/null)" = "IO io0" ] || continue
+				echo "taskset -pc 0 <tid of \"IO io0\">" >>"$CMDS"
+				taskset -pc 0 "${t##*/}" >/dev/null || die "cannot pin QEMU's iothread"
+				return 0
+			done
+		fi
+		sleep 0.05
+	done
+	die "QEMU's iothread did not appear"
+}
+
 backend_ticks() { # $1 backend
 	if [ "$1" = qemu-scsi ]; then qemu_block_ticks; else cpu_ticks "$BPID"; fi
 }
@@ -89,9 +121,9 @@ point() { # $1 backend $2 qd $3 run
 	ours | ours-irq)
 		local dargs=(--socket-path "$sock" --lun "type=ram,size=$DISK" --threads 1)
 		[ "$be" = ours-irq ] && dargs+=(--poll-us 0)
-		printf '%q ' "$DAEMON" "${dargs[@]}" >>"$CMDS"
+		printf '%q ' "${PIN_BE[@]}" "$DAEMON" "${dargs[@]}" >>"$CMDS"
 		echo >>"$CMDS"
-		"$DAEMON" "${dargs[@]}" >"$WORK/be.log" 2>&1 &
+		"${PIN_BE[@]}" "$DAEMON" "${dargs[@]}" >"$WORK/be.log" 2>&1 &
 		BPID=$!
 		for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
 		# Written once so the guest reads real pages, as from the tmpfs file.
@@ -106,9 +138,9 @@ point() { # $1 backend $2 qd $3 run
 		local qsd_args=(--blockdev "driver=file,node-name=f0,filename=$IMG,aio=io_uring"
 			--blockdev driver=raw,node-name=r0,file=f0
 			--export "type=vhost-user-blk,id=e0,node-name=r0,addr.type=unix,addr.path=$sock,writable=on,num-queues=1")
-		printf '%q ' "$QSD" "${qsd_args[@]}" >>"$CMDS"
+		printf '%q ' "${PIN_BE[@]}" "$QSD" "${qsd_args[@]}" >>"$CMDS"
 		echo >>"$CMDS"
-		"$QSD" "${qsd_args[@]}" >"$WORK/be.log" 2>&1 &
+		"${PIN_BE[@]}" "$QSD" "${qsd_args[@]}" >"$WORK/be.log" 2>&1 &
 		BPID=$!
 		for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
 		boot blk "$qd" randread "$logf" -chardev "socket,id=blk,path=$sock" \
@@ -119,6 +151,7 @@ point() { # $1 backend $2 qd $3 run
 			-device virtio-scsi-pci,id=scsi0,iothread=io0,num_queues=1 \
 			-drive "if=none,id=d0,file=$IMG,format=raw,aio=io_uring" \
 			-device scsi-hd,drive=d0,bus=scsi0.0,lun=0
+		[ "${#PIN_BE[@]}" = 0 ] || pin_iothread
 		;;
 	esac
 	# CPU over fio's run only: boot, probing and shutdown are left out.

@@ -112,6 +112,16 @@ def load_scaling(path):
     return out
 
 
+def guest_pinning(results):
+    """How bench/guest.sh placed the backend and QEMU (guest.env; runs before it had none: unpinned)."""
+    path = os.path.join(results, "guest.env")
+    if os.path.exists(path) and read_env(path).get("pin") == "1":
+        return ("The backend runs on CPU 0 and QEMU on CPU 1 (`taskset`; for QEMU's built-in device its "
+                "iothread is moved to CPU 0).")
+    return ("Neither the backend nor QEMU is pinned: they share both CPUs (`BENCH_GUEST_PIN=0`, or a run "
+            "from before bench/guest.sh pinned them).")
+
+
 def load_large(results):
     """bench/large.sh's rows by (rw, bs), and its copy floor (us per MiB) by (rw, bs), mean of its runs."""
     rows, floor = defaultdict(list), defaultdict(list)
@@ -535,7 +545,7 @@ def main():
           f"guest). The host reads it when the guest prints a marker just before fio starts and again when "
           f"the result line appears (serial log polled every 50 ms), and divides by fio's I/Os: boot, LUN "
           f"probing and shutdown are left out. Under TCG the guest itself is the bottleneck; the "
-          f"interesting column is the backend's CPU per I/O.")
+          f"interesting column is the backend's CPU per I/O. {guest_pinning(results)}")
         w("")
         w("| backend | QD | IOPS | mean lat (us) | backend CPU us/IO |")
         w("|---|---:|---:|---:|---:|")
