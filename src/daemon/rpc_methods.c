@@ -537,11 +537,13 @@ static void m_worker_list(struct rpc_ctx *ctx, json_t *params, void *opaque)
 
         worker_poll_stats(&m->pool[i], &st);
         json_array_append_new(
-            list, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "id", (int)m->pool[i].id,
-                            "poll_max_ns", (json_int_t)st.max_ns, "poll_window_ns",
-                            (json_int_t)st.window_ns, "sleep_cost_ns", (json_int_t)st.sleep_cost_ns,
-                            "sleeps", (json_int_t)st.sleeps, "polls_caught", (json_int_t)st.caught,
-                            "polls_missed", (json_int_t)st.missed));
+            list,
+            json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "id", (int)m->pool[i].id,
+                      "poll_max_ns", (json_int_t)st.max_ns, "poll_window_ns",
+                      (json_int_t)st.window_ns, "sleep_cost_ns", (json_int_t)st.sleep_cost_ns,
+                      "sleeps", (json_int_t)st.sleeps, "polls_caught", (json_int_t)st.caught,
+                      "polls_missed", (json_int_t)st.missed, "polling_pays", (int)st.judged_paying,
+                      "judged_not_paying", (json_int_t)st.judged_off));
     }
     rpc_result(ctx, list);
 }
@@ -591,7 +593,7 @@ static const struct rpc_method methods[] = {
     { "stats", m_stats, "I/O statistics per LUN {controller, target, lun}", false },
     { "worker_list", m_worker_list,
       "the worker threads and their adaptive polling: window, what a sleep costs, sleeps, gaps "
-      "caught and missed",
+      "caught and missed, whether polling pays by what it did",
       false },
     { "worker_set_poll", m_worker_set_poll,
       "set every worker's longest poll window, as --poll-us does at start (0: interrupt mode); "

@@ -267,6 +267,52 @@ static void enable_kicks(struct worker *w)
     }
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A fresh judge, its first epoch starting now. */
+static void judge_restart(struct worker *w)
+{
+    uint64_t off = w->judge.verdicts_off; /* the view counts over the worker's life */
+
+    poll_judge_init(&w->judge);
+    w->judge.verdicts_off = off;
+    w->judge_from_ns = now_ns();
+    w->judge_cpu_ns = thread_cpu_ns();
+    w->judge_requests = w->loop.requests;
+    atomic_store_explicit(&w->poll_view.judged_paying, w->poll.max_ns != 0, memory_order_relaxed);
+}
+
+/*
+ * Once per turn: when the judge's epoch is over, tell it what the epoch did
+ * (poll_judge.h).  The loop's clock, not a clock read: a turn that took
+ * requests or completions refreshed it, and an epoch ends at most one batch
+ * late.  Not in interrupt mode, where there is nothing to judge.
+ */
+static void judge_turn(struct worker *w)
+{
+    uint64_t now = io_loop_clock(&w->loop);
+
+    if (!w->poll.max_ns || now < w->judge_from_ns || now - w->judge_from_ns < POLL_JUDGE_EPOCH_NS)
+        return;
+    uint64_t cpu = thread_cpu_ns();
+    const struct poll_judge_epoch e = { .wall_ns = now - w->judge_from_ns,
+                                        .cpu_ns = cpu - w->judge_cpu_ns,
+                                        .requests = w->loop.requests - w->judge_requests };
+
+    poll_judge_epoch_end(&w->judge, &e);
+    w->judge_from_ns = now;
+    w->judge_cpu_ns = cpu;
+    w->judge_requests = w->loop.requests;
+    atomic_store_explicit(&w->poll_view.judged_paying, w->judge.allowed, memory_order_relaxed);
+    atomic_store_explicit(&w->poll_view.judged_off, w->judge.verdicts_off, memory_order_relaxed);
+}
+
 #define POLL_MAX_NONE UINT64_MAX
 
 /* A maximum asked for by worker_set_poll_max (it raises group_requests to get here). */
@@ -291,6 +337,7 @@ static void apply_poll_max(struct worker *w)
         flush_queues(w);
     }
     poll_window_set_max(&w->poll, max);
+    judge_restart(w);
     publish_poll(w);
 }
 
@@ -529,7 +576,7 @@ static bool poll_for_work(struct worker *w, uint64_t *polled_ns)
     uint64_t start, now, yielded, looked;
 
     *polled_ns = 0;
-    if (w->poll.cur_ns == 0 || !serving_any(w))
+    if (w->poll.cur_ns == 0 || !poll_judge_polling(&w->judge) || !serving_any(w))
         return false;
     /* Work at the first look is no idle gap: the window learns nothing from it. */
     if (look_for_work(w))
@@ -571,6 +618,7 @@ static void *worker_main(void *arg)
         w->wake_measured = true;
     }
     publish_poll(w);
+    judge_restart(w);
     for (;;) {
         uint64_t polled_ns = 0, slept_from = 0;
         bool work;
@@ -623,6 +671,7 @@ static void *worker_main(void *arg)
             publish_poll(w);
         }
         flush_queues(w);
+        judge_turn(w);
         /*
          * Group requests are looked at after the ring's completions ran: a
          * kick that came before a pause request is served before the pause
@@ -712,5 +761,7 @@ void worker_poll_stats(const struct worker *w, struct worker_poll_stats *out)
         .sleeps = atomic_load_explicit(&v->sleeps, memory_order_relaxed),
         .caught = atomic_load_explicit(&v->caught, memory_order_relaxed),
         .missed = atomic_load_explicit(&v->missed, memory_order_relaxed),
+        .judged_off = atomic_load_explicit(&v->judged_off, memory_order_relaxed),
+        .judged_paying = atomic_load_explicit(&v->judged_paying, memory_order_relaxed),
     };
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "io/io_loop.h"
+#include "io/poll_judge.h"
 #include "io/poll_window.h"
 #include "vhost/vu_dev.h"
 #include "virtio_scsi/vscsi.h"
@@ -80,8 +81,10 @@ struct worker_poll_view {
     _Atomic uint64_t window_ns;     /* polls this long before sleeping now; 0 = interrupt mode */
     _Atomic uint64_t sleep_cost_ns; /* S of poll_window.h: what it values a sleep at */
     _Atomic uint64_t sleeps;        /* times it slept waiting for work */
-    _Atomic uint64_t caught; /* idle gaps polling caught (work found before the window end) */
-    _Atomic uint64_t missed; /* gaps it polled through and then slept */
+    _Atomic uint64_t caught;     /* idle gaps polling caught (work found before the window end) */
+    _Atomic uint64_t missed;     /* gaps it polled through and then slept */
+    _Atomic bool judged_paying;  /* poll_judge's verdict now: polling pays */
+    _Atomic uint64_t judged_off; /* times it judged polling not to pay */
 };
 
 struct worker {
@@ -92,10 +95,12 @@ struct worker {
     struct io_loop_op wake_op;
     uint64_t wake_buf;
     bool wake_armed;
-    atomic_bool abort_check;       /* a TMF marked tasks: look for them on the next wakeup */
-    atomic_bool group_requests;    /* a group changed state: look at the groups */
-    _Atomic uint64_t epoch;        /* loop turns: see worker_pool_grace */
-    struct poll_window poll;       /* worker thread only */
+    atomic_bool abort_check;    /* a TMF marked tasks: look for them on the next wakeup */
+    atomic_bool group_requests; /* a group changed state: look at the groups */
+    _Atomic uint64_t epoch;     /* loop turns: see worker_pool_grace */
+    struct poll_window poll;    /* worker thread only */
+    struct poll_judge judge;    /* worker thread only; with the epoch it measures: */
+    uint64_t judge_from_ns, judge_cpu_ns, judge_requests;
     bool wake_measured;            /* worker thread only: poll.wake_ns is this thread's own */
     _Atomic uint64_t poll_max_req; /* a new maximum asked for (POLL_MAX_NONE: none) */
     struct worker_poll_view poll_view;
@@ -146,7 +151,8 @@ void worker_set_poll_max(struct worker *w, uint64_t max_ns);
 
 /* The worker's polling as worker_poll_view says it, read now.  Any thread. */
 struct worker_poll_stats {
-    uint64_t max_ns, window_ns, sleep_cost_ns, sleeps, caught, missed;
+    uint64_t max_ns, window_ns, sleep_cost_ns, sleeps, caught, missed, judged_off;
+    bool judged_paying;
 };
 void worker_poll_stats(const struct worker *w, struct worker_poll_stats *out);
 

@@ -101,6 +101,11 @@ struct io_loop {
      * into power-of-two histogram buckets.
      */
     uint64_t clock_ns;
+    /*
+     * Requests taken by the queues the loop serves (the virtio-scsi layer
+     * counts them): what the owner's poll judge divides its CPU by.
+     */
+    uint64_t requests;
 };
 
 /* entries: SQ size (power of two, >= 8).  Returns 0 or -errno. */

@@ -323,6 +323,8 @@ static bool take_requests(struct vscsi_queue *q, unsigned *budget)
         if (taken % VSCSI_SIGNAL_BATCH == 0)
             signal_pushed(q);
     }
+    if (q->loop)
+        q->loop->requests += taken;
     /* What came before a corrupt entry was well formed: it runs. */
     if (ready)
         scsi_task_execute(&ready->task);

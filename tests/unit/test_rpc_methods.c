@@ -69,7 +69,8 @@ static void test_worker_list(void **state)
 
         snprintf(want, sizeof(want),
                  "{'id': %zu, 'poll_max_ns': 0, 'poll_window_ns': 0, 'sleep_cost_ns': %u, "
-                 "'sleeps': 0, 'polls_caught': 0, 'polls_missed': 0}",
+                 "'sleeps': 0, 'polls_caught': 0, 'polls_missed': 0, 'polling_pays': false, "
+                 "'judged_not_paying': 0}",
                  i, POLL_SLEEP_COST_NS);
         assert_json_text(w, "%s", want);
     }
