@@ -298,7 +298,9 @@ static void judge_turn(struct worker *w)
 {
     uint64_t now = io_loop_clock(&w->loop);
 
-    if (!w->poll.max_ns || now < w->judge_from_ns || now - w->judge_from_ns < POLL_JUDGE_EPOCH_NS)
+    /* Long enough, and with requests enough to tell the two modes' figures from noise. */
+    if (!w->poll.max_ns || now < w->judge_from_ns || now - w->judge_from_ns < POLL_JUDGE_EPOCH_NS ||
+        w->loop.requests - w->judge_requests < POLL_JUDGE_MIN_REQUESTS)
         return;
     uint64_t cpu = thread_cpu_ns();
     const struct poll_judge_epoch e = { .wall_ns = now - w->judge_from_ns,

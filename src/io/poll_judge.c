@@ -9,22 +9,17 @@ void poll_judge_init(struct poll_judge *j)
 
 /*
  * Whether polling's epoch p beat interrupt mode's epoch i by the header's
- * rule.  Cross-multiplied, no division: a rate is requests / wall, a cost
- * cpu / requests.  In 128 bits: an epoch can last as long as the worker
- * slept, and two 64-bit products of hours in nanoseconds and billions of
- * requests would not fit in 64.
+ * rule.  In double: ratios of counts, where a few significant digits are
+ * all that matters, and products of them would not fit in 128 bits.
  */
 static bool polling_pays(const struct poll_judge_epoch *p, const struct poll_judge_epoch *i)
 {
-    typedef unsigned __int128 u128;
+    double rate =
+        ((double)p->requests / (double)p->wall_ns) / ((double)i->requests / (double)i->wall_ns);
+    double cost = ((double)p->cpu_ns / (double)p->requests) /
+                  ((double)(i->cpu_ns ? i->cpu_ns : 1) / (double)i->requests);
 
-    /* p.req / p.wall >= (1 + gain) * i.req / i.wall */
-    if ((u128)100 * p->requests * i->wall_ns >=
-        (u128)(100 + POLL_JUDGE_RATE_GAIN_PCT) * i->requests * p->wall_ns)
-        return true;
-    /* p.cpu / p.req <= (1 + slack) * i.cpu / i.req */
-    return (u128)100 * p->cpu_ns * i->requests <=
-           (u128)(100 + POLL_JUDGE_CPU_SLACK_PCT) * i->cpu_ns * p->requests;
+    return cost <= 1.0 + POLL_JUDGE_CPU_SLACK_PCT / 100.0 || rate >= cost;
 }
 
 void poll_judge_epoch_end(struct poll_judge *j, const struct poll_judge_epoch *e)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The poll judge (io/poll_judge.c): it explores the other mode once every
- * POLL_JUDGE_EXPLORE_EVERY epochs, keeps polling while polling completes
- * more requests per second or costs about as much CPU per request as
- * interrupt mode, turns it off otherwise, turns it back on when a later
+ * POLL_JUDGE_EXPLORE_EVERY epochs, keeps polling while it costs about as much
+ * CPU per request as interrupt mode or buys as many more requests per second
+ * as it costs, turns it off otherwise, turns it back on when a later
  * exploration shows it pays, and learns nothing from an idle epoch.
  */
 #include <setjmp.h>
@@ -65,7 +65,7 @@ static void test_dearer_polling_without_more_requests_is_turned_off(void **state
 {
     struct poll_judge j;
     /* A TCG guest at QD 16: the same request rate, 1.4x the CPU per request polling. */
-    const struct mode_cost poll = { 590, 14 * MS }, irq = { 580, 10 * MS };
+    const struct mode_cost poll = { 5900, 14 * MS }, irq = { 5800, 10 * MS };
 
     poll_judge_init(&j);
     play(&j, POLL_JUDGE_EXPLORE_EVERY + 1, poll, irq);
@@ -80,7 +80,7 @@ static void test_cheap_enough_polling_is_kept(void **state)
 {
     struct poll_judge j;
     /* No more requests, and 4 % more CPU per request: inside the slack. */
-    const struct mode_cost poll = { 1000, 52 * MS / 10 }, irq = { 1000, 5 * MS };
+    const struct mode_cost poll = { 10000, 52 * MS / 10 }, irq = { 10000, 5 * MS };
 
     poll_judge_init(&j);
     /* The first exploration is the 17th epoch: three in 64. */
@@ -89,11 +89,11 @@ static void test_cheap_enough_polling_is_kept(void **state)
     assert_true(j.allowed);
 }
 
-static void test_faster_polling_is_kept_whatever_it_costs(void **state)
+static void test_faster_polling_is_kept_while_it_buys_what_it_costs(void **state)
 {
     struct poll_judge j;
-    /* 10 % more requests for twice the CPU per request: a latency-bound stream. */
-    const struct mode_cost poll = { 1100, 20 * MS }, irq = { 1000, 9 * MS };
+    /* Twice the requests for 1.11x the CPU per request: a latency-bound stream. */
+    const struct mode_cost poll = { 20000, 20 * MS }, irq = { 10000, 9 * MS };
 
     poll_judge_init(&j);
     play(&j, 4 * POLL_JUDGE_EXPLORE_EVERY, poll, irq);
@@ -101,11 +101,23 @@ static void test_faster_polling_is_kept_whatever_it_costs(void **state)
     assert_int_equal(j.verdicts_off, 0);
 }
 
+static void test_a_little_faster_for_much_dearer_is_turned_off(void **state)
+{
+    struct poll_judge j;
+    /* 1.1x the requests for twice the CPU per request. */
+    const struct mode_cost poll = { 11000, 20 * MS }, irq = { 10000, 9 * MS };
+
+    poll_judge_init(&j);
+    play(&j, POLL_JUDGE_EXPLORE_EVERY + 1, poll, irq);
+    assert_false(j.allowed);
+    assert_int_equal(j.verdicts_off, 1);
+}
+
 static void test_polling_comes_back_when_it_pays_again(void **state)
 {
     struct poll_judge j;
-    const struct mode_cost dear = { 590, 14 * MS }, paying = { 2000, 20 * MS };
-    const struct mode_cost irq = { 580, 10 * MS };
+    const struct mode_cost dear = { 5900, 14 * MS }, paying = { 20000, 20 * MS };
+    const struct mode_cost irq = { 5800, 10 * MS };
 
     poll_judge_init(&j);
     play(&j, POLL_JUDGE_EXPLORE_EVERY + 1, dear, irq);
@@ -135,22 +147,22 @@ static void test_idle_epochs_are_not_judged(void **state)
     assert_false(j.have[0] || j.have[1]);
 }
 
-static void test_huge_epochs_do_not_overflow(void **state)
+static void test_huge_epochs_are_compared(void **state)
 {
     struct poll_judge j;
-    /* An hour-long epoch of 10M requests/s against a short one: the products need 128 bits. */
+    /* An hour-long epoch of 10M requests/s against a short one of 8M/s at the same cost. */
     const struct poll_judge_epoch poll = { .wall_ns = 3600ull * 1000 * MS,
                                            .cpu_ns = 3600ull * 1000 * MS,
                                            .requests = 36000000000ull };
     const struct poll_judge_epoch irq = { .wall_ns = 50 * MS,
-                                          .cpu_ns = 50 * MS,
+                                          .cpu_ns = 40 * MS,
                                           .requests = 400000 };
 
     poll_judge_init(&j);
     for (unsigned i = 0; i < POLL_JUDGE_EXPLORE_EVERY; i++)
         poll_judge_epoch_end(&j, &poll);
     poll_judge_epoch_end(&j, &irq);
-    /* 10M/s polling against 8M/s: pays. */
+    /* 1.25x the requests for 1.25x the CPU per request: pays. */
     assert_true(j.allowed);
 }
 
@@ -160,10 +172,11 @@ int main(void)
         cmocka_unit_test(test_starts_polling_and_explores_once_per_period),
         cmocka_unit_test(test_dearer_polling_without_more_requests_is_turned_off),
         cmocka_unit_test(test_cheap_enough_polling_is_kept),
-        cmocka_unit_test(test_faster_polling_is_kept_whatever_it_costs),
+        cmocka_unit_test(test_faster_polling_is_kept_while_it_buys_what_it_costs),
+        cmocka_unit_test(test_a_little_faster_for_much_dearer_is_turned_off),
         cmocka_unit_test(test_polling_comes_back_when_it_pays_again),
         cmocka_unit_test(test_idle_epochs_are_not_judged),
-        cmocka_unit_test(test_huge_epochs_do_not_overflow),
+        cmocka_unit_test(test_huge_epochs_are_compared),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
